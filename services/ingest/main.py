@@ -1,0 +1,26 @@
+"""The ingest service: data in (organisations, cycles, submissions, ticket pushes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.ingest.apikeys.router import router as apikeys_router
+from services.ingest.cycles.router import router as cycles_router
+from services.ingest.organisations.router import router as organisations_router
+from shared.app import create_app
+
+ROUTERS = [organisations_router, cycles_router, apikeys_router]
+
+
+def build(**kwargs: Any) -> FastAPI:
+    return create_app(
+        "ingest",
+        ROUTERS,
+        description="Data in: organisations, cycles, submissions and review, ticket pushes.",
+        **kwargs,
+    )
+
+
+app = build()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OrgType = Literal["E", "S", "W", "C", "D", "L", "M", "O"]
+Nation = Literal["England", "Scotland", "Wales", "Northern Ireland"]
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=200, description="Full name of the council or service")
+    type: OrgType = Field(
+        description="E English unitary, S Scottish unitary, W Welsh unitary, C English county, "
+        "D English district, L London borough, M Metropolitan borough, O other"
+    )
+    nation: Nation
+    partnership: bool = Field(
+        default=False, description="Service supplied through a partnership (shared or outsourced)"
+    )
+    users: int = Field(ge=0, le=10_000_000, description="Number of ICT users")
+
+
+class OrganisationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    type: OrgType | None = None
+    nation: Nation | None = None
+    partnership: bool | None = None
+    users: int | None = Field(default=None, ge=0, le=10_000_000)
+
+
+class Organisation(BaseModel):
+    id: int
+    name: str
+    type: OrgType
+    nation: Nation
+    partnership: bool
+    users: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Event(BaseModel):
+    event_type: str = Field(max_length=100)
+    payload: dict[str, Any]
+
+
+class EventAck(BaseModel):
+    event_key: str
+    handled: bool = Field(description="False when this event had been handled before")

@@ -1,0 +1,50 @@
+"""Events delivered by other services' outboxes, applied exactly once in effect.
+
+Handlers register by event type; each runs in the same transaction as the inbox record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.metrics.runs import repository as runs
+from shared.db.tables.metrics import metrics_inbox
+from shared.errors import Unprocessable
+from shared.outbox import receive_once
+
+Handler = Callable[[Session, dict[str, Any]], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(event_type: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[event_type] = fn
+        return fn
+
+    return register
+
+
+@handler("cycle.status_changed")
+def _cycle_status_changed(session: Session, payload: dict[str, Any]) -> None:
+    runs.record(
+        session,
+        kind="cycle_status",
+        scope={"cycle_id": payload.get("cycle_id"), "status": payload.get("status")},
+        trigger="cycle.status_changed",
+    )
+
+
+def receive(session: Session, event_key: str, event_type: str, payload: dict[str, Any]) -> bool:
+    fn = HANDLERS.get(event_type)
+    if fn is None:
+        raise Unprocessable(
+            f"Unknown event type {event_type!r}; known: {', '.join(sorted(HANDLERS))}.",
+            code="unknown_event",
+        )
+    if not receive_once(session, metrics_inbox, event_key, event_type):
+        return False
+    fn(session, payload)
+    return True

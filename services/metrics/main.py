@@ -1,0 +1,25 @@
+"""The metrics service: every figure (benchmarks, trends, SLA reports, survey results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.metrics.events.router import router as events_router
+from services.metrics.runs.router import router as runs_router
+from shared.app import create_app
+
+ROUTERS = [events_router, runs_router]
+
+
+def build(**kwargs: Any) -> FastAPI:
+    return create_app(
+        "metrics",
+        ROUTERS,
+        description="Every figure: benchmarks, trends, SLA reports, survey results, BI feeds.",
+        **kwargs,
+    )
+
+
+app = build()

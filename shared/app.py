@@ -1,0 +1,168 @@
+"""The app factory every service uses: lifespan (engine, sessions, HTTP client), error
+handlers, CORS, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import text
+
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.embedded import resolve_database_url
+from shared.errors import install_error_handlers, problem_response
+from shared.http import ServiceClient
+from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
+
+log = logging.getLogger("yardstick.app")
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": desc,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for code, desc in {
+        401: "Missing or invalid credentials",
+        403: "Not allowed for these credentials",
+        422: "Invalid input; `errors` names each field",
+    }.items()
+}
+
+
+def head_revision() -> str | None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(Path(PROJECT_ROOT) / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def create_app(
+    service: ServiceName,
+    routers: Sequence[APIRouter],
+    *,
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    transports: dict[str, httpx.BaseTransport] | None = None,
+    on_startup: Callable[[FastAPI], None] | None = None,
+    description: str = "",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = app.state.settings
+        url = database_url or resolve_database_url(cfg)
+        engine = make_engine(
+            url, role=service if cfg.db_set_role else None, pool_size=cfg.db_pool_size
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.services = ServiceClient(cfg, service, transports=transports)
+        app.state.head_revision = head_revision()
+        if on_startup is not None:
+            on_startup(app)
+        try:
+            yield
+        finally:
+            app.state.services.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title=f"Yardstick {service}",
+        version="1.0.0",
+        description=description,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings or get_settings()
+    app.state.service = service
+    install_error_handlers(app)
+    if app.state.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=app.state.settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.include_router(_health_router(service))
+    for router in routers:
+        app.include_router(router)
+    _add_problem_schema(app)
+    return app
+
+
+def _health_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: database reachable and migrations at head",
+        responses={503: {"description": "Not ready"}},
+    )
+    def readyz(request: Request) -> Any:
+        return _readiness(request.app, service)
+
+    return router
+
+
+def _readiness(app: FastAPI, service: str) -> Any:
+    try:
+        with app.state.engine.connect() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception as exc:  # the database is down or unreachable: not ready, not a 500
+        log.warning("readiness check failed: %s", type(exc).__name__)
+        return problem_response(
+            503, "database_unavailable", "Not ready", "The database is not reachable."
+        )
+    if current != app.state.head_revision:
+        return problem_response(
+            503,
+            "migrations_pending",
+            "Not ready",
+            f"The database is at revision {current}, the code expects "
+            f"{app.state.head_revision}; run `yardstick migrate`.",
+        )
+    return {"status": "ready", "service": service, "revision": current}
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "title": "Problem",
+            "description": "RFC 9457 problem details",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "code": {"type": "string"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+            "required": ["type", "title", "status", "code", "detail"],
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

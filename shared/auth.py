@@ -1,0 +1,345 @@
+"""Authentication and authorisation for every service.
+
+- JWTs are decoded in exactly one function, :func:`decode_jwt`, with the algorithm pinned
+  per key (RS256 for a configured PEM/JWKS, e.g. Microsoft Entra ID; HS256 for the local
+  development secret), and issuer and audience pinned. The token header only selects
+  which configured key to try; it never chooses the algorithm a key is verified with.
+- API keys (``ys_<prefix>_<secret>``) are random, stored as an HMAC of the secret, scoped
+  to organisations and one role, expire and can be revoked. They are accepted as
+  ``Authorization: Bearer`` and as the password of HTTP Basic auth (Power BI, Tableau).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import Settings
+
+ROLES = ("admin", "participant", "partner", "reader")
+SERVICE_AUDIENCE = "yardstick-internal"
+SERVICE_ISSUER = "yardstick-services"
+API_KEY_PREFIX = "ys_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+    organisations: frozenset[int] = field(default_factory=frozenset)
+    via: str = "jwt"
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has_any_role(self, roles: Iterable[str]) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def can_see_organisation(self, organisation_id: int) -> bool:
+        return self.is_admin or organisation_id in self.organisations
+
+    def require_organisation(self, organisation_id: int) -> None:
+        if not self.can_see_organisation(organisation_id):
+            raise Forbidden(
+                f"Your credentials are not scoped to organisation {organisation_id}; "
+                "ask an administrator to add it to your account or API key.",
+                code="organisation_forbidden",
+            )
+
+
+# --------------------------------------------------------------------------- JWT
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    algorithm: str  # pinned: the only algorithm this key verifies
+    key: Any
+    kid: str | None = None
+
+
+_jwks_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+
+def _jwks_keys(settings: Settings) -> list[dict[str, Any]]:
+    if settings.jwt_jwks_json:
+        keys: list[dict[str, Any]] = json.loads(settings.jwt_jwks_json)["keys"]
+        return keys
+    if not settings.jwt_jwks_url:
+        return []
+    cached = _jwks_cache.get(settings.jwt_jwks_url)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    response = httpx.get(settings.jwt_jwks_url, timeout=5.0)
+    response.raise_for_status()
+    fetched: list[dict[str, Any]] = response.json()["keys"]
+    _jwks_cache[settings.jwt_jwks_url] = (time.monotonic() + 3600, fetched)
+    return fetched
+
+
+def user_token_keys(settings: Settings) -> list[VerificationKey]:
+    keys: list[VerificationKey] = []
+    if settings.jwt_public_key_pem:
+        keys.append(VerificationKey("RS256", settings.jwt_public_key_pem))
+    for jwk in _jwks_keys(settings):
+        if jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
+            keys.append(VerificationKey("RS256", jwk, jwk.get("kid")))
+    if settings.jwt_hs256_secret is not None:
+        keys.append(VerificationKey("HS256", settings.jwt_hs256_secret.get_secret_value()))
+    return keys
+
+
+def decode_jwt(
+    token: str, *, keys: list[VerificationKey], audience: str, issuer: str, leeway: int = 30
+) -> dict[str, Any]:
+    """Verify ``token`` and return its claims, or raise :class:`Unauthorized`.
+
+    The only place in Yardstick where a JWT is decoded.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError:
+        raise Unauthorized("The bearer token is not a well-formed JWT.", code="token_malformed")
+    alg, kid = header.get("alg"), header.get("kid")
+    candidates = [k for k in keys if k.algorithm == alg and (kid is None or k.kid in (None, kid))]
+    if not candidates:
+        accepted = sorted({k.algorithm for k in keys}) or ["none configured"]
+        raise Unauthorized(
+            f"Tokens signed with {alg!r} are not accepted here; accepted: {', '.join(accepted)}.",
+            code="token_algorithm",
+        )
+    last_error = "signature verification failed"
+    for candidate in candidates:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                candidate.key,
+                algorithms=[candidate.algorithm],
+                audience=audience,
+                issuer=issuer,
+                options={"require_exp": True, "require_sub": True, "leeway": leeway},
+            )
+            return claims
+        except ExpiredSignatureError:
+            raise Unauthorized("The token has expired; get a new one.", code="token_expired")
+        except JWTClaimsError as exc:
+            message = str(exc)
+            if "audience" in message.lower():
+                raise Unauthorized(
+                    f"The token's audience is wrong; it must be {audience!r}.",
+                    code="token_audience",
+                )
+            if "issuer" in message.lower():
+                raise Unauthorized(
+                    f"The token's issuer is wrong; it must be {issuer!r}.", code="token_issuer"
+                )
+            raise Unauthorized(f"The token's claims are invalid: {message}.", code="token_claims")
+        except JWTError as exc:
+            last_error = str(exc) or last_error
+    raise Unauthorized(
+        f"The token could not be verified ({last_error}).", code="token_invalid"
+    )
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    roles_claim = claims.get("roles", [])
+    if isinstance(roles_claim, str):
+        roles_claim = [roles_claim]
+    roles = frozenset(r for r in roles_claim if r in ROLES)
+    if not roles:
+        raise Forbidden(
+            "The token carries no Yardstick role (admin, participant, partner or reader).",
+            code="no_role",
+        )
+    orgs_claim = claims.get("orgs", claims.get("org", []))
+    if not isinstance(orgs_claim, list):
+        orgs_claim = [orgs_claim]
+    try:
+        orgs = frozenset(int(o) for o in orgs_claim)
+    except (TypeError, ValueError):
+        raise Unauthorized("The token's 'orgs' claim must list organisation ids.", code="token_claims")
+    return Principal(subject=str(claims["sub"]), roles=roles, organisations=orgs, via="jwt")
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    subject: str,
+    roles: list[str],
+    organisations: list[int],
+    ttl: timedelta = timedelta(hours=8),
+) -> str:
+    """A development HS256 token (``yardstick token``)."""
+    if settings.jwt_hs256_secret is None:
+        raise RuntimeError("no HS256 secret configured; tokens come from your identity provider")
+    now = datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "roles": roles,
+        "orgs": organisations,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return str(jwt.encode(claims, settings.jwt_hs256_secret.get_secret_value(), algorithm="HS256"))
+
+
+def mint_service_token(settings: Settings, service: str, ttl: timedelta = timedelta(minutes=5)) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": f"service:{service}",
+        "roles": ["service"],
+        "iss": SERVICE_ISSUER,
+        "aud": SERVICE_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return str(jwt.encode(claims, settings.service_token_secret.get_secret_value(), algorithm="HS256"))
+
+
+# ----------------------------------------------------------------------- API keys
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    id: uuid.UUID
+    prefix: str
+    secret_hash: str
+    plaintext: str
+
+
+def hash_api_secret(settings: Settings, secret: str) -> str:
+    pepper = settings.api_key_pepper.get_secret_value().encode()
+    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def generate_api_key(settings: Settings) -> NewApiKey:
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return NewApiKey(
+        id=uuid.uuid4(),
+        prefix=prefix,
+        secret_hash=hash_api_secret(settings, secret),
+        plaintext=f"{API_KEY_PREFIX}{prefix}_{secret}",
+    )
+
+
+def verify_api_key(settings: Settings, session: Session, presented: str) -> Principal:
+    from shared.db.tables.ingest import api_keys
+
+    try:
+        _, prefix, secret = presented.split("_", 2)
+    except ValueError:
+        raise Unauthorized("The API key is malformed.", code="api_key_invalid")
+    row = session.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
+    if row is None or not hmac.compare_digest(row["secret_hash"], hash_api_secret(settings, secret)):
+        raise Unauthorized("The API key is not valid.", code="api_key_invalid")
+    if row["revoked_at"] is not None:
+        raise Unauthorized("The API key has been revoked; create a new one.", code="api_key_revoked")
+    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+        raise Unauthorized("The API key has expired; create a new one.", code="api_key_expired")
+    return Principal(
+        subject=f"apikey:{prefix}",
+        roles=frozenset([row["role"]]),
+        organisations=frozenset(row["organisations"]),
+        via="api_key",
+    )
+
+
+# ------------------------------------------------------------------ dependencies
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(
+            "Send a bearer token or API key in the Authorization header.", code="no_credentials"
+        )
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return ("api_key" if value.startswith(API_KEY_PREFIX) else "jwt"), value
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("The Basic credentials are not valid base64.", code="no_credentials")
+        _, _, password = decoded.partition(":")
+        if password.startswith(API_KEY_PREFIX):
+            return "api_key", password
+        raise Unauthorized(
+            "With HTTP Basic auth, send an API key as the password (any user name).",
+            code="api_key_invalid",
+        )
+    raise Unauthorized(
+        "Use 'Authorization: Bearer <token or API key>' or Basic auth with an API key.",
+        code="no_credentials",
+    )
+
+
+def get_principal(request: Request) -> Principal:
+    settings: Settings = request.app.state.settings
+    kind, value = _credentials(request)
+    if kind == "api_key":
+        with request.app.state.sessionmaker() as session:
+            return verify_api_key(settings, session, value)
+    claims = decode_jwt(
+        value,
+        keys=user_token_keys(settings),
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        leeway=settings.jwt_leeway_seconds,
+    )
+    return principal_from_claims(claims)
+
+
+def require_roles(*roles: str) -> Callable[..., Principal]:
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.has_any_role(roles):
+            raise Forbidden(
+                f"This needs one of the roles: {', '.join(roles)}; you have "
+                f"{', '.join(sorted(principal.roles))}.",
+                code="role_forbidden",
+            )
+        return principal
+
+    return dependency
+
+
+def require_service(request: Request) -> Principal:
+    """Internal endpoints (outbox deliveries) accept only service tokens."""
+    settings: Settings = request.app.state.settings
+    kind, value = _credentials(request)
+    if kind != "jwt":
+        raise Unauthorized("Internal endpoints need a service token.", code="service_only")
+    claims = decode_jwt(
+        value,
+        keys=[VerificationKey("HS256", settings.service_token_secret.get_secret_value())],
+        audience=SERVICE_AUDIENCE,
+        issuer=SERVICE_ISSUER,
+    )
+    return Principal(subject=str(claims["sub"]), roles=frozenset(["service"]), via="service")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+ServicePrincipal = Annotated[Principal, Depends(require_service)]

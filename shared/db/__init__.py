@@ -1,0 +1,3 @@
+from shared.db.metadata import metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,75 @@
+"""Table shapes every service repeats: its outbox, its inbox of handled events, its
+idempotency records. Each service gets its own copy so each table still has one owner."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.db.metadata import metadata, owned
+
+
+def outbox_table(service: str) -> Table:
+    name = f"{service}_outbox"
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_type", Text, nullable=False),
+        Column("target", Text, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("status", Text, nullable=False, server_default="pending"),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("last_error", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("delivered_at", DateTime(timezone=True)),
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        Index(
+            f"ix_{name}_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        info=owned(service, readers=()),
+    )
+
+
+def inbox_table(service: str) -> Table:
+    return Table(
+        f"{service}_inbox",
+        metadata,
+        Column("event_key", Text, primary_key=True),
+        Column("event_type", Text, nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        info=owned(service, readers=()),
+    )
+
+
+def idempotency_table(service: str) -> Table:
+    return Table(
+        f"{service}_idempotency",
+        metadata,
+        Column("principal", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("method", Text, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("request_hash", Text, nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("response_body", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("principal", "key"),
+        info=owned(service, readers=()),
+    )

@@ -1,0 +1,90 @@
+"""Settings for every Yardstick process, read from the environment (prefix ``YARDSTICK_``).
+
+``DATABASE_URL`` is read without a prefix because every tool in the ecosystem uses that name.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_SERVICE_SECRET = "yardstick-dev-service-secret-0123456789abcdef"  # noqa: S105
+DEV_API_KEY_PEPPER = "yardstick-dev-api-key-pepper"  # noqa: S105
+
+ServiceName = Literal["ingest", "metrics", "survey"]
+SERVICES: tuple[ServiceName, ...] = ("ingest", "metrics", "survey")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YARDSTICK_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "YARDSTICK_DATABASE_URL")
+    )
+    data_dir: Path = PROJECT_ROOT / ".yardstick"
+    # Each service connects and then SET ROLE to its own database role, so the database
+    # enforces table ownership. Turn off when each service logs in as its own role.
+    db_set_role: bool = True
+    db_pool_size: int = 10
+
+    host: str = "127.0.0.1"
+    ingest_url: str = "http://127.0.0.1:8001"
+    metrics_url: str = "http://127.0.0.1:8002"
+    survey_url: str = "http://127.0.0.1:8003"
+    public_survey_url: str | None = None
+    cors_origins: list[str] = []
+
+    jwt_issuer: str = "yardstick-local"
+    jwt_audience: str = "yardstick"
+    jwt_hs256_secret: SecretStr | None = SecretStr(DEV_JWT_SECRET)
+    jwt_public_key_pem: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_json: str | None = None
+    jwt_leeway_seconds: int = 30
+    service_token_secret: SecretStr = SecretStr(DEV_SERVICE_SECRET)
+    api_key_pepper: SecretStr = SecretStr(DEV_API_KEY_PEPPER)
+
+    outbox_max_attempts: int = 12
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_cap_seconds: float = 300.0
+    outbox_poll_seconds: float = 0.5
+
+    disclosure_min_n: int = Field(default=5, ge=3)
+    access_months: int = 12
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            defaults = {
+                "YARDSTICK_JWT_HS256_SECRET": (self.jwt_hs256_secret, DEV_JWT_SECRET),
+                "YARDSTICK_SERVICE_TOKEN_SECRET": (self.service_token_secret, DEV_SERVICE_SECRET),
+                "YARDSTICK_API_KEY_PEPPER": (self.api_key_pepper, DEV_API_KEY_PEPPER),
+            }
+            bad = [
+                name
+                for name, (value, default) in defaults.items()
+                if value is not None and value.get_secret_value() == default
+            ]
+            if bad:
+                raise ValueError(
+                    "refusing to start in production with development default secrets: "
+                    + ", ".join(bad)
+                )
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+    def service_url(self, service: ServiceName) -> str:
+        return str(getattr(self, f"{service}_url")).rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,214 @@
+"""The ``yardstick`` command: run, migrate, demo data, tokens, API keys, OpenAPI, tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.settings import PROJECT_ROOT, SERVICES, get_settings
+
+app = typer.Typer(help="Yardstick: peer benchmarking and service-performance reporting.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+def _database_url() -> str:
+    from shared.embedded import resolve_database_url
+
+    return resolve_database_url(get_settings())
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set first")] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    base_port: Annotated[int, typer.Option(help="Ports base, base+1, base+2")] = 8001,
+) -> None:
+    """Start everything: database (embedded unless DATABASE_URL), migrations, the three
+    services and the worker. Ctrl-C stops them all."""
+    from yardstick.supervisor import run_all
+
+    raise typer.Exit(run_all(demo=demo, host=host, base_port=base_port))
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from shared.db.migrate import upgrade
+
+    upgrade(_database_url(), revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data set (idempotent)."""
+    from shared.db.migrate import upgrade
+    from yardstick.demo import load_demo
+
+    url = _database_url()
+    upgrade(url)
+    typer.echo(load_demo(url))
+
+
+@app.command()
+def worker() -> None:
+    """Run the outbox worker (delivers events between services)."""
+    from shared.worker import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run(get_settings(), _database_url())
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="admin, participant, partner or reader")] = "admin",
+    org: Annotated[list[int] | None, typer.Option(help="Organisation id (repeat for more)")] = None,
+    subject: Annotated[str, typer.Option(help="The token's subject")] = "local-user",
+    hours: Annotated[float, typer.Option(help="Lifetime in hours")] = 8.0,
+) -> None:
+    """Mint a local development JWT (HS256, the configured issuer and audience)."""
+    from shared.auth import ROLES, mint_token
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
+    typer.echo(
+        mint_token(
+            get_settings(),
+            subject=subject,
+            roles=[role],
+            organisations=list(org or []),
+            ttl=timedelta(hours=hours),
+        )
+    )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    role: Annotated[str, typer.Option(help="admin, participant, partner or reader")] = "reader",
+    org: Annotated[list[int] | None, typer.Option(help="Organisation id (repeat for more)")] = None,
+    days: Annotated[int | None, typer.Option(help="Expire after this many days")] = None,
+) -> None:
+    """Create an API key; prints the key once."""
+    from services.ingest.apikeys.schemas import ApiKeyCreate
+    from services.ingest.apikeys.service import create
+    from shared.auth import Principal
+    from yardstick.dbsession import admin_session
+
+    data = ApiKeyCreate(
+        name=name,
+        role=role,  # type: ignore[arg-type]
+        organisations=list(org or []),
+        expires_at=datetime.now(UTC) + timedelta(days=days) if days else None,
+    )
+    cli = Principal(subject="cli", roles=frozenset(["admin"]), via="cli")
+    with admin_session(_database_url()) as session:
+        row = create(session, get_settings(), cli, data, created_by="cli")
+    typer.echo(json.dumps({k: str(v) for k, v in row.items()}, indent=2))
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List API keys (never their secrets)."""
+    from services.ingest.apikeys.repository import list_keys
+    from yardstick.dbsession import admin_session
+
+    with admin_session(_database_url()) as session:
+        rows, _ = list_keys(session, None, 10_000, 0)
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else "active"
+        typer.echo(f"{r['id']}  ys_{r['prefix']}_…  {r['role']:<11} {state:<7} {r['name']}  orgs={r['organisations']}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke the API key with this id."""
+    import uuid
+
+    from services.ingest.apikeys.repository import get_key, revoke_key
+    from yardstick.dbsession import admin_session
+
+    with admin_session(_database_url()) as session:
+        if get_key(session, uuid.UUID(key_id)) is None:
+            typer.echo(f"no API key {key_id}", err=True)
+            raise typer.Exit(1)
+        revoke_key(session, uuid.UUID(key_id))
+    typer.echo(f"revoked {key_id}")
+
+
+def openapi_documents() -> dict[str, dict[str, Any]]:
+    import importlib
+
+    docs: dict[str, dict[str, Any]] = {}
+    for service in SERVICES:
+        module = importlib.import_module(f"services.{service}.main")
+        docs[service] = module.build().openapi()
+    return docs
+
+
+def render_openapi(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@app.command()
+def openapi(
+    check: Annotated[bool, typer.Option("--check", help="Fail if the committed files differ")] = False,
+) -> None:
+    """Write each service's OpenAPI document to openapi/<service>.json."""
+    out = PROJECT_ROOT / "openapi"
+    out.mkdir(exist_ok=True)
+    stale = []
+    for service, doc in openapi_documents().items():
+        path = out / f"{service}.json"
+        text = render_openapi(doc)
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text)
+            typer.echo(f"wrote {path}")
+    if stale:
+        typer.echo("stale: " + ", ".join(stale) + " (run `yardstick openapi`)", err=True)
+        raise typer.Exit(1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run every check: ruff (lint, format), mypy, then the test suite in parallel.
+
+    Extra arguments go to pytest. Uses DATABASE_URL when set, else an embedded PostgreSQL.
+    """
+    py = sys.executable
+    bindir = Path(py).parent
+
+    def tool(name: str) -> str:
+        return shutil.which(name, path=str(bindir)) or name
+
+    steps = [
+        ("ruff lint", [tool("ruff"), "check", "."]),
+        ("ruff format", [tool("ruff"), "format", "--check", "."]),
+        ("mypy", [tool("mypy")]),
+        ("pytest", [py, "-m", "pytest", "-n", os.environ.get("YARDSTICK_TEST_WORKERS", "auto"),
+                    "--dist", "loadgroup", *ctx.args]),
+    ]
+    for label, cmd in steps:
+        typer.secho(f"==> {label}: {' '.join(cmd[1:]) if label == 'pytest' else ''}", bold=True)
+        code = subprocess.call(cmd, cwd=PROJECT_ROOT)
+        if code != 0:
+            typer.secho(f"{label} failed", fg="red", err=True)
+            raise typer.Exit(code)
+    typer.secho("all checks passed", fg="green")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,126 @@
+"""``yardstick up``: one process group, no orphans.
+
+The parent starts (or attaches to) the database, migrates, then runs each service under
+uvicorn and the worker as child processes. Children get PR_SET_PDEATHSIG so that even a
+SIGKILL of the parent takes them down; Ctrl-C or SIGTERM stops them in order, then the
+embedded PostgreSQL stops as the parent exits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+import httpx
+
+from shared.settings import PROJECT_ROOT, SERVICES, get_settings
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def run_all(*, demo: bool, host: str, base_port: int) -> int:
+    from shared.db.migrate import upgrade
+    from shared.embedded import resolve_database_url
+
+    settings = get_settings()
+    embedded = settings.database_url is None
+    print("starting the embedded PostgreSQL…" if embedded else "using DATABASE_URL", flush=True)
+    url = resolve_database_url(settings)
+    upgrade(url)
+    print("migrations applied", flush=True)
+    if demo:
+        from yardstick.demo import load_demo
+
+        print(load_demo(url), flush=True)
+
+    ports = {svc: base_port + i for i, svc in enumerate(SERVICES)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        **{f"YARDSTICK_{svc.upper()}_URL": f"http://{host}:{port}" for svc, port in ports.items()},
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(args: list[str]) -> None:
+        procs.append(
+            subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        )
+
+    for svc, port in ports.items():
+        spawn([sys.executable, "-m", "uvicorn", f"services.{svc}.main:app", "--host", host,
+               "--port", str(port), "--no-server-header", "--log-level", "warning"])
+    spawn([sys.executable, "-m", "yardstick.cli", "worker"])
+
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    ready = _wait_ready(host, ports, procs, lambda: stopping)
+    if ready:
+        print("\nYardstick is up:", flush=True)
+        for svc, port in ports.items():
+            print(f"  {svc:<8} http://{host}:{port}   docs: http://{host}:{port}/docs", flush=True)
+        print(f"  database {'embedded, ' if embedded else ''}{_redact(url)}", flush=True)
+        print("  token:   yardstick token --role admin   (then: Authorization: Bearer <token>)")
+        print("Press Ctrl-C to stop.", flush=True)
+    code = 0
+    while not stopping and ready:
+        if any(p.poll() is not None for p in procs):
+            print("a process exited unexpectedly; stopping everything", file=sys.stderr)
+            code = 1
+            break
+        time.sleep(0.3)
+    _stop(procs)
+    print("stopped", flush=True)
+    return code if ready else 1
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _wait_ready(host: str, ports: dict[str, int], procs: list[subprocess.Popen[bytes]], stopping: object) -> bool:
+    deadline = time.monotonic() + 60
+    pending = dict(ports)
+    while pending and time.monotonic() < deadline:
+        if stopping() or any(p.poll() is not None for p in procs):  # type: ignore[operator]
+            return False
+        for svc, port in list(pending.items()):
+            try:
+                if httpx.get(f"http://{host}:{port}/readyz", timeout=1).status_code == 200:
+                    del pending[svc]
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.3)
+    return not pending
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + 10
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
