@@ -23,7 +23,7 @@ UV_VERSION = "0.13.9"
 
 
 def main() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (dev.py may run on an older python3)
         sys.exit("Yardstick needs Python 3.11 or newer")
     digest = hashlib.sha256(
         (ROOT / "uv.lock").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
@@ -35,8 +35,16 @@ def main() -> None:
         print("installing the locked dependencies …", flush=True)
         subprocess.check_call([str(PY), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"])
         subprocess.check_call(
-            [str(VENV / "bin" / "uv"), "sync", "--frozen", "--inexact", "--extra", "dev",
-             "--python", str(PY)],
+            [
+                str(VENV / "bin" / "uv"),
+                "sync",
+                "--frozen",
+                "--inexact",
+                "--extra",
+                "dev",
+                "--python",
+                str(PY),
+            ],
             cwd=ROOT,
             env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)},
         )

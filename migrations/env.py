@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 import shared.db.tables  # noqa: F401  (registers every table on metadata)
 from shared.db.engine import make_engine
 from shared.db.metadata import metadata

@@ -27,11 +27,16 @@ log = logging.getLogger("yardstick.app")
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {
         "description": desc,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
     }
     for code, desc in {
+        400: "The request could not be parsed",
         401: "Missing or invalid credentials",
         403: "Not allowed for these credentials",
+        404: "No such resource",
+        409: "Conflicts with stored data",
         422: "Invalid input; `errors` names each field",
     }.items()
 }

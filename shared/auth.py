@@ -117,7 +117,9 @@ def decode_jwt(
     try:
         header = jwt.get_unverified_header(token)
     except JWTError:
-        raise Unauthorized("The bearer token is not a well-formed JWT.", code="token_malformed")
+        raise Unauthorized(
+            "The bearer token is not a well-formed JWT.", code="token_malformed"
+        ) from None
     alg, kid = header.get("alg"), header.get("kid")
     candidates = [k for k in keys if k.algorithm == alg and (kid is None or k.kid in (None, kid))]
     if not candidates:
@@ -139,24 +141,26 @@ def decode_jwt(
             )
             return claims
         except ExpiredSignatureError:
-            raise Unauthorized("The token has expired; get a new one.", code="token_expired")
+            raise Unauthorized(
+                "The token has expired; get a new one.", code="token_expired"
+            ) from None
         except JWTClaimsError as exc:
             message = str(exc)
             if "audience" in message.lower():
                 raise Unauthorized(
                     f"The token's audience is wrong; it must be {audience!r}.",
                     code="token_audience",
-                )
+                ) from None
             if "issuer" in message.lower():
                 raise Unauthorized(
                     f"The token's issuer is wrong; it must be {issuer!r}.", code="token_issuer"
-                )
-            raise Unauthorized(f"The token's claims are invalid: {message}.", code="token_claims")
+                ) from None
+            raise Unauthorized(
+                f"The token's claims are invalid: {message}.", code="token_claims"
+            ) from None
         except JWTError as exc:
             last_error = str(exc) or last_error
-    raise Unauthorized(
-        f"The token could not be verified ({last_error}).", code="token_invalid"
-    )
+    raise Unauthorized(f"The token could not be verified ({last_error}).", code="token_invalid")
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -175,7 +179,9 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
         orgs = frozenset(int(o) for o in orgs_claim)
     except (TypeError, ValueError):
-        raise Unauthorized("The token's 'orgs' claim must list organisation ids.", code="token_claims")
+        raise Unauthorized(
+            "The token's 'orgs' claim must list organisation ids.", code="token_claims"
+        ) from None
     return Principal(subject=str(claims["sub"]), roles=roles, organisations=orgs, via="jwt")
 
 
@@ -203,7 +209,9 @@ def mint_token(
     return str(jwt.encode(claims, settings.jwt_hs256_secret.get_secret_value(), algorithm="HS256"))
 
 
-def mint_service_token(settings: Settings, service: str, ttl: timedelta = timedelta(minutes=5)) -> str:
+def mint_service_token(
+    settings: Settings, service: str, ttl: timedelta = timedelta(minutes=5)
+) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": f"service:{service}",
@@ -213,7 +221,9 @@ def mint_service_token(settings: Settings, service: str, ttl: timedelta = timede
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
-    return str(jwt.encode(claims, settings.service_token_secret.get_secret_value(), algorithm="HS256"))
+    return str(
+        jwt.encode(claims, settings.service_token_secret.get_secret_value(), algorithm="HS256")
+    )
 
 
 # ----------------------------------------------------------------------- API keys
@@ -249,12 +259,16 @@ def verify_api_key(settings: Settings, session: Session, presented: str) -> Prin
     try:
         _, prefix, secret = presented.split("_", 2)
     except ValueError:
-        raise Unauthorized("The API key is malformed.", code="api_key_invalid")
+        raise Unauthorized("The API key is malformed.", code="api_key_invalid") from None
     row = session.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
-    if row is None or not hmac.compare_digest(row["secret_hash"], hash_api_secret(settings, secret)):
+    if row is None or not hmac.compare_digest(
+        row["secret_hash"], hash_api_secret(settings, secret)
+    ):
         raise Unauthorized("The API key is not valid.", code="api_key_invalid")
     if row["revoked_at"] is not None:
-        raise Unauthorized("The API key has been revoked; create a new one.", code="api_key_revoked")
+        raise Unauthorized(
+            "The API key has been revoked; create a new one.", code="api_key_revoked"
+        )
     if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
         raise Unauthorized("The API key has expired; create a new one.", code="api_key_expired")
     return Principal(
@@ -282,7 +296,9 @@ def _credentials(request: Request) -> tuple[str, str]:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("The Basic credentials are not valid base64.", code="no_credentials")
+            raise Unauthorized(
+                "The Basic credentials are not valid base64.", code="no_credentials"
+            ) from None
         _, _, password = decoded.partition(":")
         if password.startswith(API_KEY_PREFIX):
             return "api_key", password

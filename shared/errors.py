@@ -179,6 +179,8 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no resource at {request.url.path}; check the path."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "The request body could not be parsed; send UTF-8 JSON or the form it expects."
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
         return problem_response(

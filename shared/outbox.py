@@ -100,7 +100,9 @@ class OutboxWorker:
             rows = (
                 session.execute(
                     select(table)
-                    .where(table.c.status == "pending", table.c.next_attempt_at <= datetime.now(UTC))
+                    .where(
+                        table.c.status == "pending", table.c.next_attempt_at <= datetime.now(UTC)
+                    )
                     .order_by(table.c.id)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
@@ -116,8 +118,12 @@ class OutboxWorker:
                     session.execute(
                         update(table)
                         .where(table.c.id == row["id"])
-                        .values(status="delivered", delivered_at=datetime.now(UTC), last_error=None,
-                                attempts=row["attempts"] + 1)
+                        .values(
+                            status="delivered",
+                            delivered_at=datetime.now(UTC),
+                            last_error=None,
+                            attempts=row["attempts"] + 1,
+                        )
                     )
                     result.delivered += 1
                     continue
@@ -137,7 +143,11 @@ class OutboxWorker:
                 result.failed += int(not dead)
                 log.warning(
                     "outbox %s#%s to %s failed (attempt %s): %s",
-                    table.name, row["id"], row["target"], attempts, error,
+                    table.name,
+                    row["id"],
+                    row["target"],
+                    attempts,
+                    error,
                 )
 
     def _deliver(self, table: Table, row: Any) -> str | None:

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_SERVICE_SECRET = "yardstick-dev-service-secret-0123456789abcdef"  # noqa: S105
-DEV_API_KEY_PEPPER = "yardstick-dev-api-key-pepper"  # noqa: S105
+DEV_API_KEY_PEPPER = "yardstick-dev-api-key-pepper"
 
 ServiceName = Literal["ingest", "metrics", "survey"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "metrics", "survey")

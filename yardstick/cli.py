@@ -16,7 +16,9 @@ import typer
 
 from shared.settings import PROJECT_ROOT, SERVICES, get_settings
 
-app = typer.Typer(help="Yardstick: peer benchmarking and service-performance reporting.", no_args_is_help=True)
+app = typer.Typer(
+    help="Yardstick: peer benchmarking and service-performance reporting.", no_args_is_help=True
+)
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 
@@ -107,7 +109,7 @@ def apikey_create(
 
     data = ApiKeyCreate(
         name=name,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         organisations=list(org or []),
         expires_at=datetime.now(UTC) + timedelta(days=days) if days else None,
     )
@@ -127,7 +129,10 @@ def apikey_list() -> None:
         rows, _ = list_keys(session, None, 10_000, 0)
     for r in rows:
         state = "revoked" if r["revoked_at"] else "active"
-        typer.echo(f"{r['id']}  ys_{r['prefix']}_…  {r['role']:<11} {state:<7} {r['name']}  orgs={r['organisations']}")
+        typer.echo(
+            f"{r['id']}  ys_{r['prefix']}_…  {r['role']:<11} {state:<7} {r['name']}  "
+            f"orgs={r['organisations']}"
+        )
 
 
 @apikey_app.command("revoke")
@@ -162,7 +167,9 @@ def render_openapi(doc: dict[str, Any]) -> str:
 
 @app.command()
 def openapi(
-    check: Annotated[bool, typer.Option("--check", help="Fail if the committed files differ")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed files differ")
+    ] = False,
 ) -> None:
     """Write each service's OpenAPI document to openapi/<service>.json."""
     out = PROJECT_ROOT / "openapi"
@@ -198,8 +205,19 @@ def test(ctx: typer.Context) -> None:
         ("ruff lint", [tool("ruff"), "check", "."]),
         ("ruff format", [tool("ruff"), "format", "--check", "."]),
         ("mypy", [tool("mypy")]),
-        ("pytest", [py, "-m", "pytest", "-n", os.environ.get("YARDSTICK_TEST_WORKERS", "auto"),
-                    "--dist", "loadgroup", *ctx.args]),
+        (
+            "pytest",
+            [
+                py,
+                "-m",
+                "pytest",
+                "-n",
+                os.environ.get("YARDSTICK_TEST_WORKERS", "auto"),
+                "--dist",
+                "loadgroup",
+                *ctx.args,
+            ],
+        ),
     ]
     for label, cmd in steps:
         typer.secho(f"==> {label}: {' '.join(cmd[1:]) if label == 'pytest' else ''}", bold=True)

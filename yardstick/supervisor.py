@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from types import FrameType
 
 import httpx
@@ -44,7 +45,7 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
 
         print(load_demo(url), flush=True)
 
-    ports = {svc: base_port + i for i, svc in enumerate(SERVICES)}
+    ports: dict[str, int] = {svc: base_port + i for i, svc in enumerate(SERVICES)}
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -53,13 +54,24 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(args: list[str]) -> None:
-        procs.append(
-            subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-        )
+        procs.append(subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, preexec_fn=_die_with_parent))
 
     for svc, port in ports.items():
-        spawn([sys.executable, "-m", "uvicorn", f"services.{svc}.main:app", "--host", host,
-               "--port", str(port), "--no-server-header", "--log-level", "warning"])
+        spawn(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"services.{svc}.main:app",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-server-header",
+                "--log-level",
+                "warning",
+            ]
+        )
     spawn([sys.executable, "-m", "yardstick.cli", "worker"])
 
     stopping = False
@@ -97,11 +109,16 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _wait_ready(host: str, ports: dict[str, int], procs: list[subprocess.Popen[bytes]], stopping: object) -> bool:
+def _wait_ready(
+    host: str,
+    ports: Mapping[str, int],
+    procs: list[subprocess.Popen[bytes]],
+    stopping: Callable[[], bool],
+) -> bool:
     deadline = time.monotonic() + 60
     pending = dict(ports)
     while pending and time.monotonic() < deadline:
-        if stopping() or any(p.poll() is not None for p in procs):  # type: ignore[operator]
+        if stopping() or any(p.poll() is not None for p in procs):
             return False
         for svc, port in list(pending.items()):
             try:

@@ -1,0 +1,182 @@
+"""Pytest fixtures for every Yardstick test (loaded with ``-p shared.testing.plugin``).
+
+Real PostgreSQL only: ``DATABASE_URL``'s server when set, otherwise the embedded one.
+Each pytest process (xdist worker) gets its own database built by running the migrations;
+tests that touch the database start from empty tables (truncated before each test).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from shared.auth import mint_token
+from shared.db.engine import make_engine, normalise_url
+from shared.settings import Settings
+
+
+def _server_admin_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from shared import embedded
+
+    return embedded.start(Settings(), name="pgdata-test")
+
+
+def _psycopg_conninfo(url: str) -> str:
+    return (
+        make_url(normalise_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id: str) -> Iterator[str]:
+    """A fresh database on the test server, migrated to head, dropped afterwards."""
+    import psycopg
+
+    from shared.db.migrate import upgrade
+
+    admin = _server_admin_url()
+    name = f"ys_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_psycopg_conninfo(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(normalise_url(admin)).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(_psycopg_conninfo(admin), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        outbox_backoff_base_seconds=0.0,
+        outbox_backoff_cap_seconds=0.0,
+        db_pool_size=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def owner_engine(database_url: str) -> Iterator[Engine]:
+    """Connects as the database owner (no service role): for arranging and inspecting."""
+    engine = make_engine(database_url, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+def truncate_all(engine: Engine) -> None:
+    import shared.db.tables  # noqa: F401
+    from shared.db.metadata import metadata
+
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@dataclass
+class Stack:
+    """The three services in-process, wired to each other, plus the outbox worker."""
+
+    settings: Settings
+    apps: dict[str, FastAPI]
+    clients: dict[str, TestClient]
+    transports: dict[str, httpx.BaseTransport] = field(default_factory=dict)
+    worker: Any = None
+
+    @property
+    def ingest(self) -> TestClient:
+        return self.clients["ingest"]
+
+    @property
+    def metrics(self) -> TestClient:
+        return self.clients["metrics"]
+
+    @property
+    def survey(self) -> TestClient:
+        return self.clients["survey"]
+
+    def token(
+        self, role: str = "admin", orgs: list[int] | None = None, subject: str | None = None
+    ) -> str:
+        return mint_token(
+            self.settings,
+            subject=subject or f"test-{role}",
+            roles=[role],
+            organisations=list(orgs or []),
+            ttl=timedelta(hours=1),
+        )
+
+    def auth(
+        self, role: str = "admin", orgs: list[int] | None = None, subject: str | None = None
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, orgs, subject)}"}
+
+    def deliver(self) -> int:
+        """Run the outbox worker until nothing is due; return how many were delivered."""
+        total = 0
+        while True:
+            result = self.worker.run_once()
+            total += result.delivered
+            if result.delivered == 0:
+                return total
+
+
+@pytest.fixture(scope="session")
+def _stack(settings: Settings, database_url: str) -> Iterator[Stack]:
+    import importlib
+
+    from shared.http import ServiceClient
+    from shared.worker import build_worker
+
+    transports: dict[str, httpx.BaseTransport] = {}
+    apps: dict[str, FastAPI] = {}
+    clients: dict[str, TestClient] = {}
+    for name in ("ingest", "metrics", "survey"):
+        module = importlib.import_module(f"services.{name}.main")
+        apps[name] = module.build(
+            settings=settings, database_url=database_url, transports=transports
+        )
+    for name, app in apps.items():
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients[name] = client
+        transports[name] = client._transport
+    worker, engines = build_worker(
+        settings, database_url, ServiceClient(settings, "worker", transports=transports)
+    )
+    stack = Stack(
+        settings=settings, apps=apps, clients=clients, transports=transports, worker=worker
+    )
+    yield stack
+    for client in clients.values():
+        client.__exit__(None, None, None)
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def api(_stack: Stack, owner_engine: Engine) -> Stack:
+    """The in-process services on an empty database."""
+    truncate_all(owner_engine)
+    return _stack
+
+
+@pytest.fixture
+def clean_db(owner_engine: Engine) -> Engine:
+    truncate_all(owner_engine)
+    return owner_engine

@@ -26,7 +26,9 @@ def load_demo(database_url: str) -> str:
         for name, org_type, nation, partnership, users in DEMO_ORGS:
             session.execute(
                 insert(organisations)
-                .values(name=name, type=org_type, nation=nation, partnership=partnership, users=users)
+                .values(
+                    name=name, type=org_type, nation=nation, partnership=partnership, users=users
+                )
                 .on_conflict_do_nothing(index_elements=["name"])
             )
         session.execute(

@@ -33,7 +33,12 @@ def create_api_key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     return idempotent_create(
-        request, session, ingest_idempotency, principal, idempotency_key, body,
+        request,
+        session,
+        ingest_idempotency,
+        principal,
+        idempotency_key,
+        body,
         lambda: ApiKeyCreated(
             **service.create(session, settings, principal, body, principal.subject)
         ),

@@ -12,7 +12,9 @@ Role = Literal["admin", "participant", "partner", "reader"]
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="What the key is for, e.g. 'Power BI'")
+    name: str = Field(
+        min_length=1, max_length=200, description="What the key is for, e.g. 'Power BI'"
+    )
     role: Role = "reader"
     organisations: list[int] = Field(
         default_factory=list, max_length=1000, description="Organisation ids the key may see"

@@ -75,5 +75,7 @@ def listing(
 def revoke(session: Session, principal: Principal, key_id: uuid.UUID) -> dict[str, Any]:
     row = repo.get_key(session, key_id)
     if row is None or (not principal.is_admin and row["created_by"] != principal.subject):
-        raise NotFound(f"There is no API key {key_id} that you can revoke.", code="api_key_not_found")
+        raise NotFound(
+            f"There is no API key {key_id} that you can revoke.", code="api_key_not_found"
+        )
     return repo.revoke_key(session, key_id)

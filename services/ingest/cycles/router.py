@@ -31,7 +31,12 @@ def create_cycle(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     return idempotent_create(
-        request, session, ingest_idempotency, principal, idempotency_key, body,
+        request,
+        session,
+        ingest_idempotency,
+        principal,
+        idempotency_key,
+        body,
         lambda: Cycle(**service.create(session, body)),
     )
 
@@ -52,7 +57,9 @@ def get_cycle(cycle_id: IdPath, session: DbSession, _principal: CurrentPrincipal
     return Cycle(**service.get(session, cycle_id))
 
 
-@router.patch("/{cycle_id}", response_model=Cycle, summary="Change a cycle's status or release date")
+@router.patch(
+    "/{cycle_id}", response_model=Cycle, summary="Change a cycle's status or release date"
+)
 def update_cycle(
     cycle_id: IdPath, body: CycleUpdate, session: DbSession, _principal: AdminPrincipal
 ) -> Cycle:

@@ -11,7 +11,9 @@ CycleStatus = Literal["open", "closed", "published"]
 class CycleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    year: int = Field(ge=2000, le=2100, description="Collection year; data describe the year before")
+    year: int = Field(
+        ge=2000, le=2100, description="Collection year; data describe the year before"
+    )
     status: CycleStatus = "open"
     results_release_date: date | None = Field(
         default=None, description="When results are released; participants' access lasts 12 months"

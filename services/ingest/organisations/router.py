@@ -30,7 +30,12 @@ def create_organisation(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     return idempotent_create(
-        request, session, ingest_idempotency, principal, idempotency_key, body,
+        request,
+        session,
+        ingest_idempotency,
+        principal,
+        idempotency_key,
+        body,
         lambda: Organisation(**service.create(session, body)),
     )
 

@@ -12,7 +12,9 @@ Nation = Literal["England", "Scotland", "Wales", "Northern Ireland"]
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=2, max_length=200, description="Full name of the council or service")
+    name: str = Field(
+        min_length=2, max_length=200, description="Full name of the council or service"
+    )
     type: OrgType = Field(
         description="E English unitary, S Scottish unitary, W Welsh unitary, C English county, "
         "D English district, L London borough, M Metropolitan borough, O other"

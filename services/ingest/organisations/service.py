@@ -54,7 +54,9 @@ def update(session: Session, organisation_id: int, data: OrganisationUpdate) -> 
     if current is None:
         raise OrganisationNotFound(organisation_id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    check_type_nation(changes.get("type", current["type"]), changes.get("nation", current["nation"]))
+    check_type_nation(
+        changes.get("type", current["type"]), changes.get("nation", current["nation"])
+    )
     if not changes:
         return current
     updated = repo.update_organisation(session, organisation_id, changes)

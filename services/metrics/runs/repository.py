@@ -18,7 +18,9 @@ def record(
 ) -> int:
     run_id: int = session.execute(
         insert(r)
-        .values(kind=kind, scope=scope, trigger=trigger, detail=detail or {}, finished_at=func.now())
+        .values(
+            kind=kind, scope=scope, trigger=trigger, detail=detail or {}, finished_at=func.now()
+        )
         .returning(r.c.id)
     ).scalar_one()
     return run_id

@@ -33,7 +33,9 @@ def outbox_table(service: str) -> Table:
         Column("payload", JSONB, nullable=False),
         Column("status", Text, nullable=False, server_default="pending"),
         Column("attempts", Integer, nullable=False, server_default="0"),
-        Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(
+            "next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
         Column("last_error", Text),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("delivered_at", DateTime(timezone=True)),

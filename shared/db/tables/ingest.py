@@ -39,9 +39,7 @@ organisations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("name"),
     CheckConstraint("type IN ('E','S','W','C','D','L','M','O')", name="type"),
-    CheckConstraint(
-        "nation IN ('England','Scotland','Wales','Northern Ireland')", name="nation"
-    ),
+    CheckConstraint("nation IN ('England','Scotland','Wales','Northern Ireland')", name="nation"),
     CheckConstraint("users >= 0", name="users"),
     info=owned("ingest", readers=("metrics", "survey")),
 )

@@ -1,0 +1,108 @@
+"""`yardstick up` brings every service up, answers /readyz, and Ctrl-C leaves nothing."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+import pytest
+
+from shared.settings import PROJECT_ROOT
+
+
+def _free_base_port() -> int:
+    for base in range(18000, 19000, 10):
+        ports = [base, base + 1, base + 2]
+        if all(_is_free(p) for p in ports):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _run_up(env, base):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "yardstick.cli", "up", "--base-port", str(base)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Press Ctrl-C" in line:
+            return proc, "".join(lines)
+    proc.kill()
+    pytest.fail("yardstick up did not become ready:\n" + "".join(lines))
+
+
+def _stop_and_check(proc):
+    family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    assert len(family) >= 5  # three services, the worker, plus the parent
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in family
+    ):
+        time.sleep(0.2)
+    alive = [
+        p
+        for p in family
+        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == [], f"orphans left: {alive}"
+    return out
+
+
+@pytest.mark.xdist_group("e2e")
+def test_up_with_database_url_then_ctrl_c(database_url):
+    base = _free_base_port()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    proc, banner = _run_up(env, base)
+    try:
+        for i, service in enumerate(("ingest", "metrics", "survey")):
+            assert f"http://127.0.0.1:{base + i}" in banner
+            ready = httpx.get(f"http://127.0.0.1:{base + i}/readyz", timeout=5)
+            assert ready.status_code == 200 and ready.json()["service"] == service
+    finally:
+        out = _stop_and_check(proc)
+    assert "stopped" in out
+
+
+@pytest.mark.xdist_group("e2e")
+def test_up_on_the_embedded_database(tmp_path):
+    base = _free_base_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["YARDSTICK_DATA_DIR"] = str(tmp_path / "data")
+    proc, banner = _run_up(env, base)
+    try:
+        assert "database embedded" in banner
+        for i in range(3):
+            assert httpx.get(f"http://127.0.0.1:{base + i}/readyz", timeout=5).status_code == 200
+        postgres = [
+            p
+            for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] == "postgres"
+            and any("pgdata" in a and "yardstick" in a for a in p.info["cmdline"] or [])
+        ]
+        assert postgres, "the embedded PostgreSQL should be running"
+    finally:
+        _stop_and_check(proc)
+    # the embedded server stops with the command
+    time.sleep(1)
+    assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in postgres)

@@ -1,0 +1,66 @@
+"""Upgrade to head, no diff between models and migrations, downgrade one step, upgrade."""
+
+import uuid
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+import shared.db.tables  # noqa: F401
+from shared.db.engine import make_engine, normalise_url
+from shared.db.metadata import metadata
+from shared.db.migrate import downgrade, upgrade
+
+
+@pytest.fixture
+def scratch_url(database_url):
+    admin = make_url(normalise_url(database_url))
+    name = f"ys_mig_{uuid.uuid4().hex[:8]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _diff(url):
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
+            return compare_metadata(ctx, metadata)
+    finally:
+        engine.dispose()
+
+
+def _current(url):
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_matches_models_and_round_trips(scratch_url):
+    upgrade(scratch_url)
+    head = _current(scratch_url)
+    assert _diff(scratch_url) == []
+    downgrade(scratch_url, "-1")
+    assert _current(scratch_url) != head
+    upgrade(scratch_url)
+    assert _current(scratch_url) == head
+    assert _diff(scratch_url) == []
+
+
+def test_full_downgrade_to_base_and_back(scratch_url):
+    upgrade(scratch_url)
+    downgrade(scratch_url, "base")
+    assert _current(scratch_url) is None
+    upgrade(scratch_url)
+    assert _diff(scratch_url) == []

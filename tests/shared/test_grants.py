@@ -1,0 +1,74 @@
+"""The database enforces table ownership: a service's role writes only what it owns."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+import shared.db.tables  # noqa: F401
+from shared.db.engine import make_engine
+from shared.db.grants import SERVICES, role_name
+from shared.db.metadata import metadata
+
+
+def test_live_privileges_match_the_declared_owners(owner_engine):
+    with owner_engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            owner, readers = table.info["owner"], table.info["readers"]
+            for service in SERVICES:
+                can = {
+                    priv: conn.execute(
+                        text("SELECT has_table_privilege(:r, :t, :p)"),
+                        {"r": role_name(service), "t": table.name, "p": priv},
+                    ).scalar()
+                    for priv in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+                }
+                expected_write = service == owner
+                expected_read = service == owner or service in readers
+                assert can["INSERT"] is can["UPDATE"] is can["DELETE"] is expected_write, (
+                    table.name,
+                    service,
+                    can,
+                )
+                assert can["SELECT"] is expected_read, (table.name, service, can)
+                assert can["TRUNCATE"] is False
+
+
+def test_every_table_declares_an_owner():
+    for table in metadata.sorted_tables:
+        assert table.info.get("owner") in SERVICES, table.name
+
+
+@pytest.mark.parametrize("role", ["metrics", "survey"])
+def test_a_service_cannot_write_a_table_it_does_not_own(database_url, clean_db, role):
+    engine = make_engine(database_url, role=role, pool_size=1)
+    try:
+        with pytest.raises(ProgrammingError) as err, engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (name, type, nation, users) "
+                    "VALUES ('x', 'L', 'England', 1)"
+                )
+            )
+        assert err.value.orig.sqlstate == "42501"  # insufficient_privilege
+    finally:
+        engine.dispose()
+
+
+def test_metrics_has_no_privilege_on_private_tables(owner_engine):
+    """The mechanism the survey invitations table relies on: ``readers=()`` means the metrics
+    role cannot even SELECT (checked here on the private tables that exist)."""
+    private = [
+        t.name
+        for t in metadata.sorted_tables
+        if t.info["owner"] != "metrics" and "metrics" not in t.info["readers"]
+    ]
+    assert "survey_outbox" in private
+    with owner_engine.connect() as conn:
+        for name in private:
+            assert (
+                conn.execute(
+                    text("SELECT has_table_privilege('yardstick_metrics', :t, 'SELECT')"),
+                    {"t": name},
+                ).scalar()
+                is False
+            ), name
