@@ -1,0 +1,1 @@
+"""Ticket file ingest: streaming parsing and source-system column profiles (pure)."""

@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import pytest
+
+from services.ingest.tickets.parsing import (
+    FileFormatError,
+    RowIssue,
+    StreamDecoder,
+    TicketFileParser,
+    parse_tickets,
+)
+from services.ingest.tickets.profiles import (
+    JIRA_SERVICE_MANAGEMENT,
+    PROFILES,
+    SERVICENOW,
+    TOPDESK,
+    custom_profile,
+)
+
+HEADER = "number,priority,opened_at,resolved_at,state,assignment_group,close_code,category\n"
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def run(
+    data: bytes, profile: Any = SERVICENOW, **kw: Any
+) -> tuple[pl.DataFrame, list[RowIssue], Any]:
+    batches, stats = parse_tickets(io.BytesIO(data), profile, organisation_id="o1", **kw)
+    rows = pl.concat([b.rows for b in batches])
+    issues = [i for b in batches for i in b.issues]
+    return rows, issues, stats
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# --- encodings ------------------------------------------------------------------------
+
+
+def test_windows_1252_pound_and_curly_apostrophe() -> None:
+    text = HEADER + "INC1,1 - Critical,05/03/2021 17:30,,2,Council’s desk,,Cost £5\n"
+    rows, issues, stats = run(text.encode("cp1252"))
+    assert stats.encoding == "cp1252"
+    assert rows["team"].to_list() == ["Council’s desk"]
+    assert issues == []
+
+
+def test_cp1252_detected_after_long_ascii_prefix_in_small_chunks() -> None:
+    body = "".join(f"INC{i},3 - Moderate,05/03/2021 09:00,,2,Desk,,x\n" for i in range(500))
+    text = HEADER + body + "INC999,3 - Moderate,05/03/2021 09:00,,2,£ team’s,,x\n"
+    parser = TicketFileParser(SERVICENOW, organisation_id="o1", batch_size=128)
+    batches = list(parser.parse(chunked(text.encode("cp1252"), 7)))
+    rows = pl.concat([b.rows for b in batches])
+    assert len(batches) == 4
+    assert parser.stats.encoding == "cp1252"
+    assert rows.height == 501
+    assert rows["team"].to_list()[-1] == "£ team’s"
+
+
+@pytest.mark.parametrize(
+    ("encode", "expected"),
+    [
+        (lambda s: s.encode("utf-8"), "utf-8"),
+        (lambda s: codecs.BOM_UTF8 + s.encode("utf-8"), "utf-8-sig"),
+    ],
+)
+def test_utf8_with_and_without_bom(encode: Any, expected: str) -> None:
+    text = HEADER + "INC1,1 - Critical,05/03/2021 17:30,,2,Council’s £ desk,,x\n"
+    rows, _, stats = run(encode(text))
+    assert stats.encoding == expected
+    assert rows["team"].to_list() == ["Council’s £ desk"]
+    assert rows["ticket_ref"].to_list() == ["INC1"]  # BOM not glued to the first header
+
+
+def test_utf8_multibyte_split_across_chunks() -> None:
+    data = ("a’b£c" * 10).encode("utf-8")
+    dec = StreamDecoder()
+    text = "".join(dec.decode(c) for c in chunked(data, 1)) + dec.finish()
+    assert text == "a’b£c" * 10
+    assert dec.encoding == "utf-8"
+
+
+def test_invalid_utf8_after_utf8_is_replaced_and_counted() -> None:
+    dec = StreamDecoder()
+    text = dec.decode("£ ok\n".encode()) + dec.decode(b"x\x92y") + dec.finish()
+    assert text == "£ ok\nx\ufffdy"
+    assert dec.encoding == "utf-8"
+    assert dec.replaced == 1
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def test_bad_rows_reported_by_row_while_good_rows_pass() -> None:
+    text = HEADER + "".join(
+        [
+            "INC1,1 - Critical,05/03/2021 17:30,08/03/2021 09:30,6,Desk,Solved,Email\n",  # row 2
+            "INC2,2 - High,35/03/2021 17:30,,2,Desk,,Email\n",  # row 3 bad logged date
+            "INC3,2 - High,05/03/2021 17:30,yesterday,6,Desk,,Email\n",  # row 4 bad resolved
+            "INC4,9 - Urgent,05/03/2021 17:30,,2,Desk,,Email\n",  # row 5 unknown priority
+            "INC5,2 - High,05/03/2021 17:30,04/03/2021 10:00,6,Desk,,Email\n",  # row 6 kept
+            ",2 - High,05/03/2021 17:30,,2,Desk,,Email\n",  # row 7 missing reference
+            "INC1,2 - High,05/03/2021 17:30,08/03/2021 09:30,6,Desk,Solved,Email\n",  # row 8
+            "INC6,3 - Moderate,2021-03-05T17:30:00Z,,2,Desk,,Email\n",  # row 9 good
+            "INC6,3 - Moderate,2021-03-05T17:30:00Z,,2,Desk,,Email\n",  # row 10 identical
+        ]
+    )
+    rows, issues, stats = run(text.encode())
+    assert rows["ticket_ref"].to_list() == ["INC1", "INC5", "INC6"]
+    assert rows["source_row"].to_list() == [2, 6, 9]
+    errors = [(i.row, i.column, i.code) for i in issues if i.severity == "error"]
+    assert errors == [
+        (3, "logged_at", "unparseable_date"),
+        (4, "resolved_at", "unparseable_date"),
+        (5, "priority", "unknown_priority"),
+        (7, "ticket_ref", "missing_reference"),
+        (8, "ticket_ref", "duplicate_conflict"),
+    ]
+    dup = next(i for i in issues if i.code == "duplicate_conflict")
+    assert dup.related_row == 2
+    assert "rows 2 and 8" in dup.message
+    warnings = [(i.row, i.code) for i in issues if i.severity == "warning"]
+    assert warnings == [(6, "resolved_before_logged")]
+    assert rows.filter(pl.col("ticket_ref") == "INC5")["flag_resolved_before_logged"].to_list() == [
+        True
+    ]
+    assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected, stats.duplicates_merged) == (
+        9,
+        3,
+        5,
+        1,
+    )
+
+
+def test_duplicates_detected_across_batches() -> None:
+    text = HEADER + "".join(
+        [
+            "INC1,1 - Critical,05/03/2021 17:30,,2,Desk,,x\n",
+            "INC2,1 - Critical,05/03/2021 17:30,,2,Desk,,x\n",
+            "INC1,1 - Critical,05/03/2021 17:30,,2,Desk,,x\n",
+            "INC2,1 - Critical,05/03/2021 17:31,,2,Desk,,x\n",
+        ]
+    )
+    rows, issues, stats = run(text.encode(), batch_size=2)
+    assert rows["ticket_ref"].to_list() == ["INC1", "INC2"]
+    assert [(i.row, i.related_row) for i in issues] == [(5, 3)]
+    assert stats.duplicates_merged == 1
+
+
+def test_missing_priority_kept_with_warning_and_values_mapped() -> None:
+    text = (
+        HEADER
+        + "INC1,,05/03/2021 17:30:15,,3,Desk,,x\nINC2,5 - Planning,05/03/2021 17:30,,7,Desk,,x\n"
+    )
+    rows, issues, _ = run(text.encode())
+    assert rows["priority"].to_list() == [None, "P4"]
+    assert rows["status"].to_list() == ["on_hold", "closed"]
+    assert rows["type"].to_list() == ["incident", "incident"]
+    assert rows["logged_at"].to_list() == [utc(2021, 3, 5, 17, 30, 15), utc(2021, 3, 5, 17, 30)]
+    assert [(i.row, i.code, i.severity) for i in issues] == [(2, "no_priority", "warning")]
+
+
+def test_missing_required_column_is_a_file_error() -> None:
+    with pytest.raises(FileFormatError, match="logged_at"):
+        run(b"number,priority\nINC1,1\n")
+
+
+# --- dates and the clock change -----------------------------------------------------------
+
+
+def test_dates_formats_and_dst_gap_and_overlap_flagged() -> None:
+    text = HEADER + "".join(
+        [
+            "A,1,05/03/2021 17:30,05/06/2021 17:30:00,6,D,,x\n",  # GMT, BST
+            "B,1,28/03/2021 01:30,31/10/2021 01:30,6,D,,x\n",  # gap, overlap
+            "C,1,2021-03-28T01:30:00+00:00,2021-10-31T01:30:00Z,6,D,,x\n",  # explicit: no flags
+            "D,1,2021-06-05 17:30:00,2021-06-05T18:30:00.250+01:00,6,D,,x\n",
+        ]
+    )
+    rows, issues, _ = run(text.encode())
+    assert rows["logged_at"].to_list() == [
+        utc(2021, 3, 5, 17, 30),
+        utc(2021, 3, 28, 1, 30),  # 01:30 local does not exist → 02:30 BST = 01:30 UTC
+        utc(2021, 3, 28, 1, 30),
+        utc(2021, 6, 5, 16, 30),
+    ]
+    assert rows["resolved_at"].to_list() == [
+        utc(2021, 6, 5, 16, 30),
+        utc(2021, 10, 31, 0, 30),  # first (BST) 01:30
+        utc(2021, 10, 31, 1, 30),
+        datetime(2021, 6, 5, 17, 30, 0, 250000, tzinfo=UTC),
+    ]
+    assert rows["flag_dst_gap"].to_list() == [False, True, False, False]
+    assert rows["flag_dst_ambiguous"].to_list() == [False, True, False, False]
+    assert [(i.row, i.column, i.code) for i in issues] == [
+        (3, "logged_at", "dst_gap"),
+        (3, "resolved_at", "dst_ambiguous"),
+    ]
+    assert all(i.severity == "warning" for i in issues)
+
+
+# --- JSON lines and profiles -------------------------------------------------------------
+
+
+def test_jsonl_nested_topdesk_records() -> None:
+    recs = [
+        {
+            "number": "I 2103 001",
+            "callDate": "2021-03-05T17:30:00.000+0000",
+            "completedDate": "2021-03-08T09:30:00.000+0000",
+            "priority": {"name": "P2"},
+            "processingStatus": {"name": "Completed"},
+            "operatorGroup": {"name": "Desk"},
+            "callType": {"name": "Incident"},
+            "branch": {"name": "Borough"},
+        },
+        {"number": "I 2103 002", "callDate": "not a date", "priority": {"name": "P2"}},
+    ]
+    data = ("\n".join(json.dumps(r) for r in recs) + "\n{oops\n").encode()
+    rows, issues, _ = run(data, TOPDESK, file_format="jsonl")
+    assert rows.select("organisation_id", "ticket_ref", "priority", "status", "team").rows() == [
+        ("Borough", "I 2103 001", "P2", "resolved", "Desk")
+    ]
+    assert rows["resolved_at"].to_list() == [utc(2021, 3, 8, 9, 30)]
+    assert [(i.row, i.code) for i in issues] == [(2, "unparseable_date"), (3, "invalid_json")]
+
+
+def test_jira_csv_export_dates_and_priorities() -> None:
+    text = (
+        "Issue key,Issue Type,Priority,Status,Created,Resolved\n"
+        "ITSM-1,Service Request,Highest,Resolved,05/Mar/21 5:30 PM,08/Mar/21 9:30 AM\n"
+    )
+    rows, issues, _ = run(text.encode(), JIRA_SERVICE_MANAGEMENT)
+    assert issues == []
+    assert rows.select("type", "priority", "status").row(0) == ("request", "P1", "resolved")
+    assert rows["logged_at"].to_list() == [utc(2021, 3, 5, 17, 30)]
+
+
+def test_custom_mapping_with_value_maps() -> None:
+    profile = custom_profile(
+        {
+            "Ref": "ticket_ref",
+            "Urgency": "priority",
+            "Opened": "logged_at",
+            "Kind": "type",
+            "Council": "organisation",
+        },
+        priority_map={"1 - Critical": "P1", "Sev0": "P0"},
+        type_map={"Fault": "incident", "Ask": "request"},
+    )
+    text = (
+        "Ref,Urgency,Opened,Kind,Council\n"
+        "R1,Sev0,05/03/2021 09:00,Fault,\n"
+        "R2,1 - Critical,05/03/2021 09:00,Ask,Other\n"
+        "R3,1 - Critical,05/03/2021 09:00,Chat,\n"
+    )
+    rows, issues, _ = run(text.encode(), profile, source_system="homegrown")
+    assert rows.select(
+        "organisation_id", "ticket_ref", "priority", "type", "source_system"
+    ).rows() == [
+        ("o1", "R1", "P0", "incident", "homegrown"),
+        ("Other", "R2", "P1", "request", "homegrown"),
+    ]
+    assert [(i.row, i.code) for i in issues] == [(4, "unknown_type")]
+    with pytest.raises(ValueError, match="priority map"):
+        custom_profile({"Ref": "ticket_ref"}, priority_map={"x": "P9"})
+
+
+def test_all_profiles_map_required_fields() -> None:
+    assert set(PROFILES) == {
+        "servicenow",
+        "topdesk",
+        "ivanti",
+        "hornbill",
+        "freshservice",
+        "jira_service_management",
+    }
+    for p in PROFILES.values():
+        assert p.columns["ticket_ref"] and p.columns["logged_at"]
