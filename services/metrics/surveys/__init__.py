@@ -1,0 +1,1 @@
+"""Survey figures computed from response rows (no database access here)."""
