@@ -25,11 +25,14 @@ def role_name(service: str) -> str:
 def create_roles(conn: Connection) -> None:
     for service in SERVICES:
         role = role_name(service)
+        # Roles are cluster-wide: two databases migrating at once (parallel test workers)
+        # may both try to create one, so a duplicate is not an error.
         conn.execute(
             text(
                 "DO $$ BEGIN "
                 f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
-                f"CREATE ROLE {role} NOLOGIN; END IF; END $$"
+                f"CREATE ROLE {role} NOLOGIN; END IF; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             )
         )
         # The connecting user must be able to SET ROLE to each service role.

@@ -11,7 +11,8 @@ import httpx
 import psutil
 import pytest
 
-from shared.settings import PROJECT_ROOT
+from shared.embedded import data_folder
+from shared.settings import PROJECT_ROOT, Settings
 
 
 def _free_base_port() -> int:
@@ -94,11 +95,11 @@ def test_up_on_the_embedded_database(tmp_path):
         assert "database embedded" in banner
         for i in range(3):
             assert httpx.get(f"http://127.0.0.1:{base + i}/readyz", timeout=5).status_code == 200
+        folder = str(data_folder(Settings(data_dir=tmp_path / "data")))
         postgres = [
             p
             for p in psutil.process_iter(["name", "cmdline"])
-            if p.info["name"] == "postgres"
-            and any("pgdata" in a and "yardstick" in a for a in p.info["cmdline"] or [])
+            if p.info["name"] == "postgres" and folder in " ".join(p.info["cmdline"] or [])
         ]
         assert postgres, "the embedded PostgreSQL should be running"
     finally:
