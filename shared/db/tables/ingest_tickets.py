@@ -228,9 +228,7 @@ sla_policies = Table(
         postgresql_nulls_not_distinct=True,
     ),
     CheckConstraint("priority IN ('P0','P1','P2','P3','P4')", name="priority"),
-    CheckConstraint(
-        "(target_seconds IS NULL) <> (target_working_days IS NULL)", name="one_target"
-    ),
+    CheckConstraint("(target_seconds IS NULL) <> (target_working_days IS NULL)", name="one_target"),
     CheckConstraint("target_seconds IS NULL OR target_seconds > 0", name="target_seconds"),
     CheckConstraint(
         "target_working_days IS NULL OR target_working_days > 0", name="target_working_days"
