@@ -41,6 +41,8 @@ class CalendarIn(BaseModel):
 
 
 class Calendar(CalendarIn):
+    model_config = ConfigDict(extra="ignore")
+
     id: int
     organisation_id: int
     time_zone: str = "Europe/London"
@@ -74,6 +76,8 @@ class PolicyIn(BaseModel):
 
 
 class Policy(PolicyIn):
+    model_config = ConfigDict(extra="ignore")
+
     id: int
     organisation_id: int
     clock: str = Field(description="'24x7' or 'business calendar <id>'")

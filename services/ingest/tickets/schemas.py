@@ -92,6 +92,8 @@ class MappingCreate(BaseModel):
 
 
 class Mapping(MappingCreate):
+    model_config = ConfigDict(extra="ignore")
+
     id: int
     organisation_id: int
     created_at: datetime
