@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -9,14 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
 Nation = Literal["GB-ENG", "GB-WLS", "GB-SCT", "GB-NIR"]
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 Priority = Literal["P0", "P1", "P2", "P3", "P4"]
 
 
 class Window(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: time = Field(description="Local (Europe/London) start, HH:MM")
-    end: time = Field(description="Local end, HH:MM; 00:00 means midnight at the day's end")
+    start: str = Field(pattern=_HHMM, description="Local (Europe/London) start, HH:MM")
+    end: str = Field(
+        pattern=_HHMM, description="Local end, HH:MM; 00:00 means midnight at the day's end"
+    )
 
 
 class Closure(BaseModel):

@@ -29,8 +29,8 @@ from shared.outbox import enqueue
 
 
 def _minutes(w: Window) -> tuple[int, int]:
-    s = w.start.hour * 60 + w.start.minute
-    e = w.end.hour * 60 + w.end.minute
+    s = int(w.start[:2]) * 60 + int(w.start[3:])
+    e = int(w.end[:2]) * 60 + int(w.end[3:])
     return s, (24 * 60 if e == 0 else e)
 
 
@@ -48,8 +48,7 @@ def _validate_hours(body: CalendarIn) -> dict[str, list[list[str]]]:
             prev = max(prev, e)
         if windows:
             stored[str(WEEKDAYS.index(day))] = [
-                [w.start.strftime("%H:%M"), w.end.strftime("%H:%M")]
-                for w in sorted(windows, key=lambda w: _minutes(w))
+                [w.start, w.end] for w in sorted(windows, key=lambda w: _minutes(w))
             ]
     if not stored and not errors:
         errors.append({"field": "hours", "message": "at least one working window is needed"})

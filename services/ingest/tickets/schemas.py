@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.ingest.tickets.profiles import CANONICAL_FIELDS
 
@@ -106,8 +106,8 @@ class Interval(BaseModel):
     kind: Literal["hold", "reopen"] = Field(
         description="hold: the ticket was on hold; reopen: from a resolution to the reopening"
     )
-    start: datetime = Field(description="ISO 8601 with offset")
-    end: datetime | None = Field(default=None, description="null: still on hold")
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime | None = Field(default=None, description="null: still on hold")
 
 
 class IntervalsReplace(BaseModel):
