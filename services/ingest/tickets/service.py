@@ -300,7 +300,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 extra_rejected += len(org_issues)
                 issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
                 last_row = max(
-                    [int(batch.rows["source_row"].max() or 0)] + [i.row for i in batch.issues]
+                    [0, *batch.rows["source_row"].to_list(), *(i.row for i in batch.issues)]
                 )
                 stats = parser.stats
                 progress = {

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from services.metrics.sla.calendar import (
     TWENTY_FOUR_SEVEN,
     BusinessCalendar,
-    Clock,
     TwentyFourSeven,
 )
 
@@ -31,11 +30,11 @@ def _copy_frame(
     session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
     buf = io.BytesIO()
-    with _conn(session).cursor() as cur:
-        # COPY binds its parameters client-side.
-        with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER true)", params) as copy:
-            for block in copy:
-                buf.write(block)
+    # COPY binds its parameters client-side.
+    copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER true)"
+    with _conn(session).cursor() as cur, cur.copy(copy_sql, params) as copy:
+        for block in copy:
+            buf.write(block)
     if buf.tell() == 0:
         return pl.DataFrame(schema=schema)
     buf.seek(0)
@@ -170,7 +169,7 @@ def _t(s: str) -> time:
     return time(int(h), int(m))
 
 
-def load_clocks(session: Session, organisation_ids: list[int] | None) -> dict[str, Clock]:
+def load_clocks(session: Session, organisation_ids: list[int] | None) -> dict[str, Any]:
     cur = _conn(session).cursor()
     with cur:
         cur.execute(
@@ -183,7 +182,7 @@ def load_clocks(session: Session, organisation_ids: list[int] | None) -> dict[st
             _params(organisation_ids, None),
         )
         rows = cur.fetchall()
-    clocks: dict[str, Clock] = {TWENTY_FOUR_SEVEN: TwentyFourSeven()}
+    clocks: dict[str, Any] = {TWENTY_FOUR_SEVEN: TwentyFourSeven()}
     for cal_id, nation, hours, closed in rows:
         clocks[str(cal_id)] = BusinessCalendar(
             str(cal_id),

@@ -40,7 +40,7 @@ def report_query(
     orgs = service.visible_organisations(principal, organisation_id)
     return orgs, ReportQuery(
         organisation_ids=orgs,
-        priorities=priority,
+        priorities=list(priority) if priority else None,
         teams=team,
         closure_categories=closure_category,
         resolved_from=resolved_from,
@@ -51,7 +51,9 @@ def report_query(
 
 
 Scope = Annotated[tuple[list[int] | None, ReportQuery], Depends(report_query)]
-_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
