@@ -228,5 +228,78 @@ def test(ctx: typer.Context) -> None:
     typer.secho("all checks passed", fg="green")
 
 
+@app.command("import")
+def import_tickets(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON lines")],
+    org: Annotated[int | None, typer.Option(help="Organisation of rows with none")] = None,
+    source_system: Annotated[str | None, typer.Option(help="Source system name")] = None,
+    profile: Annotated[str, typer.Option(help="Ready profile, e.g. servicenow")] = "yardstick",
+    mapping_id: Annotated[int | None, typer.Option(help="A saved custom mapping")] = None,
+    url: Annotated[str | None, typer.Option(help="Ingest service URL")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="YARDSTICK_TOKEN", help="Bearer token or API key")
+    ] = None,
+    poll_seconds: Annotated[float, typer.Option(help="Seconds between status polls")] = 1.0,
+) -> None:
+    """Stream a ticket export to the ingest service with a progress bar, then follow the job."""
+    import time
+
+    import httpx
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from shared.auth import mint_token
+
+    settings = get_settings()
+    base = (url or settings.ingest_url).rstrip("/")
+    bearer = token or mint_token(
+        settings, subject="cli-import", roles=["admin"], organisations=[org] if org else []
+    )
+    headers = {"Authorization": f"Bearer {bearer}"}
+    fmt = "jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv"
+    params: dict[str, Any] = {"profile": profile, "format": fmt}
+    for key, value in (("organisation_id", org), ("source_system", source_system)):
+        if value is not None:
+            params[key] = value
+    if mapping_id is not None:
+        params["mapping_id"] = mapping_id
+    size = file.stat().st_size
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    ) as bar:
+        task = bar.add_task(f"uploading {file.name}", total=size)
+
+        def chunks() -> Any:
+            with file.open("rb") as fh:
+                while block := fh.read(1 << 20):
+                    bar.advance(task, len(block))
+                    yield block
+
+        with httpx.Client(timeout=3600.0) as client:
+            response = client.post(
+                f"{base}/api/v1/ticket-imports",
+                params=params,
+                content=chunks(),
+                headers={**headers, "Content-Type": "application/octet-stream"},
+            )
+            if response.status_code != 202:
+                bar.stop()
+                typer.secho(f"refused ({response.status_code}): {response.text}", fg="red")
+                raise typer.Exit(1)
+            location = response.headers["location"]
+            rows = bar.add_task("processing (rows read)", total=None)
+            while True:
+                job = client.get(location, headers=headers).json()
+                bar.update(rows, completed=job["progress"]["rows_read"])
+                if job["status"] in ("done", "failed"):
+                    break
+                time.sleep(poll_seconds)
+    typer.echo(json.dumps(job, indent=2))
+    if job["status"] == "failed":
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -9,9 +9,19 @@ from fastapi import FastAPI
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.cycles.router import router as cycles_router
 from services.ingest.organisations.router import router as organisations_router
+from services.ingest.sla_config.router import router as sla_config_router
+from services.ingest.tickets.router import internal as tickets_internal
+from services.ingest.tickets.router import router as tickets_router
 from shared.app import create_app
 
-ROUTERS = [organisations_router, cycles_router, apikeys_router]
+ROUTERS = [
+    organisations_router,
+    cycles_router,
+    apikeys_router,
+    tickets_router,
+    tickets_internal,
+    sla_config_router,
+]
 
 
 def build(**kwargs: Any) -> FastAPI:

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
+Nation = Literal["GB-ENG", "GB-WLS", "GB-SCT", "GB-NIR"]
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+Priority = Literal["P0", "P1", "P2", "P3", "P4"]
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(pattern=_HHMM, description="Local (Europe/London) start, HH:MM")
+    end: str = Field(
+        pattern=_HHMM, description="Local end, HH:MM; 00:00 means midnight at the day's end"
+    )
+
+
+class Closure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+    reason: str = Field(default="", max_length=200)
+
+
+class CalendarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    nation: Nation = Field(
+        description="Whose bank holidays: England (GB-ENG), Wales (GB-WLS, same as England), "
+        "Scotland (GB-SCT) or Northern Ireland (GB-NIR)"
+    )
+    hours: dict[Weekday, list[Window]] = Field(
+        description="Working windows per weekday, local time; split shifts allowed"
+    )
+    closures: list[Closure] = Field(default=[], max_length=3660, description="Local closures")
+
+
+class Calendar(CalendarIn):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    organisation_id: int
+    time_zone: str = "Europe/London"
+    working_day_hours: Decimal = Field(
+        description='Length of a normal working day in hours (used for "N working days")'
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Priority
+    request_type: str | None = Field(
+        default=None, max_length=200, description="For P4: the request type it applies to"
+    )
+    target_hours: Decimal | None = Field(
+        default=None, gt=0, le=100_000, decimal_places=4, description="Target in hours"
+    )
+    target_working_days: Decimal | None = Field(
+        default=None, gt=0, le=1000, decimal_places=2, description="Target in working days"
+    )
+    calendar_id: int | None = Field(
+        default=None, ge=1, le=2_147_483_647, description="Business calendar; null = 24x7"
+    )
+    target_share_pct: Decimal = Field(
+        gt=0, le=100, decimal_places=2, description="Share of tickets to meet it, in %"
+    )
+    effective_from: date = Field(description="Applies to tickets logged from this date")
+
+
+class Policy(PolicyIn):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    organisation_id: int
+    clock: str = Field(description="'24x7' or 'business calendar <id>'")
+    created_at: datetime

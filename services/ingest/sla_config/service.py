@@ -1,0 +1,240 @@
+"""Business calendars and SLA policies, per organisation, effective-dated.
+
+Any change enqueues a full SLA recompute of the organisation (``sla.recompute``), since
+a calendar or policy can change the outcome of any of its tickets, past ones included:
+history is restated on purpose, as DOMAIN.md allows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.ingest.sla_config import repository as repo
+from services.ingest.sla_config.exceptions import (
+    CalendarNotFound,
+    InvalidCalendar,
+    InvalidPolicy,
+    PolicyNotFound,
+)
+from services.ingest.sla_config.schemas import WEEKDAYS, CalendarIn, PolicyIn, Window
+from services.ingest.tickets.exceptions import OrganisationNotFound
+from services.ingest.tickets.repository import organisation_exists
+from shared.auth import Principal
+from shared.db.tables.ingest import ingest_outbox
+from shared.outbox import enqueue
+
+
+def _minutes(w: Window) -> tuple[int, int]:
+    s = int(w.start[:2]) * 60 + int(w.start[3:])
+    e = int(w.end[:2]) * 60 + int(w.end[3:])
+    return s, (24 * 60 if e == 0 else e)
+
+
+def _validate_hours(body: CalendarIn) -> dict[str, list[list[str]]]:
+    errors = []
+    stored: dict[str, list[list[str]]] = {}
+    for day, windows in body.hours.items():
+        prev = -1
+        for n, w in sorted(enumerate(windows), key=lambda x: _minutes(x[1])):
+            s, e = _minutes(w)
+            if e <= s:
+                errors.append({"field": f"hours.{day}.{n}", "message": "end must be after start"})
+            elif s < prev:
+                errors.append({"field": f"hours.{day}.{n}", "message": "overlaps another window"})
+            prev = max(prev, e)
+        if windows:
+            stored[str(WEEKDAYS.index(day))] = [
+                [w.start, w.end] for w in sorted(windows, key=lambda w: _minutes(w))
+            ]
+    if not stored and not errors:
+        errors.append({"field": "hours", "message": "at least one working window is needed"})
+    if errors:
+        raise InvalidCalendar("The working hours are not valid.", errors=errors)
+    return stored
+
+
+def working_day_seconds(hours: dict[str, list[list[str]]]) -> int:
+    """Same rule as the SLA engine: the most common day length, ties → the longest."""
+
+    def mins(t: str) -> int:
+        h, m = t.split(":")
+        return int(h) * 60 + int(m)
+
+    lengths = [
+        sum(((mins(e) or 24 * 60) - mins(s)) * 60 for s, e in windows)
+        for windows in hours.values()
+        if windows
+    ]
+    counts = Counter(lengths)
+    return max(counts, key=lambda n: (counts[n], n)) if counts else 0
+
+
+def _recompute(session: Session, organisation_id: int, reason: str) -> None:
+    enqueue(
+        session,
+        ingest_outbox,
+        event_type="sla.recompute",
+        target="metrics",
+        path="/internal/events",
+        payload={"organisation_id": organisation_id, "reason": reason},
+    )
+
+
+def _check_org(session: Session, principal: Principal, organisation_id: int) -> None:
+    principal.require_organisation(organisation_id)
+    if not organisation_exists(session, organisation_id):
+        raise OrganisationNotFound(organisation_id)
+
+
+def _calendar_out(row: dict[str, Any], closures: list[dict[str, Any]]) -> dict[str, Any]:
+    hours = {
+        WEEKDAYS[int(k)]: [{"start": s, "end": e} for s, e in v] for k, v in row["hours"].items()
+    }
+    wds = working_day_seconds(row["hours"])
+    return {
+        **row,
+        "hours": hours,
+        "closures": closures,
+        "working_day_hours": (Decimal(wds) / 3600).quantize(Decimal("0.01")),
+    }
+
+
+def create_calendar(
+    session: Session, principal: Principal, organisation_id: int, body: CalendarIn
+) -> dict[str, Any]:
+    _check_org(session, principal, organisation_id)
+    hours = _validate_hours(body)
+    row = repo.insert_calendar(
+        session,
+        {
+            "organisation_id": organisation_id,
+            "name": body.name,
+            "nation": body.nation,
+            "hours": hours,
+        },
+    )
+    closures = [{"closed_on": c.date, "reason": c.reason} for c in body.closures]
+    repo.replace_closures(session, row["id"], _dedupe(closures))
+    _recompute(session, organisation_id, "calendar")
+    return get_calendar(session, principal, organisation_id, row["id"])
+
+
+def _dedupe(closures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({c["closed_on"]: c for c in closures}.values())
+
+
+def replace_calendar(
+    session: Session, principal: Principal, organisation_id: int, calendar_id: int, body: CalendarIn
+) -> dict[str, Any]:
+    principal.require_organisation(organisation_id)
+    if repo.get_calendar(session, organisation_id, calendar_id) is None:
+        raise CalendarNotFound(calendar_id)
+    hours = _validate_hours(body)
+    repo.update_calendar(
+        session, calendar_id, {"name": body.name, "nation": body.nation, "hours": hours}
+    )
+    closures = [{"closed_on": c.date, "reason": c.reason} for c in body.closures]
+    repo.replace_closures(session, calendar_id, _dedupe(closures))
+    _recompute(session, organisation_id, "calendar")
+    return get_calendar(session, principal, organisation_id, calendar_id)
+
+
+def get_calendar(
+    session: Session, principal: Principal, organisation_id: int, calendar_id: int
+) -> dict[str, Any]:
+    principal.require_organisation(organisation_id)
+    row = repo.get_calendar(session, organisation_id, calendar_id)
+    if row is None:
+        raise CalendarNotFound(calendar_id)
+    return _calendar_out(row, repo.closures(session, [calendar_id])[calendar_id])
+
+
+def list_calendars(
+    session: Session, principal: Principal, organisation_id: int
+) -> list[dict[str, Any]]:
+    principal.require_organisation(organisation_id)
+    rows = repo.list_calendars(session, organisation_id)
+    closures = repo.closures(session, [r["id"] for r in rows])
+    return [_calendar_out(r, closures[r["id"]]) for r in rows]
+
+
+def delete_calendar(
+    session: Session, principal: Principal, organisation_id: int, calendar_id: int
+) -> None:
+    principal.require_organisation(organisation_id)
+    if repo.get_calendar(session, organisation_id, calendar_id) is None:
+        raise CalendarNotFound(calendar_id)
+    repo.delete_calendar(session, calendar_id)  # a policy using it → 409 (foreign key)
+    _recompute(session, organisation_id, "calendar")
+
+
+def _policy_out(row: dict[str, Any]) -> dict[str, Any]:
+    ts = row["target_seconds"]
+    return {
+        **row,
+        "target_hours": None if ts is None else (Decimal(ts) / 3600).quantize(Decimal("0.0001")),
+        "target_share_pct": (row["target_share"] * 100).quantize(Decimal("0.01")),
+        "clock": "24x7"
+        if row["calendar_id"] is None
+        else f"business calendar {row['calendar_id']}",
+    }
+
+
+def create_policy(
+    session: Session, principal: Principal, organisation_id: int, body: PolicyIn
+) -> dict[str, Any]:
+    _check_org(session, principal, organisation_id)
+    if (body.target_hours is None) == (body.target_working_days is None):
+        raise InvalidPolicy(
+            "Give exactly one of target_hours and target_working_days.",
+            errors=[{"field": "target_hours", "message": "exactly one target"}],
+        )
+    if body.target_working_days is not None and body.calendar_id is None:
+        raise InvalidPolicy(
+            "A target in working days needs a business calendar (calendar_id).",
+            errors=[{"field": "calendar_id", "message": "required for working days"}],
+        )
+    if body.calendar_id is not None and (
+        repo.get_calendar(session, organisation_id, body.calendar_id) is None
+    ):
+        raise InvalidPolicy(
+            f"Calendar {body.calendar_id} is not one of this organisation's calendars.",
+            errors=[{"field": "calendar_id", "message": "unknown calendar"}],
+        )
+    row = repo.insert_policy(
+        session,
+        {
+            "organisation_id": organisation_id,
+            "priority": body.priority,
+            "request_type": body.request_type,
+            "target_seconds": None
+            if body.target_hours is None
+            else int((body.target_hours * 3600).to_integral_value()),
+            "target_working_days": body.target_working_days,
+            "calendar_id": body.calendar_id,
+            "target_share": body.target_share_pct / 100,
+            "effective_from": body.effective_from,
+        },
+    )
+    _recompute(session, organisation_id, "policy")
+    return _policy_out(row)
+
+
+def list_policies(
+    session: Session, principal: Principal, organisation_id: int
+) -> list[dict[str, Any]]:
+    principal.require_organisation(organisation_id)
+    return [_policy_out(r) for r in repo.list_policies(session, organisation_id)]
+
+
+def delete_policy(
+    session: Session, principal: Principal, organisation_id: int, policy_id: int
+) -> None:
+    principal.require_organisation(organisation_id)
+    if not repo.delete_policy(session, organisation_id, policy_id):
+        raise PolicyNotFound(policy_id)
+    _recompute(session, organisation_id, "policy")

@@ -1,0 +1,250 @@
+"""SQL for ticket imports, tickets, intervals and mappings."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import polars as pl
+import psycopg
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from shared.db.tables.ingest import organisations
+from shared.db.tables.ingest_tickets import (
+    ticket_import_errors as e,
+)
+from shared.db.tables.ingest_tickets import (
+    ticket_imports as ti,
+)
+from shared.db.tables.ingest_tickets import (
+    ticket_intervals as iv,
+)
+from shared.db.tables.ingest_tickets import (
+    ticket_mappings as tm,
+)
+from shared.db.tables.ingest_tickets import (
+    tickets as t,
+)
+
+# Columns copied from a parsed batch into the staging table, in order.
+STAGE_COLUMNS = (
+    "organisation_id",
+    "source_system",
+    "reference",
+    "type",
+    "priority",
+    "request_type",
+    "team",
+    "closure_category",
+    "logged_at",
+    "resolved_at",
+    "closed_at",
+    "status",
+    "reopen_count",
+    "resolved_first_contact",
+    "nps_rating",
+    "flag_dst_gap",
+    "flag_dst_ambiguous",
+)
+_KEY = ("organisation_id", "source_system", "reference")
+_VALUES = [c for c in STAGE_COLUMNS if c not in _KEY]
+
+_CREATE_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS ticket_stage (
+    organisation_id integer, source_system text, reference text, type text, priority text,
+    request_type text, team text, closure_category text, logged_at timestamptz,
+    resolved_at timestamptz, closed_at timestamptz, status text, reopen_count integer,
+    resolved_first_contact boolean, nps_rating smallint, flag_dst_gap boolean,
+    flag_dst_ambiguous boolean
+) ON COMMIT DELETE ROWS
+"""
+
+# Only rows whose values really differ are updated, so pushing the same export again
+# leaves every stored ticket (and its updated_at) untouched.
+_UPSERT = f"""
+WITH up AS (
+    INSERT INTO tickets AS t ({", ".join(STAGE_COLUMNS)}, last_import_id)
+    SELECT {", ".join(STAGE_COLUMNS)}, %(import_id)s FROM ticket_stage
+    ON CONFLICT (organisation_id, source_system, reference) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUES)},
+        last_import_id = EXCLUDED.last_import_id,
+        updated_at = now()
+    WHERE ({", ".join(f"t.{c}" for c in _VALUES)})
+        IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _VALUES)})
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+"""
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+
+
+def upsert_batch(session: Session, frame: pl.DataFrame, import_id: int) -> tuple[int, int]:
+    """COPY a batch (columns ``STAGE_COLUMNS``) into a temp table and upsert it.
+
+    Returns (inserted, updated); the rest of the batch was unchanged.
+    """
+    if frame.height == 0:
+        return 0, 0
+    conn = driver_connection(session)
+    payload = frame.select(STAGE_COLUMNS).write_csv(include_header=False).encode()
+    with conn.cursor() as cur:
+        cur.execute(_CREATE_STAGE)
+        with cur.copy(
+            f"COPY ticket_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            copy.write(payload)
+        cur.execute(_UPSERT, {"import_id": import_id})
+        inserted, updated = cur.fetchone() or (0, 0)
+        cur.execute("TRUNCATE ticket_stage")
+    return int(inserted), int(updated)
+
+
+def organisation_exists(session: Session, organisation_id: int) -> bool:
+    found = session.execute(
+        select(organisations.c.id).where(organisations.c.id == organisation_id)
+    ).first()
+    return found is not None
+
+
+def organisation_ids(session: Session) -> set[int]:
+    return set(session.execute(select(organisations.c.id)).scalars())
+
+
+def insert_import(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    return dict(session.execute(insert(ti).values(**values).returning(ti)).mappings().one())
+
+
+def get_import(session: Session, import_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    query = select(ti).where(ti.c.id == import_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def update_import(session: Session, import_id: int, values: dict[str, Any]) -> None:
+    session.execute(update(ti).where(ti.c.id == import_id).values(**values, updated_at=func.now()))
+
+
+def list_imports(
+    session: Session, organisation_ids: set[int] | None, subject: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    query = select(ti)
+    if organisation_ids is not None:
+        query = query.where(
+            ti.c.organisation_id.in_(organisation_ids) | (ti.c.created_by == subject)
+        )
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(ti.c.id.desc()).limit(limit).offset(offset))
+    return [dict(r) for r in rows.mappings()], total
+
+
+def insert_errors(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(pg_insert(e).on_conflict_do_nothing(), rows)
+
+
+def list_errors(
+    session: Session, import_id: int, severity: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    cond = e.c.import_id == import_id
+    if severity is not None:
+        cond = cond & (e.c.severity == severity)
+    total = session.execute(select(func.count()).select_from(e).where(cond)).scalar_one()
+    rows = session.execute(
+        select(e).where(cond).order_by(e.c.row_number, e.c.seq).limit(limit).offset(offset)
+    )
+    return [dict(r) for r in rows.mappings()], total
+
+
+def touched_months(session: Session, import_id: int) -> dict[int, list[str]]:
+    """Organisation → local months (YYYY-MM) of tickets this import inserted or changed."""
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT organisation_id, "
+            "to_char(logged_at AT TIME ZONE 'Europe/London', 'YYYY-MM') AS month "
+            "FROM tickets WHERE last_import_id = :id ORDER BY 1, 2"
+        ),
+        {"id": import_id},
+    ).all()
+    out: dict[int, list[str]] = {}
+    for org, month in rows:
+        out.setdefault(int(org), []).append(month)
+    return out
+
+
+# ----------------------------------------------------------------------- intervals
+
+
+def existing_references(
+    session: Session, organisation_id: int, source_system: str, references: list[str]
+) -> set[str]:
+    return set(
+        session.execute(
+            select(t.c.reference).where(
+                t.c.organisation_id == organisation_id,
+                t.c.source_system == source_system,
+                t.c.reference.in_(references),
+            )
+        ).scalars()
+    )
+
+
+def replace_intervals(
+    session: Session,
+    organisation_id: int,
+    source_system: str,
+    references: list[str],
+    rows: list[dict[str, Any]],
+) -> None:
+    session.execute(
+        delete(iv).where(
+            tuple_(iv.c.organisation_id, iv.c.source_system) == (organisation_id, source_system),
+            iv.c.reference.in_(references),
+        )
+    )
+    if rows:
+        session.execute(insert(iv), rows)
+
+
+# ------------------------------------------------------------------------ mappings
+
+
+def insert_mapping(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    return dict(session.execute(insert(tm).values(**values).returning(tm)).mappings().one())
+
+
+def get_mapping(session: Session, organisation_id: int, mapping_id: int) -> dict[str, Any] | None:
+    row = (
+        session.execute(
+            select(tm).where(tm.c.id == mapping_id, tm.c.organisation_id == organisation_id)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def get_mapping_by_id(session: Session, mapping_id: int) -> dict[str, Any] | None:
+    row = session.execute(select(tm).where(tm.c.id == mapping_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_mappings(session: Session, organisation_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(tm).where(tm.c.organisation_id == organisation_id).order_by(tm.c.name)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def delete_mapping(session: Session, organisation_id: int, mapping_id: int) -> bool:
+    done = session.execute(
+        delete(tm)
+        .where(tm.c.id == mapping_id, tm.c.organisation_id == organisation_id)
+        .returning(tm.c.id)
+    ).first()
+    return done is not None

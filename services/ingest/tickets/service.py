@@ -1,0 +1,471 @@
+"""Ticket pushes: spool the upload, queue it through the outbox, process it in batches.
+
+Processing (``process_import``) is driven by an outbox event addressed to this service,
+so an upload survives a crash of the process that received it. Each batch commits its
+tickets, row errors and the job's progress together, with a checkpoint (the last source
+row done); a restarted job re-reads the file and skips the batches before the
+checkpoint. Batches are loaded with COPY into a temp table and one
+``INSERT … ON CONFLICT … DO UPDATE … WHERE values differ``, so a second push of the same
+export changes nothing. Processing commits per batch (unlike a request, which commits
+once) because a several-GB file must show progress and must not be one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from services.ingest.tickets import repository as repo
+from services.ingest.tickets.exceptions import (
+    ImportNotFound,
+    InvalidMapping,
+    MappingNotFound,
+    OrganisationNotFound,
+    UnknownProfile,
+    UnknownTickets,
+)
+from services.ingest.tickets.parsing import FileFormatError, RowIssue, TicketFileParser
+from services.ingest.tickets.profiles import CANONICAL_FIELDS, PROFILES, Profile, custom_profile
+from services.ingest.tickets.schemas import IntervalsReplace, MappingCreate
+from shared.auth import Principal
+from shared.db.tables.ingest import ingest_outbox
+from shared.errors import Forbidden
+from shared.outbox import enqueue
+from shared.settings import Settings
+
+log = logging.getLogger("yardstick.ingest.tickets")
+
+# Canonical headers (the column names Yardstick itself uses): for hand-made files.
+YARDSTICK_PROFILE = custom_profile({c: c for c in CANONICAL_FIELDS}, name="yardstick")
+READY_PROFILES: dict[str, Profile] = {"yardstick": YARDSTICK_PROFILE, **PROFILES}
+PROCESS_PATH = "/internal/ticket-imports/{id}/process"
+
+
+def spool_dir(settings: Settings) -> Path:
+    path = Path(settings.data_dir) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- upload
+
+
+def check_upload(
+    session: Session,
+    principal: Principal,
+    organisation_id: int | None,
+    profile: str | None,
+    mapping_id: int | None,
+) -> None:
+    """Everything that can be refused before a byte of the file is read."""
+    if organisation_id is None:
+        if not principal.is_admin and not principal.organisations:
+            raise Forbidden("Your credentials are not scoped to any organisation.")
+    else:
+        principal.require_organisation(organisation_id)
+        if not repo.organisation_exists(session, organisation_id):
+            raise OrganisationNotFound(organisation_id)
+    if mapping_id is not None:
+        mapping = repo.get_mapping_by_id(session, mapping_id)
+        if mapping is None or not principal.can_see_organisation(mapping["organisation_id"]):
+            raise MappingNotFound(mapping_id)
+    elif profile not in READY_PROFILES:
+        raise UnknownProfile(
+            f"Unknown profile {profile!r}; use one of {', '.join(READY_PROFILES)} "
+            "or a saved mapping (mapping_id).",
+            errors=[{"field": "query.profile", "message": "unknown profile"}],
+        )
+
+
+def create_import(
+    session: Session,
+    principal: Principal,
+    *,
+    organisation_id: int | None,
+    source_system: str | None,
+    profile: str | None,
+    mapping_id: int | None,
+    file_format: str,
+    spool_path: Path,
+    size: int,
+) -> dict[str, Any]:
+    if mapping_id is not None:
+        mapping = repo.get_mapping_by_id(session, mapping_id)
+        profile_name = f"mapping:{mapping['name']}" if mapping else "mapping"
+    else:
+        profile_name = str(profile)
+    job = repo.insert_import(
+        session,
+        {
+            "organisation_id": organisation_id,
+            "allowed_organisations": None
+            if principal.is_admin
+            else sorted(principal.organisations),
+            "source_system": source_system or profile_name,
+            "profile": profile_name,
+            "mapping_id": mapping_id,
+            "file_format": file_format,
+            "bytes_received": size,
+            "spool_path": str(spool_path),
+            "created_by": principal.subject,
+        },
+    )
+    enqueue(
+        session,
+        ingest_outbox,
+        event_type="ticket_import.received",
+        target="ingest",
+        path=PROCESS_PATH.format(id=job["id"]),
+        payload={"import_id": job["id"]},
+    )
+    return job
+
+
+def visible_import(session: Session, principal: Principal, import_id: int) -> dict[str, Any]:
+    job = repo.get_import(session, import_id)
+    if job is None or not (
+        principal.is_admin
+        or job["created_by"] == principal.subject
+        or (
+            job["organisation_id"] is not None and job["organisation_id"] in principal.organisations
+        )
+    ):
+        raise ImportNotFound(import_id)
+    return job
+
+
+def list_imports(
+    session: Session, principal: Principal, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    scope = None if principal.is_admin else set(principal.organisations)
+    return repo.list_imports(session, scope, principal.subject, limit, offset)
+
+
+def errors(
+    session: Session,
+    principal: Principal,
+    import_id: int,
+    severity: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    visible_import(session, principal, import_id)
+    return repo.list_errors(session, import_id, severity, limit, offset)
+
+
+# ------------------------------------------------------------------------ processing
+
+
+def _profile_for(session: Session, job: dict[str, Any]) -> Profile:
+    if job["mapping_id"] is None:
+        if job["profile"] not in READY_PROFILES:
+            raise FileFormatError("the custom mapping of this import was deleted before it ran")
+        return READY_PROFILES[job["profile"]]
+    mapping = repo.get_mapping_by_id(session, job["mapping_id"])
+    if mapping is None:
+        raise FileFormatError("the custom mapping of this import was deleted before it ran")
+    return mapping_profile(mapping)
+
+
+def mapping_profile(mapping: dict[str, Any]) -> Profile:
+    return custom_profile(
+        mapping["columns"],
+        name=f"mapping:{mapping['name']}",
+        priority_map=mapping["priority_map"],
+        type_map=mapping["type_map"],
+        status_map=mapping["status_map"],
+        default_type=mapping["default_type"],
+        base=READY_PROFILES.get(mapping["base_profile"] or ""),
+    )
+
+
+def _check_organisations(
+    rows: pl.DataFrame, allowed: set[int] | None
+) -> tuple[pl.DataFrame, list[RowIssue]]:
+    """Reject rows naming an organisation outside the uploader's scope (or unknown)."""
+    org = rows["organisation_id"].cast(pl.Int64, strict=False)
+    ok = org.is_not_null()
+    if allowed is not None:
+        ok = ok & org.is_in(list(allowed))
+    bad = rows.filter(~ok)
+    issues = [
+        RowIssue(
+            int(r["source_row"]),
+            "organisation",
+            "organisation_forbidden",
+            f"organisation {r['organisation_id']!r} is not one this upload may write "
+            "(unknown, or outside your credentials' organisations)",
+        )
+        for r in bad.select("source_row", "organisation_id").iter_rows(named=True)
+    ]
+    good = rows.filter(ok).with_columns(pl.col("organisation_id").cast(pl.Int32))
+    return good.rename({"ticket_ref": "reference"}), issues
+
+
+def _error_rows(import_id: int, issues: list[RowIssue]) -> list[dict[str, Any]]:
+    seq: dict[int, int] = {}
+    out = []
+    for i in issues:
+        n = seq.get(i.row, 0)
+        seq[i.row] = n + 1
+        out.append(
+            {
+                "import_id": import_id,
+                "row_number": i.row,
+                "seq": n,
+                "column_name": i.column,
+                "code": i.code,
+                "message": i.message,
+                "severity": i.severity,
+                "related_row": i.related_row,
+            }
+        )
+    return out
+
+
+def _lock_key(import_id: int) -> int:
+    return zlib.crc32(b"ticket_import") << 20 ^ import_id
+
+
+def _read(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            yield block
+
+
+def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
+    """Run (or resume) one import to completion; safe to call again at any time."""
+    with engine.connect() as lock_conn:
+        got = lock_conn.execute(
+            text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(import_id)}
+        ).scalar_one()
+        lock_conn.commit()
+        if not got:
+            return {"import_id": import_id, "status": "processing", "note": "already running"}
+        try:
+            return _process(engine, import_id)
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(import_id)})
+            lock_conn.commit()
+
+
+def _process(engine: Engine, import_id: int) -> dict[str, Any]:
+    with Session(engine) as session:
+        job = repo.get_import(session, import_id)
+        if job is None:
+            raise ImportNotFound(import_id)
+        if job["status"] in ("done", "failed"):
+            return {"import_id": import_id, "status": job["status"]}
+        repo.update_import(
+            session,
+            import_id,
+            {"status": "processing", "started_at": job["started_at"] or datetime.now(UTC)},
+        )
+        session.commit()
+        try:
+            profile = _profile_for(session, job)
+            parser = TicketFileParser(
+                profile,
+                source_system=job["source_system"],
+                organisation_id=None
+                if job["organisation_id"] is None
+                else str(job["organisation_id"]),
+                file_format=job["file_format"],
+            )
+            allowed = (
+                set(job["allowed_organisations"])
+                if job["allowed_organisations"] is not None
+                else repo.organisation_ids(session)
+            )
+            if job["allowed_organisations"] is not None:
+                allowed &= repo.organisation_ids(session)
+            path = Path(job["spool_path"] or "")
+            if not path.is_file():
+                raise FileFormatError("the uploaded file is no longer on the server")
+            counts = {
+                k: job[k] for k in ("rows_inserted", "rows_updated", "rows_unchanged", "warnings")
+            }
+            extra_rejected = 0
+            checkpoint = job["checkpoint_row"]
+            for batch in parser.parse(_read(path)):
+                rows, org_issues = _check_organisations(batch.rows, allowed)
+                extra_rejected += len(org_issues)
+                issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
+                last_row = max(
+                    [0, *batch.rows["source_row"].to_list(), *(i.row for i in batch.issues)]
+                )
+                stats = parser.stats
+                progress = {
+                    "rows_read": stats.rows_read,
+                    "rows_accepted": stats.rows_accepted - extra_rejected,
+                    "rows_rejected": stats.rows_rejected + extra_rejected,
+                    "duplicates_merged": stats.duplicates_merged,
+                }
+                if last_row <= checkpoint:
+                    continue  # committed before a restart
+                inserted, updated = repo.upsert_batch(session, rows, import_id)
+                counts["rows_inserted"] += inserted
+                counts["rows_updated"] += updated
+                counts["rows_unchanged"] += rows.height - inserted - updated
+                counts["warnings"] += sum(1 for i in issues if i.severity == "warning")
+                repo.insert_errors(session, _error_rows(import_id, issues))
+                repo.update_import(
+                    session, import_id, {**progress, **counts, "checkpoint_row": last_row}
+                )
+                session.commit()
+                checkpoint = last_row
+            stats = parser.stats
+            final = {
+                "rows_read": stats.rows_read,
+                "rows_accepted": stats.rows_accepted - extra_rejected,
+                "rows_rejected": stats.rows_rejected + extra_rejected,
+                "duplicates_merged": stats.duplicates_merged,
+                "replaced_characters": stats.replaced_characters,
+                "encoding": stats.encoding,
+            }
+        except FileFormatError as exc:
+            session.rollback()
+            repo.update_import(
+                session,
+                import_id,
+                {"status": "failed", "failure": str(exc), "finished_at": datetime.now(UTC)},
+            )
+            session.commit()
+            _remove(job["spool_path"])
+            return {"import_id": import_id, "status": "failed"}
+        months = repo.touched_months(session, import_id)
+        repo.update_import(
+            session,
+            import_id,
+            {**final, **counts, "status": "done", "finished_at": datetime.now(UTC)},
+        )
+        if months:
+            enqueue(
+                session,
+                ingest_outbox,
+                event_type="tickets.imported",
+                target="metrics",
+                path="/internal/events",
+                payload={
+                    "import_id": import_id,
+                    "organisations": [
+                        {"organisation_id": org, "months": m} for org, m in months.items()
+                    ],
+                },
+            )
+        session.commit()
+    _remove(job["spool_path"])
+    return {"import_id": import_id, "status": "done"}
+
+
+def _remove(path: str | None) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------ intervals
+
+
+def replace_intervals(
+    session: Session, principal: Principal, body: IntervalsReplace
+) -> dict[str, int]:
+    principal.require_organisation(body.organisation_id)
+    references = sorted({i.reference for i in body.intervals})
+    known = repo.existing_references(session, body.organisation_id, body.source_system, references)
+    missing = [r for r in references if r not in known]
+    if missing:
+        raise UnknownTickets(
+            f"{len(missing)} reference(s) are not stored tickets of organisation "
+            f"{body.organisation_id} from {body.source_system!r}; push the tickets first.",
+            errors=[
+                {"field": f"intervals.{n}.reference", "message": f"unknown ticket {i.reference!r}"}
+                for n, i in enumerate(body.intervals)
+                if i.reference in set(missing)
+            ][:100],
+        )
+    bad = [
+        {"field": f"intervals.{n}.end", "message": "end is before start"}
+        for n, i in enumerate(body.intervals)
+        if i.end is not None and i.end < i.start
+    ]
+    if bad:
+        raise UnknownTickets(
+            "Some intervals end before they start.", code="invalid_interval", errors=bad[:100]
+        )
+    rows = [
+        {
+            "organisation_id": body.organisation_id,
+            "source_system": body.source_system,
+            "reference": i.reference,
+            "kind": i.kind,
+            "start_at": i.start,
+            "end_at": i.end,
+        }
+        for i in body.intervals
+    ]
+    # Duplicate (reference, kind, start) in one request: the last one wins.
+    unique = {(r["reference"], r["kind"], r["start_at"]): r for r in rows}
+    repo.replace_intervals(
+        session, body.organisation_id, body.source_system, references, list(unique.values())
+    )
+    enqueue(
+        session,
+        ingest_outbox,
+        event_type="sla.recompute",
+        target="metrics",
+        path="/internal/events",
+        payload={"organisation_id": body.organisation_id, "reason": "intervals"},
+    )
+    return {"tickets": len(references), "intervals": len(unique)}
+
+
+# ------------------------------------------------------------------------- mappings
+
+
+def create_mapping(
+    session: Session, principal: Principal, organisation_id: int, body: MappingCreate
+) -> dict[str, Any]:
+    principal.require_organisation(organisation_id)
+    if not repo.organisation_exists(session, organisation_id):
+        raise OrganisationNotFound(organisation_id)
+    if body.base_profile is not None and body.base_profile not in READY_PROFILES:
+        raise InvalidMapping(
+            f"Unknown base_profile {body.base_profile!r}; use one of {', '.join(READY_PROFILES)}.",
+            errors=[{"field": "base_profile", "message": "unknown profile"}],
+        )
+    values = {"organisation_id": organisation_id, **body.model_dump()}
+    mapping_profile({**values, "name": body.name})  # validates the combination
+    if body.base_profile is None and "ticket_ref" not in body.columns.values():
+        raise InvalidMapping(
+            "A mapping without a base profile must map a column to ticket_ref and logged_at.",
+            errors=[{"field": "columns", "message": "needs ticket_ref and logged_at"}],
+        )
+    if body.base_profile is None and "logged_at" not in body.columns.values():
+        raise InvalidMapping(
+            "A mapping without a base profile must map a column to logged_at.",
+            errors=[{"field": "columns", "message": "needs logged_at"}],
+        )
+    return repo.insert_mapping(session, values)
+
+
+def list_mappings(
+    session: Session, principal: Principal, organisation_id: int
+) -> list[dict[str, Any]]:
+    principal.require_organisation(organisation_id)
+    return repo.list_mappings(session, organisation_id)
+
+
+def delete_mapping(
+    session: Session, principal: Principal, organisation_id: int, mapping_id: int
+) -> None:
+    principal.require_organisation(organisation_id)
+    if not repo.delete_mapping(session, organisation_id, mapping_id):
+        raise MappingNotFound(mapping_id)

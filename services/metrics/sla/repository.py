@@ -1,0 +1,306 @@
+"""SQL for SLA computation: read source tables into Polars with one COPY each, write
+outcomes back in bulk (COPY into a temp table, then delete-and-insert by key)."""
+
+from __future__ import annotations
+
+import io
+from datetime import time
+from typing import Any, cast
+
+import polars as pl
+import psycopg
+from sqlalchemy.orm import Session
+
+from services.metrics.sla.calendar import (
+    TWENTY_FOUR_SEVEN,
+    BusinessCalendar,
+    TwentyFourSeven,
+)
+
+SEP = "\x1f"  # joins source_system and reference into the engine's ticket_ref
+
+_EPOCH = "floor(extract(epoch FROM {c}))::bigint AS {a}"
+
+
+def _conn(session: Session) -> psycopg.Connection[Any]:
+    return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+
+
+def _copy_frame(
+    session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    buf = io.BytesIO()
+    # COPY binds its parameters client-side.
+    copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER true)"
+    with _conn(session).cursor() as cur, cur.copy(copy_sql, params) as copy:
+        for block in copy:
+            buf.write(block)
+    if buf.tell() == 0:
+        return pl.DataFrame(schema=schema)
+    buf.seek(0)
+    # PostgreSQL writes booleans as t/f: read them as text, then convert.
+    bools = [c for c, t in schema.items() if isinstance(t, pl.Boolean)]
+    read = {c: (pl.Utf8() if c in bools else t) for c, t in schema.items()}
+    df = pl.read_csv(buf, schema=read)
+    return df.with_columns((pl.col(c) == "t").alias(c) for c in bools) if bools else df
+
+
+def _to_utc(*cols: str) -> list[pl.Expr]:
+    return [
+        pl.from_epoch(pl.col(c), time_unit="s").dt.replace_time_zone("UTC").alias(c) for c in cols
+    ]
+
+
+def _scope(organisation_ids: list[int] | None, months: dict[int, list[str]] | None) -> str:
+    if months is not None:
+        return (
+            "(organisation_id, to_char(logged_at AT TIME ZONE 'Europe/London', 'YYYY-MM')) IN "
+            "(SELECT * FROM unnest(%(m_orgs)s::int[], %(m_months)s::text[]))"
+        )
+    if organisation_ids is not None:
+        return "organisation_id = ANY(%(orgs)s)"
+    return "true"
+
+
+def _params(
+    organisation_ids: list[int] | None, months: dict[int, list[str]] | None
+) -> dict[str, Any]:
+    pairs = [(o, m) for o, ms in (months or {}).items() for m in ms]
+    return {
+        "orgs": organisation_ids or [],
+        "m_orgs": [o for o, _ in pairs],
+        "m_months": [m for _, m in pairs],
+    }
+
+
+TICKET_SCHEMA: dict[str, pl.DataType] = {
+    "organisation_id": pl.Int64(),
+    "ticket_ref": pl.Utf8(),
+    "type": pl.Utf8(),
+    "priority": pl.Utf8(),
+    "request_type": pl.Utf8(),
+    "team": pl.Utf8(),
+    "closure_category": pl.Utf8(),
+    "logged_at": pl.Int64(),
+    "resolved_at": pl.Int64(),
+    "closed_at": pl.Int64(),
+    "status": pl.Utf8(),
+    "reopen_count": pl.Int32(),
+    "resolved_first_contact": pl.Boolean(),
+    "nps_rating": pl.Int8(),
+}
+
+
+def load_tickets(
+    session: Session,
+    organisation_ids: list[int] | None,
+    months: dict[int, list[str]] | None = None,
+) -> pl.DataFrame:
+    sql = (
+        "SELECT organisation_id, source_system || chr(31) || reference AS ticket_ref, type, "
+        "priority, request_type, team, closure_category, "
+        + ", ".join(_EPOCH.format(c=c, a=c) for c in ("logged_at", "resolved_at", "closed_at"))
+        + ", status, reopen_count, resolved_first_contact, nps_rating FROM tickets WHERE "
+        + _scope(organisation_ids, months)
+    )
+    df = _copy_frame(session, sql, _params(organisation_ids, months), TICKET_SCHEMA)
+    return df.with_columns(_to_utc("logged_at", "resolved_at", "closed_at"))
+
+
+def load_intervals(
+    session: Session, organisation_ids: list[int] | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    sql = (
+        "SELECT organisation_id, source_system || chr(31) || reference AS ticket_ref, kind, "
+        + _EPOCH.format(c="start_at", a="start")
+        + ", "
+        + _EPOCH.format(c="end_at", a="end")
+        + " FROM ticket_intervals WHERE "
+        + _scope(organisation_ids, None)
+    )
+    df = _copy_frame(
+        session,
+        sql,
+        _params(organisation_ids, None),
+        {
+            "organisation_id": pl.Int64(),
+            "ticket_ref": pl.Utf8(),
+            "kind": pl.Utf8(),
+            "start": pl.Int64(),
+            "end": pl.Int64(),
+        },
+    ).with_columns(_to_utc("start", "end"))
+    holds = df.filter(pl.col("kind") == "hold").drop("kind")
+    reopens = (
+        df.filter(pl.col("kind") == "reopen")
+        .drop("kind")
+        .rename({"start": "resolved_at", "end": "reopened_at"})
+        .filter(pl.col("reopened_at").is_not_null())
+    )
+    return holds, reopens
+
+
+def load_policies(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
+    sql = (
+        "SELECT organisation_id, priority, request_type, target_seconds, "
+        "target_working_days::float8 AS target_working_days, "
+        "coalesce(calendar_id::text, '24x7') AS calendar_id, target_share::float8 AS target_share, "
+        "effective_from FROM sla_policies WHERE " + _scope(organisation_ids, None)
+    )
+    return _copy_frame(
+        session,
+        sql,
+        _params(organisation_ids, None),
+        {
+            "organisation_id": pl.Int64(),
+            "priority": pl.Utf8(),
+            "request_type": pl.Utf8(),
+            "target_seconds": pl.Int64(),
+            "target_working_days": pl.Float64(),
+            "calendar_id": pl.Utf8(),
+            "target_share": pl.Float64(),
+            "effective_from": pl.Date(),
+        },
+    )
+
+
+def _t(s: str) -> time:
+    h, m = s.split(":")
+    return time(int(h), int(m))
+
+
+def load_clocks(session: Session, organisation_ids: list[int] | None) -> dict[str, Any]:
+    cur = _conn(session).cursor()
+    with cur:
+        cur.execute(
+            "SELECT c.id, c.nation, c.hours, "
+            "coalesce(array_agg(x.closed_on) FILTER (WHERE x.closed_on IS NOT NULL), '{}') "
+            "FROM business_calendars c LEFT JOIN calendar_closures x ON x.calendar_id = c.id "
+            "WHERE "
+            + _scope(organisation_ids, None).replace("organisation_id", "c.organisation_id")
+            + " GROUP BY c.id",
+            _params(organisation_ids, None),
+        )
+        rows = cur.fetchall()
+    clocks: dict[str, Any] = {TWENTY_FOUR_SEVEN: TwentyFourSeven()}
+    for cal_id, nation, hours, closed in rows:
+        clocks[str(cal_id)] = BusinessCalendar(
+            str(cal_id),
+            {int(k): tuple((_t(s), _t(e)) for s, e in v) for k, v in hours.items()},
+            nation,
+            closure_dates=frozenset(closed),
+        )
+    return clocks
+
+
+OUTCOME_COLUMNS = (
+    "organisation_id",
+    "source_system",
+    "reference",
+    "type",
+    "priority",
+    "request_type",
+    "team",
+    "closure_category",
+    "logged_at",
+    "logged_date",
+    "resolution_at",
+    "reopen_count",
+    "resolved_first_contact",
+    "nps_rating",
+    "calendar_id",
+    "target_seconds",
+    "target_share",
+    "policy_effective_from",
+    "is_open",
+    "on_hold",
+    "paused_seconds",
+    "elapsed_sla_seconds",
+    "elapsed_wall_seconds",
+    "due_at",
+    "sla_status",
+    "data_quality_reason",
+)
+
+
+def write_outcomes(
+    session: Session, results: pl.DataFrame, *, replace_organisations: list[int] | None
+) -> int:
+    """Store evaluated tickets. With ``replace_organisations``, every outcome of those
+    organisations is replaced (a full recompute); otherwise only the tickets given."""
+    frame = results.with_columns(
+        pl.col("ticket_ref").str.split_exact(SEP, 1).struct.rename_fields(["ss", "ref"]).alias("_k")
+    ).with_columns(
+        pl.col("_k").struct.field("ss").alias("source_system"),
+        pl.col("_k").struct.field("ref").alias("reference"),
+    )
+    payload = frame.select(OUTCOME_COLUMNS).write_csv(include_header=False).encode()
+    with _conn(session).cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS sla_outcome_stage "
+            "(LIKE sla_outcomes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(
+            f"COPY sla_outcome_stage ({', '.join(OUTCOME_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            copy.write(payload)
+        if replace_organisations is not None:
+            cur.execute(
+                "DELETE FROM sla_outcomes WHERE organisation_id = ANY(%s)",
+                (replace_organisations,),
+            )
+        else:
+            cur.execute(
+                "DELETE FROM sla_outcomes o USING sla_outcome_stage s "
+                "WHERE o.organisation_id = s.organisation_id "
+                "AND o.source_system = s.source_system AND o.reference = s.reference"
+            )
+        cur.execute(
+            f"INSERT INTO sla_outcomes ({', '.join(OUTCOME_COLUMNS)}) "
+            f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM sla_outcome_stage"
+        )
+        cur.execute("TRUNCATE sla_outcome_stage")
+    return frame.height
+
+
+OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "organisation_id": pl.Int64(),
+    "source_system": pl.Utf8(),
+    "reference": pl.Utf8(),
+    "type": pl.Utf8(),
+    "priority": pl.Utf8(),
+    "request_type": pl.Utf8(),
+    "team": pl.Utf8(),
+    "closure_category": pl.Utf8(),
+    "logged_at": pl.Int64(),
+    "logged_date": pl.Date(),
+    "resolution_at": pl.Int64(),
+    "reopen_count": pl.Int32(),
+    "resolved_first_contact": pl.Boolean(),
+    "nps_rating": pl.Int8(),
+    "calendar_id": pl.Utf8(),
+    "target_seconds": pl.Int64(),
+    "target_share": pl.Float64(),
+    "policy_effective_from": pl.Date(),
+    "is_open": pl.Boolean(),
+    "on_hold": pl.Boolean(),
+    "paused_seconds": pl.Int64(),
+    "elapsed_sla_seconds": pl.Int64(),
+    "elapsed_wall_seconds": pl.Int64(),
+    "sla_status": pl.Utf8(),
+    "data_quality_reason": pl.Utf8(),
+}
+
+
+def load_outcomes(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
+    cols = []
+    for c in OUTCOME_SCHEMA:
+        if c in ("logged_at", "resolution_at"):
+            cols.append(_EPOCH.format(c=c, a=c))
+        elif c == "target_share":
+            cols.append("target_share::float8 AS target_share")
+        else:
+            cols.append(c)
+    sql = f"SELECT {', '.join(cols)} FROM sla_outcomes WHERE " + _scope(organisation_ids, None)
+    df = _copy_frame(session, sql, _params(organisation_ids, None), OUTCOME_SCHEMA)
+    return df.with_columns(_to_utc("logged_at", "resolution_at"))

@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from services.metrics.sla import service
+from services.metrics.sla.schemas import Report
+from services.metrics.sla.service import ReportQuery
+from shared.auth import Principal, require_roles
+from shared.deps import MAX_INT32, DbSession
+
+router = APIRouter(prefix="/api/v1/sla", tags=["sla reports"])
+Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
+Format = Annotated[Literal["json", "csv"], Query(description="json, or csv with the same columns")]
+_Str = Annotated[str, Query(min_length=1, max_length=200)]
+
+
+def report_query(
+    principal: Reader,
+    organisation_id: Annotated[
+        list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
+        Query(description="Organisations (repeat the parameter); default: all you may see"),
+    ] = None,
+    priority: Annotated[
+        list[Literal["P0", "P1", "P2", "P3", "P4"]] | None, Query(description="Priorities")
+    ] = None,
+    team: Annotated[list[_Str] | None, Query(description="Teams")] = None,
+    closure_category: Annotated[list[_Str] | None, Query(description="Closure categories")] = None,
+    resolved_from: Annotated[date | None, Query(description="Resolved on or after (local)")] = None,
+    resolved_to: Annotated[date | None, Query(description="Resolved on or before (local)")] = None,
+    logged_from: Annotated[date | None, Query(description="Logged on or after (local)")] = None,
+    logged_to: Annotated[date | None, Query(description="Logged on or before (local)")] = None,
+) -> tuple[list[int] | None, ReportQuery]:
+    orgs = service.visible_organisations(principal, organisation_id)
+    return orgs, ReportQuery(
+        organisation_ids=orgs,
+        priorities=list(priority) if priority else None,
+        teams=team,
+        closure_categories=closure_category,
+        resolved_from=resolved_from,
+        resolved_to=resolved_to,
+        logged_from=logged_from,
+        logged_to=logged_to,
+    )
+
+
+Scope = Annotated[tuple[list[int] | None, ReportQuery], Depends(report_query)]
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe.
+    Numbers are written by us (never client text), so a negative NPS stays a number."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return "'" + value if value.startswith(_FORMULA) else value
+    return str(value)
+
+
+def render(
+    name: str,
+    df: pl.DataFrame,
+    fmt: str,
+    units: dict[str, str],
+    notes: dict[str, str] | None = None,
+    *,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> Response:
+    total = df.height
+    if limit is not None:
+        df = df.slice(offset or 0, limit)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(df.columns)
+        conv = df.with_columns(
+            [pl.col(c).cast(pl.Utf8) for c, t in df.schema.items() if isinstance(t, pl.Decimal)]
+        )
+        for row in conv.iter_rows():
+            writer.writerow([csv_cell(v) for v in row])
+        return Response(
+            buf.getvalue().encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="sla-{name}.csv"'},
+        )
+    body = Report(
+        report=name,
+        columns=df.columns,
+        units={k: v for k, v in units.items() if k in df.columns},
+        notes=notes or {},
+        rows=service.rows(df),
+        total_rows=total,
+        limit=limit,
+        offset=offset,
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+_MONTH = {"month": "first day of the month (Europe/London)"}
+
+
+@router.get(
+    "/monthly",
+    response_model=Report,
+    responses=_CSV,
+    summary="Per month: met, missed, % met vs target, closure time",
+)
+def monthly(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+    orgs, q = scope
+    return render(
+        "monthly",
+        service.monthly(session, orgs, q),
+        format,
+        {
+            **_MONTH,
+            "met": "tickets",
+            "missed": "tickets",
+            "total": "tickets",
+            "pct_met": "% of resolved tickets (2 dp, half-up)",
+            "target_share_pct": "%",
+            "target_achieved": "pct_met >= target_share_pct",
+            "avg_closure_sla_clock_hours": "hours, SLA clock, pauses deducted",
+            "avg_closure_wall_hours": "hours, wall clock (24x7), nothing deducted",
+        },
+        {
+            "month_basis": "month of resolution (Europe/London)",
+            "counted": "resolved tickets; data-quality rejects excluded",
+        },
+    )
+
+
+@router.get("/logged", response_model=Report, responses=_CSV, summary="Tickets logged per month")
+def logged(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+    orgs, q = scope
+    return render(
+        "logged", service.logged(session, orgs, q), format, {**_MONTH, "logged": "tickets"}
+    )
+
+
+@router.get(
+    "/backlog",
+    response_model=Report,
+    responses=_CSV,
+    summary="Open (within / breached), on hold, reopened, as of a moment",
+)
+def backlog(
+    session: DbSession,
+    scope: Scope,
+    format: Format = "json",
+    as_of: Annotated[
+        datetime | None, Query(description="ISO 8601 with offset; default now")
+    ] = None,
+) -> Response:
+    orgs, q = scope
+    if as_of is not None and as_of.tzinfo is None:
+        from shared.errors import Unprocessable
+
+        raise Unprocessable(
+            "as_of needs a UTC offset, e.g. 2021-03-08T09:30:00+00:00.",
+            errors=[{"field": "query.as_of", "message": "offset required"}],
+        )
+    moment = as_of or datetime.now().astimezone()
+    units = {
+        c: "tickets"
+        for c in ("open", "open_within", "open_breached", "on_hold", "reopened", "data_quality")
+    }
+    return render(
+        "backlog",
+        service.backlog(session, orgs, q, moment),
+        format,
+        units,
+        {
+            "as_of": moment.isoformat(),
+            "reopened": "tickets with a reopen count above 0, open or not",
+        },
+    )
+
+
+@router.get(
+    "/nps",
+    response_model=Report,
+    responses=_CSV,
+    summary="Net Promoter Score by month and organisation",
+)
+def nps(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+    orgs, q = scope
+    return render(
+        "nps",
+        service.nps(session, orgs, q),
+        format,
+        {
+            **_MONTH,
+            "responses": "ratings",
+            "promoters": "ratings 9-10",
+            "passives": "ratings 7-8",
+            "detractors": "ratings 0-6",
+            "nps": "% promoters - % detractors (1 dp); null when no ratings",
+        },
+        {"month_basis": "month of resolution (logged month while unresolved)"},
+    )
+
+
+@router.get(
+    "/performance",
+    response_model=Report,
+    responses=_CSV,
+    summary="Performance-module metrics from tickets",
+)
+def performance(
+    session: DbSession,
+    scope: Scope,
+    format: Format = "json",
+    clock_basis: Annotated[
+        Literal["24x7", "sla_clock"],
+        Query(description="24x7 wall clock, or each ticket's SLA clock"),
+    ] = "24x7",
+) -> Response:
+    orgs, q = scope
+    df = service.performance(session, orgs, q, clock_basis)
+    units = {c: "%" for c in df.columns if c.startswith("pct_")} | {
+        "incidents": "tickets",
+        "requests": "tickets",
+        "resolved_incidents": "tickets",
+    }
+    return render(
+        "performance",
+        df,
+        format,
+        units,
+        {
+            "clock_basis": clock_basis,
+            "denominator": "resolved incidents (first contact: all incidents)",
+        },
+    )
+
+
+@router.get(
+    "/data-quality",
+    response_model=Report,
+    responses=_CSV,
+    summary="Tickets never counted as met or missed, with the reason",
+)
+def data_quality(
+    session: DbSession,
+    scope: Scope,
+    format: Format = "json",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    orgs, q = scope
+    return render(
+        "data-quality",
+        service.data_quality(session, orgs, q),
+        format,
+        {"logged_at": "UTC instant", "resolution_at": "UTC instant"},
+        limit=limit,
+        offset=offset,
+    )

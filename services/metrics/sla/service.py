@@ -1,0 +1,155 @@
+"""SLA outcomes (recomputed on events) and the SLA reports built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from services.metrics.sla import engine
+from services.metrics.sla import repository as repo
+from services.metrics.sla.engine import TicketFilter
+from shared.auth import Principal
+from shared.errors import Forbidden
+
+
+def _evaluate(
+    session: Session,
+    organisation_ids: list[int] | None,
+    months: dict[int, list[str]] | None,
+    as_of: datetime,
+) -> pl.DataFrame:
+    orgs = organisation_ids if months is None else sorted(months)
+    tickets = repo.load_tickets(session, organisation_ids, months)
+    holds, reopens = repo.load_intervals(session, orgs)
+    policies = repo.load_policies(session, orgs)
+    clocks = repo.load_clocks(session, orgs)
+    return engine.evaluate_tickets(
+        tickets, policies, clocks, as_of=as_of, holds=holds, reopens=reopens
+    )
+
+
+def recompute(
+    session: Session,
+    *,
+    organisation_ids: list[int] | None = None,
+    months: dict[int, list[str]] | None = None,
+    as_of: datetime,
+) -> int:
+    """Evaluate and store outcomes: of whole organisations, or of the local logged
+    months given per organisation (the months an import touched)."""
+    results = _evaluate(session, organisation_ids, months, as_of)
+    return repo.write_outcomes(
+        session, results, replace_organisations=organisation_ids if months is None else None
+    )
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    organisation_ids: list[int] | None = None
+    priorities: list[str] | None = None
+    teams: list[str] | None = None
+    closure_categories: list[str] | None = None
+    resolved_from: date | None = None
+    resolved_to: date | None = None
+    logged_from: date | None = None
+    logged_to: date | None = None
+
+
+def visible_organisations(principal: Principal, asked: list[int] | None) -> list[int] | None:
+    """The organisations a report covers; None = all (admins without a filter)."""
+    if asked:
+        for org in asked:
+            principal.require_organisation(org)
+        return sorted(set(asked))
+    if principal.is_admin:
+        return None
+    if not principal.organisations:
+        raise Forbidden("Your credentials are not scoped to any organisation.")
+    return sorted(principal.organisations)
+
+
+def _filter(q: ReportQuery) -> TicketFilter:
+    return TicketFilter(
+        resolved_from=q.resolved_from,
+        resolved_to=q.resolved_to,
+        logged_from=q.logged_from,
+        logged_to=q.logged_to,
+        priorities=q.priorities or None,
+        teams=q.teams or None,
+        closure_categories=q.closure_categories or None,
+    )
+
+
+def _outcomes(session: Session, orgs: list[int] | None) -> pl.DataFrame:
+    return repo.load_outcomes(session, orgs)
+
+
+def monthly(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
+    out = engine.monthly_sla(_outcomes(session, orgs), _filter(q))
+    return out.with_columns(
+        (pl.col("avg_closure_sla_clock_seconds") / 3600)
+        .round(2)
+        .alias("avg_closure_sla_clock_hours"),
+        (pl.col("avg_closure_wall_seconds") / 3600).round(2).alias("avg_closure_wall_hours"),
+    ).drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
+
+
+def logged(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
+    return engine.monthly_logged(_outcomes(session, orgs), _filter(q))
+
+
+def backlog(
+    session: Session, orgs: list[int] | None, q: ReportQuery, as_of: datetime | None
+) -> pl.DataFrame:
+    # Open-ticket status depends on the moment asked about, so it is evaluated live.
+    results = _evaluate(session, orgs, None, as_of or datetime.now(UTC))
+    return engine.backlog(results, _filter(q))
+
+
+def nps(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
+    return engine.nps_by_month(_outcomes(session, orgs), _filter(q))
+
+
+def performance(
+    session: Session, orgs: list[int] | None, q: ReportQuery, clock_basis: str
+) -> pl.DataFrame:
+    return engine.performance_metrics(
+        _outcomes(session, orgs),
+        f=_filter(q),
+        clock_basis="24x7" if clock_basis == "24x7" else "sla_clock",
+    )
+
+
+def data_quality(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
+    r = engine.apply_filter(_outcomes(session, orgs), _filter(q))
+    return (
+        r.filter(pl.col("sla_status") == "data_quality")
+        .select(
+            "organisation_id",
+            "source_system",
+            "reference",
+            "priority",
+            "logged_at",
+            "resolution_at",
+            pl.col("data_quality_reason").alias("reason"),
+        )
+        .sort("organisation_id", "source_system", "reference")
+    )
+
+
+def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: dates ISO, decimals as numbers."""
+    conv = df.with_columns(
+        [pl.col(c).cast(pl.Float64) for c, t in df.schema.items() if isinstance(t, pl.Decimal)]
+    )
+    out = []
+    for r in conv.iter_rows(named=True):
+        out.append({k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()})
+    return out

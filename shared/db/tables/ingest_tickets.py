@@ -1,0 +1,238 @@
+"""Ticket imports, tickets and SLA configuration: owned (written) by the ingest service.
+
+Growing tables (tickets, their intervals, import row errors) carry the organisation id
+first in their primary key, so they can be distributed by organisation (Citus) later.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from shared.db.metadata import metadata, owned
+
+IMPORT_STATUSES = ("queued", "processing", "done", "failed")
+
+ticket_imports = Table(
+    "ticket_imports",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("organisation_id", Integer, ForeignKey("organisations.id", ondelete="CASCADE")),
+    # Organisations the rows may name (the uploader's scope); null = any (admin upload).
+    Column("allowed_organisations", ARRAY(Integer)),
+    Column("source_system", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("mapping_id", Integer, ForeignKey("ticket_mappings.id", ondelete="SET NULL")),
+    Column("file_format", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="queued"),
+    Column("bytes_received", BigInteger, nullable=False, server_default="0"),
+    Column("spool_path", Text),
+    Column("encoding", Text),
+    Column("rows_read", BigInteger, nullable=False, server_default="0"),
+    Column("rows_accepted", BigInteger, nullable=False, server_default="0"),
+    Column("rows_rejected", BigInteger, nullable=False, server_default="0"),
+    Column("rows_inserted", BigInteger, nullable=False, server_default="0"),
+    Column("rows_updated", BigInteger, nullable=False, server_default="0"),
+    Column("rows_unchanged", BigInteger, nullable=False, server_default="0"),
+    Column("warnings", BigInteger, nullable=False, server_default="0"),
+    Column("duplicates_merged", BigInteger, nullable=False, server_default="0"),
+    Column("replaced_characters", BigInteger, nullable=False, server_default="0"),
+    # Last source row whose batch is committed: a restarted job skips up to here.
+    Column("checkpoint_row", BigInteger, nullable=False, server_default="0"),
+    Column("failure", Text),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('queued','processing','done','failed')", name="status"),
+    CheckConstraint("file_format IN ('csv','jsonl')", name="file_format"),
+    info=owned("ingest", readers=("metrics",)),
+)
+
+ticket_import_errors = Table(
+    "ticket_import_errors",
+    metadata,
+    Column("import_id", Integer, ForeignKey("ticket_imports.id", ondelete="CASCADE")),
+    Column("row_number", BigInteger, nullable=False),
+    Column("seq", SmallInteger, nullable=False),
+    Column("column_name", Text),
+    Column("code", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("related_row", BigInteger),
+    PrimaryKeyConstraint("import_id", "row_number", "seq"),
+    CheckConstraint("severity IN ('error','warning')", name="severity"),
+    info=owned("ingest", readers=()),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column(
+        "organisation_id",
+        Integer,
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("source_system", Text, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("priority", Text),
+    Column("request_type", Text),
+    Column("team", Text),
+    Column("closure_category", Text),
+    Column("logged_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("status", Text),
+    Column("reopen_count", Integer),
+    Column("resolved_first_contact", Boolean),
+    Column("nps_rating", SmallInteger),
+    Column("flag_dst_gap", Boolean, nullable=False, server_default="false"),
+    Column("flag_dst_ambiguous", Boolean, nullable=False, server_default="false"),
+    Column("last_import_id", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("organisation_id", "source_system", "reference"),
+    CheckConstraint("type IN ('incident','request')", name="type"),
+    CheckConstraint("priority IN ('P0','P1','P2','P3','P4')", name="priority"),
+    CheckConstraint("nps_rating BETWEEN 0 AND 10", name="nps_rating"),
+    Index("ix_tickets_org_logged", "organisation_id", "logged_at"),
+    info=owned("ingest", readers=("metrics",)),
+)
+
+ticket_intervals = Table(
+    "ticket_intervals",
+    metadata,
+    Column("organisation_id", Integer, nullable=False),
+    Column("source_system", Text, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("organisation_id", "source_system", "reference", "kind", "start_at"),
+    ForeignKeyConstraint(
+        ["organisation_id", "source_system", "reference"],
+        ["tickets.organisation_id", "tickets.source_system", "tickets.reference"],
+        ondelete="CASCADE",
+    ),
+    CheckConstraint("kind IN ('hold','reopen')", name="kind"),
+    CheckConstraint("end_at IS NULL OR end_at >= start_at", name="order"),
+    info=owned("ingest", readers=("metrics",)),
+)
+
+ticket_mappings = Table(
+    "ticket_mappings",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column(
+        "organisation_id",
+        Integer,
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("base_profile", Text),
+    Column("columns", JSONB, nullable=False),
+    Column("priority_map", JSONB, nullable=False, server_default="{}"),
+    Column("type_map", JSONB, nullable=False, server_default="{}"),
+    Column("status_map", JSONB, nullable=False, server_default="{}"),
+    Column("default_type", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("organisation_id", "name"),
+    info=owned("ingest", readers=()),
+)
+
+business_calendars = Table(
+    "business_calendars",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column(
+        "organisation_id",
+        Integer,
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("nation", Text, nullable=False),
+    # {"0": [["08:00", "18:00"]], ...}: weekday (0 = Monday) to local working windows.
+    Column("hours", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("organisation_id", "name"),
+    CheckConstraint("nation IN ('GB-ENG','GB-WLS','GB-SCT','GB-NIR')", name="nation"),
+    info=owned("ingest", readers=("metrics",)),
+)
+
+calendar_closures = Table(
+    "calendar_closures",
+    metadata,
+    Column(
+        "calendar_id",
+        Integer,
+        ForeignKey("business_calendars.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("closed_on", Date, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    PrimaryKeyConstraint("calendar_id", "closed_on"),
+    info=owned("ingest", readers=("metrics",)),
+)
+
+sla_policies = Table(
+    "sla_policies",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column(
+        "organisation_id",
+        Integer,
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("priority", Text, nullable=False),
+    Column("request_type", Text),
+    Column("target_seconds", BigInteger),
+    Column("target_working_days", Numeric(6, 2)),
+    # null = the 24x7 clock
+    Column("calendar_id", Integer, ForeignKey("business_calendars.id", ondelete="RESTRICT")),
+    Column("target_share", Numeric(5, 4), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint(
+        "organisation_id",
+        "priority",
+        "request_type",
+        "effective_from",
+        name="uq_sla_policies_effective",
+        postgresql_nulls_not_distinct=True,
+    ),
+    CheckConstraint("priority IN ('P0','P1','P2','P3','P4')", name="priority"),
+    CheckConstraint("(target_seconds IS NULL) <> (target_working_days IS NULL)", name="one_target"),
+    CheckConstraint("target_seconds IS NULL OR target_seconds > 0", name="target_seconds"),
+    CheckConstraint(
+        "target_working_days IS NULL OR target_working_days > 0", name="target_working_days"
+    ),
+    CheckConstraint("target_share > 0 AND target_share <= 1", name="target_share"),
+    info=owned("ingest", readers=("metrics",)),
+)
