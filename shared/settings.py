@@ -16,8 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_SERVICE_SECRET = "yardstick-dev-service-secret-0123456789abcdef"  # noqa: S105
 DEV_API_KEY_PEPPER = "yardstick-dev-api-key-pepper"
-DEV_SURVEY_ENCRYPTION_KEY = "yardstick-dev-survey-address-encryption-key-0123456789"  # noqa: S105
-DEV_SURVEY_HASH_KEY = "yardstick-dev-survey-address-hash-key-0123456789abcdef"  # noqa: S105
+DEV_SURVEY_ENCRYPTION_KEY = "yardstick-dev-survey-address-encryption-key-0123456789"
+DEV_SURVEY_HASH_KEY = "yardstick-dev-survey-address-hash-key-0123456789abcdef"
 
 ServiceName = Literal["ingest", "metrics", "survey"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "metrics", "survey")

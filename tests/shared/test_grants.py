@@ -89,9 +89,7 @@ def test_metrics_has_no_privilege_at_all_on_survey_invitations(owner_engine, dat
                 ), (table, priv)
             assert (
                 conn.execute(
-                    text(
-                        "SELECT has_any_column_privilege('yardstick_metrics', :t, 'SELECT')"
-                    ),
+                    text("SELECT has_any_column_privilege('yardstick_metrics', :t, 'SELECT')"),
                     {"t": table},
                 ).scalar()
                 is False
