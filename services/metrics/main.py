@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
 from services.metrics.runs.router import router as runs_router
+from services.metrics.survey_results.router import router as survey_results_router
 from shared.app import create_app
 
-ROUTERS = [events_router, runs_router]
+ROUTERS = [events_router, runs_router, survey_results_router]
 
 
 def build(**kwargs: Any) -> FastAPI:

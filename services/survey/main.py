@@ -14,6 +14,17 @@ from services.survey.respond.router import api as respond_api
 from services.survey.respond.router import html as respond_html
 from shared.app import create_app
 
+# httpx logs every request URL at INFO, and a client of this service (the worker, a test)
+# may carry a link token in one.
+REDACTED_LOGGERS = (
+    "services.survey",
+    "uvicorn.access",
+    "uvicorn.error",
+    "yardstick.errors",
+    "yardstick.outbox",
+    "httpx",
+)
+
 ROUTERS: list[APIRouter] = [
     campaigns_router,
     respond_api,
@@ -27,27 +38,11 @@ def _on_startup(_app: FastAPI) -> None:
     # Tokens travel in URL paths and addresses in uploads: keep both out of every log line,
     # including uvicorn's access log (installed again here because uvicorn configures its
     # loggers after import).
-    install_redaction(
-        (
-            "services.survey",
-            "uvicorn.access",
-            "uvicorn.error",
-            "yardstick.errors",
-            "yardstick.outbox",
-        )
-    )
+    install_redaction(REDACTED_LOGGERS)
 
 
 def build(**kwargs: Any) -> FastAPI:
-    install_redaction(
-        (
-            "services.survey",
-            "uvicorn.access",
-            "uvicorn.error",
-            "yardstick.errors",
-            "yardstick.outbox",
-        )
-    )
+    install_redaction(REDACTED_LOGGERS)
     return create_app(
         "survey",
         ROUTERS,
