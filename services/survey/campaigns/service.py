@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from services.survey.campaigns.schemas import (
     RowProblem,
     SendResult,
 )
-from services.survey.instruments import Group, Instrument, load_instrument
+from services.survey.instruments import Group, Instrument, Item, load_instrument
 from services.survey.privacy import (
     InvalidAddressError,
     address_hash,
@@ -65,7 +65,7 @@ def _without(instrument: Instrument, keys: set[str]) -> Instrument:
     for page in instrument.pages:
         sections = []
         for section in page.sections:
-            items = []
+            items: list[Item] = []
             for item in section.items:
                 if isinstance(item, Group):
                     kept = tuple(q for q in item.questions if q.key not in keys)
@@ -156,12 +156,14 @@ def create(
             errors=[{"field": "closes_on", "message": "must be today or later"}],
         )
     instrument = load_instrument(data.kind)
-    attributes = (
+    attributes: list[str] = (
         list(instrument.attributes)
         if data.breakdown_attributes is None
-        else list(dict.fromkeys(data.breakdown_attributes))
+        else [str(a) for a in dict.fromkeys(data.breakdown_attributes)]
     )
-    options = {k: [v.strip() for v in vs if v.strip()] for k, vs in data.attribute_options.items()}
+    options: dict[str, list[str]] = {
+        k: [v.strip() for v in vs if v.strip()] for k, vs in data.attribute_options.items()
+    }
     _check_options(data.kind, options, attributes)
     threshold = data.suppression_threshold or settings.survey_breakdown_threshold
     if threshold < settings.survey_breakdown_threshold:
@@ -317,7 +319,9 @@ def upload_recipients(
             f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it.",
             errors=[{"field": "body", "message": "file too large", "row": 0}],
         )
-    fmt = "json" if "json" in content_type else "csv" if "csv" in content_type else None
+    fmt: Literal["csv", "json"] | None = (
+        "json" if "json" in content_type else "csv" if "csv" in content_type else None
+    )
     options = {k: v for k, v in campaign["attribute_options"].items() if k in ("location", "role")}
     parsed = parse_recipients(data, format=fmt, attribute_options=options)
     # Unknown columns are reported but are not errors: they are dropped, never stored.
