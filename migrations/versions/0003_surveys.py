@@ -179,12 +179,6 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("response_date", sa.Date(), nullable=False),
         sa.Column("answers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["survey_campaigns.id"],
-            name=op.f("fk_survey_responses_campaign_id_survey_campaigns"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("organisation_id", "id", name=op.f("pk_survey_responses")),
     )
     op.create_index(

@@ -35,7 +35,14 @@ def test_invalid_answers_are_rejected_naming_the_field_and_the_link_still_works(
     assert body["errors"][0]["field"] == "answers.comment"
     with owner_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM survey_responses")).scalar() == 0
+    r = api.survey.put(f"/api/v1/respond/{token}/draft", json={"answers": {"overall": 3}})
+    assert r.status_code == 200 and r.json()["answers"] == {"overall": 3}
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM survey_drafts")).scalar() == 1
     assert api.survey.post(url, json={"answers": full_answers()}).status_code == 201
+    with owner_engine.connect() as conn:  # the draft goes in the same statement
+        assert conn.execute(text("SELECT count(*) FROM survey_drafts")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM survey_responses")).scalar() == 1
 
 
 def test_html_form_errors_are_inline_and_unknown_links_get_a_friendly_page(api, smtp):

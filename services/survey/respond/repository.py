@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -63,50 +63,54 @@ def save_draft(session: Session, invitation_id: int, answers: dict[str, Any], pa
     )
 
 
-def complete(session: Session, token_hash: str) -> dict[str, Any] | None:
-    """Flip the invitation to completed if it was not: the database decides which of any
-    number of simultaneous submissions wins (the row lock serialises them; the losers
-    re-check ``NOT completed`` after the winner commits and update nothing)."""
-    row = (
-        session.execute(
-            update(inv)
-            .where(
-                inv.c.id
-                == select(tokens.c.invitation_id)
-                .where(tokens.c.token_hash == token_hash)
-                .scalar_subquery(),
-                inv.c.completed.is_(False),
-            )
-            .values(completed=True)
-            .returning(inv.c.id, inv.c.campaign_id)
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
-
-
-def store_response(
+def submit(
     session: Session,
+    token_hash: str,
     organisation_id: int,
     campaign_id: int,
     response_date: date,
     answers: dict[str, Any],
-) -> None:
-    # No invitation id, token or time: only the organisation, campaign, date and answers.
-    session.execute(
-        insert(responses).values(
-            organisation_id=organisation_id,
-            id=uuid.uuid4(),
-            campaign_id=campaign_id,
-            response_date=response_date,
-            answers=answers,
+) -> bool:
+    """In one statement: flip the invitation to completed if it was not, and only then
+    store the response and drop the draft. The database decides which of any number of
+    simultaneous submissions wins: the row lock serialises them, and the losers re-check
+    ``NOT completed`` after the winner commits and update (so insert) nothing. The response
+    row carries no invitation id, token or time."""
+    won = (
+        update(inv)
+        .where(
+            inv.c.id
+            == select(tokens.c.invitation_id)
+            .where(tokens.c.token_hash == token_hash)
+            .scalar_subquery(),
+            inv.c.completed.is_(False),
         )
+        .values(completed=True)
+        .returning(inv.c.id)
+        .cte("won")
     )
-
-
-def delete_draft(session: Session, invitation_id: int) -> None:
-    session.execute(delete(drafts).where(drafts.c.invitation_id == invitation_id))
+    dropped = (
+        delete(drafts)
+        .where(drafts.c.invitation_id.in_(select(won.c.id)))
+        .returning(drafts.c.invitation_id)
+        .cte("dropped")
+    )
+    stored = session.execute(
+        insert(responses)
+        .from_select(
+            ["organisation_id", "id", "campaign_id", "response_date", "answers"],
+            select(
+                literal(organisation_id),
+                literal(uuid.uuid4(), type_=responses.c.id.type),
+                literal(campaign_id),
+                literal(response_date, type_=responses.c.response_date.type),
+                literal(answers, type_=responses.c.answers.type),
+            ).select_from(won),
+        )
+        .add_cte(dropped)  # data-modifying CTEs run even though nothing selects from them
+        .returning(responses.c.id)
+    ).first()
+    return stored is not None
 
 
 def opt_out(session: Session, invitation_id: int) -> None:

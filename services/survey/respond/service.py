@@ -83,18 +83,14 @@ def save(session: Session, link: Link, answers: dict[str, AnswerValue], page: in
 
 def submit(session: Session, link: Link, answers: dict[str, AnswerValue]) -> bool:
     """Store the response; False if this link had already been used (nothing stored)."""
-    won = repo.complete(session, link.token_hash)
-    if won is None:
-        return False
-    repo.store_response(
+    return repo.submit(
         session,
+        link.token_hash,
         link.campaign["organisation_id"],
         link.campaign["id"],
         clock.london_today(),
         answers,
     )
-    repo.delete_draft(session, link.invitation_id)
-    return True
 
 
 def opt_out(session: Session, link: Link) -> None:

@@ -128,12 +128,11 @@ survey_responses = Table(
     metadata,
     Column("organisation_id", Integer, nullable=False),
     Column("id", UUID(as_uuid=True), nullable=False),
-    Column(
-        "campaign_id",
-        Integer,
-        ForeignKey("survey_campaigns.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    # No foreign key to survey_campaigns, on purpose: every insert's key-share lock on the
+    # one campaign row turned concurrent submissions into MultiXact contention (bench), and
+    # a distributed (Citus) responses table could not reference a campaigns table anyway.
+    # Campaigns are never deleted while they have responses (the survey service owns both).
+    Column("campaign_id", Integer, nullable=False),
     Column("response_date", Date, nullable=False),
     Column("answers", JSONB, nullable=False),
     # Organisation first: distributable by organisation (Citus) without a schema change.
