@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_SERVICE_SECRET = "yardstick-dev-service-secret-0123456789abcdef"  # noqa: S105
 DEV_API_KEY_PEPPER = "yardstick-dev-api-key-pepper"
+DEV_SURVEY_ENCRYPTION_KEY = "yardstick-dev-survey-address-encryption-key-0123456789"
+DEV_SURVEY_HASH_KEY = "yardstick-dev-survey-address-hash-key-0123456789abcdef"
 
 ServiceName = Literal["ingest", "metrics", "survey"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "metrics", "survey")
@@ -57,6 +59,23 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.5
 
     disclosure_min_n: int = Field(default=5, ge=3)
+
+    # Survey mail (SMTP). tls: "none" (local catcher), "starttls" (port 587) or "tls" (465).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Yardstick surveys <surveys@yardstick.local>"
+    smtp_timeout_seconds: float = 30.0
+    # Keys held by the survey service only: AES-256 key for addresses (derived with SHA-256
+    # from the secret, so any long random string works) and the HMAC key for dedup hashes.
+    survey_address_encryption_key: SecretStr = SecretStr(DEV_SURVEY_ENCRYPTION_KEY)
+    survey_address_hash_key: SecretStr = SecretStr(DEV_SURVEY_HASH_KEY)
+    # Breakdown cells with fewer responses are suppressed; the domain forbids going below 5.
+    survey_breakdown_threshold: int = Field(default=10, ge=5)
+    # How often the worker runs the survey jobs (close, reminders, erasure).
+    survey_jobs_interval_seconds: float = Field(default=60.0, gt=0)
     access_months: int = 12
 
     @model_validator(mode="after")
@@ -66,6 +85,14 @@ class Settings(BaseSettings):
                 "YARDSTICK_JWT_HS256_SECRET": (self.jwt_hs256_secret, DEV_JWT_SECRET),
                 "YARDSTICK_SERVICE_TOKEN_SECRET": (self.service_token_secret, DEV_SERVICE_SECRET),
                 "YARDSTICK_API_KEY_PEPPER": (self.api_key_pepper, DEV_API_KEY_PEPPER),
+                "YARDSTICK_SURVEY_ADDRESS_ENCRYPTION_KEY": (
+                    self.survey_address_encryption_key,
+                    DEV_SURVEY_ENCRYPTION_KEY,
+                ),
+                "YARDSTICK_SURVEY_ADDRESS_HASH_KEY": (
+                    self.survey_address_hash_key,
+                    DEV_SURVEY_HASH_KEY,
+                ),
             }
             bad = [
                 name
@@ -80,6 +107,21 @@ class Settings(BaseSettings):
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set in production")
         return self
+
+    def survey_encryption_key_bytes(self) -> bytes:
+        import hashlib
+
+        secret = self.survey_address_encryption_key.get_secret_value().encode()
+        return hashlib.sha256(b"yardstick-survey-address-aes:" + secret).digest()
+
+    def survey_hash_key_bytes(self) -> bytes:
+        import hashlib
+
+        secret = self.survey_address_hash_key.get_secret_value().encode()
+        return hashlib.sha256(b"yardstick-survey-address-hmac:" + secret).digest()
+
+    def public_survey_base(self) -> str:
+        return (self.public_survey_url or self.survey_url).rstrip("/")
 
     def service_url(self, service: ServiceName) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")

@@ -7,6 +7,7 @@ import signal
 import threading
 from types import FrameType
 
+import httpx
 from sqlalchemy import Engine
 
 from shared.db.engine import make_engine
@@ -34,8 +35,34 @@ def build_worker(
     return worker, [ingest_engine, survey_engine]
 
 
+def run_survey_jobs(client: ServiceClient) -> bool:
+    """Ask the survey service to close due campaigns, queue due reminders and erase
+    addresses after retention (each idempotent). False if the call failed."""
+    try:
+        response = client.request("survey", "POST", "/internal/jobs/all", json={})
+    except httpx.HTTPError as exc:
+        log.warning("survey jobs failed: %s", type(exc).__name__)
+        return False
+    if response.status_code >= 300:
+        log.warning("survey jobs answered HTTP %s", response.status_code)
+        return False
+    return True
+
+
+def _periodic(stop: threading.Event, interval: float, client: ServiceClient) -> None:
+    while not stop.wait(interval):
+        run_survey_jobs(client)
+
+
 def run(settings: Settings, database_url: str) -> None:
     worker, engines = build_worker(settings, database_url)
+    jobs = threading.Thread(
+        target=_periodic,
+        args=(worker._stop, settings.survey_jobs_interval_seconds, worker.client),
+        name="survey-jobs",
+        daemon=True,
+    )
+    jobs.start()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("worker stopping on signal %s", signum)

@@ -72,3 +72,35 @@ def test_metrics_has_no_privilege_on_private_tables(owner_engine):
                 ).scalar()
                 is False
             ), name
+
+
+def test_metrics_has_no_privilege_at_all_on_survey_invitations(owner_engine, database_url):
+    """The table holding addresses (encrypted) is invisible to the metrics role: no SELECT,
+    no column privilege, and a query as that role fails with insufficient_privilege."""
+    with owner_engine.connect() as conn:
+        for table in ("survey_invitations", "survey_invitation_tokens", "survey_drafts"):
+            for priv in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES"):
+                assert (
+                    conn.execute(
+                        text("SELECT has_table_privilege('yardstick_metrics', :t, :p)"),
+                        {"t": table, "p": priv},
+                    ).scalar()
+                    is False
+                ), (table, priv)
+            assert (
+                conn.execute(
+                    text("SELECT has_any_column_privilege('yardstick_metrics', :t, 'SELECT')"),
+                    {"t": table},
+                ).scalar()
+                is False
+            ), table
+    engine = make_engine(database_url, role="metrics", pool_size=1)
+    try:
+        with pytest.raises(ProgrammingError) as err, engine.connect() as conn:
+            conn.execute(text("SELECT address_hash FROM survey_invitations LIMIT 1"))
+        assert err.value.orig.sqlstate == "42501"
+        with engine.connect() as conn:  # what metrics does need, it can read
+            conn.execute(text("SELECT answers FROM survey_responses LIMIT 1"))
+            conn.execute(text("SELECT users_in_scope FROM survey_campaigns LIMIT 1"))
+    finally:
+        engine.dispose()

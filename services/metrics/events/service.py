@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.metrics.runs import repository as runs
+from services.metrics.survey_results import service as survey_results
 from shared.db.tables.metrics import metrics_inbox
 from shared.errors import Unprocessable
 from shared.outbox import receive_once
@@ -35,6 +36,14 @@ def _cycle_status_changed(session: Session, payload: dict[str, Any]) -> None:
         scope={"cycle_id": payload.get("cycle_id"), "status": payload.get("status")},
         trigger="cycle.status_changed",
     )
+
+
+@handler("survey.campaign_closed")
+def _survey_campaign_closed(session: Session, payload: dict[str, Any]) -> None:
+    campaign_id = payload.get("campaign_id")
+    if not isinstance(campaign_id, int):
+        raise Unprocessable("survey.campaign_closed needs an integer campaign_id.")
+    survey_results.on_campaign_closed(session, campaign_id)
 
 
 def receive(session: Session, event_key: str, event_type: str, payload: dict[str, Any]) -> bool:

@@ -1,0 +1,286 @@
+"""Survey results (DOMAIN.md, "Surveys"), computed with the Polars engine.
+
+Access: a campaign's figures go to the organisation's own users (participants and readers
+scoped to it) and to admins. Comments are free text that may identify their writer, so
+they go only to principals scoped to the organisation itself; the admin role alone does
+not open them (support staff are given the organisation's scope explicitly when a council
+asks for help), and no other participant ever sees them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from services.metrics.survey_results import repository as repo
+from services.metrics.surveys import engine
+from shared.auth import Principal
+from shared.errors import Forbidden, NotFound, Unprocessable
+
+FACTOR_COLUMNS = [
+    "factor",
+    "n_satisfaction",
+    "mean_satisfaction_2dp",
+    "n_importance",
+    "mean_importance_2dp",
+    "gap_2dp",
+    "weight_gap_2dp",
+]
+BREAKDOWN_COLUMNS = [
+    "attribute",
+    "value",
+    "n",
+    "mean_overall_2dp",
+    "mean_improvement_2dp",
+    "suppressed",
+    "reason",
+]
+COMMENT_COLUMNS = ["response_date", "comment"]
+BENCHMARK_METRICS = ["response_rate", "overall", "improvement", *engine.FACTOR_KEYS]
+
+
+def _campaign(session: Session, principal: Principal, campaign_id: int) -> dict[str, Any]:
+    campaign = repo.get_campaign(session, campaign_id)
+    if campaign is None or not principal.can_see_organisation(campaign["organisation_id"]):
+        raise NotFound(
+            f"There are no survey results for campaign {campaign_id} that you can see.",
+            code="campaign_not_found",
+        )
+    return campaign
+
+
+def compute(session: Session, campaign: dict[str, Any]) -> dict[str, Any]:
+    frame = repo.responses_frame(session, [campaign["id"]])
+    threshold = max(int(campaign["suppression_threshold"]), engine.MIN_SUPPRESSION_THRESHOLD)
+    rate = engine.response_rate(frame.height, int(campaign["users_in_scope"]))
+    result: dict[str, Any] = {
+        "campaign_id": campaign["id"],
+        "organisation_id": campaign["organisation_id"],
+        "kind": campaign["kind"],
+        "status": campaign["status"],
+        "final": campaign["status"] == "closed",
+        "computed_at": datetime.now(UTC).isoformat(),
+        "suppression_threshold": threshold,
+        "response_rate": {
+            "responses": rate.responses,
+            "users_in_scope": rate.in_scope,
+            "percent": None if rate.percent is None else str(rate.percent),
+            "unit": "%",
+            "text": rate.text,
+        },
+    }
+    if campaign["kind"] == "user_satisfaction":
+        overall = engine.overall_summary(frame).row(0, named=True)
+        result["overall"] = {
+            "responses": overall["responses"],
+            "n_overall": overall["n_overall"],
+            "mean_overall_2dp": overall["mean_overall_2dp"],
+            "n_improvement": overall["n_improvement"],
+            "mean_improvement_2dp": overall["mean_improvement_2dp"],
+            "n_worse": overall["n_worse"],
+            "unit": "mean rating, 1-7 (improvement below 4 = worse)",
+        }
+        result["factors"] = engine.factor_summary(frame).select(FACTOR_COLUMNS).to_dicts()
+        attributes = [f"attr.{a}" for a in campaign["breakdown_attributes"]]
+        result["breakdowns"] = (
+            engine.breakdowns(frame, attributes, threshold=threshold)
+            .select(BREAKDOWN_COLUMNS)
+            .to_dicts()
+            if attributes and frame.height
+            else []
+        )
+    elif campaign["kind"] == "user_skills":
+        _, per_area = engine.skills_summary(frame)
+        result["skills"] = per_area.select("area", "n", "mean_2dp").to_dicts()
+    else:
+        per_area, overall_sdma = engine.sdma_summary(frame, by=())
+        result["sdma"] = {"areas": per_area.to_dicts(), "overall": overall_sdma.to_dicts()}
+    return result
+
+
+def results(session: Session, principal: Principal, campaign_id: int) -> dict[str, Any]:
+    campaign = _campaign(session, principal, campaign_id)
+    if campaign["status"] == "closed":
+        found = repo.stored(session, campaign_id)
+        if found is None:
+            found = compute(session, campaign)
+            repo.store(session, campaign, "request", found)
+        return found
+    return compute(session, campaign)  # interim figures while open are not stored
+
+
+def recompute(session: Session, principal: Principal, campaign_id: int) -> dict[str, Any]:
+    campaign = _campaign(session, principal, campaign_id)
+    found = compute(session, campaign)
+    if campaign["status"] == "closed":
+        repo.store(session, campaign, "request", found)
+    return found
+
+
+def on_campaign_closed(session: Session, campaign_id: int) -> None:
+    campaign = repo.get_campaign(session, campaign_id)
+    if campaign is not None:
+        repo.store(session, campaign, "survey.campaign_closed", compute(session, campaign))
+
+
+def table(
+    session: Session, principal: Principal, campaign_id: int, name: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    found = results(session, principal, campaign_id)
+    if name not in found:
+        raise Unprocessable(f"A {found['kind']} survey has no {name} table.", code="no_such_table")
+    return (FACTOR_COLUMNS if name == "factors" else BREAKDOWN_COLUMNS), list(found[name])
+
+
+def comments(
+    session: Session, principal: Principal, campaign_id: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    campaign = _campaign(session, principal, campaign_id)
+    if campaign["organisation_id"] not in principal.organisations:
+        raise Forbidden(
+            "Comments are shown only to the organisation's own users.", code="comments_forbidden"
+        )
+    rows = [
+        {"response_date": d.isoformat(), "comment": t}
+        for d, t in repo.comments(session, campaign_id)
+    ]
+    return COMMENT_COLUMNS, rows
+
+
+BENCHMARK_COLUMNS = [
+    "metric",
+    "unit",
+    "n",
+    "lower_quartile",
+    "median",
+    "upper_quartile",
+    "suppressed",
+    "reason",
+    "values",
+]
+
+
+def benchmark(
+    session: Session, principal: Principal, cycle_id: int, min_n: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Median and quartiles (type 7, linear) across organisations of each user-satisfaction
+    metric; each organisation appears only under its anonymous code for the cycle."""
+    chosen = repo.benchmark_campaigns(session, cycle_id)
+    codes = repo.codes(session, cycle_id)
+    frame = (
+        repo.responses_frame(session, [c["id"] for c in chosen])
+        if chosen
+        else pl.DataFrame(schema=repo.SCHEMA)
+    )
+    scope = pl.DataFrame(
+        {
+            "organisation_id": [c["organisation_id"] for c in chosen],
+            "users_in_scope": [c["users_in_scope"] for c in chosen],
+        },
+        schema={"organisation_id": pl.Int64, "users_in_scope": pl.Int64},
+    )
+    per_org = (
+        scope.lazy()
+        .join(
+            frame.lazy()
+            .group_by("organisation_id")
+            .agg(
+                pl.len().cast(pl.Int64).alias("responses"),
+                pl.col("overall").mean().alias("overall"),
+                pl.col("improvement").mean().alias("improvement"),
+                *(pl.col(f"{f}.satisfaction").mean().alias(f) for f in engine.FACTOR_KEYS),
+            ),
+            on="organisation_id",
+            how="left",
+        )
+        .with_columns(
+            pl.when(pl.col("users_in_scope") > 0)
+            .then(pl.col("responses").fill_null(0) * 100.0 / pl.col("users_in_scope"))
+            .otherwise(None)
+            .alias("response_rate")
+        )
+        .unpivot(
+            on=BENCHMARK_METRICS,
+            index="organisation_id",
+            variable_name="metric",
+            value_name="value",
+        )
+        .drop_nulls("value")
+    )
+    stats = (
+        per_org.group_by("metric")
+        .agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("value").quantile(0.25, interpolation="linear").alias("lower_quartile"),
+            pl.col("value").quantile(0.5, interpolation="linear").alias("median"),
+            pl.col("value").quantile(0.75, interpolation="linear").alias("upper_quartile"),
+        )
+        .collect()
+    )
+    values = per_org.collect()
+    by_metric = {row["metric"]: row for row in stats.to_dicts()}
+    rows = []
+    for metric in BENCHMARK_METRICS:
+        stat = by_metric.get(metric, {"n": 0})
+        n = int(stat["n"])
+        suppressed = n < min_n
+        metric_values = (
+            []
+            if suppressed
+            else sorted(
+                (
+                    {
+                        "code": codes.get(int(v["organisation_id"]), "uncoded"),
+                        "value": round(float(v["value"]), 2),
+                        "yours": int(v["organisation_id"]) in principal.organisations,
+                    }
+                    for v in values.filter(pl.col("metric") == metric).to_dicts()
+                ),
+                key=lambda x: str(x["code"]),
+            )
+        )
+        rows.append(
+            {
+                "metric": metric,
+                "unit": "%" if metric == "response_rate" else "mean rating 1-7",
+                "n": n,
+                "lower_quartile": None if suppressed else round(float(stat["lower_quartile"]), 2),
+                "median": None if suppressed else round(float(stat["median"]), 2),
+                "upper_quartile": None if suppressed else round(float(stat["upper_quartile"]), 2),
+                "suppressed": suppressed,
+                "reason": f"fewer than {min_n} organisations" if suppressed else None,
+                "values": metric_values,
+            }
+        )
+    return BENCHMARK_COLUMNS, rows
+
+
+NPS_COLUMNS = ["organisation_id", "month", "ratings", "promoters", "passives", "detractors", "nps"]
+
+
+def nps(
+    session: Session, principal: Principal, organisation_id: int | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """NPS from the surveys' 0-10 answers, by organisation and month (month null = all)."""
+    if organisation_id is not None:
+        principal.require_organisation(organisation_id)
+        only: list[int] | None = [organisation_id]
+    else:
+        only = None if principal.is_admin else sorted(principal.organisations)
+    frame = repo.responses_frame(session, [], organisations=only)
+    if frame.height == 0:
+        return NPS_COLUMNS, []
+    monthly = engine.nps_summary(frame, by=["organisation_id"], monthly=True)
+    overall = engine.nps_summary(frame, by=["organisation_id"]).with_columns(
+        pl.lit(None, dtype=pl.Date).alias("month")
+    )
+    both = pl.concat([monthly.select(NPS_COLUMNS), overall.select(NPS_COLUMNS)]).sort(
+        ["organisation_id", "month"], nulls_last=True
+    )
+    return NPS_COLUMNS, [
+        {**row, "month": row["month"].isoformat()[:7] if row["month"] else None}
+        for row in both.to_dicts()
+    ]

@@ -1,0 +1,285 @@
+"""The respondent's link: a server-rendered form at /s/{token} (no JavaScript) and the same
+survey as JSON at /api/v1/respond/{token} for third-party frontends.
+
+The token is the respondent's only credential and sits in the URL path, so every response
+says ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``, and the access log
+is redacted (see ``services.survey.main``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from services.survey.instruments import AnswerValue
+from services.survey.respond import service
+from services.survey.respond.schemas import (
+    DraftIn,
+    DraftOut,
+    RespondentSurvey,
+    SubmissionIn,
+    SubmissionOut,
+    describe,
+)
+from services.survey.respond.service import Link, LinkError
+from services.survey.web.render import (
+    parse_form,
+    read_navigation,
+    render_form_page,
+    render_link_error,
+    render_saved,
+    render_thank_you,
+)
+from shared.deps import AppSettings, DbSession
+from shared.errors import Conflict, NotFound, ProblemError, Unprocessable
+
+html = APIRouter(tags=["respondent form"], include_in_schema=False)
+api = APIRouter(prefix="/api/v1/respond", tags=["respond"])
+
+Token = Annotated[str, Path(min_length=1, max_length=200, description="The link token")]
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+STATUS = {"unknown": 404, "closed": 410, "used": 200}
+
+
+def _page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers=PRIVATE)
+
+
+def _link_error(error: LinkError) -> HTMLResponse:
+    return _page(render_link_error(error.problem, survey_title=error.title), STATUS[error.problem])
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=PRIVATE)
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=400)
+
+
+@html.get("/s/{token}", response_class=HTMLResponse)
+def form_page(token: Token, request: Request, session: DbSession) -> Response:
+    try:
+        link = service.resolve(session, token)
+    except LinkError as error:
+        return _link_error(error)
+    if link.completed:
+        return _page(render_thank_you(link.instrument, organisation_name=link.organisation_name))
+    answers, saved_page = service.draft(session, link)
+    raw = request.query_params.get("page", "")
+    page = int(raw) if raw.isdigit() and len(raw) < 4 else saved_page
+    page = min(max(page, 1), link.instrument.page_count)
+    return _page(
+        render_form_page(
+            link.instrument,
+            page=page,
+            answers=answers,
+            errors={},
+            action_url=f"/s/{token}",
+            organisation_name=link.organisation_name,
+        )
+    )
+
+
+@html.post("/s/{token}", response_class=HTMLResponse)
+def form_post(
+    token: Token,
+    session: DbSession,
+    settings: AppSettings,
+    form: Annotated[FormData, Depends(_form)],
+) -> Response:
+    try:
+        link = service.resolve(session, token)
+    except LinkError as error:
+        return _link_error(error)
+    here = f"/s/{token}"
+    if link.completed:
+        # A retry after a network failure, or a second tab: nothing more is accepted.
+        return _redirect(here)
+    instrument = link.instrument
+    nav = read_navigation(instrument, form)
+    stored, _ = service.draft(session, link)
+    answers: dict[str, AnswerValue] = stored
+    if nav.page <= instrument.question_page_count:
+        submitted = parse_form(instrument, form)
+        errors = instrument.validate(submitted, partial=True)
+        if errors:
+            shown = {**stored, **{k: v for k, v in submitted.items()}}
+            return _page(
+                render_form_page(
+                    instrument,
+                    page=nav.page,
+                    answers=shown,
+                    errors=errors,
+                    action_url=here,
+                    organisation_name=link.organisation_name,
+                ),
+                422,
+            )
+        answers = instrument.merge_page(stored, instrument.clean(submitted), nav.page)
+    if nav.action == "save":
+        service.save(session, link, answers, nav.page)
+        return _page(
+            render_saved(
+                instrument,
+                resume_url=f"{settings.public_survey_base()}{here}",
+                closes_on=link.campaign["closes_on"],
+                organisation_name=link.organisation_name,
+            )
+        )
+    if nav.action == "submit":
+        errors = instrument.validate(answers, partial=False)
+        if errors:
+            service.save(session, link, answers, instrument.page_count)
+            return _page(
+                render_form_page(
+                    instrument,
+                    page=instrument.page_count,
+                    answers=answers,
+                    errors=errors,
+                    action_url=here,
+                    organisation_name=link.organisation_name,
+                ),
+                422,
+            )
+        service.submit(session, link, answers)
+        return _redirect(here)
+    target = nav.page - 1 if nav.action == "back" else nav.page + 1
+    target = min(max(target, 1), instrument.page_count)
+    service.save(session, link, answers, target)
+    return _redirect(f"{here}?page={target}")
+
+
+@html.get("/s/{token}/opt-out", response_class=HTMLResponse)
+def opt_out_page(token: Token, session: DbSession) -> Response:
+    try:
+        link = service.resolve(session, token)
+    except LinkError as error:
+        return _link_error(error)
+    return _page(_opt_out_html(link, done=False))
+
+
+@html.post("/s/{token}/opt-out", response_class=HTMLResponse)
+def opt_out(token: Token, session: DbSession) -> Response:
+    try:
+        link = service.resolve(session, token)
+    except LinkError as error:
+        return _link_error(error)
+    service.opt_out(session, link)
+    return _page(_opt_out_html(link, done=True))
+
+
+def _opt_out_html(link: Link, *, done: bool) -> str:
+    from html import escape
+
+    title = escape(link.instrument.title)
+    if done:
+        body = "<h1>You will get no more emails about this survey</h1>"
+    else:
+        body = (
+            "<h1>Stop emails about this survey</h1>"
+            "<p>You will get no more invitations or reminders for this survey.</p>"
+            '<form method="post"><button type="submit">Stop emails</button></form>'
+        )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title></head><body><main>{body}</main></body></html>"
+    )
+
+
+# --------------------------------------------------------------------------- JSON API
+
+LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    410: {
+        "description": "The survey has closed",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+}
+
+
+def _resolve_json(session: DbSession, token: str) -> Link:
+    try:
+        link = service.resolve(session, token)
+    except LinkError as error:
+        if error.problem == "closed":
+            raise ProblemError(
+                "This survey has closed and accepts no more answers.",
+                status=410,
+                code="survey_closed",
+                title="Survey closed",
+            ) from None
+        raise NotFound(
+            "This survey link does not work; check it is complete.", code="link_unknown"
+        ) from None
+    if link.completed:
+        raise Conflict(
+            "Answers have already been sent with this link; nothing more is accepted.",
+            code="already_submitted",
+        )
+    return link
+
+
+def _clean_answers(link: Link, answers: dict[str, Any], *, partial: bool) -> dict[str, AnswerValue]:
+    given = {k: v for k, v in answers.items() if v is not None}
+    errors = link.instrument.validate(given, partial=partial)
+    if errors:
+        raise Unprocessable(
+            "Some answers need changing: " + "; ".join(f"{k}: {m}" for k, m in errors.items()),
+            errors=[{"field": f"answers.{k}", "message": m} for k, m in errors.items()],
+        )
+    return link.instrument.clean(given)
+
+
+@api.get(
+    "/{token}",
+    response_model=RespondentSurvey,
+    responses=LINK_RESPONSES,
+    summary="The survey behind a link, with answers saved so far",
+)
+def get_survey(token: Token, session: DbSession) -> RespondentSurvey:
+    link = _resolve_json(session, token)
+    answers, page = service.draft(session, link)
+    return describe(
+        link.instrument, link.organisation_name, link.campaign["closes_on"], answers, page
+    )
+
+
+@api.put(
+    "/{token}/draft",
+    response_model=DraftOut,
+    responses=LINK_RESPONSES,
+    summary="Save answers to come back to later",
+)
+def save_draft(token: Token, body: DraftIn, session: DbSession) -> DraftOut:
+    link = _resolve_json(session, token)
+    cleaned = _clean_answers(link, body.answers, partial=True)
+    stored, _ = service.draft(session, link)
+    cleared = {k for k, v in body.answers.items() if v is None}
+    merged = {k: v for k, v in stored.items() if k not in cleared} | cleaned
+    page = min(body.page, link.instrument.page_count)
+    service.save(session, link, merged, page)
+    return DraftOut(answers=merged, page=page)
+
+
+@api.post(
+    "/{token}/submission",
+    status_code=201,
+    response_model=SubmissionOut,
+    responses=LINK_RESPONSES,
+    summary="Send the answers (once per link)",
+)
+def submit(token: Token, body: SubmissionIn, session: DbSession) -> SubmissionOut:
+    link = _resolve_json(session, token)
+    cleaned = _clean_answers(link, body.answers, partial=False)
+    if not service.submit(session, link, cleaned):
+        raise Conflict(
+            "Answers have already been sent with this link; nothing more is accepted.",
+            code="already_submitted",
+        )
+    return SubmissionOut(status="received")
