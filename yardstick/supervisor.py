@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,16 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
     from shared.db.migrate import upgrade
     from shared.embedded import resolve_database_url
 
+    ports: dict[str, int] = {svc: base_port + i for i, svc in enumerate(SERVICES)}
+    busy = [port for port in ports.values() if not _port_free(host, port)]
+    if busy:
+        print(
+            f"port {', '.join(map(str, busy))} on {host} is in use; "
+            "stop what uses it or choose other ports with --base-port",
+            file=sys.stderr,
+        )
+        return 1
+
     settings = get_settings()
     embedded = settings.database_url is None
     print("starting the embedded PostgreSQL…" if embedded else "using DATABASE_URL", flush=True)
@@ -45,7 +56,6 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
 
         print(load_demo(url), flush=True)
 
-    ports: dict[str, int] = {svc: base_port + i for i, svc in enumerate(SERVICES)}
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -101,6 +111,15 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
     _stop(procs)
     print("stopped", flush=True)
     return code if ready else 1
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _redact(url: str) -> str:

@@ -1,6 +1,7 @@
 """`yardstick up` brings every service up, answers /readyz, and Ctrl-C leaves nothing."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,16 +17,22 @@ from shared.settings import PROJECT_ROOT, Settings
 
 
 def _free_base_port() -> int:
-    for base in range(18000, 19000, 10):
-        ports = [base, base + 1, base + 2]
-        if all(_is_free(p) for p in ports):
+    # Random, so that test runs on the same machine (other checkouts) do not pick the same.
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 60000, 10)
+        if all(_is_free(p) for p in (base, base + 1, base + 2)):
             return base
     raise RuntimeError("no free ports")
 
 
 def _is_free(port: int) -> bool:
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _run_up(env, base):
@@ -83,6 +90,24 @@ def test_up_with_database_url_then_ctrl_c(database_url):
     finally:
         out = _stop_and_check(proc)
     assert "stopped" in out
+
+
+@pytest.mark.xdist_group("e2e")
+def test_up_refuses_a_busy_port(database_url):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "yardstick.cli", "up", "--base-port", str(port)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use" in result.stderr
 
 
 @pytest.mark.xdist_group("e2e")
