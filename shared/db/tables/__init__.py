@@ -1,5 +1,5 @@
 """Every table, grouped by owning service. Importing this registers them on ``metadata``."""
 
-from shared.db.tables import ingest, metrics, survey
+from shared.db.tables import ingest, ingest_submissions, metrics, metrics_benchmark, survey
 
-__all__ = ["ingest", "metrics", "survey"]
+__all__ = ["ingest", "ingest_submissions", "metrics", "metrics_benchmark", "survey"]
