@@ -7,11 +7,21 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.ingest.apikeys.router import router as apikeys_router
+from services.ingest.catalogue.router import router as catalogue_router
 from services.ingest.cycles.router import router as cycles_router
+from services.ingest.imports.router import router as imports_router
 from services.ingest.organisations.router import router as organisations_router
+from services.ingest.submissions.router import router as submissions_router
 from shared.app import create_app
 
-ROUTERS = [organisations_router, cycles_router, apikeys_router]
+ROUTERS = [
+    organisations_router,
+    cycles_router,
+    apikeys_router,
+    catalogue_router,
+    submissions_router,
+    imports_router,
+]
 
 
 def build(**kwargs: Any) -> FastAPI:

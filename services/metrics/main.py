@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
+from services.metrics.results.router import admin_router as benchmarks_router
+from services.metrics.results.router import router as results_router
 from services.metrics.runs.router import router as runs_router
 from shared.app import create_app
 
-ROUTERS = [events_router, runs_router]
+ROUTERS = [events_router, runs_router, results_router, benchmarks_router]
 
 
 def build(**kwargs: Any) -> FastAPI:

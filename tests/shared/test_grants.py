@@ -84,7 +84,8 @@ def test_the_audit_trail_is_append_only_even_for_the_database_owner(owner_engine
     with owner_engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO organisations (name, type, nation, users) VALUES ('A', 'L', 'England', 1);"
+                "INSERT INTO organisations (name, type, nation, users) "
+                "VALUES ('A', 'L', 'England', 1);"
                 "INSERT INTO cycles (year) VALUES (2020);"
                 "INSERT INTO submissions (organisation_id, cycle_id, module, created_by) "
                 "SELECT o.id, c.id, 'estate', 'x' FROM organisations o, cycles c;"
