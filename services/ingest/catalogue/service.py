@@ -51,4 +51,5 @@ def catalogue_for(year: int) -> Catalogue:
 
 
 def get(year: int) -> dict[str, Any]:
-    return {**_header(year), **catalogue_for(year).to_dict()}
+    catalogue = catalogue_for(year)
+    return {**_header(year), **catalogue.to_dict()}
