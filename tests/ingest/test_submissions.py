@@ -39,9 +39,7 @@ def snapshot(engine) -> dict[str, object]:
         "organisation_codes",
     ]
     with engine.connect() as conn:
-        return {
-            t: sorted(map(str, conn.execute(text(f"SELECT * FROM {t}")).all())) for t in tables
-        }
+        return {t: sorted(map(str, conn.execute(text(f"SELECT * FROM {t}")).all())) for t in tables}
 
 
 def test_catalogue_is_readable_and_says_what_it_extends(api):
@@ -57,7 +55,8 @@ def test_catalogue_is_readable_and_says_what_it_extends(api):
     assert {"users", "ict_fte"} <= set(metric["inputs"])
     assert "ict_spend_within_revenue" in {r["key"] for r in cat["rules"]}  # added in 2020
     devices = next(
-        m for m in api.ingest.get("/api/v1/catalogue/2017", headers=api.auth()).json()["metrics"]
+        m
+        for m in api.ingest.get("/api/v1/catalogue/2017", headers=api.auth()).json()["metrics"]
         if m["key"] == "devices_per_user"
     )
     assert devices["changed_in"] == [2017]
@@ -83,9 +82,7 @@ def test_draft_submit_return_resubmit_accept_lock_reopen_with_full_audit(api, ow
     body = assert_problem(refused, 422, "submission_invalid")
     assert {e["field"] for e in body["errors"]} == {"answers.workstations", "answers.devices"}
 
-    api.ingest.put(
-        f"/api/v1/submissions/{sub['id']}/answers", json={"answers": ESTATE}, headers=me
-    )
+    api.ingest.put(f"/api/v1/submissions/{sub['id']}/answers", json={"answers": ESTATE}, headers=me)
     # service desk FTE above ICT FTE is a warning: needs a comment
     api.ingest.patch(
         f"/api/v1/submissions/{sub['id']}/answers",
@@ -198,7 +195,9 @@ def test_draft_submit_return_resubmit_accept_lock_reopen_with_full_audit(api, ow
     removed = next(e for e in trail["items"] if e["action"] == "answer_removed")
     assert removed["question_key"] == "ict_fte" and removed["old_value"] == 20
     changed = [
-        e for e in trail["items"] if e["action"] == "answer_set" and e["question_key"] == "service_desk_fte"
+        e
+        for e in trail["items"]
+        if e["action"] == "answer_set" and e["question_key"] == "service_desk_fte"
     ]
     assert [(e["old_value"], e["new_value"]) for e in changed] == [(None, 4), (4, 25), (25, 4)]
     assert next(e for e in trail["items"] if e["action"] == "reopened")["reason"] == (

@@ -183,7 +183,7 @@ def run_import(
         for issue in catalogue.validate_answers(module, values):
             if issue.severity == "error" and issue.code == "rule_violated":
                 lines = [answers[k][2] for k in issue.question_keys if k in answers]
-                errors.append(_err(min(lines or [first_row]), "value", issue.message))
+                errors.append(_err(max(lines or [first_row]), "value", issue.message))
     if errors:
         raise _reject(sorted(errors, key=lambda e: e["row"]), rows)
 

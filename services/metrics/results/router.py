@@ -46,14 +46,10 @@ def peer_group(
             "size:1000-2499",
         ),
     ] = None,
-    type: Annotated[
-        list[str] | None, Query(max_length=1, description="Custom: organisation types")
-    ] = None,
-    nation: Annotated[list[str] | None, Query(max_length=40, description="Custom: nations")] = None,
+    type: Annotated[list[str] | None, Query(description="Custom: organisation types")] = None,
+    nation: Annotated[list[str] | None, Query(description="Custom: nations")] = None,
     partnership: Annotated[bool | None, Query(description="Custom: partnership flag")] = None,
-    size: Annotated[
-        list[str] | None, Query(max_length=20, description="Custom: size bands")
-    ] = None,
+    size: Annotated[list[str] | None, Query(description="Custom: size bands")] = None,
     peer_cycle: Annotated[
         int | None, Query(ge=2000, le=2100, description="Custom: peers' values from this cycle")
     ] = None,
