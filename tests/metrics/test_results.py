@@ -45,7 +45,7 @@ def _ten_exact(api):
 
 
 def test_quartiles_of_one_to_ten_end_to_end(api):
-    cycle, orgs = _ten_exact(api)
+    _cycle, orgs = _ten_exact(api)
     me = orgs[2]  # value 3
     got = api.metrics.get(
         f"{R}/comparison",
@@ -125,7 +125,7 @@ def test_returned_draft_and_submitted_data_move_no_figure_and_reopen_removes(api
 
 
 def test_a_group_of_four_is_suppressed_with_its_reason(api):
-    cycle, orgs = _ten_exact(api)  # orgs 7..10 are type D: four of them
+    _cycle, orgs = _ten_exact(api)  # orgs 7..10 are type D: four of them
     me = orgs[7]
     params = {"organisation_id": me["id"], "cycle": 2020, "peer_group": "type:D"}
     who = api.auth("participant", [me["id"]])
@@ -172,7 +172,7 @@ def test_distribution_lists_codes_in_value_order_and_marks_mine(api):
 
 
 def test_a_participant_never_sees_another_organisations_name_or_raw_answers(api):
-    cycle, orgs = _ten_exact(api)
+    _cycle, orgs = _ten_exact(api)
     me = orgs[0]
     who = api.auth("participant", [me["id"]])
     others = [o["name"] for o in orgs[1:]]
@@ -243,7 +243,7 @@ def test_access_ends_twelve_months_after_release_with_the_reason(api):
 
 
 def test_bad_result_requests_name_the_parameter(api):
-    cycle, orgs = _ten_exact(api)
+    _cycle, orgs = _ten_exact(api)
     who = api.auth("participant", [orgs[0]["id"]])
     base = {"organisation_id": orgs[0]["id"], "cycle": 2020}
     body = assert_problem(
