@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -38,10 +39,10 @@ def _release_date(year: int, today: date) -> date:
     return date(year, 11, 1)
 
 
-def _users(data: object, org_id: int) -> int:
+def _users(data: Any, org_id: int) -> int:
     values = [
         s.answers["users"]
-        for s in data.submissions  # type: ignore[attr-defined]
+        for s in data.submissions
         if s.organisation_id == org_id and s.module == "estate" and "users" in s.answers
     ]
     return int(values[-1]) if values else 500
@@ -125,7 +126,7 @@ def load_demo(database_url: str) -> str:
                 )
             if rows:
                 session.execute(insert(submission_answers), rows)
-            trail = [
+            trail: list[dict[str, object]] = [
                 {"action": "created", "new_value": {"answers": sub.answers}, "reason": None},
             ]
             if reached_review:

@@ -68,9 +68,11 @@ def group_values(
     years: list[int] | None = None,
     before: int | None = None,
     metric: str | None = None,
+    members: dict[str, list[Any]] | None = None,
 ) -> pl.DataFrame:
     """Values with their organisation's attributes, for the given cycles (or all cycles
-    before ``before``), optionally one metric."""
+    before ``before``), optionally one metric, optionally only organisations whose
+    attributes (type, nation, partnership, size_band) are among the given values."""
     query = select(
         mv.c.cycle_year,
         mv.c.organisation_id,
@@ -91,6 +93,8 @@ def group_values(
         query = query.where(mv.c.cycle_year < before)
     if metric is not None:
         query = query.where(mv.c.metric_key == metric)
+    for column, allowed in (members or {}).items():
+        query = query.where(bm.c[column].in_(allowed))
     rows = session.execute(query).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=GROUP_VALUES_SCHEMA, orient="row")
 

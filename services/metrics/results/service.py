@@ -213,14 +213,35 @@ def _membership(group: PeerGroup) -> pl.Expr:
     return pl.lit(True)
 
 
+def _sql_membership(group: PeerGroup) -> dict[str, list[Any]]:
+    """The same membership as ``_membership``, for the database to filter on first."""
+    if group.custom:
+        names = {"type": "type", "nation": "nation", "size": "size_band"}
+        out = {names[k]: list(v) for k, v in group.filters.items() if k in names}
+        if "partnership" in group.filters:
+            out["partnership"] = [group.filters["partnership"]]
+        return out
+    kind, _, value = group.key.partition(":")
+    if kind in ("type", "nation"):
+        return {kind: [value]}
+    if kind == "partnership":
+        return {"partnership": [value == "true"]}
+    if kind == "size":
+        return {"size_band": [value]}
+    return {}
+
+
 def group_values(
     session: Session, group: PeerGroup, year: int, metric: str | None = None
 ) -> pl.DataFrame:
     """The peers' values for ``year`` under ``group`` (for ``past``: every earlier cycle)."""
+    members = _sql_membership(group)
     if group.key == "past":
         df = repo.group_values(session, before=year, metric=metric)
     else:
-        df = repo.group_values(session, years=[group.source_year(year)], metric=metric)
+        df = repo.group_values(
+            session, years=[group.source_year(year)], metric=metric, members=members
+        )
     return df.filter(_membership(group))
 
 
