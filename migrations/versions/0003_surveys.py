@@ -1,7 +1,7 @@
 """surveys
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0002
 Create Date: 2026-11-22 07:04:32.473875
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from shared.db.grants import grant_table, revoke_table
 
 revision = "0003"
-down_revision = "0004"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """tickets and SLA: imports, tickets, intervals, mappings, calendars, policies, outcomes
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-22 07:01:59.460339
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from shared.db.grants import grant_table, revoke_table
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

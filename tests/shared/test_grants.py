@@ -8,6 +8,7 @@ import shared.db.tables  # noqa: F401
 from shared.db.engine import make_engine
 from shared.db.grants import SERVICES, role_name
 from shared.db.metadata import metadata
+from shared.db.tables.ingest_submissions import APPEND_ONLY
 
 
 def test_live_privileges_match_the_declared_owners(owner_engine):
@@ -24,11 +25,16 @@ def test_live_privileges_match_the_declared_owners(owner_engine):
                 }
                 expected_write = service == owner
                 expected_read = service == owner or service in readers
-                assert can["INSERT"] is can["UPDATE"] is can["DELETE"] is expected_write, (
-                    table.name,
-                    service,
-                    can,
-                )
+                if table.name in APPEND_ONLY:
+                    # The one deliberate exception: the owner appends and reads only.
+                    assert can["INSERT"] is expected_write, (table.name, service, can)
+                    assert can["UPDATE"] is can["DELETE"] is False, (table.name, service, can)
+                else:
+                    assert can["INSERT"] is can["UPDATE"] is can["DELETE"] is expected_write, (
+                        table.name,
+                        service,
+                        can,
+                    )
                 assert can["SELECT"] is expected_read, (table.name, service, can)
                 assert can["TRUNCATE"] is False
 
@@ -104,3 +110,22 @@ def test_metrics_has_no_privilege_at_all_on_survey_invitations(owner_engine, dat
             conn.execute(text("SELECT users_in_scope FROM survey_campaigns LIMIT 1"))
     finally:
         engine.dispose()
+
+
+def test_the_audit_trail_is_append_only_even_for_the_database_owner(owner_engine, clean_db):
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO organisations (name, type, nation, users) "
+                "VALUES ('A', 'L', 'England', 1);"
+                "INSERT INTO cycles (year) VALUES (2020);"
+                "INSERT INTO submissions (organisation_id, cycle_id, module, created_by) "
+                "SELECT o.id, c.id, 'estate', 'x' FROM organisations o, cycles c;"
+                "INSERT INTO submission_audit (submission_id, actor, action) "
+                "SELECT id, 'x', 'created' FROM submissions"
+            )
+        )
+    for statement in ("UPDATE submission_audit SET actor = 'y'", "DELETE FROM submission_audit"):
+        with pytest.raises(ProgrammingError) as err, owner_engine.begin() as conn:
+            conn.execute(text(statement))
+        assert err.value.orig.sqlstate == "42501"

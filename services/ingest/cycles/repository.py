@@ -65,3 +65,18 @@ def list_codes(
     if organisation_ids is not None:
         query = query.where(oc.c.organisation_id.in_(organisation_ids))
     return [dict(r) for r in session.execute(query).mappings()]
+
+
+def organisations_with_code(session: Session, cycle_id: int) -> set[int]:
+    return set(
+        session.execute(select(oc.c.organisation_id).where(oc.c.cycle_id == cycle_id)).scalars()
+    )
+
+
+def lock_cycle_codes(session: Session, cycle_id: int) -> None:
+    session.execute(select(c.c.id).where(c.c.id == cycle_id).with_for_update())
+
+
+def organisations_by_id(session: Session, ids: set[int]) -> list[dict[str, Any]]:
+    rows = session.execute(select(o).where(o.c.id.in_(ids)).order_by(o.c.id))
+    return [dict(r) for r in rows.mappings()]

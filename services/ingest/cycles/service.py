@@ -113,3 +113,28 @@ def codes_for(
 ) -> list[dict[str, Any]]:
     get(session, cycle_id)
     return repo.list_codes(session, cycle_id, organisation_ids)
+
+
+def ensure_codes(session: Session, cycle: dict[str, Any], organisation_ids: set[int]) -> None:
+    """Draw a code in ``cycle`` for each of ``organisation_ids`` that has none yet (on
+    acceptance and import, so every organisation in a benchmark has its code)."""
+    have = repo.organisations_with_code(session, cycle["id"])
+    missing = sorted(organisation_ids - have)
+    if not missing:
+        return
+    repo.lock_cycle_codes(session, cycle["id"])  # serialise draws in this cycle
+    have = repo.organisations_with_code(session, cycle["id"])
+    orgs = [o for o in repo.organisations_by_id(session, set(missing)) if o["id"] not in have]
+    numbers = draw_numbers(repo.used_numbers(session, cycle["id"]), len(orgs))
+    repo.insert_codes(
+        session,
+        [
+            {
+                "cycle_id": cycle["id"],
+                "organisation_id": org["id"],
+                "number": number,
+                "code": format_code(org["type"], cycle["year"], number, org["partnership"]),
+            }
+            for org, number in zip(orgs, numbers, strict=True)
+        ],
+    )

@@ -10,13 +10,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.metrics.benchmark.recompute import recompute
 from services.metrics.runs import repository as runs
 from services.metrics.survey_results import service as survey_results
 from shared.db.tables.metrics import metrics_inbox
 from shared.errors import Unprocessable
 from shared.outbox import receive_once
+from shared.settings import Settings
 
-Handler = Callable[[Session, dict[str, Any]], None]
+Handler = Callable[[Session, dict[str, Any], Settings], None]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -29,7 +31,7 @@ def handler(event_type: str) -> Callable[[Handler], Handler]:
 
 
 @handler("cycle.status_changed")
-def _cycle_status_changed(session: Session, payload: dict[str, Any]) -> None:
+def _cycle_status_changed(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
     runs.record(
         session,
         kind="cycle_status",
@@ -39,14 +41,38 @@ def _cycle_status_changed(session: Session, payload: dict[str, Any]) -> None:
 
 
 @handler("survey.campaign_closed")
-def _survey_campaign_closed(session: Session, payload: dict[str, Any]) -> None:
+def _survey_campaign_closed(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
     campaign_id = payload.get("campaign_id")
     if not isinstance(campaign_id, int):
         raise Unprocessable("survey.campaign_closed needs an integer campaign_id.")
     survey_results.on_campaign_closed(session, campaign_id)
 
 
-def receive(session: Session, event_key: str, event_type: str, payload: dict[str, Any]) -> bool:
+@handler("benchmark.inputs_changed")
+def _benchmark_inputs_changed(
+    session: Session, payload: dict[str, Any], settings: Settings
+) -> None:
+    years = payload.get("cycle_years")
+    if not isinstance(years, list) or not all(isinstance(y, int) for y in years):
+        raise Unprocessable(
+            "benchmark.inputs_changed needs cycle_years, a list of cycle years.",
+            errors=[{"field": "payload.cycle_years", "message": "a list of integers"}],
+        )
+    recompute(
+        session,
+        years,
+        min_n=settings.disclosure_min_n,
+        trigger=str(payload.get("reason", "benchmark.inputs_changed")),
+    )
+
+
+def receive(
+    session: Session,
+    settings: Settings,
+    event_key: str,
+    event_type: str,
+    payload: dict[str, Any],
+) -> bool:
     fn = HANDLERS.get(event_type)
     if fn is None:
         raise Unprocessable(
@@ -55,5 +81,5 @@ def receive(session: Session, event_key: str, event_type: str, payload: dict[str
         )
     if not receive_once(session, metrics_inbox, event_key, event_type):
         return False
-    fn(session, payload)
+    fn(session, payload, settings)
     return True

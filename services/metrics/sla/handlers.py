@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from services.metrics.events.service import handler
 from services.metrics.runs import repository as runs
 from services.metrics.sla import service
+from shared.settings import Settings
 
 
 @handler("tickets.imported")
-def _tickets_imported(session: Session, payload: dict[str, Any]) -> None:
+def _tickets_imported(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
     months = {int(o["organisation_id"]): list(o["months"]) for o in payload["organisations"]}
     n = service.recompute(session, months=months, as_of=datetime.now(UTC))
     runs.record(
@@ -26,7 +27,7 @@ def _tickets_imported(session: Session, payload: dict[str, Any]) -> None:
 
 
 @handler("sla.recompute")
-def _sla_recompute(session: Session, payload: dict[str, Any]) -> None:
+def _sla_recompute(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
     org = int(payload["organisation_id"])
     n = service.recompute(session, organisation_ids=[org], as_of=datetime.now(UTC))
     runs.record(

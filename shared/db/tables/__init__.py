@@ -2,8 +2,10 @@
 
 from shared.db.tables import (
     ingest,
+    ingest_submissions,
     ingest_tickets,
     metrics,
+    metrics_benchmark,
     metrics_sla,
     metrics_surveys,
     survey,
@@ -12,8 +14,10 @@ from shared.db.tables import (
 
 __all__ = [
     "ingest",
+    "ingest_submissions",
     "ingest_tickets",
     "metrics",
+    "metrics_benchmark",
     "metrics_sla",
     "metrics_surveys",
     "survey",

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from services.ingest.catalogue import service
+from services.ingest.catalogue.schemas import Catalogue, CatalogueSummary
+from shared.auth import CurrentPrincipal
+
+router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
+
+
+@router.get(
+    "", response_model=list[CatalogueSummary], summary="Cycles that have a catalogue, oldest first"
+)
+def list_catalogues(_principal: CurrentPrincipal) -> list[CatalogueSummary]:
+    return [CatalogueSummary(**c) for c in service.listing()]
+
+
+@router.get(
+    "/{year}",
+    response_model=Catalogue,
+    summary="One cycle's catalogue: modules, questions, metrics and rules",
+)
+def get_catalogue(
+    year: Annotated[int, Path(ge=2000, le=2100, description="Collection year")],
+    _principal: CurrentPrincipal,
+) -> Catalogue:
+    return Catalogue(**service.get(year))

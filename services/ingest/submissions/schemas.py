@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SubmissionState = Literal["draft", "submitted", "returned", "accepted"]
+# Numbers may be sent as JSON numbers or decimal strings (money: "1234.56").
+AnswerValue = bool | int | float | str | None
+
+MAX_ID = 2_147_483_647
+
+
+class SubmissionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_id: int = Field(ge=1, le=MAX_ID)
+    cycle_id: int = Field(ge=1, le=MAX_ID)
+    module: str = Field(min_length=1, max_length=100, description="Module key, e.g. estate")
+
+
+class AnswersUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, AnswerValue] = Field(
+        default_factory=dict,
+        description="Question key → answer; null removes an answer",
+    )
+    comments: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="Question key → a comment on that answer; null or empty removes it",
+    )
+
+
+class SubmitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    warning_comments: dict[str, str] = Field(
+        default_factory=dict, description="Rule key → why the warning is expected"
+    )
+
+
+class ReturnBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reasons: dict[str, str] = Field(
+        description="Question key → what the participant should check (one or more)"
+    )
+
+
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReopenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000, description="Why the accepted data must change")
+
+
+class WarningComment(BaseModel):
+    rule_key: str
+    message: str
+    comment: str
+    created_by: str
+    created_at: datetime
+
+
+class ReviewReason(BaseModel):
+    question_key: str
+    reason: str
+    created_by: str
+    created_at: datetime
+
+
+class ValidationIssue(BaseModel):
+    question_keys: list[str]
+    severity: Literal["error", "warning"]
+    code: str
+    message: str
+    rule_key: str | None
+
+
+class SubmissionSummary(BaseModel):
+    id: int
+    organisation_id: int
+    cycle_id: int
+    cycle_year: int
+    module: str
+    state: SubmissionState
+    imported: bool
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+
+
+class Submission(SubmissionSummary):
+    answers: dict[str, AnswerValue]
+    answer_comments: dict[str, str]
+    warning_comments: list[WarningComment]
+    review_reasons: list[ReviewReason] = Field(
+        description="The reviewer's reasons, while the submission is returned"
+    )
+    issues: list[ValidationIssue] = Field(
+        description="What validation would say if the submission were submitted now"
+    )
+
+
+class AuditEntry(BaseModel):
+    id: int
+    submission_id: int
+    actor: str
+    at: datetime
+    action: str
+    question_key: str | None
+    old_value: Any = None
+    new_value: Any = None
+    reason: str | None

@@ -1,0 +1,124 @@
+"""SQL for the results API: reads only the metrics service's own result tables, plus
+cycles, organisations (existence only) and anonymous codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.db.tables.ingest import cycles as c
+from shared.db.tables.ingest import organisation_codes as oc
+from shared.db.tables.ingest import organisations as o
+from shared.db.tables.metrics_benchmark import benchmark_members as bm
+from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
+from shared.db.tables.metrics_benchmark import metric_values as mv
+
+GROUP_VALUES_SCHEMA = {
+    "cycle_year": pl.Int32,
+    "organisation_id": pl.Int64,
+    "metric_key": pl.String,
+    "value": pl.Float64,
+    "type": pl.String,
+    "nation": pl.String,
+    "partnership": pl.Boolean,
+    "users": pl.Int64,
+    "size_band": pl.String,
+}
+
+
+def cycle_by_year(session: Session, year: int) -> dict[str, Any] | None:
+    row = session.execute(select(c).where(c.c.year == year)).mappings().first()
+    return dict(row) if row else None
+
+
+def cycles(session: Session) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(select(c).order_by(c.c.year)).mappings()]
+
+
+def organisation_exists(session: Session, organisation_id: int) -> bool:
+    return session.execute(select(o.c.id).where(o.c.id == organisation_id)).first() is not None
+
+
+def my_values(
+    session: Session, organisation_id: int, years: list[int], metric: str | None = None
+) -> dict[tuple[int, str], float]:
+    query = select(mv.c.cycle_year, mv.c.metric_key, mv.c.value).where(
+        mv.c.organisation_id == organisation_id, mv.c.cycle_year.in_(years)
+    )
+    if metric is not None:
+        query = query.where(mv.c.metric_key == metric)
+    return {(r[0], r[1]): r[2] for r in session.execute(query)}
+
+
+def statistics(
+    session: Session, years: list[int], peer_group_key: str, metric: str | None = None
+) -> dict[tuple[int, str], dict[str, Any]]:
+    query = select(bs).where(bs.c.cycle_year.in_(years), bs.c.peer_group_key == peer_group_key)
+    if metric is not None:
+        query = query.where(bs.c.metric_key == metric)
+    return {(r["cycle_year"], r["metric_key"]): dict(r) for r in session.execute(query).mappings()}
+
+
+def group_values(
+    session: Session,
+    *,
+    years: list[int] | None = None,
+    before: int | None = None,
+    metric: str | None = None,
+    members: dict[str, list[Any]] | None = None,
+) -> pl.DataFrame:
+    """Values with their organisation's attributes, for the given cycles (or all cycles
+    before ``before``), optionally one metric, optionally only organisations whose
+    attributes (type, nation, partnership, size_band) are among the given values."""
+    query = select(
+        mv.c.cycle_year,
+        mv.c.organisation_id,
+        mv.c.metric_key,
+        mv.c.value,
+        bm.c.type,
+        bm.c.nation,
+        bm.c.partnership,
+        bm.c.users,
+        bm.c.size_band,
+    ).join(
+        bm,
+        (bm.c.organisation_id == mv.c.organisation_id) & (bm.c.cycle_year == mv.c.cycle_year),
+    )
+    if years is not None:
+        query = query.where(mv.c.cycle_year.in_(years))
+    if before is not None:
+        query = query.where(mv.c.cycle_year < before)
+    if metric is not None:
+        query = query.where(mv.c.metric_key == metric)
+    for column, allowed in (members or {}).items():
+        query = query.where(bm.c[column].in_(allowed))
+    rows = session.execute(query).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=GROUP_VALUES_SCHEMA, orient="row")
+
+
+def codes(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Anonymous codes for (cycle year, organisation id) pairs."""
+    if not pairs:
+        return {}
+    years = {y for y, _ in pairs}
+    rows = session.execute(
+        select(c.c.year, oc.c.organisation_id, oc.c.code)
+        .join(c, c.c.id == oc.c.cycle_id)
+        .where(c.c.year.in_(years), oc.c.organisation_id.in_({i for _, i in pairs}))
+    )
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+def peer_groups(session: Session, year: int) -> list[dict[str, Any]]:
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(bs.c.peer_group_key, func.max(bs.c.n_organisations))
+        .where(bs.c.cycle_year == year)
+        .group_by(bs.c.peer_group_key)
+        .order_by(bs.c.peer_group_key)
+    )
+    return [{"peer_group_key": r[0], "n_organisations": r[1]} for r in rows]

@@ -1,0 +1,490 @@
+"""Benchmark results for participants, admins and BI tools.
+
+Access (DOMAIN.md): admins always; participants and read-only API keys (role ``reader``)
+only for their own organisations, only for a published cycle, and only for
+``access_months`` (12) from the cycle's results release date, after which the answer is
+403 with the reason and the date access ended. No response names another organisation
+or shows its raw answers: peers appear only as their anonymous code and metric value.
+
+Peer groups: a standard key (``all``, ``type:L``, ``nation:Wales``,
+``partnership:true``, ``size:1000-2499``, ``past``), whose statistics were stored by the
+last recompute, or custom filters (type, nation, partnership, size, peer_cycle),
+computed on request by the same engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from services.metrics.benchmark import engine
+from services.metrics.results import repository as repo
+from shared.auth import Principal
+from shared.catalogue import Catalogue, Metric, available_cycles, load_catalogue
+from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.settings import Settings
+
+RESULT_ROLES = ("admin", "participant", "reader")
+NATIONS = ("England", "Scotland", "Wales", "Northern Ireland")
+SIZE_LABELS = tuple(b[0] for b in engine.SIZE_BANDS)
+
+
+@dataclass(frozen=True)
+class PeerGroup:
+    key: str
+    filters: dict[str, Any] = field(default_factory=dict)  # custom only
+    custom: bool = False
+
+    def source_year(self, year: int) -> int:
+        return int(self.filters.get("cycle", year))
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------ access
+
+
+def check_access(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    organisation_id: int,
+    year: int,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """The cycle, if ``principal`` may see ``organisation_id``'s results in it."""
+    if not principal.has_any_role(RESULT_ROLES):
+        raise Forbidden(
+            "Results are for admins, participants and read-only API keys.",
+            code="role_forbidden",
+        )
+    principal.require_organisation(organisation_id)
+    cycle = repo.cycle_by_year(session, year)
+    if cycle is None:
+        raise NotFound(f"There is no cycle {year}.", code="cycle_not_found")
+    if not repo.organisation_exists(session, organisation_id):
+        raise NotFound(
+            f"There is no organisation {organisation_id}.", code="organisation_not_found"
+        )
+    release = cycle["results_release_date"]
+    ends = add_months(release, settings.access_months) if release else None
+    cycle = {**cycle, "access_ends_on": ends}
+    if principal.is_admin:
+        return cycle
+    if cycle["status"] != "published" or release is None:
+        raise Forbidden(
+            f"The results of cycle {year} have not been published yet.",
+            code="results_not_published",
+        )
+    today = today or date.today()
+    if today < release:
+        raise Forbidden(
+            f"The results of cycle {year} are released on {release.isoformat()}.",
+            code="results_not_released",
+            release_date=release.isoformat(),
+        )
+    assert ends is not None
+    if today >= ends:
+        raise Forbidden(
+            f"Access to the results of cycle {year} lasted {settings.access_months} months "
+            f"from their release on {release.isoformat()} and ended on {ends.isoformat()}; "
+            "take part in a later cycle to see current results.",
+            code="access_expired",
+            access_ended_on=ends.isoformat(),
+        )
+    return cycle
+
+
+def catalogue_of(year: int) -> Catalogue:
+    if year not in available_cycles():
+        raise NotFound(f"There is no catalogue for cycle {year}.", code="catalogue_not_found")
+    return load_catalogue(year)
+
+
+def metric_of(catalogue: Catalogue, key: str) -> Metric:
+    metric = catalogue.metrics.get(key)
+    if metric is None:
+        raise Unprocessable(
+            f"{key!r} is not a metric in the {catalogue.cycle} catalogue.",
+            code="unknown_metric",
+            errors=[{"field": "query.metric", "message": "unknown metric"}],
+        )
+    if not catalogue.modules[metric.module].peer_comparison:
+        raise Unprocessable(
+            f"{key!r} belongs to {metric.module}, which is not compared with peers.",
+            code="no_peer_comparison",
+            errors=[{"field": "query.metric", "message": "not compared with peers"}],
+        )
+    return metric
+
+
+# ------------------------------------------------------------------ peer groups
+
+
+def _bad_group(message: str, field_name: str = "query.peer_group") -> Unprocessable:
+    return Unprocessable(
+        message, code="invalid_peer_group", errors=[{"field": field_name, "message": message}]
+    )
+
+
+def resolve_group(
+    peer_group: str | None,
+    types: list[str] | None,
+    nations: list[str] | None,
+    partnership: bool | None,
+    sizes: list[str] | None,
+    peer_cycle: int | None,
+) -> PeerGroup:
+    custom = {
+        k: v
+        for k, v in {
+            "type": types or None,
+            "nation": nations or None,
+            "partnership": partnership,
+            "size": sizes or None,
+            "cycle": peer_cycle,
+        }.items()
+        if v is not None
+    }
+    if custom:
+        if peer_group not in (None, "all"):
+            raise _bad_group("Give either peer_group or custom filters, not both.")
+        try:
+            key = engine.custom_group_key(custom)
+        except ValueError as exc:
+            raise _bad_group(str(exc), "query") from None
+        nations_given = custom.get("nation")
+        if isinstance(nations_given, list) and not set(nations_given) <= set(NATIONS):
+            raise _bad_group(f"nation must be among {', '.join(NATIONS)}", "query.nation")
+        return PeerGroup(key, custom, custom=True)
+    key = peer_group or "all"
+    kind, _, value = key.partition(":")
+    valid = (
+        key in ("all", "past")
+        or (kind == "type" and value in engine.ORG_TYPES)
+        or (kind == "nation" and value in NATIONS)
+        or (kind == "partnership" and value in ("true", "false"))
+        or (kind == "size" and value in SIZE_LABELS)
+    )
+    if not valid:
+        raise _bad_group(
+            f"{key!r} is not a peer group; use all, past, type:<E|S|W|C|D|L|M|O>, "
+            f"nation:<{'|'.join(NATIONS)}>, partnership:<true|false>, "
+            f"size:<{'|'.join(SIZE_LABELS)}>, or custom filters."
+        )
+    return PeerGroup(key)
+
+
+def _membership(group: PeerGroup) -> pl.Expr:
+    if group.custom:
+        f = group.filters
+        conds = [pl.lit(True)]
+        if "type" in f:
+            conds.append(pl.col("type").is_in(f["type"]))
+        if "nation" in f:
+            conds.append(pl.col("nation").is_in(f["nation"]))
+        if "partnership" in f:
+            conds.append(pl.col("partnership") == pl.lit(f["partnership"]))
+        if "size" in f:
+            conds.append(pl.col("size_band").is_in(f["size"]))
+        return pl.all_horizontal(conds)
+    kind, _, value = group.key.partition(":")
+    if kind == "type":
+        return pl.col("type") == value
+    if kind == "nation":
+        return pl.col("nation") == value
+    if kind == "partnership":
+        return pl.col("partnership") == (value == "true")
+    if kind == "size":
+        return pl.col("size_band") == value
+    return pl.lit(True)
+
+
+def _sql_membership(group: PeerGroup) -> dict[str, list[Any]]:
+    """The same membership as ``_membership``, for the database to filter on first."""
+    if group.custom:
+        names = {"type": "type", "nation": "nation", "size": "size_band"}
+        out = {names[k]: list(v) for k, v in group.filters.items() if k in names}
+        if "partnership" in group.filters:
+            out["partnership"] = [group.filters["partnership"]]
+        return out
+    kind, _, value = group.key.partition(":")
+    if kind in ("type", "nation"):
+        return {kind: [value]}
+    if kind == "partnership":
+        return {"partnership": [value == "true"]}
+    if kind == "size":
+        return {"size_band": [value]}
+    return {}
+
+
+def group_values(
+    session: Session, group: PeerGroup, year: int, metric: str | None = None
+) -> pl.DataFrame:
+    """The peers' values for ``year`` under ``group`` (for ``past``: every earlier cycle)."""
+    members = _sql_membership(group)
+    if group.key == "past":
+        df = repo.group_values(session, before=year, metric=metric)
+    else:
+        df = repo.group_values(
+            session, years=[group.source_year(year)], metric=metric, members=members
+        )
+    return df.filter(_membership(group))
+
+
+def group_statistics(
+    session: Session,
+    settings: Settings,
+    group: PeerGroup,
+    years: list[int],
+    metric: str | None = None,
+    values: pl.DataFrame | None = None,
+) -> dict[tuple[int, str], dict[str, Any]]:
+    if not group.custom:
+        return repo.statistics(session, years, group.key, metric)
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    for year in years:
+        source = group.source_year(year)
+        df = values if values is not None and len(years) == 1 else None
+        if df is None:
+            df = repo.group_values(session, years=[source], metric=metric)
+        frame = df.filter(pl.col("cycle_year") == source)
+        orgs = frame.select(
+            "cycle_year", "organisation_id", "type", "nation", "partnership", "users"
+        ).unique()
+        stats = engine.compute_custom_group(
+            frame.select("cycle_year", "organisation_id", "metric_key", "value"),
+            orgs,
+            group.filters,
+            year,
+            settings.disclosure_min_n,
+        )
+        for row in stats.to_dicts():
+            out[(year, row["metric_key"])] = row
+    return out
+
+
+# ------------------------------------------------------------------ tables
+
+
+def _stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
+    if stat is None:
+        return {
+            "median": None,
+            "q1": None,
+            "q3": None,
+            "min": None,
+            "max": None,
+            "n": 0,
+            "n_organisations": 0,
+            "suppressed": True,
+            "suppression_reason": "no organisation in the peer group has a value for this metric",
+        }
+    return {k: stat[k] for k in ("median", "q1", "q3", "min", "max", "n", "n_organisations")} | {
+        "suppressed": bool(stat["suppressed"]),
+        "suppression_reason": stat["suppression_reason"],
+    }
+
+
+def _context(cycle: dict[str, Any], group: PeerGroup, code: str | None) -> dict[str, Any]:
+    year = cycle["year"]
+    return {
+        "organisation_code": code,
+        "cycle_year": year,
+        "data_year": f"{year - 1}/{year % 100:02d}",
+        "results_release_date": cycle["results_release_date"],
+        "peer_group_key": group.key,
+    }
+
+
+def comparison(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    organisation_id: int,
+    year: int,
+    group: PeerGroup,
+) -> dict[str, Any]:
+    cycle = check_access(session, settings, principal, organisation_id, year)
+    catalogue = catalogue_of(year)
+    mine = repo.my_values(session, organisation_id, [year])
+    peers = group_values(session, group, year)
+    stats = group_statistics(session, settings, group, [year], values=peers)
+    by_metric: dict[str, tuple[list[float], bool]] = {}
+    if peers.height:
+        agg = peers.group_by("metric_key").agg(
+            pl.col("value"),
+            ((pl.col("organisation_id") == organisation_id) & (pl.col("cycle_year") == year))
+            .any()
+            .alias("mine"),
+        )
+        for row in agg.iter_rows(named=True):
+            by_metric[row["metric_key"]] = (row["value"], row["mine"])
+    code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
+    context = _context(cycle, group, code)
+    rows = []
+    for metric in catalogue.metrics.values():
+        if not catalogue.modules[metric.module].peer_comparison:
+            continue
+        figures = _stat_fields(stats.get((year, metric.key)))
+        value = mine.get((year, metric.key))
+        band = rank = rank_of = None
+        if value is not None and not figures["suppressed"]:
+            band = engine.quartile_band(
+                value, figures["q1"], figures["median"], figures["q3"], metric.polarity
+            )
+            values, in_group = by_metric.get(metric.key, ([], False))
+            rank, rank_of = engine.rank_of_n(
+                value, values if in_group else [*values, value], metric.polarity
+            )
+        rows.append(
+            {
+                **context,
+                "metric_key": metric.key,
+                "metric_name": metric.name,
+                "module": metric.module,
+                "unit": metric.unit,
+                "polarity": metric.polarity,
+                "my_value": value,
+                **figures,
+                "quartile_band": band,
+                "rank": rank,
+                "rank_of": rank_of,
+            }
+        )
+    return {
+        **context,
+        "organisation_id": organisation_id,
+        "access_ends_on": cycle["access_ends_on"],
+        "peer_group_custom": group.custom,
+        "min_n": settings.disclosure_min_n,
+        "rows": rows,
+    }
+
+
+def distribution(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    organisation_id: int,
+    year: int,
+    metric_key: str,
+    group: PeerGroup,
+) -> dict[str, Any]:
+    cycle = check_access(session, settings, principal, organisation_id, year)
+    metric = metric_of(catalogue_of(year), metric_key)
+    peers = group_values(session, group, year, metric=metric_key)
+    stat = group_statistics(session, settings, group, [year], metric=metric_key, values=peers)
+    figures = _stat_fields(stat.get((year, metric_key)))
+    pairs = {(r[0], r[1]) for r in peers.select("cycle_year", "organisation_id").iter_rows()}
+    codes = repo.codes(session, pairs | {(year, organisation_id)})
+    my_code = codes.get((year, organisation_id))
+    context = _context(cycle, group, my_code)
+    rows: list[dict[str, Any]] = []
+    if not figures["suppressed"]:
+        listed = [
+            {
+                "peer_code": codes.get((r["cycle_year"], r["organisation_id"]), "no code"),
+                "peer_cycle_year": r["cycle_year"],
+                "value": r["value"],
+                "is_mine": r["organisation_id"] == organisation_id and r["cycle_year"] == year,
+            }
+            for r in peers.iter_rows(named=True)
+        ]
+        # Value order; ties by code (codes are random numbers, so never name or id order).
+        listed.sort(key=lambda r: (r["value"], r["peer_code"]))
+        rows = [
+            {
+                **context,
+                "metric_key": metric.key,
+                "unit": metric.unit,
+                "position": i + 1,
+                **r,
+            }
+            for i, r in enumerate(listed)
+        ]
+    return {
+        **context,
+        "organisation_id": organisation_id,
+        "metric_key": metric.key,
+        "metric_name": metric.name,
+        "unit": metric.unit,
+        "polarity": metric.polarity,
+        "my_value": repo.my_values(session, organisation_id, [year], metric_key).get(
+            (year, metric_key)
+        ),
+        **figures,
+        "rows": rows,
+    }
+
+
+def trends(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    organisation_id: int,
+    year: int,
+    metric_key: str,
+    group: PeerGroup,
+) -> dict[str, Any]:
+    """The metric across every cycle up to ``year`` (published ones, for participants)."""
+    if group.custom and "cycle" in group.filters:
+        raise _bad_group("peer_cycle cannot be used with trends.", "query.peer_cycle")
+    cycle = check_access(session, settings, principal, organisation_id, year)
+    metric_of(catalogue_of(year), metric_key)
+    with_catalogue = set(available_cycles())
+    years = [
+        c["year"]
+        for c in repo.cycles(session)
+        if c["year"] <= year
+        and c["year"] in with_catalogue
+        and (principal.is_admin or c["status"] == "published")
+        and metric_key in load_catalogue(c["year"]).metrics
+    ]
+    stats = group_statistics(session, settings, group, years, metric=metric_key)
+    mine = repo.my_values(session, organisation_id, years, metric_key)
+    code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
+    rows = []
+    for y in years:
+        m = load_catalogue(y).metrics[metric_key]
+        rows.append(
+            {
+                "organisation_code": code,
+                "cycle_year": y,
+                "data_year": f"{y - 1}/{y % 100:02d}",
+                "peer_group_key": group.key,
+                "metric_key": metric_key,
+                "metric_name": m.name,
+                "unit": m.unit,
+                "polarity": m.polarity,
+                "definition_changed": y in m.changed_in,
+                "introduced": y == m.introduced_in,
+                "my_value": mine.get((y, metric_key)),
+                **_stat_fields(stats.get((y, metric_key))),
+            }
+        )
+    return {
+        **_context(cycle, group, code),
+        "organisation_id": organisation_id,
+        "metric_key": metric_key,
+        "rows": rows,
+    }
+
+
+def peer_groups(session: Session, year: int) -> list[dict[str, Any]]:
+    if repo.cycle_by_year(session, year) is None:
+        raise NotFound(f"There is no cycle {year}.", code="cycle_not_found")
+    return repo.peer_groups(session, year)
