@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
-from jose import jwt
+from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -95,15 +95,33 @@ def _jwks_keys(settings: Settings) -> list[dict[str, Any]]:
     return fetched
 
 
+# Verification keys per Settings object, parsed once (a PEM or JWK parsed per request
+# costs more than the signature check). Entry: (settings, expires at, keys); holding the
+# settings object keeps its id from being reused. JWKS-backed keys expire with the JWKS.
+_keys_cache: dict[int, tuple[Settings, float, list[VerificationKey]]] = {}
+_KEYS_CACHE_SIZE = 16
+
+
 def user_token_keys(settings: Settings) -> list[VerificationKey]:
+    """The keys user tokens may be signed with, each pinned to its algorithm, as parsed
+    key objects (cached per settings object; refreshed when a fetched JWKS expires)."""
+    cached = _keys_cache.get(id(settings))
+    now = time.monotonic()
+    if cached is not None and cached[0] is settings and cached[1] > now:
+        return cached[2]
     keys: list[VerificationKey] = []
     if settings.jwt_public_key_pem:
-        keys.append(VerificationKey("RS256", settings.jwt_public_key_pem))
-    for jwk in _jwks_keys(settings):
-        if jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
-            keys.append(VerificationKey("RS256", jwk, jwk.get("kid")))
+        keys.append(VerificationKey("RS256", jwk.construct(settings.jwt_public_key_pem, "RS256")))
+    for entry in _jwks_keys(settings):
+        if entry.get("kty") == "RSA" and entry.get("use", "sig") == "sig":
+            keys.append(VerificationKey("RS256", jwk.construct(entry, "RS256"), entry.get("kid")))
     if settings.jwt_hs256_secret is not None:
-        keys.append(VerificationKey("HS256", settings.jwt_hs256_secret.get_secret_value()))
+        secret = settings.jwt_hs256_secret.get_secret_value()
+        keys.append(VerificationKey("HS256", jwk.construct(secret, "HS256")))
+    expires = now + 300 if settings.jwt_jwks_url else float("inf")
+    if len(_keys_cache) >= _KEYS_CACHE_SIZE:
+        _keys_cache.clear()
+    _keys_cache[id(settings)] = (settings, expires, keys)
     return keys
 
 

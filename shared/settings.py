@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # How often the worker runs the survey jobs (close, reminders, erasure).
     survey_jobs_interval_seconds: float = Field(default=60.0, gt=0)
     access_months: int = 12
+    # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
+    # An entry is one response body, typically 5-60 kB.
+    results_cache_size: int = Field(default=512, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

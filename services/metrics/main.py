@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
+from services.metrics.results.cache import ResultCache
 from services.metrics.results.router import admin_router as benchmarks_router
 from services.metrics.results.router import router as results_router
 from services.metrics.runs.router import router as runs_router
@@ -26,12 +27,16 @@ ROUTERS = [
 
 
 def build(**kwargs: Any) -> FastAPI:
-    return create_app(
+    app = create_app(
         "metrics",
         ROUTERS,
         description="Every figure: benchmarks, trends, SLA reports, survey results, BI feeds.",
         **kwargs,
     )
+    # Per process, like the engine; entries are checked against the data version on every
+    # hit, so workers never need to talk to each other about it.
+    app.state.results_cache = ResultCache(app.state.settings.results_cache_size)
+    return app
 
 
 app = build()

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import cycles as c
 from shared.db.tables.ingest import organisation_codes as oc
 from shared.db.tables.ingest import organisations as o
+from shared.db.tables.metrics import computation_runs as runs
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
 from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
 from shared.db.tables.metrics_benchmark import metric_values as mv
@@ -34,12 +35,42 @@ def cycle_by_year(session: Session, year: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def snapshot(session: Session, year: int, organisation_id: int) -> dict[str, Any]:
+    """One round trip for every results request: the cycle's row (``cycle_id`` is None
+    when there is no such cycle), whether the organisation exists, and the data version.
+
+    The version changes whenever anything a results response is built from changes:
+    metric values, members and statistics are only ever rewritten by a recompute, which
+    records a ``benchmark`` computation run in the same transaction (the run's id *and*
+    start time, so a restarted sequence cannot repeat a version); cycles (status, release
+    date, a new cycle) move ``max(updated_at)``/``count``; anonymous codes are insert-only.
+    """
+    latest_run = (
+        select(runs.c.id, runs.c.started_at)
+        .where(runs.c.kind == "benchmark")
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    )
+    one = select(literal_column("1").label("one")).subquery()
+    every = c.alias("every_cycle")  # not correlated with the outer join's cycle row
+    query = select(
+        c.c.id.label("cycle_id"),
+        c.c.year,
+        c.c.status,
+        c.c.results_release_date,
+        exists().where(o.c.id == organisation_id).label("organisation_exists"),
+        latest_run.with_only_columns(runs.c.id).scalar_subquery().label("run_id"),
+        latest_run.with_only_columns(runs.c.started_at).scalar_subquery().label("run_at"),
+        select(func.max(every.c.updated_at)).scalar_subquery().label("cycles_at"),
+        select(func.count()).select_from(every).scalar_subquery().label("cycles_n"),
+        select(func.count()).select_from(oc).scalar_subquery().label("codes_n"),
+        select(func.max(oc.c.created_at)).scalar_subquery().label("codes_at"),
+    ).select_from(one.outerjoin(c, c.c.year == year))
+    return dict(session.execute(query).mappings().one())
+
+
 def cycles(session: Session) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(select(c).order_by(c.c.year)).mappings()]
-
-
-def organisation_exists(session: Session, organisation_id: int) -> bool:
-    return session.execute(select(o.c.id).where(o.c.id == organisation_id)).first() is not None
 
 
 def my_values(
@@ -113,8 +144,6 @@ def codes(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int]
 
 
 def peer_groups(session: Session, year: int) -> list[dict[str, Any]]:
-    from sqlalchemy import func
-
     rows = session.execute(
         select(bs.c.peer_group_key, func.max(bs.c.n_organisations))
         .where(bs.c.cycle_year == year)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 
 from services.metrics.benchmark.recompute import recompute
 from services.metrics.results import service
+from services.metrics.results.cache import Body, ResultCache
 from services.metrics.results.schemas import (
     Comparison,
     ComparisonRow,
@@ -18,7 +21,7 @@ from services.metrics.results.schemas import (
     TrendRow,
     Trends,
 )
-from services.metrics.results.service import PeerGroup
+from services.metrics.results.service import Access, PeerGroup
 from services.metrics.results.tabular import to_csv
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.deps import MAX_INT32, AppSettings, DbSession
@@ -57,18 +60,50 @@ def peer_group(
     return service.resolve_group(peer_group, type, nation, partnership, size, peer_cycle)
 
 
+def results_cache(request: Request) -> ResultCache:
+    cache: ResultCache = request.app.state.results_cache
+    return cache
+
+
 Group = Annotated[PeerGroup, Depends(peer_group)]
+Cache = Annotated[ResultCache, Depends(results_cache)]
+
+# Validated and serialised once per cache miss (pydantic-core writes the JSON), instead of
+# FastAPI validating the returned dict against the response model on every request.
+_COMPARISON = TypeAdapter(Comparison)
+_COMPARISON_ROWS = TypeAdapter(list[ComparisonRow])
+_DISTRIBUTION = TypeAdapter(Distribution)
+_DISTRIBUTION_ROWS = TypeAdapter(list[DistributionRow])
+_TRENDS = TypeAdapter(Trends)
+_TREND_ROWS = TypeAdapter(list[TrendRow])
 
 
-def _csv(body: str, name: str) -> Response:
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+def _json(adapter: TypeAdapter[Any], data: Any) -> Body:
+    return Body(adapter.dump_json(adapter.validate_python(data)), "application/json")
+
+
+def _csv(model: type[Any], rows: list[dict[str, Any]], name: str) -> Body:
+    return Body(to_csv(model, rows).encode("utf-8"), "text/csv; charset=utf-8", f"{name}.csv")
+
+
+def _serve(
+    cache: ResultCache, access: Access, key: tuple[Hashable, ...], build: Callable[[], Body]
+) -> Response:
+    """The response for ``key``, from the cache when this request read the same data
+    version; ``access`` was checked for this request before this is called."""
+    body = cache.get_or_build((*key, access.is_admin), access.version, build)
+    headers = (
+        {"Content-Disposition": f'attachment; filename="{body.filename}"'}
+        if body.filename
+        else None
     )
+    return Response(body.content, media_type=body.media_type, headers=headers)
 
 
 # ------------------------------------------------------------------ comparison
+# Every results endpoint: check access (fresh, every request), then serve the rendered
+# body for (endpoint, format, organisation, cycle, peer group[, metric]) at this request's
+# data version. The response models stay declared for the OpenAPI document.
 
 
 @router.get(
@@ -80,11 +115,20 @@ def comparison(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
-) -> dict[str, Any]:
-    return service.comparison(session, settings, principal, organisation_id, cycle, group)
+) -> Response:
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("comparison", "json", organisation_id, cycle, group.key),
+        lambda: _json(
+            _COMPARISON, service.comparison(session, settings, access, organisation_id, group)
+        ),
+    )
 
 
 @router.get(
@@ -96,14 +140,21 @@ def comparison_flat(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = service.comparison(
-        session, settings, principal, organisation_id, cycle, group
-    )["rows"]
-    return rows
+) -> Response:
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("comparison", "flat", organisation_id, cycle, group.key),
+        lambda: _json(
+            _COMPARISON_ROWS,
+            service.comparison(session, settings, access, organisation_id, group)["rows"],
+        ),
+    )
 
 
 @router.get(
@@ -116,12 +167,22 @@ def comparison_csv(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
 ) -> Response:
-    data = service.comparison(session, settings, principal, organisation_id, cycle, group)
-    return _csv(to_csv(ComparisonRow, data["rows"]), f"comparison-{cycle}")
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("comparison", "csv", organisation_id, cycle, group.key),
+        lambda: _csv(
+            ComparisonRow,
+            service.comparison(session, settings, access, organisation_id, group)["rows"],
+            f"comparison-{cycle}",
+        ),
+    )
 
 
 # ------------------------------------------------------------------ distribution
@@ -136,12 +197,22 @@ def distribution(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
-) -> dict[str, Any]:
-    return service.distribution(session, settings, principal, organisation_id, cycle, metric, group)
+) -> Response:
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("distribution", "json", organisation_id, cycle, group.key, metric),
+        lambda: _json(
+            _DISTRIBUTION,
+            service.distribution(session, settings, access, organisation_id, metric, group),
+        ),
+    )
 
 
 @router.get(
@@ -153,15 +224,22 @@ def distribution_flat(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = service.distribution(
-        session, settings, principal, organisation_id, cycle, metric, group
-    )["rows"]
-    return rows
+) -> Response:
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("distribution", "flat", organisation_id, cycle, group.key, metric),
+        lambda: _json(
+            _DISTRIBUTION_ROWS,
+            service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
+        ),
+    )
 
 
 @router.get(
@@ -174,13 +252,23 @@ def distribution_csv(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
-    data = service.distribution(session, settings, principal, organisation_id, cycle, metric, group)
-    return _csv(to_csv(DistributionRow, data["rows"]), f"distribution-{cycle}-{metric}")
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("distribution", "csv", organisation_id, cycle, group.key, metric),
+        lambda: _csv(
+            DistributionRow,
+            service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
+            f"distribution-{cycle}-{metric}",
+        ),
+    )
 
 
 # ------------------------------------------------------------------ trends
@@ -195,12 +283,22 @@ def trends(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
-) -> dict[str, Any]:
-    return service.trends(session, settings, principal, organisation_id, cycle, metric, group)
+) -> Response:
+    service.check_trends_group(group)
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("trends", "json", organisation_id, cycle, group.key, metric),
+        lambda: _json(
+            _TRENDS, service.trends(session, settings, access, organisation_id, metric, group)
+        ),
+    )
 
 
 @router.get(
@@ -210,15 +308,23 @@ def trends_flat(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = service.trends(
-        session, settings, principal, organisation_id, cycle, metric, group
-    )["rows"]
-    return rows
+) -> Response:
+    service.check_trends_group(group)
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("trends", "flat", organisation_id, cycle, group.key, metric),
+        lambda: _json(
+            _TREND_ROWS,
+            service.trends(session, settings, access, organisation_id, metric, group)["rows"],
+        ),
+    )
 
 
 @router.get("/trends.csv", response_class=Response, responses=CSV_RESPONSE, summary="Trends as CSV")
@@ -226,13 +332,24 @@ def trends_csv(
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
+    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
-    data = service.trends(session, settings, principal, organisation_id, cycle, metric, group)
-    return _csv(to_csv(TrendRow, data["rows"]), f"trends-{cycle}-{metric}")
+    service.check_trends_group(group)
+    access = service.check_access(session, settings, principal, organisation_id, cycle)
+    return _serve(
+        cache,
+        access,
+        ("trends", "csv", organisation_id, cycle, group.key, metric),
+        lambda: _csv(
+            TrendRow,
+            service.trends(session, settings, access, organisation_id, metric, group)["rows"],
+            f"trends-{cycle}-{metric}",
+        ),
+    )
 
 
 # ------------------------------------------------------------------ admin

@@ -57,6 +57,15 @@ def add_months(day: date, months: int) -> date:
 # ------------------------------------------------------------------ access
 
 
+@dataclass(frozen=True)
+class Access:
+    """What a request may see, decided afresh for every request (never cached)."""
+
+    cycle: dict[str, Any]  # the cycle's row plus ``access_ends_on``
+    is_admin: bool
+    version: tuple[Any, ...]  # the data version read with the cycle (see ResultCache)
+
+
 def check_access(
     session: Session,
     settings: Settings,
@@ -64,26 +73,36 @@ def check_access(
     organisation_id: int,
     year: int,
     today: date | None = None,
-) -> dict[str, Any]:
-    """The cycle, if ``principal`` may see ``organisation_id``'s results in it."""
+) -> Access:
+    """The cycle, if ``principal`` may see ``organisation_id``'s results in it, with the
+    data version, all from one query."""
     if not principal.has_any_role(RESULT_ROLES):
         raise Forbidden(
             "Results are for admins, participants and read-only API keys.",
             code="role_forbidden",
         )
     principal.require_organisation(organisation_id)
-    cycle = repo.cycle_by_year(session, year)
-    if cycle is None:
+    snap = repo.snapshot(session, year, organisation_id)
+    if snap["cycle_id"] is None:
         raise NotFound(f"There is no cycle {year}.", code="cycle_not_found")
-    if not repo.organisation_exists(session, organisation_id):
+    if not snap["organisation_exists"]:
         raise NotFound(
             f"There is no organisation {organisation_id}.", code="organisation_not_found"
         )
-    release = cycle["results_release_date"]
+    version = tuple(
+        snap[k] for k in ("run_id", "run_at", "cycles_at", "cycles_n", "codes_n", "codes_at")
+    )
+    release = snap["results_release_date"]
     ends = add_months(release, settings.access_months) if release else None
-    cycle = {**cycle, "access_ends_on": ends}
+    cycle = {
+        "id": snap["cycle_id"],
+        "year": snap["year"],
+        "status": snap["status"],
+        "results_release_date": release,
+        "access_ends_on": ends,
+    }
     if principal.is_admin:
-        return cycle
+        return Access(cycle, True, version)
     if cycle["status"] != "published" or release is None:
         raise Forbidden(
             f"The results of cycle {year} have not been published yet.",
@@ -105,7 +124,7 @@ def check_access(
             code="access_expired",
             access_ended_on=ends.isoformat(),
         )
-    return cycle
+    return Access(cycle, False, version)
 
 
 def catalogue_of(year: int) -> Catalogue:
@@ -313,12 +332,13 @@ def _context(cycle: dict[str, Any], group: PeerGroup, code: str | None) -> dict[
 def comparison(
     session: Session,
     settings: Settings,
-    principal: Principal,
+    access: Access,
     organisation_id: int,
-    year: int,
     group: PeerGroup,
 ) -> dict[str, Any]:
-    cycle = check_access(session, settings, principal, organisation_id, year)
+    """Call after :func:`check_access` (whose result ``access`` is)."""
+    cycle = access.cycle
+    year = cycle["year"]
     catalogue = catalogue_of(year)
     mine = repo.my_values(session, organisation_id, [year])
     peers = group_values(session, group, year)
@@ -378,13 +398,14 @@ def comparison(
 def distribution(
     session: Session,
     settings: Settings,
-    principal: Principal,
+    access: Access,
     organisation_id: int,
-    year: int,
     metric_key: str,
     group: PeerGroup,
 ) -> dict[str, Any]:
-    cycle = check_access(session, settings, principal, organisation_id, year)
+    """Call after :func:`check_access` (whose result ``access`` is)."""
+    cycle = access.cycle
+    year = cycle["year"]
     metric = metric_of(catalogue_of(year), metric_key)
     peers = group_values(session, group, year, metric=metric_key)
     stat = group_statistics(session, settings, group, [year], metric=metric_key, values=peers)
@@ -431,19 +452,24 @@ def distribution(
     }
 
 
+def check_trends_group(group: PeerGroup) -> None:
+    if group.custom and "cycle" in group.filters:
+        raise _bad_group("peer_cycle cannot be used with trends.", "query.peer_cycle")
+
+
 def trends(
     session: Session,
     settings: Settings,
-    principal: Principal,
+    access: Access,
     organisation_id: int,
-    year: int,
     metric_key: str,
     group: PeerGroup,
 ) -> dict[str, Any]:
-    """The metric across every cycle up to ``year`` (published ones, for participants)."""
-    if group.custom and "cycle" in group.filters:
-        raise _bad_group("peer_cycle cannot be used with trends.", "query.peer_cycle")
-    cycle = check_access(session, settings, principal, organisation_id, year)
+    """The metric across every cycle up to the access's cycle (published ones, for
+    participants). Call after :func:`check_trends_group` and :func:`check_access`."""
+    check_trends_group(group)
+    cycle = access.cycle
+    year = cycle["year"]
     metric_of(catalogue_of(year), metric_key)
     with_catalogue = set(available_cycles())
     years = [
@@ -451,7 +477,7 @@ def trends(
         for c in repo.cycles(session)
         if c["year"] <= year
         and c["year"] in with_catalogue
-        and (principal.is_admin or c["status"] == "published")
+        and (access.is_admin or c["status"] == "published")
         and metric_key in load_catalogue(c["year"]).metrics
     ]
     stats = group_statistics(session, settings, group, years, metric=metric_key)

@@ -1,0 +1,92 @@
+"""A per-process cache of rendered results responses.
+
+What is cached is the *rendered body* of a response (JSON or CSV bytes), never an access
+decision: every request still authenticates, checks role, organisation scope, that the
+cycle is published and that today is inside the access window, using the cycle row read
+fresh by the request's one snapshot query (``repository.snapshot``). Only then is the
+cache consulted.
+
+Keys name everything a body depends on: the endpoint and format, the organisation, the
+cycle, the peer group's canonical key, the metric, and whether the caller is an admin
+(trends list unpublished cycles to admins only). Each entry also carries the data
+version read by the same snapshot query; an entry is only served to a request that read
+the same version, so a finished recompute or a changed cycle is never answered from
+older figures. Why a version query and not a TTL: the query costs one short round trip
+(~0.2 ms) and is exact in every worker process; a TTL would serve stale figures for its
+whole length, and LISTEN/NOTIFY would need a listener connection per worker and still a
+fallback when the connection drops.
+
+A body built from data newer than the version it is filed under (a recompute committing
+between the snapshot and the build) is harmless: the next request reads the newer
+version and misses. The reverse cannot happen: the build reads after the snapshot.
+
+Bounded: least recently used entries are evicted beyond ``size`` entries; ``size`` 0
+turns the cache off. Thread-safe (sync endpoints run in a thread pool).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Body:
+    content: bytes
+    media_type: str
+    filename: str | None = None  # CSV attachments
+
+
+class ResultCache:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Body]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._version: Hashable = None
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, key: Hashable, version: Hashable) -> Body | None:
+        with self._lock:
+            if version != self._version:
+                # The data changed (or this request read an older snapshot than another):
+                # whatever is filed under another version will not be served again by a
+                # request that read this one; drop it all rather than let it age out.
+                self._entries.clear()
+                self._version = version
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[1]
+
+    def put(self, key: Hashable, version: Hashable, body: Body) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (version, body)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def get_or_build(self, key: Hashable, version: Hashable, build: Callable[[], Body]) -> Body:
+        """The cached body for ``key`` at ``version``, or ``build()``'s, filed for next time.
+
+        ``build`` runs outside the lock: concurrent misses on one key each build (the same
+        body), which costs CPU once per version but never blocks other keys' hits."""
+        body = self.get(key, version)
+        if body is None:
+            body = build()
+            self.put(key, version, body)
+        return body
