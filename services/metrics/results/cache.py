@@ -75,6 +75,10 @@ class ResultCache:
         if self.size <= 0:
             return
         with self._lock:
+            if self._version is None:
+                self._version = version
+            if version != self._version:
+                return  # built from an older snapshot than the latest seen: not worth keeping
             self._entries[key] = (version, body)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
