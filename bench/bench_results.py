@@ -96,8 +96,9 @@ def parse_wrk(output: str) -> dict[str, float]:
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     figures = {
-        "p50_ms": ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        "p99_ms": ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        # Anchored: a "+/- Stdev" column such as "80.99%" must not be read as the p99 line.
+        "p50_ms": ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+        "p99_ms": ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
         "req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
     }
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
