@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -83,6 +84,20 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
             ]
         )
     spawn([sys.executable, "-m", "yardstick.cli", "worker"])
+    mail_folder = None
+    if "YARDSTICK_SMTP_HOST" not in os.environ and _port_free("127.0.0.1", settings.smtp_port):
+        mail_folder = Path(settings.data_dir) / "mail"
+        spawn(
+            [
+                sys.executable,
+                "-m",
+                "yardstick.mailcatcher",
+                "--port",
+                str(settings.smtp_port),
+                "--folder",
+                str(mail_folder),
+            ]
+        )
 
     stopping = False
 
@@ -99,6 +114,8 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
         for svc, port in ports.items():
             print(f"  {svc:<8} http://{host}:{port}   docs: http://{host}:{port}/docs", flush=True)
         print(f"  database {'embedded, ' if embedded else ''}{_redact(url)}", flush=True)
+        if mail_folder is not None:
+            print(f"  mail     smtp://127.0.0.1:{settings.smtp_port} -> {mail_folder}/*.eml")
         print("  token:   yardstick token --role admin   (then: Authorization: Bearer <token>)")
         print("Press Ctrl-C to stop.", flush=True)
     code = 0
