@@ -139,3 +139,18 @@ def test_bounced_address_gets_no_reminder(api, smtp):
     assert run_jobs(api, "reminders", datetime.now(UTC) + timedelta(days=2))["reminders"] == 1
     api.deliver()
     assert len(smtp.to("a@example.gov.uk")) == 1 and len(smtp.to("b@example.gov.uk")) == 2
+
+
+def test_submission_stores_canonical_answers_and_drops_nulls(api, smtp, owner_engine):
+    # The one-statement submission stores what was sent, then replaces it with the cleaned
+    # answers in the same transaction when they differ ("5" -> 5, CRLF -> LF, null dropped).
+    campaign = make_campaign(api)
+    token = _one_link(api, smtp, campaign)
+    answers = full_answers() | {"S1.satisfaction": " 5", "comment": "a\r\nb", "nps": None}
+    r = api.survey.post(f"/api/v1/respond/{token}/submission", json={"answers": answers})
+    assert r.status_code == 201, r.text
+    with owner_engine.connect() as conn:
+        stored = conn.execute(text("SELECT answers FROM survey_responses")).scalar_one()
+    expected = full_answers() | {"S1.satisfaction": 5, "comment": "a\nb"}
+    del expected["nps"]
+    assert stored == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -46,17 +47,32 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 def campaign_instrument(campaign: dict[str, Any]) -> Instrument:
     """The campaign's questionnaire: attributes not asked and a disabled comment removed,
     the organisation's own option lists applied."""
-    instrument = load_instrument(campaign["kind"])
-    drop = set()
-    asked = set(campaign["breakdown_attributes"])
-    for name in instrument.attributes:
-        if name not in asked:
-            drop.add(f"attr.{name}")
-    if not campaign["comments_enabled"] and instrument.question("comment") is not None:
+    options = campaign["attribute_options"] or {}
+    return _campaign_instrument(
+        campaign["kind"],
+        tuple(campaign["breakdown_attributes"]),
+        bool(campaign["comments_enabled"]),
+        tuple(sorted((k, tuple(v)) for k, v in options.items())),
+    )
+
+
+@lru_cache(maxsize=512)
+def _campaign_instrument(
+    kind: str,
+    breakdown_attributes: tuple[str, ...],
+    comments_enabled: bool,
+    attribute_options: tuple[tuple[str, tuple[str, ...]], ...],
+) -> Instrument:
+    # Every request on a link needs this, and building it costs more than the rest of a
+    # submission: instruments are immutable, so equal settings share one.
+    instrument = load_instrument(kind)
+    asked = set(breakdown_attributes)
+    drop = {f"attr.{name}" for name in instrument.attributes if name not in asked}
+    if not comments_enabled and instrument.question("comment") is not None:
         drop.add("comment")
     if drop:
         instrument = _without(instrument, drop)
-    options = {k: v for k, v in campaign["attribute_options"].items() if k in asked}
+    options = {k: list(v) for k, v in attribute_options if k in asked}
     return instrument.with_attribute_options(options)
 
 
