@@ -39,6 +39,8 @@ from services.survey.privacy import (
     parse_recipients,
 )
 from shared.auth import Principal
+from shared.db.tables.survey import survey_outbox
+from shared.outbox import enqueue
 from shared.settings import Settings
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -407,6 +409,32 @@ def send(
     if values:
         campaign = repo.update_campaign(session, campaign_id, values)
     return SendResult(queued=len(ids), status=campaign["status"])
+
+
+def close(
+    session: Session, principal: Principal, campaign_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """Close a campaign now, before its closing date; closing a closed campaign changes
+    nothing (idempotent: no second event, ``closed_at`` kept)."""
+    campaign = _scoped(session, principal, campaign_id, lock=True)
+    if campaign["status"] != "closed":
+        close_and_announce(session, [campaign_id], now or clock.now_utc())
+    return get(session, principal, campaign_id)
+
+
+def close_and_announce(session: Session, campaign_ids: list[int], now: datetime) -> None:
+    """Mark campaigns closed and tell the metrics service through the outbox (it computes
+    the results): the same for the close job and a manual close."""
+    repo.close_campaigns(session, campaign_ids, now)
+    for campaign_id in campaign_ids:
+        enqueue(
+            session,
+            survey_outbox,
+            event_type="survey.campaign_closed",
+            target="metrics",
+            path="/internal/events",
+            payload={"campaign_id": campaign_id},
+        )
 
 
 def report_bounces(
