@@ -154,3 +154,30 @@ def test_submission_stores_canonical_answers_and_drops_nulls(api, smtp, owner_en
     expected = full_answers() | {"S1.satisfaction": 5, "comment": "a\nb"}
     del expected["nps"]
     assert stored == expected
+
+
+def test_upload_problems_carry_codes_and_only_warnings_let_it_through(api, owner_engine):
+    campaign = make_campaign(api, attribute_options={"location": ["North office", "South office"]})
+    cid = campaign["id"]
+    url = f"/api/v1/campaigns/{cid}/recipients"
+    # An unknown column is a warning: dropped, reported with its code, the rest stored.
+    r = api.survey.post(
+        url,
+        content=b"email,name,location\na@example.gov.uk,Ann,north office\n",
+        headers={**staff(api, campaign), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        {"row": 1, "code": "unknown_columns", "message": r.json()["warnings"][0]["message"]}
+    ]
+    assert r.json()["new"] == 1
+    # A value that merely reads like a warning is still an error: nothing stored.
+    r = api.survey.post(
+        url,
+        json=[{"email": "b@example.gov.uk", "location": "x ignored; y"}],
+        headers=staff(api, campaign),
+    )
+    body = assert_problem(r, 422)
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [(1, "attribute_not_in_list")]
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM survey_invitations")).scalar() == 1

@@ -342,14 +342,16 @@ def upload_recipients(
     )
     options = {k: v for k, v in campaign["attribute_options"].items() if k in ("location", "role")}
     parsed = parse_recipients(data, format=fmt, attribute_options=options)
-    # Unknown columns are reported but are not errors: they are dropped, never stored.
-    warnings = [e for e in parsed.errors if " ignored; " in e.message]
-    errors = [e for e in parsed.errors if " ignored; " not in e.message]
+    # Warnings (unknown columns: dropped, never stored) are reported; any error stops it all.
+    errors = parsed.errors
     if errors:
         raise InvalidRecipients(
             f"{len(errors)} row(s) of the upload could not be used; nothing was stored. "
             "Fix the rows listed and upload the file again.",
-            errors=[{"field": f"row {e.row}", "row": e.row, "message": e.message} for e in errors],
+            errors=[
+                {"field": f"row {e.row}", "row": e.row, "code": e.code, "message": e.message}
+                for e in errors
+            ],
             invalid=len(errors),
         )
     if not parsed.recipients:
@@ -378,7 +380,7 @@ def upload_recipients(
         merged=row_count - new,
         invalid=0,
         duplicates=[DuplicateRow(row=d.row, first_row=d.first_row) for d in parsed.duplicates],
-        warnings=[RowProblem(row=w.row, message=w.message) for w in warnings],
+        warnings=[RowProblem(row=w.row, code=w.code, message=w.message) for w in parsed.warnings],
         recipients=total,
     )
 
