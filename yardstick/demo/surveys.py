@@ -60,7 +60,7 @@ def load_demo_surveys(
     - ``cycle_id`` (optional) is an existing benchmarking cycle; with it, the campaigns count
       in that cycle's cross-organisation survey benchmark (the metrics service takes the
       latest closed user-satisfaction campaign per organisation in the cycle).
-    - Campaigns are dated 4 to 30 October 2020 and already closed, with addresses erased:
+    - Campaigns run from 3 to 30 October 2020 and already closed, with addresses erased:
       no invitation, address or token is created. No ``survey.campaign_closed`` event is
       queued either; the metrics service computes and stores a closed campaign's results on
       the first read (``GET /api/v1/survey-results/campaigns/{id}``).
