@@ -51,6 +51,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO, Any, Literal
 
 import polars as pl
@@ -278,42 +279,74 @@ def _jsonl_records(
 # --------------------------------------------------------------------------- dates
 
 
-def parse_datetimes(raw: pl.Expr, extra_formats: Iterable[str] = ()) -> list[pl.Expr]:
-    """Expressions for (value UTC, dst_gap, dst_ambiguous) from a string column.
+def _cascade(s: pl.Series, formats: Iterable[str], **kw: Any) -> pl.Series:
+    """First format that parses each value, trying a format only on the values still
+    unparsed (the same result as a coalesce over all formats, without parsing every
+    value once per format)."""
+    out: pl.Series | None = None
+    for f in formats:
+        if out is None:
+            out = s.str.to_datetime(f, strict=False, **kw)
+            continue
+        todo = (out.is_null() & s.is_not_null()).arg_true()
+        if todo.len() == 0:
+            break
+        out = out.scatter(todo, s.gather(todo).str.to_datetime(f, strict=False, **kw))
+    assert out is not None
+    return out
 
-    Returns aliases ``value``, ``gap``, ``ambiguous``; see the module docstring.
+
+def parse_datetime_series(
+    raw: pl.Series, extra_formats: Iterable[str] = ()
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """(value UTC, dst_gap, dst_ambiguous) for a column of date strings.
+
+    Fast path for the whole column (naive formats, one London conversion); the rare rows
+    that need more work — offsets or Z, clock-change gaps and overlaps — are redone
+    exactly on their own. See the module docstring for the rule.
     """
-    s = (
-        raw.str.strip_chars()
-        .str.replace(r"[zZ]$", "+00:00")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2}) (\d)", "${1}T${2}")
-    )
-    aware = pl.coalesce(
-        [s.str.to_datetime(f, time_zone="UTC", strict=False) for f in AWARE_FORMATS]
-    ).cast(_DT)
-    naive = pl.coalesce(
-        [
-            s.str.to_datetime(f, strict=False, time_unit="us")
-            for f in (*NAIVE_FORMATS, *extra_formats)
-        ]
-    )
+    n = raw.len()
+    s = raw.str.strip_chars()
+    naive = _cascade(s, (*NAIVE_FORMATS, *extra_formats), time_unit="us")
+    # Values that are not naive local times: ISO 8601 with an offset or Z.
+    rest = (naive.is_null() & s.is_not_null()).arg_true()
+    aware = pl.Series("aware", [None] * n, dtype=_DT)
+    if rest.len():
+        sub = (
+            s.gather(rest)
+            .str.replace(r"[zZ]$", "+00:00")
+            .str.replace(r"^(\d{4}-\d{2}-\d{2}) (\d)", "${1}T${2}")
+        )
+        aware = aware.scatter(rest, _cascade(sub, AWARE_FORMATS, time_zone="UTC").cast(_DT))
+        again = _cascade(sub, NAIVE_FORMATS, time_unit="us")
+        naive = naive.scatter(rest, again.cast(naive.dtype))
+        naive = pl.select(pl.when(aware.is_null()).then(naive)).to_series()
     early = naive.dt.replace_time_zone(LONDON, ambiguous="earliest", non_existent="null")
-    late = naive.dt.replace_time_zone(LONDON, ambiguous="latest", non_existent="null")
-    day_before = naive - pl.duration(days=1)
-    prev_utc = (
-        day_before.dt.replace_time_zone(LONDON, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-    # In the gap, local time minus the offset in force before the change.
-    shifted = (naive - (day_before - prev_utc)).dt.replace_time_zone("UTC")
-    gap = naive.is_not_null() & early.is_null() & aware.is_null()
-    local_utc = (
-        pl.when(early.is_not_null()).then(early.dt.convert_time_zone("UTC")).otherwise(shifted)
-    )
-    value = pl.coalesce(aware, local_utc.cast(_DT))
-    ambiguous = aware.is_null() & early.is_not_null() & (early != late)
-    return [value.alias("value"), gap.alias("gap"), ambiguous.alias("ambiguous")]
+    value = early.dt.convert_time_zone("UTC").cast(_DT)
+    value = pl.select(pl.coalesce(aware, value)).to_series()
+    gap = naive.is_not_null() & early.is_null()
+    ambiguous = pl.Series("ambiguous", [False] * n, dtype=pl.Boolean)
+    # Ambiguous local times exist only around the autumn change, in the small hours.
+    candidates = (
+        early.is_not_null() & naive.dt.month().is_in([9, 10, 11]) & (naive.dt.hour() <= 3)
+    ).arg_true()
+    if candidates.len():
+        sub_naive = naive.gather(candidates)
+        late = sub_naive.dt.replace_time_zone(LONDON, ambiguous="latest", non_existent="null")
+        ambiguous = ambiguous.scatter(candidates, early.gather(candidates) != late)
+    gaps = gap.arg_true()
+    if gaps.len():
+        # In the gap, local time minus the offset in force before the change.
+        g = naive.gather(gaps)
+        day_before = g - pl.Series([timedelta(days=1)] * gaps.len())
+        prev_utc = (
+            day_before.dt.replace_time_zone(LONDON, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        shifted = (g - (day_before - prev_utc)).dt.replace_time_zone("UTC").cast(_DT)
+        value = value.scatter(gaps, shifted)
+    return value, gap.fill_null(False), ambiguous
 
 
 # --------------------------------------------------------------------------- batches
@@ -351,9 +384,9 @@ def _normalise(
     """
     raw = raw.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in CANONICAL_FIELDS)
     extra = profile.extra_datetime_formats
-    date_cols: list[pl.Expr] = []
+    date_cols: list[pl.Series] = []
     for c in ("logged_at", "resolved_at", "closed_at"):
-        value, gap, amb = parse_datetimes(pl.col(c), extra)
+        value, gap, amb = parse_datetime_series(raw[c], extra)
         date_cols += [value.alias(f"{c}__v"), gap.alias(f"{c}__gap"), amb.alias(f"{c}__amb")]
     type_default = pl.lit(profile.default_type, pl.Utf8)
     df = raw.with_columns(
