@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.cycles.router import router as cycles_router
+from services.ingest.feedback.router import router as feedback_router
 from services.ingest.organisations.router import router as organisations_router
 from services.ingest.sla_config.router import router as sla_config_router
 from services.ingest.tickets.router import internal as tickets_internal
@@ -21,6 +22,7 @@ ROUTERS = [
     tickets_router,
     tickets_internal,
     sla_config_router,
+    feedback_router,
 ]
 
 

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
+from services.metrics.feedback.router import router as feedback_router
 from services.metrics.runs.router import router as runs_router
 from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (registers events)
 from services.metrics.sla.router import router as sla_router
 from services.metrics.survey_results.router import router as survey_results_router
 from shared.app import create_app
 
-ROUTERS = [events_router, runs_router, sla_router, survey_results_router]
+ROUTERS = [events_router, runs_router, sla_router, survey_results_router, feedback_router]
 
 
 def build(**kwargs: Any) -> FastAPI:
