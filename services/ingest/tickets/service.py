@@ -12,9 +12,13 @@ once) because a several-GB file must show progress and must not be one transacti
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,13 @@ from services.ingest.tickets.exceptions import (
     UnknownProfile,
     UnknownTickets,
 )
-from services.ingest.tickets.parsing import FileFormatError, RowIssue, TicketFileParser
+from services.ingest.tickets.parsing import (
+    FileFormatError,
+    ParsedBatch,
+    ParseStats,
+    RowIssue,
+    TicketFileParser,
+)
 from services.ingest.tickets.profiles import CANONICAL_FIELDS, PROFILES, Profile, custom_profile
 from services.ingest.tickets.schemas import IntervalsReplace, MappingCreate
 from shared.auth import Principal
@@ -244,6 +254,43 @@ def _read(path: Path) -> Iterator[bytes]:
             yield block
 
 
+def _prefetch(
+    parser: TicketFileParser, batches: Iterator[ParsedBatch], depth: int = 2
+) -> Iterator[tuple[ParsedBatch, ParseStats]]:
+    """Parse ahead in a thread while the caller loads the previous batch into PostgreSQL.
+
+    Polars and numpy release the GIL and the database work is I/O, so the two overlap.
+    Each batch travels with a snapshot of the parser's counts as of that batch, so the
+    progress committed with a batch never includes rows parsed ahead of it.
+    """
+    q: queue.Queue[tuple[ParsedBatch, ParseStats] | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                q.put((batch, replace(parser.stats)))
+            q.put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="ticket-parse", daemon=True)
+    worker.start()
+    try:
+        while (item := q.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.05)
+        worker.join()
+
+
 def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
     """Run (or resume) one import to completion; safe to call again at any time."""
     with engine.connect() as lock_conn:
@@ -299,7 +346,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             }
             extra_rejected = 0
             checkpoint = job["checkpoint_row"]
-            for batch in parser.parse(_read(path)):
+            for batch, stats in _prefetch(parser, parser.parse(_read(path))):
                 rows, org_issues = _check_organisations(batch.rows, allowed)
                 extra_rejected += len(org_issues)
                 issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
@@ -308,7 +355,6 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                     int(batch.rows["source_row"].max() or 0),  # type: ignore[arg-type]
                     *(i.row for i in batch.issues),
                 )
-                stats = parser.stats
                 progress = {
                     "rows_read": stats.rows_read,
                     "rows_accepted": stats.rows_accepted - extra_rejected,
