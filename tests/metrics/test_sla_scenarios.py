@@ -83,11 +83,11 @@ def test_saved_custom_mapping_is_used_for_an_upload(api):
     assert r.status_code == 201, r.text
     mapping_id = r.json()["id"]
     body = (
-        "Ref,Urgency,Kind,Opened,Fixed\n"
-        "D1,Sev1,Fault,01/03/2021 09:00,01/03/2021 12:00\n"  # 3 working hours: met
-        "D2,Sev1,Fault,01/03/2021 09:00,02/03/2021 09:00\n"  # 9 + 1 = 10 h: missed
-        "D3,Sev9,Fault,01/03/2021 09:00,02/03/2021 09:00\n"  # not in the priority map
-    ).encode()
+        b"Ref,Urgency,Kind,Opened,Fixed\n"
+        b"D1,Sev1,Fault,01/03/2021 09:00,01/03/2021 12:00\n"  # 3 working hours: met
+        b"D2,Sev1,Fault,01/03/2021 09:00,02/03/2021 09:00\n"  # 9 + 1 = 10 h: missed
+        b"D3,Sev9,Fault,01/03/2021 09:00,02/03/2021 09:00\n"  # not in the priority map
+    )
     job = api.ingest.post(
         "/api/v1/ticket-imports",
         params={"mapping_id": mapping_id, "organisation_id": org, "source_system": "desk"},
