@@ -28,7 +28,7 @@ def rating(org: int, received_at: str, **kw: Any) -> dict[str, Any]:
 
 def report(api: Any, name: str, orgs: list[int], **params: Any) -> Any:
     return api.metrics.get(
-        f"/api/v1/feedback-reports/{name}",
+        f"/api/v1/sla/feedback/{name}",
         params={"organisation_id": orgs, **params},
         headers=api.auth("reader", orgs),
     )

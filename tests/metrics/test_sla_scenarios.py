@@ -263,11 +263,11 @@ def test_restart_from_checkpoint_after_a_crash(api, database_url, owner_engine, 
     real_upsert = tickets_repo.upsert_batch
     calls: list[int] = []
 
-    def crashing(session: Any, frame: Any, import_id: int) -> tuple[int, int]:
+    def crashing(session: Any, frame: Any, import_id: int, **kw: Any) -> tuple[int, int]:
         calls.append(frame.height)
         if len(calls) == 3:
             raise RuntimeError("simulated crash in the middle of the third batch")
-        return real_upsert(session, frame, import_id)
+        return real_upsert(session, frame, import_id, **kw)
 
     monkeypatch.setattr(tickets_repo, "upsert_batch", crashing)
     engine = make_engine(database_url, role="ingest")

@@ -44,11 +44,11 @@ def _policies(calendar_id: int) -> list[PolicyIn]:
 
     def pol(priority: str, share: str, **target: Decimal | None) -> PolicyIn:
         return PolicyIn(
-            priority=priority,  # type: ignore[arg-type]
+            priority=priority,
             calendar_id=calendar_id,
             target_share_pct=Decimal(share),
             effective_from=start,
-            **target,  # type: ignore[arg-type]
+            **target,
         )
 
     return [

@@ -7,6 +7,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from shared.deps import MAX_INT32
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
 
 class FeedbackIn(BaseModel):
     """One post-interaction rating: satisfaction (1-7), recommendation (0-10), or both."""
@@ -14,8 +16,10 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: Annotated[int, Field(ge=1, le=MAX_INT32)]
-    source_system: Annotated[str, Field(min_length=1, max_length=200)]
-    ticket_reference: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    source_system: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    ticket_reference: Annotated[str | None, Field(min_length=1, max_length=200, pattern=NO_NUL)] = (
+        None
+    )
     received_at: Annotated[AwareDatetime, Field(description="ISO 8601 with an offset")]
     satisfaction: Annotated[
         int | None, Field(ge=1, le=7, description="Service-desk satisfaction, 1-7")

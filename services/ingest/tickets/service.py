@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,16 +254,24 @@ def _read(path: Path) -> Iterator[bytes]:
             yield block
 
 
+Prepared = tuple[pl.DataFrame, list[RowIssue], bytes]
+
+
 def _prefetch(
-    parser: TicketFileParser, batches: Iterator[ParsedBatch], depth: int = 2
-) -> Iterator[tuple[ParsedBatch, ParseStats]]:
+    parser: TicketFileParser,
+    batches: Iterator[ParsedBatch],
+    prepare: Callable[[ParsedBatch], Prepared],
+    depth: int = 2,
+) -> Iterator[tuple[ParsedBatch, ParseStats, Prepared]]:
     """Parse ahead in a thread while the caller loads the previous batch into PostgreSQL.
 
     Polars and numpy release the GIL and the database work is I/O, so the two overlap.
     Each batch travels with a snapshot of the parser's counts as of that batch, so the
-    progress committed with a batch never includes rows parsed ahead of it.
+    progress committed with a batch never includes rows parsed ahead of it, and with
+    ``prepare(batch)`` (the organisation check and the COPY payload), also made ahead.
     """
-    q: queue.Queue[tuple[ParsedBatch, ParseStats] | BaseException | None] = queue.Queue(depth)
+    q: queue.Queue[tuple[ParsedBatch, ParseStats, Prepared] | BaseException | None]
+    q = queue.Queue(depth)
     stop = threading.Event()
 
     def produce() -> None:
@@ -271,7 +279,7 @@ def _prefetch(
             for batch in batches:
                 if stop.is_set():
                     return
-                q.put((batch, replace(parser.stats)))
+                q.put((batch, replace(parser.stats), prepare(batch)))
             q.put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             q.put(exc)
@@ -346,8 +354,13 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             }
             extra_rejected = 0
             checkpoint = job["checkpoint_row"]
-            for batch, stats in _prefetch(parser, parser.parse(_read(path))):
+
+            def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
+                return rows, org_issues, repo.copy_payload(rows)
+
+            batches = _prefetch(parser, parser.parse(_read(path)), prepare)
+            for batch, stats, (rows, org_issues, payload) in batches:
                 extra_rejected += len(org_issues)
                 issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
                 last_row = max(
@@ -363,7 +376,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 }
                 if last_row <= checkpoint:
                     continue  # committed before a restart
-                inserted, updated = repo.upsert_batch(session, rows, import_id)
+                inserted, updated = repo.upsert_batch(session, rows, import_id, payload=payload)
                 counts["rows_inserted"] += inserted
                 counts["rows_updated"] += updated
                 counts["rows_unchanged"] += rows.height - inserted - updated

@@ -14,7 +14,7 @@ from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, DbSession
 from shared.errors import Unprocessable
 
-router = APIRouter(prefix="/api/v1/feedback-reports", tags=["feedback reports"])
+router = APIRouter(prefix="/api/v1/sla/feedback", tags=["feedback reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv with the same columns")]
 _CSV: dict[int | str, dict[str, object]] = {
