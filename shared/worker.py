@@ -30,7 +30,8 @@ def build_worker(
     worker = OutboxWorker(
         settings,
         [(ingest_outbox, ingest_engine), (survey_outbox, survey_engine)],
-        client or ServiceClient(settings, "worker"),
+        client
+        or ServiceClient(settings, "worker", timeout=settings.outbox_delivery_timeout_seconds),
     )
     return worker, [ingest_engine, survey_engine]
 

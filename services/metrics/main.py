@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
+from services.metrics.feedback.router import router as feedback_router
 from services.metrics.results.router import admin_router as benchmarks_router
 from services.metrics.results.router import router as results_router
 from services.metrics.runs.router import router as runs_router
@@ -22,6 +23,7 @@ ROUTERS = [
     benchmarks_router,
     sla_router,
     survey_results_router,
+    feedback_router,
 ]
 
 

@@ -42,6 +42,9 @@ def _counts(url):
                         "survey_responses",
                         "survey_invitations",
                         "survey_results",
+                        "tickets",
+                        "sla_outcomes",
+                        "sla_policies",
                     )
                 },
                 dict(
@@ -75,6 +78,8 @@ def test_demo_loads_realistic_data_once(demo_url):
     assert counts["submissions"] == 910
     assert counts["survey_responses"] > 0 and counts["survey_results"] == 3
     assert counts["survey_invitations"] == 0, "demo responses never come with addresses"
+    assert counts["tickets"] == 5250 and counts["sla_outcomes"] == 5250
+    assert counts["sla_policies"] > 0
     assert set(states_2020) == {"accepted", "submitted", "returned", "draft"}
     # medians sit near the published 2019/20 figures (DOMAIN.md)
     for key, expected in {

@@ -13,7 +13,7 @@ date is for demonstration only; a real cycle's date is set by the benchmark team
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.ingest.cycles.service import ensure_codes
 from services.metrics.benchmark.recompute import recompute
+from services.metrics.sla.service import recompute as sla_recompute
 from services.metrics.survey_results.service import on_campaign_closed
 from shared.catalogue import load_catalogue
 from shared.db.tables.ingest import cycles, organisations
@@ -31,6 +32,7 @@ from shared.settings import get_settings
 from yardstick.dbsession import admin_session
 from yardstick.demo.benchmark_data import generate_benchmark_data
 from yardstick.demo.surveys import DEMO_TITLE, load_demo_surveys
+from yardstick.demo.tickets import load_ticket_demo
 
 DEMO_ACTOR = "demo-loader"
 LATEST_YEAR = 2020
@@ -157,6 +159,11 @@ def load_demo(database_url: str) -> str:
         result = recompute(session, None, min_n=get_settings().disclosure_min_n, trigger="demo")
     survey_orgs = [org_id[i] for i in sorted(data.participants(LATEST_YEAR))[:3]]
     responses = _load_surveys(database_url, survey_orgs, cycle_rows[LATEST_YEAR]["id"])
+    tickets_note = load_ticket_demo(database_url, survey_orgs)
+    with admin_session(database_url, role="metrics") as session:
+        # The ticket demo also leaves these recomputes in the outbox for the worker; doing
+        # them here makes `yardstick demo` complete without one (a second pass is a no-op).
+        sla_recompute(session, organisation_ids=survey_orgs, as_of=datetime.now(UTC))
     latest = len(data.participants(LATEST_YEAR))
     return (
         f"demo data loaded: {len(data.organisations)} organisations, cycles "
@@ -164,7 +171,7 @@ def load_demo(database_url: str) -> str:
         f"{_release_date(LATEST_YEAR, today).isoformat()}), {created} new submissions; "
         f"recomputed {result['metric_values']} metric values and {result['statistics']} "
         f"statistics; {responses} new survey responses for organisations "
-        f"{', '.join(map(str, survey_orgs))}"
+        f"{', '.join(map(str, survey_orgs))}; {tickets_note}"
     )
 
 
