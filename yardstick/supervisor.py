@@ -120,8 +120,8 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
         print("Press Ctrl-C to stop.", flush=True)
     code = 0
     while not stopping and ready:
-        if any(p.poll() is not None for p in procs):
-            print("a process exited unexpectedly; stopping everything", file=sys.stderr)
+        if _report_exited(procs):
+            print("stopping everything", file=sys.stderr)
             code = 1
             break
         time.sleep(0.3)
@@ -154,7 +154,9 @@ def _wait_ready(
     deadline = time.monotonic() + 60
     pending = dict(ports)
     while pending and time.monotonic() < deadline:
-        if stopping() or any(p.poll() is not None for p in procs):
+        if stopping():
+            return False
+        if _report_exited(procs):
             return False
         for svc, port in list(pending.items()):
             try:
@@ -164,6 +166,15 @@ def _wait_ready(
                 pass
         time.sleep(0.3)
     return not pending
+
+
+def _report_exited(procs: list[subprocess.Popen[bytes]]) -> bool:
+    """Say which child ended (and how) so a failed start is never a mystery."""
+    exited = [p for p in procs if p.poll() is not None]
+    for p in exited:
+        name = " ".join(str(a) for a in p.args[2:4])  # type: ignore[index]
+        print(f"{name} exited with code {p.returncode}", file=sys.stderr, flush=True)
+    return bool(exited)
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
