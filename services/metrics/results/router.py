@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from services.metrics.benchmark.recompute import recompute
 from services.metrics.results import service
@@ -19,9 +20,9 @@ from services.metrics.results.schemas import (
     Trends,
 )
 from services.metrics.results.service import PeerGroup
-from services.metrics.results.tabular import to_csv
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.tabular import csv_response
 
 router = APIRouter(prefix="/api/v1/results", tags=["results"])
 admin_router = APIRouter(prefix="/api/v1/benchmarks", tags=["results"])
@@ -60,12 +61,8 @@ def peer_group(
 Group = Annotated[PeerGroup, Depends(peer_group)]
 
 
-def _csv(body: str, name: str) -> Response:
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+def _csv(model: type[BaseModel], rows: list[dict[str, Any]], name: str) -> Response:
+    return csv_response(list(model.model_fields), rows, name)
 
 
 # ------------------------------------------------------------------ comparison
@@ -121,7 +118,7 @@ def comparison_csv(
     group: Group,
 ) -> Response:
     data = service.comparison(session, settings, principal, organisation_id, cycle, group)
-    return _csv(to_csv(ComparisonRow, data["rows"]), f"comparison-{cycle}")
+    return _csv(ComparisonRow, data["rows"], f"comparison-{cycle}")
 
 
 # ------------------------------------------------------------------ distribution
@@ -180,7 +177,7 @@ def distribution_csv(
     group: Group,
 ) -> Response:
     data = service.distribution(session, settings, principal, organisation_id, cycle, metric, group)
-    return _csv(to_csv(DistributionRow, data["rows"]), f"distribution-{cycle}-{metric}")
+    return _csv(DistributionRow, data["rows"], f"distribution-{cycle}-{metric}")
 
 
 # ------------------------------------------------------------------ trends
@@ -232,7 +229,7 @@ def trends_csv(
     group: Group,
 ) -> Response:
     data = service.trends(session, settings, principal, organisation_id, cycle, metric, group)
-    return _csv(to_csv(TrendRow, data["rows"]), f"trends-{cycle}-{metric}")
+    return _csv(TrendRow, data["rows"], f"trends-{cycle}-{metric}")
 
 
 # ------------------------------------------------------------------ admin
