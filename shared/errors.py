@@ -143,6 +143,12 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
+def _is_client_data_error(exc: DBAPIError) -> bool:
+    import psycopg
+
+    return isinstance(exc.orig, psycopg.DataError) and "NUL" in str(exc.orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -214,6 +220,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 + "; check the values you sent.",
             )
             return problem_response(status, code, title, detail, instance=request.url.path)
+        if state is None and _is_client_data_error(exc):
+            # psycopg refuses some values before they reach the server (e.g. a NUL byte in
+            # text): the client sent them, so it is a 422, not our 500.
+            return problem_response(
+                422,
+                "invalid_value",
+                "Invalid input",
+                "A value cannot be stored as sent (text must not contain NUL characters); "
+                "check the values you sent.",
+                instance=request.url.path,
+            )
         log.exception("database error on %s %s", request.method, request.url.path)
         return problem_response(
             500,

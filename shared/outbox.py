@@ -167,14 +167,25 @@ class OutboxWorker:
 
     def run_forever(self) -> None:
         log.info("outbox worker started for %s", ", ".join(t.name for t, _ in self.sources))
-        while not self._stop.is_set():
+        while not self.stopping:
             try:
                 result = self.run_once()
             except Exception:
                 log.exception("outbox worker pass failed; retrying")
                 result = DeliveryResult()
             if result.delivered == 0:
-                self._stop.wait(self.settings.outbox_poll_seconds)
+                self.wait(self.settings.outbox_poll_seconds)
 
     def stop(self) -> None:
+        """Ask :meth:`run_forever` (and anything waiting in :meth:`wait`) to finish."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until :meth:`stop` is called or ``timeout`` seconds pass; True if stopping.
+
+        For threads that run beside the worker and must end with it (the periodic jobs)."""
+        return self._stop.wait(timeout)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 300.0
     outbox_poll_seconds: float = 0.5
+    # One delivery may process a several-GB ticket import inside the receiving service,
+    # far beyond an ordinary request's 30 s, so the worker's HTTP client waits this long.
+    outbox_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
 
     disclosure_min_n: int = Field(default=5, ge=3)
 

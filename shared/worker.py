@@ -30,7 +30,8 @@ def build_worker(
     worker = OutboxWorker(
         settings,
         [(ingest_outbox, ingest_engine), (survey_outbox, survey_engine)],
-        client or ServiceClient(settings, "worker"),
+        client
+        or ServiceClient(settings, "worker", timeout=settings.outbox_delivery_timeout_seconds),
     )
     return worker, [ingest_engine, survey_engine]
 
@@ -49,16 +50,17 @@ def run_survey_jobs(client: ServiceClient) -> bool:
     return True
 
 
-def _periodic(stop: threading.Event, interval: float, client: ServiceClient) -> None:
-    while not stop.wait(interval):
-        run_survey_jobs(client)
+def run_periodic_jobs(worker: OutboxWorker, interval: float) -> None:
+    """Run the survey jobs every ``interval`` seconds until the worker is stopped."""
+    while not worker.wait(interval):
+        run_survey_jobs(worker.client)
 
 
 def run(settings: Settings, database_url: str) -> None:
     worker, engines = build_worker(settings, database_url)
     jobs = threading.Thread(
-        target=_periodic,
-        args=(worker._stop, settings.survey_jobs_interval_seconds, worker.client),
+        target=run_periodic_jobs,
+        args=(worker, settings.survey_jobs_interval_seconds),
         name="survey-jobs",
         daemon=True,
     )

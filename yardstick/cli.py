@@ -228,6 +228,20 @@ def test(ctx: typer.Context) -> None:
     typer.secho("all checks passed", fg="green")
 
 
+def _import_client() -> Any:
+    """The HTTP client ``yardstick import`` uses (tests swap in an in-process transport)."""
+    import httpx
+
+    return httpx.Client(timeout=3600.0)
+
+
+def _wait(seconds: float) -> None:
+    """Pause between job polls (tests swap in running the outbox once)."""
+    import time
+
+    time.sleep(seconds)
+
+
 @app.command("import")
 def import_tickets(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON lines")],
@@ -242,9 +256,6 @@ def import_tickets(
     poll_seconds: Annotated[float, typer.Option(help="Seconds between status polls")] = 1.0,
 ) -> None:
     """Stream a ticket export to the ingest service with a progress bar, then follow the job."""
-    import time
-
-    import httpx
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from shared.auth import mint_token
@@ -277,7 +288,7 @@ def import_tickets(
                     bar.advance(task, len(block))
                     yield block
 
-        with httpx.Client(timeout=3600.0) as client:
+        with _import_client() as client:
             response = client.post(
                 f"{base}/api/v1/ticket-imports",
                 params=params,
@@ -295,7 +306,7 @@ def import_tickets(
                 bar.update(rows, completed=job["progress"]["rows_read"])
                 if job["status"] in ("done", "failed"):
                     break
-                time.sleep(poll_seconds)
+                _wait(poll_seconds)
     typer.echo(json.dumps(job, indent=2))
     if job["status"] == "failed":
         raise typer.Exit(1)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -83,6 +84,20 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
             ]
         )
     spawn([sys.executable, "-m", "yardstick.cli", "worker"])
+    mail_folder = None
+    if "YARDSTICK_SMTP_HOST" not in os.environ and _port_free("127.0.0.1", settings.smtp_port):
+        mail_folder = Path(settings.data_dir) / "mail"
+        spawn(
+            [
+                sys.executable,
+                "-m",
+                "yardstick.mailcatcher",
+                "--port",
+                str(settings.smtp_port),
+                "--folder",
+                str(mail_folder),
+            ]
+        )
 
     stopping = False
 
@@ -99,12 +114,14 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
         for svc, port in ports.items():
             print(f"  {svc:<8} http://{host}:{port}   docs: http://{host}:{port}/docs", flush=True)
         print(f"  database {'embedded, ' if embedded else ''}{_redact(url)}", flush=True)
+        if mail_folder is not None:
+            print(f"  mail     smtp://127.0.0.1:{settings.smtp_port} -> {mail_folder}/*.eml")
         print("  token:   yardstick token --role admin   (then: Authorization: Bearer <token>)")
         print("Press Ctrl-C to stop.", flush=True)
     code = 0
     while not stopping and ready:
-        if any(p.poll() is not None for p in procs):
-            print("a process exited unexpectedly; stopping everything", file=sys.stderr)
+        if _report_exited(procs):
+            print("stopping everything", file=sys.stderr)
             code = 1
             break
         time.sleep(0.3)
@@ -137,7 +154,9 @@ def _wait_ready(
     deadline = time.monotonic() + 60
     pending = dict(ports)
     while pending and time.monotonic() < deadline:
-        if stopping() or any(p.poll() is not None for p in procs):
+        if stopping():
+            return False
+        if _report_exited(procs):
             return False
         for svc, port in list(pending.items()):
             try:
@@ -147,6 +166,15 @@ def _wait_ready(
                 pass
         time.sleep(0.3)
     return not pending
+
+
+def _report_exited(procs: list[subprocess.Popen[bytes]]) -> bool:
+    """Say which child ended (and how) so a failed start is never a mystery."""
+    exited = [p for p in procs if p.poll() is not None]
+    for p in exited:
+        name = " ".join(str(a) for a in p.args[2:4])  # type: ignore[index]
+        print(f"{name} exited with code {p.returncode}", file=sys.stderr, flush=True)
+    return bool(exited)
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.catalogue.router import router as catalogue_router
 from services.ingest.cycles.router import router as cycles_router
+from services.ingest.feedback.router import router as feedback_router
 from services.ingest.imports.router import router as imports_router
 from services.ingest.organisations.router import router as organisations_router
 from services.ingest.sla_config.router import router as sla_config_router
@@ -27,6 +28,7 @@ ROUTERS = [
     catalogue_router,
     submissions_router,
     imports_router,
+    feedback_router,
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
+from services.metrics.feedback.router import router as feedback_router
 from services.metrics.results.cache import ResultCache
 from services.metrics.results.router import admin_router as benchmarks_router
 from services.metrics.results.router import router as results_router
@@ -23,6 +24,7 @@ ROUTERS = [
     benchmarks_router,
     sla_router,
     survey_results_router,
+    feedback_router,
 ]
 
 

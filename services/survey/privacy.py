@@ -187,10 +187,18 @@ class Recipient:
     rows: tuple[int, ...] = ()  # every row the address appeared on
 
 
+Severity = Literal["error", "warning"]
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """A problem with an upload. ``severity`` decides: any error and nothing is stored; a
+    warning (e.g. an ignored column) is reported and the upload goes ahead."""
+
     row: int  # CSV: line in the spreadsheet (header = 1); JSON: 1-based item number; 0 = file
     message: str
+    code: str  # stable, for programs: "invalid_email", "unknown_columns", …
+    severity: Severity = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +213,7 @@ class RecipientList:
     recipients: tuple[Recipient, ...]
     errors: tuple[RowError, ...]
     duplicates: tuple[Duplicate, ...]
+    warnings: tuple[RowError, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -216,6 +225,7 @@ class _Merge:
     by_email: dict[str, Recipient] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
 
 
 def parse_recipients(
@@ -241,7 +251,7 @@ def parse_recipients(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return RecipientList((), (RowError(0, "the file is not UTF-8 text"),), ())
+        return RecipientList((), (RowError(0, "the file is not UTF-8 text", "not_utf8"),), ())
     if format is None:
         format = "json" if text.lstrip()[:1] in ("[", "{") else "csv"
     rows = _json_rows(text, merge) if format == "json" else _csv_rows(text, merge)
@@ -251,11 +261,16 @@ def parse_recipients(
     }
     for count, (row_number, record) in enumerate(rows, start=1):
         if count > max_rows:
-            merge.errors.append(RowError(row_number, f"more than {max_rows:,} recipients"))
+            merge.errors.append(
+                RowError(row_number, f"more than {max_rows:,} recipients", "too_many_rows")
+            )
             break
         _add_row(row_number, record, merge, allowed)
     return RecipientList(
-        tuple(merge.by_email.values()), tuple(merge.errors), tuple(merge.duplicates)
+        tuple(merge.by_email.values()),
+        tuple(merge.errors),
+        tuple(merge.duplicates),
+        tuple(merge.warnings),
     )
 
 
@@ -264,27 +279,31 @@ def _csv_rows(text: str, merge: _Merge) -> Iterable[tuple[int, Mapping[str, Any]
     try:
         header = next(reader)
     except StopIteration:
-        merge.errors.append(RowError(0, "the file is empty"))
+        merge.errors.append(RowError(0, "the file is empty", "empty_file"))
         return
     except csv.Error as exc:
-        merge.errors.append(RowError(1, f"the header row cannot be read: {exc}"))
+        merge.errors.append(
+            RowError(1, f"the header row cannot be read: {exc}", "unreadable_header")
+        )
         return
     names = [h.strip().lower() for h in header]
     if "email" not in names:
-        merge.errors.append(RowError(1, "the header row has no 'email' column"))
+        merge.errors.append(RowError(1, "the header row has no 'email' column", "no_email_column"))
         return
     unknown = [h for h in names if h and h not in RECIPIENT_COLUMNS]
     if unknown:
         # Not fatal, but never carried forward: a stray "name" column is personal data we
         # have no reason to hold.
-        merge.errors.append(
+        merge.warnings.append(
             RowError(
                 1,
                 f"column(s) {', '.join(unknown)} ignored; expected email, location, role",
+                "unknown_columns",
+                "warning",
             )
         )
     if len(set(names) - {""}) != len([n for n in names if n]):
-        merge.errors.append(RowError(1, "the header row repeats a column name"))
+        merge.errors.append(RowError(1, "the header row repeats a column name", "repeated_column"))
         return
     while True:
         try:
@@ -292,13 +311,19 @@ def _csv_rows(text: str, merge: _Merge) -> Iterable[tuple[int, Mapping[str, Any]
         except StopIteration:
             return
         except csv.Error as exc:
-            merge.errors.append(RowError(reader.line_num, f"the row cannot be read: {exc}"))
+            merge.errors.append(
+                RowError(reader.line_num, f"the row cannot be read: {exc}", "unreadable_row")
+            )
             return
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(names):
             merge.errors.append(
-                RowError(reader.line_num, f"{len(cells)} cells but {len(names)} columns")
+                RowError(
+                    reader.line_num,
+                    f"{len(cells)} cells but {len(names)} columns",
+                    "too_many_cells",
+                )
             )
             continue
         record = {n: c for n, c in zip(names, cells, strict=False) if n in RECIPIENT_COLUMNS}
@@ -310,21 +335,28 @@ def _json_rows(text: str, merge: _Merge) -> Iterable[tuple[int, Mapping[str, Any
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         merge.errors.append(
-            RowError(0, f"the file is not valid JSON ({exc.msg}, line {exc.lineno})")
+            RowError(
+                0, f"the file is not valid JSON ({exc.msg}, line {exc.lineno})", "invalid_json"
+            )
         )
         return
     if not isinstance(data, list):
-        merge.errors.append(RowError(0, "expected a JSON list of objects"))
+        merge.errors.append(RowError(0, "expected a JSON list of objects", "not_a_list"))
         return
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            merge.errors.append(RowError(number, "expected an object with an 'email' field"))
+            merge.errors.append(
+                RowError(number, "expected an object with an 'email' field", "not_an_object")
+            )
             continue
         unknown = sorted(set(item) - set(RECIPIENT_COLUMNS))
         if unknown:
-            merge.errors.append(
+            merge.warnings.append(
                 RowError(
-                    number, f"field(s) {', '.join(unknown)} ignored; expected email, location, role"
+                    number,
+                    f"field(s) {', '.join(unknown)} ignored; expected email, location, role",
+                    "unknown_columns",
+                    "warning",
                 )
             )
         yield number, item
@@ -338,13 +370,13 @@ def _add_row(
 ) -> None:
     raw = record.get("email")
     if not isinstance(raw, str) or not raw.strip():
-        merge.errors.append(RowError(row, "no email address"))
+        merge.errors.append(RowError(row, "no email address", "missing_email"))
         return
     try:
         email = normalise_address(raw)
     except InvalidAddressError as exc:
         # The reason, not the address: these messages may end up in logs or job records.
-        merge.errors.append(RowError(row, f"invalid email address: {exc.reason}"))
+        merge.errors.append(RowError(row, f"invalid email address: {exc.reason}", "invalid_email"))
         return
     values: dict[str, str | None] = {}
     for name in ("location", "role"):
@@ -353,14 +385,18 @@ def _add_row(
             values[name] = None
             continue
         if not isinstance(value, str):
-            merge.errors.append(RowError(row, f"{name} must be text"))
+            merge.errors.append(RowError(row, f"{name} must be text", "attribute_not_text"))
             return
         value = " ".join(value.split())
         if name in allowed:
             canonical = allowed[name].get(value.casefold())
             if canonical is None:
                 merge.errors.append(
-                    RowError(row, f"{name} '{value}' is not in the organisation's list")
+                    RowError(
+                        row,
+                        f"{name} '{value}' is not in the organisation's list",
+                        "attribute_not_in_list",
+                    )
                 )
                 return
             value = canonical

@@ -157,7 +157,14 @@ def _stack(settings: Settings, database_url: str) -> Iterator[Stack]:
         clients[name] = client
         transports[name] = client._transport
     worker, engines = build_worker(
-        settings, database_url, ServiceClient(settings, "worker", transports=transports)
+        settings,
+        database_url,
+        ServiceClient(
+            settings,
+            "worker",
+            transports=transports,
+            timeout=settings.outbox_delivery_timeout_seconds,
+        ),
     )
     stack = Stack(
         settings=settings, apps=apps, clients=clients, transports=transports, worker=worker

@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -78,15 +79,30 @@ def _stop_and_check(proc):
 
 
 @pytest.mark.xdist_group("e2e")
-def test_up_with_database_url_then_ctrl_c(database_url):
+def test_up_with_database_url_then_ctrl_c(database_url, tmp_path):
     base = _free_base_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    smtp_port = _free_base_port() + 5
+    env = {k: v for k, v in os.environ.items() if k != "YARDSTICK_SMTP_HOST"}
+    env.update(
+        DATABASE_URL=database_url,
+        YARDSTICK_DATA_DIR=str(tmp_path),
+        YARDSTICK_SMTP_PORT=str(smtp_port),
+    )
     proc, banner = _run_up(env, base)
     try:
         for i, service in enumerate(("ingest", "metrics", "survey")):
             assert f"http://127.0.0.1:{base + i}" in banner
             ready = httpx.get(f"http://127.0.0.1:{base + i}/readyz", timeout=5)
             assert ready.status_code == 200 and ready.json()["service"] == service
+        # the local mail catcher keeps what the survey service would send
+        assert f"smtp://127.0.0.1:{smtp_port} -> {tmp_path / 'mail'}" in banner
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            smtp.sendmail("a@example.org", ["b@example.org"], b"Subject: hi\r\n\r\nhello\r\n")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not list((tmp_path / "mail").glob("*.eml")):
+            time.sleep(0.1)
+        (caught,) = (tmp_path / "mail").glob("*.eml")
+        assert b"hello" in caught.read_bytes()
     finally:
         out = _stop_and_check(proc)
     assert "stopped" in out

@@ -108,3 +108,15 @@ def test_unknown_id_and_unknown_path_are_problems(api):
     assert_problem(
         api.ingest.get("/api/v1/organisations/99999999999", headers=api.auth("admin")), 422
     )
+
+
+def test_nul_bytes_are_a_422_not_a_500(api):
+    response = api.ingest.get("/api/v1/submissions?module=%00estate", headers=api.auth())
+    assert_problem(response, 422, "invalid_value")
+    created = api.ingest.post(
+        "/api/v1/organisations",
+        json={"name": "Nul\u0000Council", "type": "D", "nation": "England", "users": 1},
+        headers=api.auth(),
+    )
+    assert_problem(created, 422)
+    assert api.ingest.get("/api/v1/organisations", headers=api.auth()).json()["total"] == 0

@@ -92,7 +92,7 @@ def test_nps_by_month_and_organisation(api, owner_engine):
 
 
 def test_csv_cells_that_could_be_formulas_are_escaped(api, owner_engine):
-    from services.metrics.survey_results.router import _cell
+    from shared.tabular import csv_cell as _cell
 
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert _cell("@SUM") == "'@SUM" and _cell(-0.5) == -0.5
+    assert _cell("@SUM") == "'@SUM" and _cell(-0.5) == "'-0.5"

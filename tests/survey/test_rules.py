@@ -139,3 +139,45 @@ def test_bounced_address_gets_no_reminder(api, smtp):
     assert run_jobs(api, "reminders", datetime.now(UTC) + timedelta(days=2))["reminders"] == 1
     api.deliver()
     assert len(smtp.to("a@example.gov.uk")) == 1 and len(smtp.to("b@example.gov.uk")) == 2
+
+
+def test_submission_stores_canonical_answers_and_drops_nulls(api, smtp, owner_engine):
+    # The one-statement submission stores what was sent, then replaces it with the cleaned
+    # answers in the same transaction when they differ ("5" -> 5, CRLF -> LF, null dropped).
+    campaign = make_campaign(api)
+    token = _one_link(api, smtp, campaign)
+    answers = full_answers() | {"S1.satisfaction": " 5", "comment": "a\r\nb", "nps": None}
+    r = api.survey.post(f"/api/v1/respond/{token}/submission", json={"answers": answers})
+    assert r.status_code == 201, r.text
+    with owner_engine.connect() as conn:
+        stored = conn.execute(text("SELECT answers FROM survey_responses")).scalar_one()
+    expected = full_answers() | {"S1.satisfaction": 5, "comment": "a\nb"}
+    del expected["nps"]
+    assert stored == expected
+
+
+def test_upload_problems_carry_codes_and_only_warnings_let_it_through(api, owner_engine):
+    campaign = make_campaign(api, attribute_options={"location": ["North office", "South office"]})
+    cid = campaign["id"]
+    url = f"/api/v1/campaigns/{cid}/recipients"
+    # An unknown column is a warning: dropped, reported with its code, the rest stored.
+    r = api.survey.post(
+        url,
+        content=b"email,name,location\na@example.gov.uk,Ann,north office\n",
+        headers={**staff(api, campaign), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        {"row": 1, "code": "unknown_columns", "message": r.json()["warnings"][0]["message"]}
+    ]
+    assert r.json()["new"] == 1
+    # A value that merely reads like a warning is still an error: nothing stored.
+    r = api.survey.post(
+        url,
+        json=[{"email": "b@example.gov.uk", "location": "x ignored; y"}],
+        headers=staff(api, campaign),
+    )
+    body = assert_problem(r, 422)
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [(1, "attribute_not_in_list")]
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM survey_invitations")).scalar() == 1

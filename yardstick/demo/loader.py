@@ -13,7 +13,7 @@ date is for demonstration only; a real cycle's date is set by the benchmark team
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +22,17 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.ingest.cycles.service import ensure_codes
 from services.metrics.benchmark.recompute import recompute
+from services.metrics.sla.service import recompute as sla_recompute
+from services.metrics.survey_results.service import on_campaign_closed
 from shared.catalogue import load_catalogue
 from shared.db.tables.ingest import cycles, organisations
 from shared.db.tables.ingest_submissions import submission_answers, submission_audit, submissions
+from shared.db.tables.survey_campaigns import survey_campaigns
 from shared.settings import get_settings
 from yardstick.dbsession import admin_session
 from yardstick.demo.benchmark_data import generate_benchmark_data
+from yardstick.demo.surveys import DEMO_TITLE, load_demo_surveys
+from yardstick.demo.tickets import load_ticket_demo
 
 DEMO_ACTOR = "demo-loader"
 LATEST_YEAR = 2020
@@ -152,11 +157,34 @@ def load_demo(database_url: str) -> str:
             created += 1
     with admin_session(database_url, role="metrics") as session:
         result = recompute(session, None, min_n=get_settings().disclosure_min_n, trigger="demo")
+    survey_orgs = [org_id[i] for i in sorted(data.participants(LATEST_YEAR))[:3]]
+    responses = _load_surveys(database_url, survey_orgs, cycle_rows[LATEST_YEAR]["id"])
+    tickets_note = load_ticket_demo(database_url, survey_orgs)
+    with admin_session(database_url, role="metrics") as session:
+        # The ticket demo also leaves these recomputes in the outbox for the worker; doing
+        # them here makes `yardstick demo` complete without one (a second pass is a no-op).
+        sla_recompute(session, organisation_ids=survey_orgs, as_of=datetime.now(UTC))
     latest = len(data.participants(LATEST_YEAR))
     return (
         f"demo data loaded: {len(data.organisations)} organisations, cycles "
         f"{data.cycles[0].year}-{data.cycles[-1].year} ({latest} in {LATEST_YEAR}, released "
         f"{_release_date(LATEST_YEAR, today).isoformat()}), {created} new submissions; "
         f"recomputed {result['metric_values']} metric values and {result['statistics']} "
-        "statistics"
+        f"statistics; {responses} new survey responses for organisations "
+        f"{', '.join(map(str, survey_orgs))}; {tickets_note}"
     )
+
+
+def _load_surveys(database_url: str, organisation_ids: list[int], cycle_id: int) -> int:
+    """Closed demo campaigns (no addresses, ever) and their computed results."""
+    with admin_session(database_url, role="survey") as session:
+        inserted = load_demo_surveys(session, organisation_ids, cycle_id)
+        campaign_ids = list(
+            session.execute(
+                select(survey_campaigns.c.id).where(survey_campaigns.c.title == DEMO_TITLE)
+            ).scalars()
+        )
+    with admin_session(database_url, role="metrics") as session:
+        for campaign_id in campaign_ids:
+            on_campaign_closed(session, campaign_id)
+    return inserted

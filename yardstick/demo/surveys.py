@@ -44,7 +44,29 @@ def _answers(rng: random.Random, bias: int) -> dict[str, Any]:
 def load_demo_surveys(
     session: Session, organisation_ids: list[int], cycle_id: int | None = None, seed: int = 2020
 ) -> int:
-    """Create the demo campaigns; returns how many responses were inserted."""
+    """Create one closed demo user-satisfaction campaign per organisation, with responses;
+    return how many responses were inserted (0 on a second run).
+
+    Call as ``load_demo_surveys(session, organisation_ids, cycle_id)`` from the demo loader.
+
+    Expectations:
+
+    - ``session`` is connected as the database owner or the survey service's role (it
+      writes ``survey_campaigns`` and ``survey_responses``), on a migrated schema. This
+      function only flushes statements; the caller commits (or rolls back) the transaction.
+    - ``organisation_ids`` exist in ``organisations``; order matters: the n-th organisation
+      gets ``200 + 60 * n`` responses and a rating bias of ``n - 1``, so the same ids in the
+      same order give the same data (``seed`` fixes the rest).
+    - ``cycle_id`` (optional) is an existing benchmarking cycle; with it, the campaigns count
+      in that cycle's cross-organisation survey benchmark (the metrics service takes the
+      latest closed user-satisfaction campaign per organisation in the cycle).
+    - Campaigns run from 3 to 30 October 2020 and already closed, with addresses erased:
+      no invitation, address or token is created. No ``survey.campaign_closed`` event is
+      queued either; the metrics service computes and stores a closed campaign's results on
+      the first read (``GET /api/v1/survey-results/campaigns/{id}``).
+    - Idempotent per organisation: one that already has a campaign titled
+      ``DEMO_TITLE`` is skipped, so re-running after adding organisations fills in only those.
+    """
     rng = random.Random(seed)
     closes_on = date(2020, 10, 30)
     inserted = 0

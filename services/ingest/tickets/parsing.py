@@ -51,6 +51,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO, Any, Literal
 
 import polars as pl
@@ -241,37 +242,6 @@ def _resolve_columns(profile: Profile, headers: Iterable[str]) -> dict[str, str]
     return out
 
 
-def _csv_records(
-    lines: Iterator[str], profile: Profile, delimiter: str
-) -> Iterator[tuple[int, dict[str, str | None]] | RowIssue]:
-    reader = csv.reader(lines, delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    mapping = _resolve_columns(profile, header)
-    missing = [c for c in ("ticket_ref", "logged_at") if c not in mapping]
-    if missing:
-        raise FileFormatError(
-            f"no column for {', '.join(missing)} in the header for profile {profile.name!r}"
-        )
-    index = {canonical: header.index(src) for canonical, src in mapping.items()}
-    row = 1
-    for record in reader:
-        row += 1
-        if not record or all(not v.strip() for v in record):
-            continue
-        if len(record) != len(header):
-            yield RowIssue(
-                row,
-                None,
-                "column_count",
-                f"{len(record)} fields where the header has {len(header)}",
-            )
-            continue
-        yield row, {c: record[i] for c, i in index.items()}
-
-
 def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in obj.items():
@@ -309,42 +279,74 @@ def _jsonl_records(
 # --------------------------------------------------------------------------- dates
 
 
-def parse_datetimes(raw: pl.Expr, extra_formats: Iterable[str] = ()) -> list[pl.Expr]:
-    """Expressions for (value UTC, dst_gap, dst_ambiguous) from a string column.
+def _cascade(s: pl.Series, formats: Iterable[str], **kw: Any) -> pl.Series:
+    """First format that parses each value, trying a format only on the values still
+    unparsed (the same result as a coalesce over all formats, without parsing every
+    value once per format)."""
+    out: pl.Series | None = None
+    for f in formats:
+        if out is None:
+            out = s.str.to_datetime(f, strict=False, **kw)
+            continue
+        todo = (out.is_null() & s.is_not_null()).arg_true()
+        if todo.len() == 0:
+            break
+        out = out.scatter(todo, s.gather(todo).str.to_datetime(f, strict=False, **kw))
+    assert out is not None
+    return out
 
-    Returns aliases ``value``, ``gap``, ``ambiguous``; see the module docstring.
+
+def parse_datetime_series(
+    raw: pl.Series, extra_formats: Iterable[str] = ()
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """(value UTC, dst_gap, dst_ambiguous) for a column of date strings.
+
+    Fast path for the whole column (naive formats, one London conversion); the rare rows
+    that need more work — offsets or Z, clock-change gaps and overlaps — are redone
+    exactly on their own. See the module docstring for the rule.
     """
-    s = (
-        raw.str.strip_chars()
-        .str.replace(r"[zZ]$", "+00:00")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2}) (\d)", "${1}T${2}")
-    )
-    aware = pl.coalesce(
-        [s.str.to_datetime(f, time_zone="UTC", strict=False) for f in AWARE_FORMATS]
-    ).cast(_DT)
-    naive = pl.coalesce(
-        [
-            s.str.to_datetime(f, strict=False, time_unit="us")
-            for f in (*NAIVE_FORMATS, *extra_formats)
-        ]
-    )
+    n = raw.len()
+    s = raw.str.strip_chars()
+    naive = _cascade(s, (*NAIVE_FORMATS, *extra_formats), time_unit="us")
+    # Values that are not naive local times: ISO 8601 with an offset or Z.
+    rest = (naive.is_null() & s.is_not_null()).arg_true()
+    aware = pl.Series("aware", [None] * n, dtype=_DT)
+    if rest.len():
+        sub = (
+            s.gather(rest)
+            .str.replace(r"[zZ]$", "+00:00")
+            .str.replace(r"^(\d{4}-\d{2}-\d{2}) (\d)", "${1}T${2}")
+        )
+        aware = aware.scatter(rest, _cascade(sub, AWARE_FORMATS, time_zone="UTC").cast(_DT))
+        again = _cascade(sub, NAIVE_FORMATS, time_unit="us")
+        naive = naive.scatter(rest, again.cast(naive.dtype))
+        naive = pl.select(pl.when(aware.is_null()).then(naive)).to_series()
     early = naive.dt.replace_time_zone(LONDON, ambiguous="earliest", non_existent="null")
-    late = naive.dt.replace_time_zone(LONDON, ambiguous="latest", non_existent="null")
-    day_before = naive - pl.duration(days=1)
-    prev_utc = (
-        day_before.dt.replace_time_zone(LONDON, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-    # In the gap, local time minus the offset in force before the change.
-    shifted = (naive - (day_before - prev_utc)).dt.replace_time_zone("UTC")
-    gap = naive.is_not_null() & early.is_null() & aware.is_null()
-    local_utc = (
-        pl.when(early.is_not_null()).then(early.dt.convert_time_zone("UTC")).otherwise(shifted)
-    )
-    value = pl.coalesce(aware, local_utc.cast(_DT))
-    ambiguous = aware.is_null() & early.is_not_null() & (early != late)
-    return [value.alias("value"), gap.alias("gap"), ambiguous.alias("ambiguous")]
+    value = early.dt.convert_time_zone("UTC").cast(_DT)
+    value = pl.select(pl.coalesce(aware, value)).to_series()
+    gap = naive.is_not_null() & early.is_null()
+    ambiguous = pl.Series("ambiguous", [False] * n, dtype=pl.Boolean)
+    # Ambiguous local times exist only around the autumn change, in the small hours.
+    candidates = (
+        early.is_not_null() & naive.dt.month().is_in([9, 10, 11]) & (naive.dt.hour() <= 3)
+    ).arg_true()
+    if candidates.len():
+        sub_naive = naive.gather(candidates)
+        late = sub_naive.dt.replace_time_zone(LONDON, ambiguous="latest", non_existent="null")
+        ambiguous = ambiguous.scatter(candidates, early.gather(candidates) != late)
+    gaps = gap.arg_true()
+    if gaps.len():
+        # In the gap, local time minus the offset in force before the change.
+        g = naive.gather(gaps)
+        day_before = g - pl.Series([timedelta(days=1)] * gaps.len())
+        prev_utc = (
+            day_before.dt.replace_time_zone(LONDON, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        shifted = (g - (day_before - prev_utc)).dt.replace_time_zone("UTC").cast(_DT)
+        value = value.scatter(gaps, shifted)
+    return value, gap.fill_null(False), ambiguous
 
 
 # --------------------------------------------------------------------------- batches
@@ -356,27 +358,35 @@ def _lookup(raw: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
     )
 
 
-def _normalise(
-    records: list[tuple[int, dict[str, str | None]]],
-    profile: Profile,
-    organisation_id: str | None,
-    source_system: str,
-) -> tuple[pl.DataFrame, list[RowIssue]]:
-    """Vectorised normalisation and validation of one batch of raw records."""
+def _records_frame(records: list[tuple[int, dict[str, str | None]]]) -> pl.DataFrame:
+    """A raw frame (``source_row`` + canonical Utf8 columns) from JSON-lines records."""
     data: dict[str, list[Any]] = {c: [] for c in CANONICAL_FIELDS}
     rows: list[int] = []
     for n, rec in records:
         rows.append(n)
         for c in CANONICAL_FIELDS:
             data[c].append(rec.get(c))
-    raw = pl.DataFrame(
+    return pl.DataFrame(
         {"source_row": rows, **data},
         schema={"source_row": pl.Int64, **{c: pl.Utf8 for c in CANONICAL_FIELDS}},
-    ).with_columns(pl.col(c).str.strip_chars().replace("", None) for c in CANONICAL_FIELDS)
+    )
+
+
+def _normalise(
+    raw: pl.DataFrame,
+    profile: Profile,
+    organisation_id: str | None,
+    source_system: str,
+) -> tuple[pl.DataFrame, list[RowIssue]]:
+    """Vectorised normalisation and validation of one batch of raw records.
+
+    ``raw`` holds ``source_row`` (Int64) and every canonical field as Utf8.
+    """
+    raw = raw.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in CANONICAL_FIELDS)
     extra = profile.extra_datetime_formats
-    date_cols: list[pl.Expr] = []
+    date_cols: list[pl.Series] = []
     for c in ("logged_at", "resolved_at", "closed_at"):
-        value, gap, amb = parse_datetimes(pl.col(c), extra)
+        value, gap, amb = parse_datetime_series(raw[c], extra)
         date_cols += [value.alias(f"{c}__v"), gap.alias(f"{c}__gap"), amb.alias(f"{c}__amb")]
     type_default = pl.lit(profile.default_type, pl.Utf8)
     df = raw.with_columns(
@@ -565,14 +575,117 @@ def _normalise(
 
 
 _VALUE_COLUMNS = [c for c in CANONICAL_SCHEMA if c != "source_row"]
+_SEEN_SCHEMA = {"key": pl.UInt64, "first_row": pl.Int64, "first_hash": pl.UInt64}
+TEXT_CHUNK = 8 << 20  # UTF-8 bytes handed to Polars at a time
+
+
+# ------------------------------------------------------------------------ CSV chunks
+
+
+@dataclass
+class _CsvChunk:
+    """Complete CSV records of one text chunk, located without a per-row loop."""
+
+    data: bytes  # UTF-8, whole records only
+    starts: Any  # numpy int64: byte offset of each record
+    ends: Any  # numpy int64: offset of each record's terminating \n (or len(data))
+    fields: Any  # numpy int64: number of fields in each record
+
+
+def _scan_records(buf: bytes, sep: int, final: bool) -> tuple[_CsvChunk, bytes]:
+    """Split ``buf`` at the last record boundary outside quotes; count fields per record.
+
+    RFC 4180 quoting keeps quote parity: a byte is inside a quoted field exactly when an
+    odd number of ``"`` precede it (an escaped ``""`` adds two), so one XOR-scan gives the
+    record terminators and separators that count, all in numpy.
+    """
+    import numpy as np
+
+    a = np.frombuffer(buf, np.uint8)
+    quote = a == 34
+    if quote.any():
+        outside = ~np.logical_xor.accumulate(quote)
+        newlines = np.flatnonzero((a == 10) & outside)
+        seps = np.flatnonzero((a == sep) & outside)
+    else:
+        newlines = np.flatnonzero(a == 10)
+        seps = np.flatnonzero(a == sep)
+    if final and (newlines.size == 0 or newlines[-1] != len(buf) - 1) and len(buf):
+        newlines = np.append(newlines, len(buf))
+    if newlines.size == 0:
+        empty = np.zeros(0, np.int64)
+        return _CsvChunk(b"", empty, empty, empty), buf
+    cut = int(newlines[-1]) + 1
+    starts = np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64)
+    ends = newlines.astype(np.int64)
+    fields = (np.searchsorted(seps, ends) - np.searchsorted(seps, starts)).astype(np.int64) + 1
+    return _CsvChunk(buf[:cut], starts, ends, fields), buf[cut:]
+
+
+def _text_chunks(source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder) -> Iterator[bytes]:
+    """The upload as UTF-8 bytes (transcoded from Windows-1252 when detected)."""
+    pending: list[str] = []
+    size = 0
+    for text in iter_text(iter_chunks(source), decoder):
+        pending.append(text)
+        size += len(text)
+        if size >= TEXT_CHUNK:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode()
+
+
+def _read_chunk(chunk: _CsvChunk, width: int, sep: str) -> pl.DataFrame | None:
+    """Every record of the chunk as ``width`` Utf8 columns (``c0`` …), or None if Polars
+    disagrees with the scan about the record count (then the caller uses ``csv``)."""
+    if not chunk.data:
+        return pl.DataFrame(schema={f"c{i}": pl.Utf8 for i in range(width)})
+    try:
+        frame = pl.read_csv(
+            chunk.data,
+            has_header=False,
+            separator=sep,
+            schema={f"c{i}": pl.Utf8 for i in range(width)},
+            truncate_ragged_lines=True,
+            missing_columns="insert",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    return frame if frame.height == len(chunk.starts) else None
+
+
+def _read_chunk_slow(chunk: _CsvChunk, width: int, sep: str) -> pl.DataFrame:
+    """Fallback for a chunk Polars reads differently (e.g. stray quotes): the csv module."""
+    cols: list[list[str | None]] = [[] for _ in range(width)]
+    for start, end in zip(chunk.starts.tolist(), chunk.ends.tolist(), strict=True):
+        text = chunk.data[start:end].decode()
+        record = next(csv.reader([text], delimiter=sep), [])
+        for i in range(width):
+            cols[i].append(record[i] if i < len(record) else None)
+    return pl.DataFrame(
+        {f"c{i}": cols[i] for i in range(width)},
+        schema={f"c{i}": pl.Utf8 for i in range(width)},
+    )
 
 
 class TicketFileParser:
-    """Parse one uploaded file in batches.
+    """Parse one uploaded file in batches of ``batch_size`` records.
 
-    ``for batch in parser.parse(stream): ...`` then read ``parser.stats``. Duplicate
-    detection spans batches (it keeps, per distinct organisation+reference, the first
-    row number and a hash of its values).
+    ``for batch in parser.parse(stream): ...`` then read ``parser.stats``.
+
+    CSV is read in text chunks of ~8 MB: a numpy pass finds the record boundaries and the
+    field count of every record (so ragged rows are reported and row numbers stay exact
+    with quoted line breaks and blank lines), Polars reads the chunk as strings, and
+    mapping, date parsing, validation and duplicate detection are expressions and joins
+    over each batch. Nothing loops over rows in Python except over rows with errors.
+
+    Memory is bounded by the chunk and batch sizes plus, for duplicate detection across
+    batches, one entry per distinct (organisation, reference) seen so far: a 64-bit hash
+    of the key, the first row number and a 64-bit hash of its values — 24 bytes per
+    distinct ticket, never the file. (Two different references colliding on a 64-bit
+    hash has probability ~n²/2⁶⁵: about 3·10⁻⁸ for a million tickets.)
     """
 
     def __init__(
@@ -587,6 +700,8 @@ class TicketFileParser:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
+        if len(delimiter.encode()) != 1:
+            raise ValueError("the delimiter must be a single byte")
         self.profile = profile
         self.source_system = source_system or profile.name
         self.organisation_id = organisation_id
@@ -594,77 +709,182 @@ class TicketFileParser:
         self.file_format = file_format
         self.delimiter = delimiter
         self.stats = ParseStats()
-        self._seen: dict[tuple[str, str], tuple[int, int]] = {}
+        self._seen = pl.DataFrame(schema=_SEEN_SCHEMA)
+
+    # ------------------------------------------------------------------ drivers
 
     def parse(self, source: IO[bytes] | Iterable[bytes]) -> Iterator[ParsedBatch]:
         decoder = StreamDecoder()
-        lines = iter_lines(iter_text(iter_chunks(source), decoder))
-        records = (
-            _csv_records(lines, self.profile, self.delimiter)
+        frames = (
+            self._csv_frames(source, decoder)
             if self.file_format == "csv"
-            else _jsonl_records(lines, self.profile)
+            else self._jsonl_frames(source, decoder)
         )
-        pending: list[tuple[int, dict[str, str | None]]] = []
-        early_issues: list[RowIssue] = []
-        for item in records:
+        pending: list[pl.DataFrame] = []
+        pending_rows = 0
+        early: list[RowIssue] = []
+        for item in frames:
             if isinstance(item, RowIssue):
-                early_issues.append(item)
+                early.append(item)
                 self.stats.rows_read += 1
                 self.stats.rows_rejected += 1
                 continue
             pending.append(item)
-            if len(pending) >= self.batch_size:
-                yield self._batch(pending, early_issues)
-                pending, early_issues = [], []
-        if pending or early_issues:
-            yield self._batch(pending, early_issues)
+            pending_rows += item.height
+            while pending_rows >= self.batch_size:
+                joined = pl.concat(pending)
+                yield self._batch(joined.head(self.batch_size), early)
+                rest = joined.slice(self.batch_size)
+                pending, pending_rows, early = [rest], rest.height, []
+        if pending_rows or early:
+            yield self._batch(pl.concat(pending) if pending else None, early)
         self.stats.encoding = decoder.encoding
         self.stats.replaced_characters = decoder.replaced
 
-    def _batch(
-        self, records: list[tuple[int, dict[str, str | None]]], early: list[RowIssue]
-    ) -> ParsedBatch:
-        self.stats.rows_read += len(records)
-        if not records:
-            return ParsedBatch(pl.DataFrame(schema=CANONICAL_SCHEMA), early)
-        rows, issues = _normalise(records, self.profile, self.organisation_id, self.source_system)
-        hashes = rows.select(pl.struct(_VALUE_COLUMNS).hash(seed=0)).to_series().to_list()
-        keep: list[bool] = []
-        for org, ref, n, h in zip(
-            rows["organisation_id"],
-            rows["ticket_ref"],
-            rows["source_row"],
-            hashes,
-            strict=True,
-        ):
-            key = (org, ref)
-            first = self._seen.get(key)
-            if first is None:
-                self._seen[key] = (n, h)
-                keep.append(True)
-            elif first[1] == h:
-                self.stats.duplicates_merged += 1
-                keep.append(False)
-            else:
-                issues.append(
-                    RowIssue(
-                        n,
-                        "ticket_ref",
-                        "duplicate_conflict",
-                        f"reference {ref!r} already appears in row {first[0]} with "
-                        f"different values; rows {first[0]} and {n} conflict, row {n} "
-                        "was rejected",
-                        related_row=first[0],
-                    )
+    def _csv_frames(
+        self, source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder
+    ) -> Iterator[pl.DataFrame | RowIssue]:
+        sep = self.delimiter
+        sep_byte = sep.encode()[0]
+        header: list[str] | None = None
+        select: list[pl.Expr] = []
+        row = 0  # spreadsheet row of the last record read (header = 1)
+        carry = b""
+        chunks = _text_chunks(source, decoder)
+        done = False
+        while not done:
+            block = next(chunks, None)
+            done = block is None
+            buf = carry + (block or b"")
+            chunk, carry = _scan_records(buf, sep_byte, final=done)
+            if not len(chunk.starts):
+                continue
+            if header is None:
+                end = int(chunk.ends[0])
+                header = next(csv.reader([chunk.data[:end].decode()], delimiter=sep), [])
+                select = self._header_mapping(header)
+                row = 1
+                rest = chunk.data[end + 1 :]
+                offset = end + 1
+                chunk = _CsvChunk(
+                    rest, chunk.starts[1:] - offset, chunk.ends[1:] - offset, chunk.fields[1:]
                 )
-                keep.append(False)
-                self.stats.rows_rejected += 1
-        rejected_rows = len(records) - rows.height
-        self.stats.rows_rejected += rejected_rows
-        rows = rows.filter(pl.Series(keep, dtype=pl.Boolean))
+                if not len(chunk.starts):
+                    continue
+            width = len(header)
+            frame = _read_chunk(chunk, width, sep)
+            if frame is None:
+                frame = _read_chunk_slow(chunk, width, sep)
+            n = frame.height
+            frame = frame.with_columns(
+                pl.int_range(row + 1, row + 1 + n, dtype=pl.Int64).alias("source_row"),
+                pl.Series("__fields", chunk.fields, dtype=pl.Int64),
+            )
+            row += n
+            blank = pl.all_horizontal(
+                pl.col(f"c{i}").str.strip_chars().fill_null("") == "" for i in range(width)
+            )
+            frame = frame.filter(~blank)
+            ragged = frame.filter(pl.col("__fields") != width)
+            for r, f in ragged.select("source_row", "__fields").iter_rows():
+                yield RowIssue(r, None, "column_count", f"{f} fields where the header has {width}")
+            yield frame.filter(pl.col("__fields") == width).select(select)
+
+    def _header_mapping(self, header: list[str]) -> list[pl.Expr]:
+        mapping = _resolve_columns(self.profile, header)
+        missing = [c for c in ("ticket_ref", "logged_at") if c not in mapping]
+        if missing:
+            raise FileFormatError(
+                f"no column for {', '.join(missing)} in the header for profile "
+                f"{self.profile.name!r}"
+            )
+        index = {canonical: header.index(src) for canonical, src in mapping.items()}
+        return [
+            pl.col("source_row"),
+            *(
+                pl.col(f"c{index[c]}").alias(c) if c in index else pl.lit(None, pl.Utf8).alias(c)
+                for c in CANONICAL_FIELDS
+            ),
+        ]
+
+    def _jsonl_frames(
+        self, source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder
+    ) -> Iterator[pl.DataFrame | RowIssue]:
+        lines = iter_lines(iter_text(iter_chunks(source), decoder))
+        records: list[tuple[int, dict[str, str | None]]] = []
+        for item in _jsonl_records(lines, self.profile):
+            if isinstance(item, RowIssue):
+                yield item
+                continue
+            records.append(item)
+            if len(records) >= self.batch_size:
+                yield _records_frame(records)
+                records = []
+        if records:
+            yield _records_frame(records)
+
+    # ------------------------------------------------------------------ one batch
+
+    def _batch(self, raw: pl.DataFrame | None, early: list[RowIssue]) -> ParsedBatch:
+        count = 0 if raw is None else raw.height
+        self.stats.rows_read += count
+        if raw is None or count == 0:
+            return ParsedBatch(pl.DataFrame(schema=CANONICAL_SCHEMA), early)
+        rows, issues = _normalise(raw, self.profile, self.organisation_id, self.source_system)
+        rows, dup_issues, merged = self._deduplicate(rows)
+        self.stats.duplicates_merged += merged
+        self.stats.rows_rejected += count - rows.height - merged
         self.stats.rows_accepted += rows.height
-        all_issues = sorted([*early, *issues], key=lambda i: (i.row, i.severity != "error"))
+        all_issues = sorted(
+            [*early, *issues, *dup_issues], key=lambda i: (i.row, i.severity != "error")
+        )
         return ParsedBatch(rows, all_issues)
+
+    def _deduplicate(self, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[RowIssue], int]:
+        """Merge identical repeats of a reference, reject conflicting ones (vectorised).
+
+        Each row is compared with the first row of its (organisation, reference) in the
+        file: this batch's first occurrence, or the one remembered from earlier batches.
+        """
+        keyed = rows.with_columns(
+            pl.struct("organisation_id", "ticket_ref").hash(seed=1).alias("__key"),
+            pl.struct(_VALUE_COLUMNS).hash(seed=0).alias("__hash"),
+        )
+        firsts = keyed.group_by("__key", maintain_order=True).agg(
+            pl.col("source_row").first().alias("first_row"),
+            pl.col("__hash").first().alias("first_hash"),
+        )
+        known = firsts.select("__key").join(
+            self._seen.rename({"key": "__key"}), on="__key", how="inner"
+        )
+        new = firsts.join(known.select("__key"), on="__key", how="anti")
+        reference = pl.concat([known, new], how="vertical")
+        if new.height:
+            self._seen = pl.concat(
+                [self._seen, new.rename({"__key": "key"}).select(list(_SEEN_SCHEMA))]
+            )
+            if self._seen.n_chunks() > 64:
+                self._seen = self._seen.rechunk()
+        judged = keyed.join(reference, on="__key", how="left", maintain_order="left")
+        is_first = pl.col("source_row") == pl.col("first_row")
+        same = pl.col("__hash") == pl.col("first_hash")
+        keep = judged.filter(is_first).drop("__key", "__hash", "first_row", "first_hash")
+        merged = judged.filter(~is_first & same).height
+        conflicts = judged.filter(~is_first & ~same)
+        issues = [
+            RowIssue(
+                n,
+                "ticket_ref",
+                "duplicate_conflict",
+                f"reference {ref!r} already appears in row {first} with different values; "
+                f"rows {first} and {n} conflict, row {n} was rejected",
+                related_row=first,
+            )
+            for n, ref, first in conflicts.select(
+                "source_row", "ticket_ref", "first_row"
+            ).iter_rows()
+        ]
+        return keep, issues, merged
 
 
 def parse_tickets(

@@ -82,15 +82,24 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
 
 
-def upsert_batch(session: Session, frame: pl.DataFrame, import_id: int) -> tuple[int, int]:
+def copy_payload(frame: pl.DataFrame) -> bytes:
+    """The batch as COPY CSV (columns ``STAGE_COLUMNS``), written by Polars."""
+    return frame.select(STAGE_COLUMNS).write_csv(include_header=False).encode()
+
+
+def upsert_batch(
+    session: Session, frame: pl.DataFrame, import_id: int, *, payload: bytes | None = None
+) -> tuple[int, int]:
     """COPY a batch (columns ``STAGE_COLUMNS``) into a temp table and upsert it.
 
+    ``payload`` is ``copy_payload(frame)`` when the caller made it ahead of time.
     Returns (inserted, updated); the rest of the batch was unchanged.
     """
     if frame.height == 0:
         return 0, 0
     conn = driver_connection(session)
-    payload = frame.select(STAGE_COLUMNS).write_csv(include_header=False).encode()
+    if payload is None:
+        payload = copy_payload(frame)
     with conn.cursor() as cur:
         cur.execute(_CREATE_STAGE)
         with cur.copy(

@@ -76,7 +76,12 @@ async def upload(
     ] = None,
     source_system: Annotated[
         str | None,
-        Query(min_length=1, max_length=100, description="Defaults to the profile's name"),
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00]*$",
+            description="Defaults to the profile's name",
+        ),
     ] = None,
     file_format: Annotated[
         Literal["csv", "jsonl"] | None,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -9,6 +9,10 @@ from services.ingest.tickets.profiles import CANONICAL_FIELDS
 
 ImportStatus = Literal["queued", "processing", "done", "failed"]
 FileFormat = Literal["csv", "jsonl"]
+# PostgreSQL text cannot hold NUL, so it is refused here (422) rather than by the driver.
+NO_NUL = r"^[^\x00]*$"
+Key = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
+
 CanonicalField = Literal[
     "organisation",
     "ticket_ref",
@@ -78,16 +82,16 @@ class ProfileInfo(BaseModel):
 class MappingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     base_profile: str | None = Field(
         default=None, max_length=50, description="A ready profile this mapping extends"
     )
-    columns: dict[str, CanonicalField] = Field(
+    columns: dict[Key, CanonicalField] = Field(
         description="Source column header → canonical field", min_length=1
     )
-    priority_map: dict[str, Literal["P0", "P1", "P2", "P3", "P4"]] = {}
-    type_map: dict[str, Literal["incident", "request"]] = {}
-    status_map: dict[str, Literal["new", "open", "on_hold", "resolved", "closed", "cancelled"]] = {}
+    priority_map: dict[Key, Literal["P0", "P1", "P2", "P3", "P4"]] = {}
+    type_map: dict[Key, Literal["incident", "request"]] = {}
+    status_map: dict[Key, Literal["new", "open", "on_hold", "resolved", "closed", "cancelled"]] = {}
     default_type: Literal["incident", "request"] | None = None
 
 
@@ -102,7 +106,7 @@ class Mapping(MappingCreate):
 class Interval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reference: str = Field(min_length=1, max_length=200)
+    reference: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     kind: Literal["hold", "reopen"] = Field(
         description="hold: the ticket was on hold; reopen: from a resolution to the reopening"
     )
@@ -114,7 +118,7 @@ class IntervalsReplace(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: int = Field(ge=1, le=2_147_483_647)
-    source_system: str = Field(min_length=1, max_length=100)
+    source_system: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     intervals: list[Interval] = Field(
         max_length=50_000,
         description="Replaces every interval of the tickets named here",

@@ -12,9 +12,13 @@ once) because a several-GB file must show progress and must not be one transacti
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,13 @@ from services.ingest.tickets.exceptions import (
     UnknownProfile,
     UnknownTickets,
 )
-from services.ingest.tickets.parsing import FileFormatError, RowIssue, TicketFileParser
+from services.ingest.tickets.parsing import (
+    FileFormatError,
+    ParsedBatch,
+    ParseStats,
+    RowIssue,
+    TicketFileParser,
+)
 from services.ingest.tickets.profiles import CANONICAL_FIELDS, PROFILES, Profile, custom_profile
 from services.ingest.tickets.schemas import IntervalsReplace, MappingCreate
 from shared.auth import Principal
@@ -47,6 +57,9 @@ log = logging.getLogger("yardstick.ingest.tickets")
 YARDSTICK_PROFILE = custom_profile({c: c for c in CANONICAL_FIELDS}, name="yardstick")
 READY_PROFILES: dict[str, Profile] = {"yardstick": YARDSTICK_PROFILE, **PROFILES}
 PROCESS_PATH = "/internal/ticket-imports/{id}/process"
+# Rows per committed batch: large enough that COPY and the upsert dominate, small
+# enough that a batch's frames stay a few tens of MB and progress moves visibly.
+IMPORT_BATCH_SIZE = 50_000
 
 
 def spool_dir(settings: Settings) -> Path:
@@ -241,6 +254,51 @@ def _read(path: Path) -> Iterator[bytes]:
             yield block
 
 
+Prepared = tuple[pl.DataFrame, list[RowIssue], bytes]
+
+
+def _prefetch(
+    parser: TicketFileParser,
+    batches: Iterator[ParsedBatch],
+    prepare: Callable[[ParsedBatch], Prepared],
+    depth: int = 2,
+) -> Iterator[tuple[ParsedBatch, ParseStats, Prepared]]:
+    """Parse ahead in a thread while the caller loads the previous batch into PostgreSQL.
+
+    Polars and numpy release the GIL and the database work is I/O, so the two overlap.
+    Each batch travels with a snapshot of the parser's counts as of that batch, so the
+    progress committed with a batch never includes rows parsed ahead of it, and with
+    ``prepare(batch)`` (the organisation check and the COPY payload), also made ahead.
+    """
+    q: queue.Queue[tuple[ParsedBatch, ParseStats, Prepared] | BaseException | None]
+    q = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                q.put((batch, replace(parser.stats), prepare(batch)))
+            q.put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="ticket-parse", daemon=True)
+    worker.start()
+    try:
+        while (item := q.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.05)
+        worker.join()
+
+
 def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
     """Run (or resume) one import to completion; safe to call again at any time."""
     with engine.connect() as lock_conn:
@@ -279,6 +337,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 if job["organisation_id"] is None
                 else str(job["organisation_id"]),
                 file_format=job["file_format"],
+                batch_size=IMPORT_BATCH_SIZE,
             )
             allowed = (
                 set(job["allowed_organisations"])
@@ -295,14 +354,20 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             }
             extra_rejected = 0
             checkpoint = job["checkpoint_row"]
-            for batch in parser.parse(_read(path)):
+
+            def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
+                return rows, org_issues, repo.copy_payload(rows)
+
+            batches = _prefetch(parser, parser.parse(_read(path)), prepare)
+            for batch, stats, (rows, org_issues, payload) in batches:
                 extra_rejected += len(org_issues)
                 issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
                 last_row = max(
-                    [0, *batch.rows["source_row"].to_list(), *(i.row for i in batch.issues)]
+                    0,
+                    int(batch.rows["source_row"].max() or 0),  # type: ignore[arg-type]
+                    *(i.row for i in batch.issues),
                 )
-                stats = parser.stats
                 progress = {
                     "rows_read": stats.rows_read,
                     "rows_accepted": stats.rows_accepted - extra_rejected,
@@ -311,7 +376,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 }
                 if last_row <= checkpoint:
                     continue  # committed before a restart
-                inserted, updated = repo.upsert_batch(session, rows, import_id)
+                inserted, updated = repo.upsert_batch(session, rows, import_id, payload=payload)
                 counts["rows_inserted"] += inserted
                 counts["rows_updated"] += updated
                 counts["rows_unchanged"] += rows.height - inserted - updated

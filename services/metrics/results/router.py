@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from services.metrics.benchmark.recompute import recompute
 from services.metrics.results import service
@@ -22,9 +22,9 @@ from services.metrics.results.schemas import (
     Trends,
 )
 from services.metrics.results.service import Access, PeerGroup
-from services.metrics.results.tabular import to_csv
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.tabular import CSV_MEDIA_TYPE, csv_text
 
 router = APIRouter(prefix="/api/v1/results", tags=["results"])
 admin_router = APIRouter(prefix="/api/v1/benchmarks", tags=["results"])
@@ -82,8 +82,9 @@ def _json(adapter: TypeAdapter[Any], data: Any) -> Body:
     return Body(adapter.dump_json(adapter.validate_python(data)), "application/json")
 
 
-def _csv(model: type[Any], rows: list[dict[str, Any]], name: str) -> Body:
-    return Body(to_csv(model, rows).encode("utf-8"), "text/csv; charset=utf-8", f"{name}.csv")
+def _csv(model: type[BaseModel], rows: list[dict[str, Any]], name: str) -> Body:
+    body = csv_text(list(model.model_fields), rows).encode("utf-8")
+    return Body(body, CSV_MEDIA_TYPE, f"{name}.csv")
 
 
 def _serve(

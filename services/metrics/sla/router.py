@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,6 +12,7 @@ from services.metrics.sla.schemas import Report
 from services.metrics.sla.service import ReportQuery
 from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, DbSession
+from shared.tabular import csv_response
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
@@ -54,21 +53,6 @@ Scope = Annotated[tuple[list[int] | None, ReportQuery], Depends(report_query)]
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> str:
-    """Text cells that a spreadsheet would run as a formula get a leading apostrophe.
-    Numbers are written by us (never client text), so a negative NPS stays a number."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, str):
-        return "'" + value if value.startswith(_FORMULA) else value
-    return str(value)
 
 
 def render(
@@ -85,19 +69,7 @@ def render(
     if limit is not None:
         df = df.slice(offset or 0, limit)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\r\n")
-        writer.writerow(df.columns)
-        conv = df.with_columns(
-            [pl.col(c).cast(pl.Utf8) for c, t in df.schema.items() if isinstance(t, pl.Decimal)]
-        )
-        for row in conv.iter_rows():
-            writer.writerow([csv_cell(v) for v in row])
-        return Response(
-            buf.getvalue().encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="sla-{name}.csv"'},
-        )
+        return csv_response(df.columns, df.iter_rows(), f"sla-{name}")
     body = Report(
         report=name,
         columns=df.columns,

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -12,6 +9,7 @@ from services.metrics.survey_results import service
 from services.metrics.survey_results.schemas import SurveyResults, Table
 from shared.auth import Principal, require_roles
 from shared.deps import AppSettings, DbSession, IdPath
+from shared.tabular import csv_response
 
 router = APIRouter(prefix="/api/v1/survey-results", tags=["survey results"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "reader"))]
@@ -25,35 +23,12 @@ TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     }
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        # Spreadsheet formula injection: text never starts a formula when opened in Excel.
-        return "'" + value
-    return value
 
 
 def _table(columns: list[str], rows: list[dict[str, Any]], fmt: str, name: str) -> Response:
     if fmt == "json":
         return JSONResponse(Table(columns=columns, rows=rows).model_dump(mode="json"))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-    return Response(
-        out.getvalue().encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return csv_response(columns, rows, name)
 
 
 @router.get(

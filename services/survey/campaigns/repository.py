@@ -135,3 +135,9 @@ def mark_by_hash(
         .returning(inv.c.id)
     ).all()
     return len(result)
+
+
+def close_campaigns(session: Session, campaign_ids: list[int], now: datetime) -> None:
+    session.execute(
+        update(c).where(c.c.id.in_(campaign_ids)).values(status="closed", closed_at=now)
+    )

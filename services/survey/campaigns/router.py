@@ -138,6 +138,15 @@ def send_invitations(campaign_id: IdPath, session: DbSession, principal: Staff) 
 
 
 @router.post(
+    "/{campaign_id}/close",
+    response_model=Campaign,
+    summary="Close the campaign now (idempotent): no more answers are accepted",
+)
+def close_campaign(campaign_id: IdPath, session: DbSession, principal: Staff) -> Campaign:
+    return Campaign(**service.close(session, principal, campaign_id))
+
+
+@router.post(
     "/{campaign_id}/bounces",
     response_model=BounceResult,
     summary="Report bounced or opted-out addresses: no more mail goes to them",

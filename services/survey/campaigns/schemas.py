@@ -90,6 +90,7 @@ class Campaign(BaseModel):
 
 class RowProblem(BaseModel):
     row: int = Field(description="CSV line (header = 1) or JSON item number; 0 = the file")
+    code: str = Field(description="Stable code, e.g. unknown_columns")
     message: str
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -38,6 +39,8 @@ from services.survey.privacy import (
     parse_recipients,
 )
 from shared.auth import Principal
+from shared.db.tables.survey import survey_outbox
+from shared.outbox import enqueue
 from shared.settings import Settings
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -46,17 +49,32 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 def campaign_instrument(campaign: dict[str, Any]) -> Instrument:
     """The campaign's questionnaire: attributes not asked and a disabled comment removed,
     the organisation's own option lists applied."""
-    instrument = load_instrument(campaign["kind"])
-    drop = set()
-    asked = set(campaign["breakdown_attributes"])
-    for name in instrument.attributes:
-        if name not in asked:
-            drop.add(f"attr.{name}")
-    if not campaign["comments_enabled"] and instrument.question("comment") is not None:
+    options = campaign["attribute_options"] or {}
+    return _campaign_instrument(
+        campaign["kind"],
+        tuple(campaign["breakdown_attributes"]),
+        bool(campaign["comments_enabled"]),
+        tuple(sorted((k, tuple(v)) for k, v in options.items())),
+    )
+
+
+@lru_cache(maxsize=512)
+def _campaign_instrument(
+    kind: str,
+    breakdown_attributes: tuple[str, ...],
+    comments_enabled: bool,
+    attribute_options: tuple[tuple[str, tuple[str, ...]], ...],
+) -> Instrument:
+    # Every request on a link needs this, and building it costs more than the rest of a
+    # submission: instruments are immutable, so equal settings share one.
+    instrument = load_instrument(kind)
+    asked = set(breakdown_attributes)
+    drop = {f"attr.{name}" for name in instrument.attributes if name not in asked}
+    if not comments_enabled and instrument.question("comment") is not None:
         drop.add("comment")
     if drop:
         instrument = _without(instrument, drop)
-    options = {k: v for k, v in campaign["attribute_options"].items() if k in asked}
+    options = {k: list(v) for k, v in attribute_options if k in asked}
     return instrument.with_attribute_options(options)
 
 
@@ -324,14 +342,16 @@ def upload_recipients(
     )
     options = {k: v for k, v in campaign["attribute_options"].items() if k in ("location", "role")}
     parsed = parse_recipients(data, format=fmt, attribute_options=options)
-    # Unknown columns are reported but are not errors: they are dropped, never stored.
-    warnings = [e for e in parsed.errors if " ignored; " in e.message]
-    errors = [e for e in parsed.errors if " ignored; " not in e.message]
+    # Warnings (unknown columns: dropped, never stored) are reported; any error stops it all.
+    errors = parsed.errors
     if errors:
         raise InvalidRecipients(
             f"{len(errors)} row(s) of the upload could not be used; nothing was stored. "
             "Fix the rows listed and upload the file again.",
-            errors=[{"field": f"row {e.row}", "row": e.row, "message": e.message} for e in errors],
+            errors=[
+                {"field": f"row {e.row}", "row": e.row, "code": e.code, "message": e.message}
+                for e in errors
+            ],
             invalid=len(errors),
         )
     if not parsed.recipients:
@@ -360,7 +380,7 @@ def upload_recipients(
         merged=row_count - new,
         invalid=0,
         duplicates=[DuplicateRow(row=d.row, first_row=d.first_row) for d in parsed.duplicates],
-        warnings=[RowProblem(row=w.row, message=w.message) for w in warnings],
+        warnings=[RowProblem(row=w.row, code=w.code, message=w.message) for w in parsed.warnings],
         recipients=total,
     )
 
@@ -391,6 +411,32 @@ def send(
     if values:
         campaign = repo.update_campaign(session, campaign_id, values)
     return SendResult(queued=len(ids), status=campaign["status"])
+
+
+def close(
+    session: Session, principal: Principal, campaign_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """Close a campaign now, before its closing date; closing a closed campaign changes
+    nothing (idempotent: no second event, ``closed_at`` kept)."""
+    campaign = _scoped(session, principal, campaign_id, lock=True)
+    if campaign["status"] != "closed":
+        close_and_announce(session, [campaign_id], now or clock.now_utc())
+    return get(session, principal, campaign_id)
+
+
+def close_and_announce(session: Session, campaign_ids: list[int], now: datetime) -> None:
+    """Mark campaigns closed and tell the metrics service through the outbox (it computes
+    the results): the same for the close job and a manual close."""
+    repo.close_campaigns(session, campaign_ids, now)
+    for campaign_id in campaign_ids:
+        enqueue(
+            session,
+            survey_outbox,
+            event_type="survey.campaign_closed",
+            target="metrics",
+            path="/internal/events",
+            payload={"campaign_id": campaign_id},
+        )
 
 
 def report_bounces(

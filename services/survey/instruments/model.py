@@ -253,6 +253,8 @@ class Instrument:
                 errors.setdefault(
                     sat, f"Select how satisfied you are with {factor.label}, or answer neither"
                 )
+        if not errors:
+            return errors
         # Report in form order so the error summary follows the page.
         order = {k: i for i, k in enumerate(instrument.keys)}
         return dict(sorted(errors.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
@@ -320,26 +322,37 @@ def _missing_message(question: Question) -> str:
     return f"Select {question.error_name}"
 
 
+def _rating_message(question: Question) -> str:
+    assert question.min is not None and question.max is not None
+    low, high = question.min, question.max
+    low_label, high_label = question.point_label(low), question.point_label(high)
+    span = (
+        f"from {low} ({low_label.lower()}) to {high} ({high_label.lower()})"
+        if low_label and high_label
+        else f"from {low} to {high}"
+    )
+    return f"The rating for {question.error_name} must be a whole number {span}"
+
+
+_RATING_TEXT = re.compile(r"[+-]?\d{1,3}")
+
+
 def _check_value(question: Question, value: object) -> str | None:
-    if isinstance(value, list | tuple):
-        return f"Select only one answer for {question.error_name}"
+    # On the submission hot path: messages are only built when there is an error.
     if question.type in ("rating", "nps"):
         assert question.min is not None and question.max is not None
-        low, high = question.min, question.max
-        low_label, high_label = question.point_label(low), question.point_label(high)
-        span = (
-            f"from {low} ({low_label.lower()}) to {high} ({high_label.lower()})"
-            if low_label and high_label
-            else f"from {low} to {high}"
-        )
         number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
+        if type(value) is int:
             number = value
-        elif isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,3}", value.strip()):
+        elif isinstance(value, str) and _RATING_TEXT.fullmatch(value.strip()):
             number = int(value.strip())
-        if number is None or not low <= number <= high:
-            return f"The rating for {question.error_name} must be a whole number {span}"
+        if isinstance(value, list | tuple):
+            return f"Select only one answer for {question.error_name}"
+        if number is None or not question.min <= number <= question.max:
+            return _rating_message(question)
         return None
+    if isinstance(value, list | tuple):
+        return f"Select only one answer for {question.error_name}"
     if not isinstance(value, str):
         return f"Enter {question.error_name} as text"
     if question.type == "text":

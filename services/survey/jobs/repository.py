@@ -25,12 +25,6 @@ def campaigns_to_close(session: Session, now: datetime) -> list[int]:
     ]
 
 
-def close(session: Session, campaign_ids: list[int], now: datetime) -> None:
-    session.execute(
-        update(c).where(c.c.id.in_(campaign_ids)).values(status="closed", closed_at=now)
-    )
-
-
 def claim_reminders(session: Session, now: datetime) -> list[int]:
     """Mark due reminders as queued and return their invitations, in one statement: a
     second run finds them no longer due (``last_mail_at`` moved to now), so it sends nothing."""

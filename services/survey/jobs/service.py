@@ -10,24 +10,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.survey.campaigns import repository as campaigns
+from services.survey.campaigns import service as campaign_service
 from services.survey.jobs import repository as repo
-from shared.db.tables.survey import survey_outbox
-from shared.outbox import enqueue
 
 
 def close_due(session: Session, now: datetime) -> int:
     ids = repo.campaigns_to_close(session, now)
     if ids:
-        repo.close(session, ids, now)
-        for campaign_id in ids:
-            enqueue(
-                session,
-                survey_outbox,
-                event_type="survey.campaign_closed",
-                target="metrics",
-                path="/internal/events",
-                payload={"campaign_id": campaign_id},
-            )
+        campaign_service.close_and_announce(session, ids, now)
     return len(ids)
 
 

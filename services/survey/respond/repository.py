@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import Connection, delete, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from shared.db.tables.survey_campaigns import survey_invitations as inv
 from shared.db.tables.survey_campaigns import survey_responses as responses
 
 
-def find_link(session: Session, token_hash: str) -> dict[str, Any] | None:
+def find_link(session: Session | Connection, token_hash: str) -> dict[str, Any] | None:
     row = (
         session.execute(
             select(
@@ -115,3 +116,80 @@ def submit(
 
 def opt_out(session: Session, invitation_id: int) -> None:
     session.execute(update(inv).where(inv.c.id == invitation_id).values(opted_out=True))
+
+
+# The JSON submission in one round trip: resolve the link (open campaign, Europe/London
+# window), flip the invitation to completed if it was not, store the response, drop the
+# draft; return the campaign settings the caller validates the answers against (it rolls
+# back if they fail). Same race guarantee as ``submit``: losers wait on the invitation's row
+# lock, re-check ``NOT completed`` and store nothing. The window test mirrors
+# ``services.survey.clock.opens_at``/``closes_at``.
+_SUBMIT_BY_TOKEN = text(
+    """
+WITH link AS (
+    SELECT i.id AS invitation_id, c.id AS campaign_id, c.organisation_id, c.kind,
+           c.breakdown_attributes, c.comments_enabled, c.attribute_options
+    FROM survey_invitation_tokens t
+    JOIN survey_invitations i ON i.id = t.invitation_id
+    JOIN survey_campaigns c ON c.id = i.campaign_id
+    WHERE t.token_hash = :token_hash
+      AND c.status <> 'closed'
+      AND (c.opens_on::timestamp AT TIME ZONE 'Europe/London') <= :now
+      AND :now < ((c.closes_on + 1)::timestamp AT TIME ZONE 'Europe/London')
+), won AS (
+    UPDATE survey_invitations i SET completed = true
+    FROM link
+    WHERE i.id = link.invitation_id AND NOT i.completed
+    RETURNING i.id
+), dropped AS (
+    DELETE FROM survey_drafts d USING won WHERE d.invitation_id = won.id
+), stored AS (
+    INSERT INTO survey_responses (organisation_id, id, campaign_id, response_date, answers)
+    SELECT link.organisation_id, :response_id, link.campaign_id, :response_date,
+           CAST(:answers AS jsonb)
+    FROM link, won
+    RETURNING id
+)
+SELECT link.organisation_id, link.campaign_id, link.kind, link.breakdown_attributes,
+       link.comments_enabled, link.attribute_options,
+       EXISTS (SELECT 1 FROM stored) AS stored
+FROM link
+"""
+)
+
+
+def submit_by_token(
+    conn: Connection,
+    token_hash: str,
+    now: datetime,
+    response_id: uuid.UUID,
+    response_date: date,
+    answers: dict[str, Any],
+) -> dict[str, Any] | None:
+    """None when the link is unknown or its campaign is not open; else the campaign's
+    settings and ``stored`` (False: the link had already been used, nothing stored)."""
+    row = (
+        conn.execute(
+            _SUBMIT_BY_TOKEN,
+            {
+                "token_hash": token_hash,
+                "now": now,
+                "response_id": response_id,
+                "response_date": response_date,
+                "answers": json.dumps(answers),
+            },
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def replace_answers(
+    conn: Connection, organisation_id: int, response_id: uuid.UUID, answers: dict[str, Any]
+) -> None:
+    conn.execute(
+        update(responses)
+        .where(responses.c.organisation_id == organisation_id, responses.c.id == response_id)
+        .values(answers=answers)
+    )

@@ -203,20 +203,22 @@ LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _link_problem(error: LinkError) -> ProblemError:
+    if error.problem == "closed":
+        return ProblemError(
+            "This survey has closed and accepts no more answers.",
+            status=410,
+            code="survey_closed",
+            title="Survey closed",
+        )
+    return NotFound("This survey link does not work; check it is complete.", code="link_unknown")
+
+
 def _resolve_json(session: DbSession, token: str) -> Link:
     try:
         link = service.resolve(session, token)
     except LinkError as error:
-        if error.problem == "closed":
-            raise ProblemError(
-                "This survey has closed and accepts no more answers.",
-                status=410,
-                code="survey_closed",
-                title="Survey closed",
-            ) from None
-        raise NotFound(
-            "This survey link does not work; check it is complete.", code="link_unknown"
-        ) from None
+        raise _link_problem(error) from None
     if link.completed:
         raise Conflict(
             "Answers have already been sent with this link; nothing more is accepted.",
@@ -225,14 +227,18 @@ def _resolve_json(session: DbSession, token: str) -> Link:
     return link
 
 
+def _answers_problem(errors: dict[str, str]) -> Unprocessable:
+    return Unprocessable(
+        "Some answers need changing: " + "; ".join(f"{k}: {m}" for k, m in errors.items()),
+        errors=[{"field": f"answers.{k}", "message": m} for k, m in errors.items()],
+    )
+
+
 def _clean_answers(link: Link, answers: dict[str, Any], *, partial: bool) -> dict[str, AnswerValue]:
     given = {k: v for k, v in answers.items() if v is not None}
     errors = link.instrument.validate(given, partial=partial)
     if errors:
-        raise Unprocessable(
-            "Some answers need changing: " + "; ".join(f"{k}: {m}" for k, m in errors.items()),
-            errors=[{"field": f"answers.{k}", "message": m} for k, m in errors.items()],
-        )
+        raise _answers_problem(errors)
     return link.instrument.clean(given)
 
 
@@ -274,10 +280,14 @@ def save_draft(token: Token, body: DraftIn, session: DbSession) -> DraftOut:
     responses=LINK_RESPONSES,
     summary="Send the answers (once per link)",
 )
-def submit(token: Token, body: SubmissionIn, session: DbSession) -> SubmissionOut:
-    link = _resolve_json(session, token)
-    cleaned = _clean_answers(link, body.answers, partial=False)
-    if not service.submit(session, link, cleaned):
+def submit(token: Token, body: SubmissionIn, request: Request) -> SubmissionOut:
+    try:
+        stored = service.submit_answers(request.app.state.engine, token, body.answers)
+    except LinkError as error:
+        raise _link_problem(error) from None
+    except service.AnswersInvalid as invalid:
+        raise _answers_problem(invalid.errors) from None
+    if not stored:
         raise Conflict(
             "Answers have already been sent with this link; nothing more is accepted.",
             code="already_submitted",

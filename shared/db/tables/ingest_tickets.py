@@ -236,3 +236,31 @@ sla_policies = Table(
     CheckConstraint("target_share > 0 AND target_share <= 1", name="target_share"),
     info=owned("ingest", readers=("metrics",)),
 )
+
+# Post-interaction feedback sent on its own (POST /api/v1/feedback): a service-desk
+# satisfaction rating (1-7) and/or a 0-10 recommendation rating, optionally naming the
+# ticket it is about. Ratings that come inside a ticket export stay on ``tickets``.
+feedback_ratings = Table(
+    "feedback_ratings",
+    metadata,
+    Column(
+        "organisation_id",
+        Integer,
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("id", BigInteger, Identity(), nullable=False),
+    Column("source_system", Text, nullable=False),
+    Column("ticket_reference", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("satisfaction", SmallInteger),
+    Column("recommendation", SmallInteger),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("organisation_id", "id"),
+    CheckConstraint("satisfaction BETWEEN 1 AND 7", name="satisfaction"),
+    CheckConstraint("recommendation BETWEEN 0 AND 10", name="recommendation"),
+    CheckConstraint("satisfaction IS NOT NULL OR recommendation IS NOT NULL", name="has_rating"),
+    Index("ix_feedback_ratings_org_received", "organisation_id", "received_at"),
+    info=owned("ingest", readers=("metrics",)),
+)

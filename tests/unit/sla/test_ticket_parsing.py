@@ -287,3 +287,42 @@ def test_all_profiles_map_required_fields() -> None:
     }
     for p in PROFILES.values():
         assert p.columns["ticket_ref"] and p.columns["logged_at"]
+
+
+# --- record boundaries ----------------------------------------------------------------------
+
+
+def test_quoted_line_breaks_blank_and_ragged_rows_keep_spreadsheet_row_numbers() -> None:
+    text = HEADER + (
+        'INC1,1,05/03/2021 17:30,,2,"Desk\nsecond line",,x\r\n'  # row 2 (two lines)
+        "\r\n"  # row 3 blank
+        "  \n"  # row 4 blank
+        "INC2,1,05/03/2021 17:30\n"  # row 5 too few fields
+        "INC3,1,05/03/2021 17:30,,2,D,,x,extra\n"  # row 6 too many
+        ",,,,,,,\n"  # row 7 empty fields only
+        'INC4,1,05/03/2021 17:30,,2,"say ""hi""",,x'  # row 8, no final newline
+    )
+    # Chunks of 5 bytes split quoted fields and \r\n pairs across reads.
+    parser = TicketFileParser(SERVICENOW, organisation_id="o1", batch_size=1)
+    batches = list(parser.parse(chunked(text.encode(), 5)))
+    rows = pl.concat([b.rows for b in batches])
+    assert rows.select("source_row", "ticket_ref", "team").rows() == [
+        (2, "INC1", "Desk\nsecond line"),
+        (8, "INC4", 'say "hi"'),
+    ]
+    assert [(i.row, i.code, i.message) for b in batches for i in b.issues] == [
+        (5, "column_count", "3 fields where the header has 8"),
+        (6, "column_count", "9 fields where the header has 8"),
+    ]
+    s = parser.stats
+    assert (s.rows_read, s.rows_accepted, s.rows_rejected) == (4, 2, 2)
+
+
+def test_many_batches_duplicates_against_first_occurrence() -> None:
+    body = "".join(f"INC{i % 50},1,05/03/2021 09:00,,2,Desk,,x\n" for i in range(300))
+    body += "INC7,1,05/03/2021 09:01,,2,Desk,,x\n"  # row 302 conflicts with row 9
+    rows, issues, stats = run((HEADER + body).encode(), batch_size=37)
+    assert rows.height == 50
+    assert rows["source_row"].to_list() == list(range(2, 52))
+    assert [(i.row, i.related_row, i.code) for i in issues] == [(302, 9, "duplicate_conflict")]
+    assert (stats.rows_read, stats.rows_accepted, stats.duplicates_merged) == (301, 50, 250)

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from shared.errors import Unprocessable
+
+
+class UnknownOrganisations(Unprocessable):
+    code = "organisation_not_found"

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.deps import MAX_INT32
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
+
+class FeedbackIn(BaseModel):
+    """One post-interaction rating: satisfaction (1-7), recommendation (0-10), or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_id: Annotated[int, Field(ge=1, le=MAX_INT32)]
+    source_system: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    ticket_reference: Annotated[str | None, Field(min_length=1, max_length=200, pattern=NO_NUL)] = (
+        None
+    )
+    received_at: Annotated[AwareDatetime, Field(description="ISO 8601 with an offset")]
+    satisfaction: Annotated[
+        int | None, Field(ge=1, le=7, description="Service-desk satisfaction, 1-7")
+    ] = None
+    recommendation: Annotated[
+        int | None, Field(ge=0, le=10, description="Likelihood to recommend, 0-10 (NPS)")
+    ] = None
+
+    @model_validator(mode="after")
+    def _has_rating(self) -> FeedbackIn:
+        if self.satisfaction is None and self.recommendation is None:
+            raise ValueError("give satisfaction (1-7), recommendation (0-10) or both")
+        return self
+
+
+class FeedbackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ratings: Annotated[list[FeedbackIn], Field(min_length=1, max_length=10_000)]
+
+
+class FeedbackAccepted(BaseModel):
+    stored: int
+    organisations: list[int]
+    first_received_at: datetime
+    last_received_at: datetime

@@ -1,0 +1,94 @@
+"""`yardstick demo` loads a realistic data set once; a second run adds nothing."""
+
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from shared.db.engine import make_engine, normalise_url
+from shared.db.migrate import upgrade
+from yardstick.demo import load_demo
+
+
+@pytest.fixture
+def demo_url(database_url):
+    admin = make_url(normalise_url(database_url))
+    name = f"ys_demo_{uuid.uuid4().hex[:8]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _counts(url):
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return (
+                {
+                    t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                    for t in (
+                        "organisations",
+                        "cycles",
+                        "submissions",
+                        "submission_audit",
+                        "organisation_codes",
+                        "survey_responses",
+                        "survey_invitations",
+                        "survey_results",
+                        "tickets",
+                        "sla_outcomes",
+                        "sla_policies",
+                    )
+                },
+                dict(
+                    conn.execute(
+                        text(
+                            "SELECT metric_key, median FROM benchmark_statistics "
+                            "WHERE cycle_year = 2020 AND peer_group_key = 'all'"
+                        )
+                    ).all()
+                ),
+                dict(
+                    conn.execute(
+                        text(
+                            "SELECT state, count(*) FROM submissions s JOIN cycles c "
+                            "ON c.id = s.cycle_id WHERE c.year = 2020 "
+                            "GROUP BY state"
+                        )
+                    ).all()
+                ),
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.xdist_group("e2e")
+def test_demo_loads_realistic_data_once(demo_url):
+    first = load_demo(demo_url)
+    counts, medians, states_2020 = _counts(demo_url)
+    assert "70 organisations" in first and "44 in 2020" in first
+    assert counts["organisations"] == 70 and counts["cycles"] == 5
+    assert counts["submissions"] == 910
+    assert counts["survey_responses"] > 0 and counts["survey_results"] == 3
+    assert counts["survey_invitations"] == 0, "demo responses never come with addresses"
+    assert counts["tickets"] == 5250 and counts["sla_outcomes"] == 5250
+    assert counts["sla_policies"] > 0
+    assert set(states_2020) == {"accepted", "submitted", "returned", "draft"}
+    # medians sit near the published 2019/20 figures (DOMAIN.md)
+    for key, expected in {
+        "users_per_ict_fte": 44.5,
+        "devices_per_user": 2.04,
+        "ict_spend_per_user": 2612,
+    }.items():
+        assert abs(medians[key] - expected) / expected < 0.05, (key, medians[key])
+
+    second = load_demo(demo_url)
+    assert "0 new submissions" in second and "0 new survey responses" in second
+    assert _counts(demo_url) == (counts, medians, states_2020)
