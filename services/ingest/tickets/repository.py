@@ -104,11 +104,6 @@ def batch_months(frame: pl.DataFrame) -> Months:
     return {(int(org), str(month)) for org, month in pairs.iter_rows()}
 
 
-def relax_batch_commit(session: Session) -> None:
-    """Commit the current (batch) transaction asynchronously: see ``service._process``."""
-    session.execute(text("SET LOCAL synchronous_commit = off"))
-
-
 def copy_payload(frame: pl.DataFrame) -> bytes:
     """The batch as COPY CSV (columns ``STAGE_COLUMNS``), written by Polars."""
     return frame.select(STAGE_COLUMNS).write_csv(include_header=False).encode()

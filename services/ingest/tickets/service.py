@@ -381,16 +381,6 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 }
                 if last_row <= checkpoint:
                     continue  # committed before a restart
-                # Each batch commits asynchronously (synchronous_commit = off, for this
-                # transaction only): COMMIT returns without waiting for the WAL flush, so
-                # the flush of a batch overlaps the next one. A crash (of PostgreSQL or
-                # the machine) can lose the last few batch commits, never part of one:
-                # each batch's tickets, row errors and checkpoint_row are one
-                # transaction, so they are lost together and the restarted job re-reads
-                # the file and redoes those batches from the last durable checkpoint
-                # (the upsert makes a redo harmless). The final commit (status "done"
-                # and the outbox event) is synchronous, and flushes every batch before it.
-                repo.relax_batch_commit(session)
                 inserted, updated, changed_months = repo.upsert_batch(
                     session, rows, import_id, payload=payload, months=batch_mo
                 )
@@ -403,6 +393,9 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 repo.update_import(
                     session, import_id, {**progress, **counts, "checkpoint_row": last_row}
                 )
+                # Durable commit per batch. Tried: synchronous_commit = off for the batch
+                # transactions (safe, since the checkpoint commits with the batch), but the
+                # 20 commits of a 1M-row file take ~0.16 s of ~14 s: no measurable gain.
                 session.commit()
                 checkpoint = last_row
             stats = parser.stats
