@@ -12,7 +12,10 @@ Same work on each side of a comparison:
 * The ORM path is the one a developer would write: a class mapped onto the real
   ``tickets`` table (``shared.db.tables``), ``csv.DictReader`` + ``strptime`` for the
   slice, ``session.add_all(objects)`` and one commit. Its rows go into ``tickets`` under
-  their own ``source_system`` so they never collide with the pushed rows.
+  their own ``source_system`` so they never collide with the pushed rows. SQLAlchemy's
+  defaults apply: batched ``insertmanyvalues`` INSERTs that also return the server
+  defaults (created_at, updated_at, flags) into the objects, as ``add_all`` does for any
+  table with server defaults.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_ingest.py
 
