@@ -3,6 +3,20 @@
 process, processing until the job is done) next to a plain psycopg COPY + upsert of the
 same file, and next to the SQLAlchemy ORM ``add_all`` path on a 100,000-row slice.
 
+Same work on each side of a comparison:
+
+* The COPY baseline upserts into ``bench_tickets``, made with the same definition as
+  ``tickets``: ``LIKE tickets INCLUDING ALL`` (columns, defaults, checks, indexes) plus the
+  foreign key to ``organisations`` that ``LIKE`` does not copy. Without it the baseline
+  skips the per-row FK check the real table makes (about a fifth of the upsert).
+* The ORM path is the one a developer would write: a class mapped onto the real
+  ``tickets`` table (``shared.db.tables``), ``csv.DictReader`` + ``strptime`` for the
+  slice, ``session.add_all(objects)`` and one commit. Its rows go into ``tickets`` under
+  their own ``source_system`` so they never collide with the pushed rows. SQLAlchemy's
+  defaults apply: batched ``insertmanyvalues`` INSERTs that also return the server
+  defaults (created_at, updated_at, flags) into the objects, as ``add_all`` does for any
+  table with server defaults.
+
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_ingest.py
 
 Makes (and drops) its own scratch database on that server.
@@ -26,9 +40,9 @@ import httpx
 import polars as pl
 import psutil
 import psycopg
-from sqlalchemy import DateTime, Integer, SmallInteger, Text, create_engine
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from shared.auth import mint_token  # noqa: E402
 from shared.db.engine import normalise_url  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
+from shared.db.tables.ingest_tickets import tickets  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 N = int(os.environ.get("BENCH_ROWS", "1000000"))
@@ -160,6 +175,7 @@ def via_http(url: str, path: Path, org: int, data_dir: Path) -> tuple[float, int
             timeout=3600,
         )
         assert r.status_code == 202, r.text
+        print(f"  upload accepted (202) after {time.perf_counter() - t0:.1f} s", flush=True)
         location = r.headers["location"]
         deliver = threading.Thread(target=worker.run_once)
         deliver.start()
@@ -182,7 +198,13 @@ def via_http(url: str, path: Path, org: int, data_dir: Path) -> tuple[float, int
 
 def via_copy(url: str, path: Path, org: int) -> float:
     with psycopg.connect(conninfo(url)) as conn:
+        # Same definition as the real table: LIKE … INCLUDING ALL copies columns,
+        # defaults, checks and indexes but not foreign keys, so add tickets' FK too.
         conn.execute("CREATE TABLE bench_tickets (LIKE tickets INCLUDING ALL)")
+        conn.execute(
+            "ALTER TABLE bench_tickets ADD FOREIGN KEY (organisation_id) "
+            "REFERENCES organisations (id) ON DELETE CASCADE"
+        )
         conn.commit()
         t0 = time.perf_counter()
         conn.execute("SET datestyle = 'ISO, DMY'")
@@ -218,18 +240,9 @@ class Base(DeclarativeBase):
 
 
 class OrmTicket(Base):
-    __tablename__ = "bench_orm_tickets"
-    organisation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_system: Mapped[str] = mapped_column(Text, primary_key=True)
-    reference: Mapped[str] = mapped_column(Text, primary_key=True)
-    type: Mapped[str] = mapped_column(Text)
-    priority: Mapped[str | None] = mapped_column(Text)
-    team: Mapped[str | None] = mapped_column(Text)
-    closure_category: Mapped[str | None] = mapped_column(Text)
-    logged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str | None] = mapped_column(Text)
-    reopen_count: Mapped[int | None] = mapped_column(SmallInteger)
+    """The real ``tickets`` table, mapped the usual declarative way."""
+
+    __table__ = tickets
 
 
 def via_orm(url: str, path: Path, org: int, n: int) -> float:
@@ -237,7 +250,6 @@ def via_orm(url: str, path: Path, org: int, n: int) -> float:
 
     london = ZoneInfo("Europe/London")
     engine = create_engine(normalise_url(url))
-    Base.metadata.create_all(engine)
     t0 = time.perf_counter()
     with Session(engine) as session, path.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -248,7 +260,7 @@ def via_orm(url: str, path: Path, org: int, n: int) -> float:
             objs.append(
                 OrmTicket(
                     organisation_id=org,
-                    source_system="bench",
+                    source_system="bench-orm",
                     reference=row["ticket_ref"],
                     type=row["type"],
                     priority=row["priority"],
@@ -299,7 +311,8 @@ def main() -> None:
             )
             copy_s = via_copy(url, path, org)
             print(
-                f"plain COPY + upsert:                        {copy_s:.1f} s, {N / copy_s:,.0f} rows/s"
+                f"plain COPY + upsert:                        {copy_s:.1f} s, {N / copy_s:,.0f} rows/s "
+                "(into a table defined like tickets: same columns, checks, indexes and FK)"
             )
             orm_s = via_orm(url, path, org, ORM_N)
             print(
@@ -308,9 +321,20 @@ def main() -> None:
             print(f"ratio HTTP / COPY+upsert time: {http_s / copy_s:.2f}x (target <= 1.5x)")
             per_row_http = http_s / N
             per_row_orm = orm_s / ORM_N
+            per_row_copy = copy_s / N
+            orm_vs_http = per_row_orm / per_row_http
+            orm_vs_copy = per_row_orm / per_row_copy
+            print(f"ORM per-row time / HTTP per-row time: {orm_vs_http:.1f}x (target >= 20x)")
             print(
-                f"ORM per-row time / HTTP per-row time: {per_row_orm / per_row_http:.1f}x (target >= 20x)"
+                f"ORM per-row time / COPY+upsert per-row time: {orm_vs_copy:.1f}x "
+                "(the same ratio for the plain COPY baseline itself)"
             )
+            if orm_vs_copy < 20:
+                print(
+                    "NOTE: even the plain COPY + upsert baseline is under 20x the ORM path on "
+                    "this machine, so the 20x target cannot be met by any HTTP path that is "
+                    "no faster than that baseline."
+                )
     finally:
         with psycopg.connect(conninfo(admin), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

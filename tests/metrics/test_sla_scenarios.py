@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from services.ingest.tickets import repository as tickets_repo
@@ -263,7 +264,7 @@ def test_restart_from_checkpoint_after_a_crash(api, database_url, owner_engine, 
     real_upsert = tickets_repo.upsert_batch
     calls: list[int] = []
 
-    def crashing(session: Any, frame: Any, import_id: int, **kw: Any) -> tuple[int, int]:
+    def crashing(session: Any, frame: Any, import_id: int, **kw: Any) -> Any:
         calls.append(frame.height)
         if len(calls) == 3:
             raise RuntimeError("simulated crash in the middle of the third batch")
@@ -298,6 +299,56 @@ def test_restart_from_checkpoint_after_a_crash(api, database_url, owner_engine, 
     with owner_engine.connect() as conn:
         refs = conn.execute(text("SELECT reference FROM tickets ORDER BY 1")).scalars().all()
     assert refs == sorted(f"C{i}" for i in range(10))
+    # The resumed job did not see its first batches: it scans for the touched months.
+    assert imported_months(owner_engine, job_id) == {org: ["2021-03"]}
+
+
+def imported_months(owner_engine: Any, import_id: int) -> dict[int, list[str]] | None:
+    """Organisation → months of the import's tickets.imported event (None: no event)."""
+    with owner_engine.connect() as conn:
+        payload = conn.execute(
+            text(
+                "SELECT payload FROM ingest_outbox WHERE event_type = 'tickets.imported' "
+                "AND (payload->>'import_id')::int = :i"
+            ),
+            {"i": import_id},
+        ).scalar()
+    if payload is None:
+        return None
+    return {o["organisation_id"]: o["months"] for o in payload["organisations"]}
+
+
+def test_touched_months_are_collected_per_batch(api, owner_engine, monkeypatch):
+    """The months sent to metrics are those of inserted or changed tickets only (in local
+    time), collected batch by batch; the same as a scan of the tickets afterwards."""
+    org = make_org(api)["id"]
+    monkeypatch.setattr(tickets_service, "IMPORT_BATCH_SIZE", 2)
+    rows = [
+        "M1,incident,P1,,Desk,Fixed,15/01/2021 09:00,15/01/2021 10:00,resolved\n",
+        "M2,incident,P1,,Desk,Fixed,15/02/2021 09:00,15/02/2021 10:00,resolved\n",
+        # 00:30 BST on 1 April is 23:30 UTC on 31 March: an April ticket.
+        "M3,incident,P1,,Desk,Fixed,01/04/2021 00:30,01/04/2021 02:00,resolved\n",
+        "M4,incident,P1,,Desk,Fixed,20/05/2021 09:00,20/05/2021 10:00,resolved\n",
+        "M5,incident,P1,,Desk,Fixed,20/06/2021 09:00,20/06/2021 10:00,resolved\n",
+    ]
+    first = push(api, org, (HEADER + "".join(rows)).encode())
+    assert imported_months(owner_engine, first["id"]) == {
+        org: ["2021-01", "2021-02", "2021-04", "2021-05", "2021-06"]
+    }
+    # Batches: [M1, M2*] partly changed (a query), [M3*, M4*] all changed (the batch's
+    # own months), [M5, M6 new] partly changed; * = a changed team.
+    changed = [rows[0], *(r.replace("Desk", "Field") for r in rows[1:4]), rows[4]]
+    changed.append("M6,incident,P1,,Desk,Fixed,20/07/2021 09:00,20/07/2021 10:00,resolved\n")
+    second = push(api, org, (HEADER + "".join(changed)).encode())
+    p = second["progress"]
+    assert (p["rows_inserted"], p["rows_updated"], p["rows_unchanged"]) == (1, 3, 2)
+    expected = {org: ["2021-02", "2021-04", "2021-05", "2021-07"]}
+    assert imported_months(owner_engine, second["id"]) == expected
+    with owner_engine.connect() as conn:
+        assert tickets_repo.touched_months(Session(bind=conn), second["id"]) == expected
+    third = push(api, org, (HEADER + "".join(changed)).encode())
+    assert third["progress"]["rows_unchanged"] == 6
+    assert imported_months(owner_engine, third["id"]) is None  # nothing changed, no event
 
 
 def test_import_command_pushes_a_file_and_follows_the_job(api, tmp_path: Path, monkeypatch):

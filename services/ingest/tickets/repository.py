@@ -47,6 +47,7 @@ STAGE_COLUMNS = (
     "flag_dst_gap",
     "flag_dst_ambiguous",
 )
+LONDON = "Europe/London"
 _KEY = ("organisation_id", "source_system", "reference")
 _VALUES = [c for c in STAGE_COLUMNS if c not in _KEY]
 
@@ -82,21 +83,50 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
 
 
+# (organisation, local month YYYY-MM) of the staged rows the upsert inserted or changed.
+_STAGED_CHANGED_MONTHS = f"""
+SELECT DISTINCT t.organisation_id, to_char(t.logged_at AT TIME ZONE '{LONDON}', 'YYYY-MM')
+FROM ticket_stage s JOIN tickets t USING ({", ".join(_KEY)})
+WHERE t.last_import_id = %(import_id)s
+"""
+
+Months = set[tuple[int, str]]
+
+
+def batch_months(frame: pl.DataFrame) -> Months:
+    """(organisation, local month YYYY-MM) of every row of a batch."""
+    if frame.height == 0:
+        return set()
+    pairs = frame.select(
+        pl.col("organisation_id").cast(pl.Int64),
+        pl.col("logged_at").dt.convert_time_zone(LONDON).dt.strftime("%Y-%m"),
+    ).unique()
+    return {(int(org), str(month)) for org, month in pairs.iter_rows()}
+
+
 def copy_payload(frame: pl.DataFrame) -> bytes:
     """The batch as COPY CSV (columns ``STAGE_COLUMNS``), written by Polars."""
     return frame.select(STAGE_COLUMNS).write_csv(include_header=False).encode()
 
 
 def upsert_batch(
-    session: Session, frame: pl.DataFrame, import_id: int, *, payload: bytes | None = None
-) -> tuple[int, int]:
+    session: Session,
+    frame: pl.DataFrame,
+    import_id: int,
+    *,
+    payload: bytes | None = None,
+    months: Months | None = None,
+) -> tuple[int, int, Months]:
     """COPY a batch (columns ``STAGE_COLUMNS``) into a temp table and upsert it.
 
-    ``payload`` is ``copy_payload(frame)`` when the caller made it ahead of time.
-    Returns (inserted, updated); the rest of the batch was unchanged.
+    ``payload`` is ``copy_payload(frame)`` and ``months`` is ``batch_months(frame)`` when
+    the caller made them ahead of time. Returns (inserted, updated, touched months): the
+    rest of the batch was unchanged, and the months are those of the inserted or changed
+    rows only. When every row changed they are the batch's months, with no query; when
+    some did, they are read back from the staged rows before the stage is emptied.
     """
     if frame.height == 0:
-        return 0, 0
+        return 0, 0, set()
     conn = driver_connection(session)
     if payload is None:
         payload = copy_payload(frame)
@@ -107,9 +137,15 @@ def upsert_batch(
         ) as copy:
             copy.write(payload)
         cur.execute(_UPSERT, {"import_id": import_id})
-        inserted, updated = cur.fetchone() or (0, 0)
+        inserted, updated = (int(n) for n in cur.fetchone() or (0, 0))
+        touched: Months = set()
+        if inserted + updated == frame.height:
+            touched = batch_months(frame) if months is None else months
+        elif inserted + updated:
+            cur.execute(_STAGED_CHANGED_MONTHS, {"import_id": import_id})
+            touched = {(int(org), str(month)) for org, month in cur.fetchall()}
         cur.execute("TRUNCATE ticket_stage")
-    return int(inserted), int(updated)
+    return inserted, updated, touched
 
 
 def organisation_exists(session: Session, organisation_id: int) -> bool:
@@ -171,7 +207,11 @@ def list_errors(
 
 
 def touched_months(session: Session, import_id: int) -> dict[int, list[str]]:
-    """Organisation → local months (YYYY-MM) of tickets this import inserted or changed."""
+    """Organisation → local months (YYYY-MM) of tickets this import inserted or changed.
+
+    A scan of every ticket: only for a job resumed after a restart, whose earlier batches'
+    months were not seen by this process (a fresh job collects them batch by batch).
+    """
     rows = session.execute(
         text(
             "SELECT DISTINCT organisation_id, "

@@ -254,7 +254,7 @@ def _read(path: Path) -> Iterator[bytes]:
             yield block
 
 
-Prepared = tuple[pl.DataFrame, list[RowIssue], bytes]
+Prepared = tuple[pl.DataFrame, list[RowIssue], bytes, repo.Months]
 
 
 def _prefetch(
@@ -268,7 +268,8 @@ def _prefetch(
     Polars and numpy release the GIL and the database work is I/O, so the two overlap.
     Each batch travels with a snapshot of the parser's counts as of that batch, so the
     progress committed with a batch never includes rows parsed ahead of it, and with
-    ``prepare(batch)`` (the organisation check and the COPY payload), also made ahead.
+    ``prepare(batch)`` (the organisation check, the COPY payload and the batch's months),
+    also made ahead.
     """
     q: queue.Queue[tuple[ParsedBatch, ParseStats, Prepared] | BaseException | None]
     q = queue.Queue(depth)
@@ -354,13 +355,17 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             }
             extra_rejected = 0
             checkpoint = job["checkpoint_row"]
+            # Months of the rows inserted or changed, collected batch by batch. A resumed
+            # job did not see its earlier batches, so it scans for them at the end.
+            resumed = checkpoint > 0
+            touched: repo.Months = set()
 
             def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
-                return rows, org_issues, repo.copy_payload(rows)
+                return rows, org_issues, repo.copy_payload(rows), repo.batch_months(rows)
 
             batches = _prefetch(parser, parser.parse(_read(path)), prepare)
-            for batch, stats, (rows, org_issues, payload) in batches:
+            for batch, stats, (rows, org_issues, payload, batch_mo) in batches:
                 extra_rejected += len(org_issues)
                 issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
                 last_row = max(
@@ -376,7 +381,10 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 }
                 if last_row <= checkpoint:
                     continue  # committed before a restart
-                inserted, updated = repo.upsert_batch(session, rows, import_id, payload=payload)
+                inserted, updated, changed_months = repo.upsert_batch(
+                    session, rows, import_id, payload=payload, months=batch_mo
+                )
+                touched |= changed_months
                 counts["rows_inserted"] += inserted
                 counts["rows_updated"] += updated
                 counts["rows_unchanged"] += rows.height - inserted - updated
@@ -385,6 +393,9 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 repo.update_import(
                     session, import_id, {**progress, **counts, "checkpoint_row": last_row}
                 )
+                # Durable commit per batch. Tried: synchronous_commit = off for the batch
+                # transactions (safe, since the checkpoint commits with the batch), but the
+                # 20 commits of a 1M-row file take ~0.16 s of ~14 s: no measurable gain.
                 session.commit()
                 checkpoint = last_row
             stats = parser.stats
@@ -406,7 +417,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             session.commit()
             _remove(job["spool_path"])
             return {"import_id": import_id, "status": "failed"}
-        months = repo.touched_months(session, import_id)
+        months = repo.touched_months(session, import_id) if resumed else _by_organisation(touched)
         repo.update_import(
             session,
             import_id,
@@ -429,6 +440,14 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
         session.commit()
     _remove(job["spool_path"])
     return {"import_id": import_id, "status": "done"}
+
+
+def _by_organisation(pairs: repo.Months) -> dict[int, list[str]]:
+    """{(organisation, month)} → organisation → sorted months, as ``repo.touched_months``."""
+    out: dict[int, list[str]] = {}
+    for org, month in sorted(pairs):
+        out.setdefault(org, []).append(month)
+    return out
 
 
 def _remove(path: str | None) -> None:
