@@ -282,7 +282,13 @@ def via_orm(url: str, path: Path, org: int, n: int) -> float:
 
 
 def main() -> None:
-    admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    if os.environ.get("DATABASE_URL"):
+        admin = os.environ["DATABASE_URL"]
+    else:  # like the rest of Yardstick: the embedded PostgreSQL when no DATABASE_URL
+        from shared import embedded
+        from shared.settings import Settings
+
+        admin = embedded.start(Settings(), name="pgdata-bench")
     name = f"ys_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(conninfo(admin), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
