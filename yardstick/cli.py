@@ -68,6 +68,8 @@ def worker() -> None:
     from shared.worker import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # one line per delivered event is noise; failures are logged by the outbox itself
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     run(get_settings(), _database_url())
 
 
