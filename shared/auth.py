@@ -31,7 +31,7 @@ from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, ProblemError, Unauthorized
 from shared.settings import Settings
 
 ROLES = ("admin", "participant", "partner", "reader")
@@ -76,35 +76,38 @@ class VerificationKey:
     kid: str | None = None
 
 
-_jwks_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
-
-
 def _jwks_keys(settings: Settings) -> list[dict[str, Any]]:
+    """The JWKS's keys; fetched afresh each call (the caller caches the parsed keys)."""
     if settings.jwt_jwks_json:
         keys: list[dict[str, Any]] = json.loads(settings.jwt_jwks_json)["keys"]
         return keys
     if not settings.jwt_jwks_url:
         return []
-    cached = _jwks_cache.get(settings.jwt_jwks_url)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    response = httpx.get(settings.jwt_jwks_url, timeout=5.0)
-    response.raise_for_status()
-    fetched: list[dict[str, Any]] = response.json()["keys"]
-    _jwks_cache[settings.jwt_jwks_url] = (time.monotonic() + 3600, fetched)
+    try:
+        response = httpx.get(settings.jwt_jwks_url, timeout=5.0)
+        response.raise_for_status()
+        fetched: list[dict[str, Any]] = response.json()["keys"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise ProblemError(
+            "The identity provider's signing keys could not be fetched; try again shortly.",
+            status=503,
+            code="jwks_unavailable",
+            title="Service unavailable",
+        ) from exc
     return fetched
 
 
 # Verification keys per Settings object, parsed once (a PEM or JWK parsed per request
 # costs more than the signature check). Entry: (settings, expires at, keys); holding the
-# settings object keeps its id from being reused. JWKS-backed keys expire with the JWKS.
+# settings object keeps its id from being reused. Keys from a JWKS URL are refetched
+# after five minutes, so a key rotation at the identity provider is picked up.
 _keys_cache: dict[int, tuple[Settings, float, list[VerificationKey]]] = {}
 _KEYS_CACHE_SIZE = 16
 
 
 def user_token_keys(settings: Settings) -> list[VerificationKey]:
     """The keys user tokens may be signed with, each pinned to its algorithm, as parsed
-    key objects (cached per settings object; refreshed when a fetched JWKS expires)."""
+    key objects (cached per settings object; JWKS URL keys refetched every 5 minutes)."""
     cached = _keys_cache.get(id(settings))
     now = time.monotonic()
     if cached is not None and cached[0] is settings and cached[1] > now:
