@@ -159,12 +159,15 @@ def test_production_refuses_default_secrets():
         Settings(environment="production", database_url="postgresql://x/y")
 
 
-def test_unreachable_jwks_is_a_503_problem(api, settings, monkeypatch):
+def test_unreachable_jwks_is_a_503_problem(settings, database_url):
+    from fastapi.testclient import TestClient
+
+    from services.ingest.main import build
     from shared import auth
 
     down = settings.model_copy(update={"jwt_jwks_url": "http://127.0.0.1:9/jwks.json"})
-    monkeypatch.setattr(api.apps["ingest"].state, "settings", down)
     token = jwt.encode(_claims(), "x" * 32, algorithm="HS256")
-    response = _get(api, token)
+    with TestClient(build(settings=down, database_url=database_url)) as client:
+        response = client.get("/api/v1/organisations", headers={"Authorization": f"Bearer {token}"})
     assert_problem(response, 503, "jwks_unavailable")
     assert auth._keys_cache.get(id(down)) is None  # nothing half-cached
