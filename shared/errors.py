@@ -144,9 +144,11 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
 
 
 def _is_client_data_error(exc: DBAPIError) -> bool:
+    """A DataError with no SQLSTATE was raised by psycopg while adapting a parameter,
+    before anything reached the server: the value came from the client."""
     import psycopg
 
-    return isinstance(exc.orig, psycopg.DataError) and "NUL" in str(exc.orig)
+    return isinstance(exc.orig, psycopg.DataError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -222,7 +224,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(status, code, title, detail, instance=request.url.path)
         if state is None and _is_client_data_error(exc):
             # psycopg refuses some values before they reach the server (e.g. a NUL byte in
-            # text): the client sent them, so it is a 422, not our 500.
+            # text): the client sent them, so it is a 422, not our 500. Decided by the
+            # exception class and the missing SQLSTATE, never by the message text.
             return problem_response(
                 422,
                 "invalid_value",

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -42,22 +44,32 @@ def _psycopg_conninfo(url: str) -> str:
     )
 
 
+@contextmanager
+def scratch_database(server_url: str, prefix: str, revision: str | None = "head") -> Iterator[str]:
+    """A new database on the server behind ``server_url``, migrated to ``revision`` (None:
+    left empty); yields its URL and drops it afterwards."""
+    from shared.db.migrate import upgrade
+
+    admin = make_url(normalise_url(server_url))
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conninfo = _psycopg_conninfo(server_url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        if revision is not None:
+            upgrade(url, revision)
+        yield url
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def database_url(worker_id: str) -> Iterator[str]:
     """A fresh database on the test server, migrated to head, dropped afterwards."""
-    import psycopg
-
-    from shared.db.migrate import upgrade
-
-    admin = _server_admin_url()
-    name = f"ys_test_{worker_id}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_psycopg_conninfo(admin), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(normalise_url(admin)).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with psycopg.connect(_psycopg_conninfo(admin), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(_server_admin_url(), f"ys_test_{worker_id}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

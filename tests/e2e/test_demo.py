@@ -1,29 +1,17 @@
 """`yardstick demo` loads a realistic data set once; a second run adds nothing."""
 
-import uuid
-
-import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from shared.db.engine import make_engine, normalise_url
-from shared.db.migrate import upgrade
+from shared.db.engine import make_engine
+from shared.testing.plugin import scratch_database
 from yardstick.demo import load_demo
 
 
 @pytest.fixture
 def demo_url(database_url):
-    admin = make_url(normalise_url(database_url))
-    name = f"ys_demo_{uuid.uuid4().hex[:8]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(database_url, "ys_demo", "head") as url:
+        yield url
 
 
 def _counts(url):

@@ -131,6 +131,8 @@ def test_up_on_the_embedded_database(tmp_path):
     base = _free_base_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["YARDSTICK_DATA_DIR"] = str(tmp_path / "data")
+    # never the default 1025: another run's mail catcher may hold it
+    env["YARDSTICK_SMTP_PORT"] = str(_free_base_port() + 5)
     proc, banner = _run_up(env, base)
     try:
         assert "database embedded" in banner

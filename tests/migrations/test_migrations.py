@@ -1,29 +1,20 @@
 """Upgrade to head, no diff between models and migrations, downgrade one step, upgrade."""
 
-import uuid
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
 
 import shared.db.tables  # noqa: F401
-from shared.db.engine import make_engine, normalise_url
+from shared.db.engine import make_engine
 from shared.db.metadata import metadata
 from shared.db.migrate import downgrade, upgrade
+from shared.testing.plugin import scratch_database
 
 
 @pytest.fixture
 def scratch_url(database_url):
-    admin = make_url(normalise_url(database_url))
-    name = f"ys_mig_{uuid.uuid4().hex[:8]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(database_url, "ys_mig", None) as url:
+        yield url
 
 
 def _diff(url):

@@ -1,31 +1,20 @@
 """/healthz says the process answers; /readyz says the database is reachable and at head."""
 
-import uuid
-
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from services.ingest.main import build
 from shared.db.engine import normalise_url
-from shared.db.migrate import upgrade
+from shared.testing.plugin import scratch_database
 from tests.factories import assert_problem
 
 
 @pytest.fixture
 def behind_url(database_url):
     """A database migrated only to the first revision."""
-    admin = make_url(normalise_url(database_url))
-    name = f"ys_behind_{uuid.uuid4().hex[:8]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade(url, "0001")
-    yield url
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(database_url, "ys_behind", "0001") as url:
+        yield url
 
 
 def test_ready_at_head(api):
