@@ -19,13 +19,14 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 from sqlalchemy import select
@@ -105,13 +106,21 @@ _keys_cache: dict[int, tuple[Settings, float, list[VerificationKey]]] = {}
 _KEYS_CACHE_SIZE = 16
 
 
+def cached_user_token_keys(settings: Settings) -> list[VerificationKey] | None:
+    """The parsed keys for ``settings`` if cached and current, else None (no I/O)."""
+    cached = _keys_cache.get(id(settings))
+    if cached is not None and cached[0] is settings and cached[1] > time.monotonic():
+        return cached[2]
+    return None
+
+
 def user_token_keys(settings: Settings) -> list[VerificationKey]:
     """The keys user tokens may be signed with, each pinned to its algorithm, as parsed
     key objects (cached per settings object; JWKS URL keys refetched every 5 minutes)."""
-    cached = _keys_cache.get(id(settings))
+    cached = cached_user_token_keys(settings)
+    if cached is not None:
+        return cached
     now = time.monotonic()
-    if cached is not None and cached[0] is settings and cached[1] > now:
-        return cached[2]
     keys: list[VerificationKey] = []
     if settings.jwt_public_key_pem:
         keys.append(VerificationKey("RS256", jwk.construct(settings.jwt_public_key_pem, "RS256")))
@@ -333,15 +342,20 @@ def _credentials(request: Request) -> tuple[str, str]:
     )
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    """The caller. Async so that the common case (a JWT verified with cached keys, pure
+    CPU) runs on the event loop; the API-key lookup and a JWKS fetch, which do I/O, go to
+    the thread pool."""
     settings: Settings = request.app.state.settings
     kind, value = _credentials(request)
     if kind == "api_key":
-        with request.app.state.sessionmaker() as session:
-            return verify_api_key(settings, session, value)
+        return await run_in_threadpool(_api_key_principal, request, settings, value)
+    keys = cached_user_token_keys(settings)
+    if keys is None:
+        keys = await run_in_threadpool(user_token_keys, settings)
     claims = decode_jwt(
         value,
-        keys=user_token_keys(settings),
+        keys=keys,
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         leeway=settings.jwt_leeway_seconds,
@@ -349,8 +363,13 @@ def get_principal(request: Request) -> Principal:
     return principal_from_claims(claims)
 
 
-def require_roles(*roles: str) -> Callable[..., Principal]:
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def _api_key_principal(request: Request, settings: Settings, presented: str) -> Principal:
+    with request.app.state.sessionmaker() as session:
+        return verify_api_key(settings, session, presented)
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.has_any_role(roles):
             raise Forbidden(
                 f"This needs one of the roles: {', '.join(roles)}; you have "
@@ -362,7 +381,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
     return dependency
 
 
-def require_service(request: Request) -> Principal:
+async def require_service(request: Request) -> Principal:
     """Internal endpoints (outbox deliveries) accept only service tokens."""
     settings: Settings = request.app.state.settings
     kind, value = _credentials(request)

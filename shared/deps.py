@@ -16,16 +16,18 @@ from shared.settings import Settings
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_service_client(request: Request) -> ServiceClient:
+async def get_service_client(request: Request) -> ServiceClient:
     client: ServiceClient = request.app.state.services
     return client
 
 
+# Async, although they do no I/O: FastAPI runs a plain ``def`` dependency in the thread
+# pool, a hand-off that costs more than the lookup.
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Services = Annotated[ServiceClient, Depends(get_service_client)]
 
