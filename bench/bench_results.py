@@ -10,9 +10,11 @@ no work at all) and prints the ratio. Prints the server setup, p50 / p99 latency
 requests per second, non-2xx responses, the load average before and after, and whether
 the target (p99 under 50 ms) was met.
 
-The results endpoint serves repeated requests from the per-process results cache after
-one snapshot query (access is still decided per request); the first request per worker
-computes. Default: one uvicorn worker per CPU.
+The results endpoint is async: it decides access afresh for every request from a
+snapshot query sent after the request arrived (shared by the requests that arrive
+together, see services/metrics/results/snapshots.py), then serves the body from the
+per-process results cache; the first request per worker computes. Default: one uvicorn
+worker per CPU.
 
     .venv/bin/python bench/bench_results.py [--workers N] [--duration 15] [--connections 50]
 """

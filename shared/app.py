@@ -3,8 +3,9 @@ handlers, CORS, health and readiness."""
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ def create_app(
     database_url: str | None = None,
     transports: dict[str, httpx.BaseTransport] | None = None,
     on_startup: Callable[[FastAPI], None] | None = None,
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
     description: str = "",
 ) -> FastAPI:
     @asynccontextmanager
@@ -71,9 +73,16 @@ def create_app(
         app.state.head_revision = head_revision()
         if on_startup is not None:
             on_startup(app)
+        # Everything made so far (modules, catalogue, app) lives as long as the process:
+        # moved out of the collector's reach, a full collection no longer walks ~160k
+        # objects (~90 ms, a pause every request in flight would wait through).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await on_shutdown(app)
             app.state.services.close()
             engine.dispose()
 
@@ -105,7 +114,7 @@ def _health_router(service: str) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
     @router.get(

@@ -11,11 +11,13 @@ from services.metrics.feedback.router import router as feedback_router
 from services.metrics.results.cache import ResultCache
 from services.metrics.results.router import admin_router as benchmarks_router
 from services.metrics.results.router import router as results_router
+from services.metrics.results.snapshots import SnapshotReader
 from services.metrics.runs.router import router as runs_router
 from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (registers events)
 from services.metrics.sla.router import router as sla_router
 from services.metrics.survey_results.router import router as survey_results_router
 from shared.app import create_app
+from shared.db.grants import role_name
 
 ROUTERS = [
     events_router,
@@ -28,11 +30,26 @@ ROUTERS = [
 ]
 
 
+def _open_snapshots(app: FastAPI) -> None:
+    # The results API's own asyncio connection, on the same database and role as the
+    # engine; it connects on the first results request, in the serving event loop.
+    engine = app.state.engine
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    role = role_name("metrics") if app.state.settings.db_set_role else None
+    app.state.snapshots = SnapshotReader(conninfo, role)
+
+
+async def _close_snapshots(app: FastAPI) -> None:
+    await app.state.snapshots.close()
+
+
 def build(**kwargs: Any) -> FastAPI:
     app = create_app(
         "metrics",
         ROUTERS,
         description="Every figure: benchmarks, trends, SLA reports, survey results, BI feeds.",
+        on_startup=_open_snapshots,
+        on_shutdown=_close_snapshots,
         **kwargs,
     )
     # Per process, like the engine; entries are checked against the data version on every

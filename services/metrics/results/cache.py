@@ -3,32 +3,33 @@
 What is cached is the *rendered body* of a response (JSON or CSV bytes), never an access
 decision: every request still authenticates, checks role, organisation scope, that the
 cycle is published and that today is inside the access window, using the cycle row read
-fresh by the request's one snapshot query (``repository.snapshot``). Only then is the
-cache consulted.
+fresh for the request by a snapshot query sent after it arrived (``snapshots.py``). Only
+then is the cache consulted.
 
 Keys name everything a body depends on: the endpoint and format, the organisation, the
 cycle, the peer group's canonical key, the metric, and whether the caller is an admin
 (trends list unpublished cycles to admins only). Each entry also carries the data
 version read by the same snapshot query; an entry is only served to a request that read
 the same version, so a finished recompute or a changed cycle is never answered from
-older figures. Why a version query and not a TTL: the query costs one short round trip
-(~0.2 ms) and is exact in every worker process; a TTL would serve stale figures for its
-whole length, and LISTEN/NOTIFY would need a listener connection per worker and still a
-fallback when the connection drops.
+older figures. Why a version query and not a TTL: the query is exact in every worker
+process and, shared by the requests that arrive together (``snapshots.py``), cheap; a TTL
+would serve stale figures for its whole length, and LISTEN/NOTIFY would answer from
+older figures until the notification arrived.
 
 A body built from data newer than the version it is filed under (a recompute committing
 between the snapshot and the build) is harmless: the next request reads the newer
 version and misses. The reverse cannot happen: the build reads after the snapshot.
 
 Bounded: least recently used entries are evicted beyond ``size`` entries; ``size`` 0
-turns the cache off. Thread-safe (sync endpoints run in a thread pool).
+turns the cache off. Thread-safe: hits are looked up on the event loop, bodies built on
+a miss are filed from the thread pool.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 
@@ -83,14 +84,3 @@ class ResultCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-
-    def get_or_build(self, key: Hashable, version: Hashable, build: Callable[[], Body]) -> Body:
-        """The cached body for ``key`` at ``version``, or ``build()``'s, filed for next time.
-
-        ``build`` runs outside the lock: concurrent misses on one key each build (the same
-        body), which costs CPU once per version but never blocks other keys' hits."""
-        body = self.get(key, version)
-        if body is None:
-            body = build()
-            self.put(key, version, body)
-        return body

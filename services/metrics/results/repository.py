@@ -3,10 +3,13 @@ cycles, organisations (existence only) and anonymous codes."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select, text
+import psycopg
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import cycles as c
@@ -35,9 +38,33 @@ def cycle_by_year(session: Session, year: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def snapshot(session: Session, year: int, organisation_id: int) -> dict[str, Any]:
-    """One round trip for every results request: the cycle's row (``cycle_id`` is None
-    when there is no such cycle), whether the organisation exists, and the data version.
+@dataclass(frozen=True)
+class Snapshots:
+    """What one snapshot query read for a batch of requests (see ``snapshots``)."""
+
+    version: tuple[Any, ...]
+    cycles: dict[int, dict[str, Any]]  # by year, only the years asked for
+    organisations: frozenset[int]  # those asked for that exist
+
+    def for_request(self, year: int, organisation_id: int) -> dict[str, Any]:
+        """One request's view: its cycle's row (``cycle_id`` None when there is no such
+        cycle), whether its organisation exists, and the data version."""
+        cycle = self.cycles.get(year)
+        return {
+            "cycle_id": cycle["id"] if cycle else None,
+            "year": year,
+            "status": cycle["status"] if cycle else None,
+            "results_release_date": cycle["results_release_date"] if cycle else None,
+            "organisation_exists": organisation_id in self.organisations,
+            "version": self.version,
+        }
+
+
+async def snapshots(
+    conn: psycopg.AsyncConnection[Any], years: Collection[int], organisation_ids: Collection[int]
+) -> Snapshots:
+    """One round trip for a batch of results requests: the cycles of ``years``, which of
+    ``organisation_ids`` exist, and the data version.
 
     The version changes whenever anything a results response is built from changes:
     metric values, members and statistics are only ever rewritten by a recompute, which
@@ -45,30 +72,42 @@ def snapshot(session: Session, year: int, organisation_id: int) -> dict[str, Any
     start time, so a restarted sequence cannot repeat a version); cycles (status, release
     date, a new cycle) move ``max(updated_at)``/``count``; anonymous codes are insert-only.
     """
-    row = session.execute(_SNAPSHOT, {"year": year, "organisation_id": organisation_id})
-    return dict(row.mappings().one())
+    cur = await conn.execute(_SNAPSHOT, {"years": list(years), "orgs": list(organisation_ids)})
+    row = await cur.fetchone()
+    assert row is not None  # the query always returns exactly one row
+    (run_id, run_at, cycles_at, cycles_n, codes_n, codes_at, ids, cyears, statuses, releases,
+     orgs) = row  # fmt: skip
+    cycles = {
+        year: {"id": cid, "status": status, "results_release_date": release}
+        for cid, year, status, release in zip(
+            ids or (), cyears or (), statuses or (), releases or (), strict=True
+        )
+    }
+    return Snapshots(
+        (run_id, run_at, cycles_at, cycles_n, codes_n, codes_at), cycles, frozenset(orgs or ())
+    )
 
 
-# Plain SQL, built once: this runs on every results request, and building and compiling
-# the equivalent Core statement cost ~1 ms of CPU, more than PostgreSQL takes to run it.
-# Scalar subqueries over tiny tables or an index (computation_runs by primary key,
-# newest first, stops at the first benchmark run).
-_SNAPSHOT = text(
-    f"""
-    SELECT c.id AS cycle_id, c.year, c.status, c.results_release_date,
-      EXISTS (SELECT 1 FROM {o.name} WHERE id = :organisation_id) AS organisation_exists,
-      r.id AS run_id, r.started_at AS run_at,
-      (SELECT max(updated_at) FROM {c.name}) AS cycles_at,
-      (SELECT count(*) FROM {c.name}) AS cycles_n,
-      (SELECT count(*) FROM {oc.name}) AS codes_n,
-      (SELECT max(created_at) FROM {oc.name}) AS codes_at
-    FROM (SELECT 1) AS one
-    LEFT JOIN {c.name} AS c ON c.year = :year
+# Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
+# batch of results requests. Scalar subqueries over tiny tables or an index
+# (computation_runs by primary key, newest first, stops at the first benchmark run).
+_SNAPSHOT = f"""
+    SELECT r.id, r.started_at,
+      (SELECT max(updated_at) FROM {c.name}),
+      (SELECT count(*) FROM {c.name}),
+      (SELECT count(*) FROM {oc.name}),
+      (SELECT max(created_at) FROM {oc.name}),
+      cy.ids, cy.years, cy.statuses, cy.releases,
+      ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[]))
+    FROM (
+      SELECT array_agg(id) AS ids, array_agg(year) AS years,
+        array_agg(status::text) AS statuses, array_agg(results_release_date) AS releases
+      FROM {c.name} WHERE year = ANY(%(years)s::int[])
+    ) AS cy
     LEFT JOIN (
       SELECT id, started_at FROM {runs.name} WHERE kind = 'benchmark' ORDER BY id DESC LIMIT 1
     ) AS r ON true
     """
-)
 
 
 def cycles(session: Session) -> list[dict[str, Any]]:

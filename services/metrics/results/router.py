@@ -4,8 +4,10 @@ from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.orm import Session
 
 from services.metrics.benchmark.recompute import recompute
 from services.metrics.results import service
@@ -22,8 +24,9 @@ from services.metrics.results.schemas import (
     Trends,
 )
 from services.metrics.results.service import Access, PeerGroup
-from shared.auth import AdminPrincipal, CurrentPrincipal
+from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.settings import Settings
 from shared.tabular import CSV_MEDIA_TYPE, csv_text
 
 router = APIRouter(prefix="/api/v1/results", tags=["results"])
@@ -40,7 +43,7 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def peer_group(
+async def peer_group(
     peer_group: Annotated[
         str | None,
         Query(
@@ -60,13 +63,8 @@ def peer_group(
     return service.resolve_group(peer_group, type, nation, partnership, size, peer_cycle)
 
 
-def results_cache(request: Request) -> ResultCache:
-    cache: ResultCache = request.app.state.results_cache
-    return cache
-
-
 Group = Annotated[PeerGroup, Depends(peer_group)]
-Cache = Annotated[ResultCache, Depends(results_cache)]
+Build = Callable[[Session, Settings, Access], Body]
 
 # Validated and serialised once per cache miss (pydantic-core writes the JSON), instead of
 # FastAPI validating the returned dict against the response model on every request.
@@ -87,12 +85,36 @@ def _csv(model: type[BaseModel], rows: list[dict[str, Any]], name: str) -> Body:
     return Body(body, CSV_MEDIA_TYPE, f"{name}.csv")
 
 
-def _serve(
-    cache: ResultCache, access: Access, key: tuple[Hashable, ...], build: Callable[[], Body]
+def _build(app: Any, build: Build, access: Access) -> Body:
+    # Read-only: the session is only read from, so there is nothing to commit.
+    with app.state.sessionmaker() as session:
+        return build(session, app.state.settings, access)
+
+
+async def _answer(
+    request: Request,
+    principal: Principal,
+    organisation_id: int,
+    cycle: int,
+    key: tuple[Hashable, ...],
+    build: Build,
 ) -> Response:
-    """The response for ``key``, from the cache when this request read the same data
-    version; ``access`` was checked for this request before this is called."""
-    body = cache.get_or_build((*key, access.is_admin), access.version, build)
+    """Every results endpoint: decide access afresh (role and scope, then the cycle and
+    the data version from this request's snapshot), then serve the rendered body for
+    ``key`` at that version: from the cache, or built in the thread pool on a miss.
+
+    Async, so a cache hit runs on the event loop with no thread hand-off and no
+    connection checked out: the snapshot is the request's only I/O (see snapshots.py)."""
+    app = request.app
+    service.check_caller(principal, organisation_id)
+    snap = await app.state.snapshots.read(cycle, organisation_id)
+    access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
+    cache: ResultCache = app.state.results_cache
+    full_key = (*key, access.is_admin)
+    body = cache.get(full_key, access.version)
+    if body is None:
+        body = await run_in_threadpool(_build, app, build, access)
+        cache.put(full_key, access.version, body)
     headers = (
         {"Content-Disposition": f'attachment; filename="{body.filename}"'}
         if body.filename
@@ -102,9 +124,8 @@ def _serve(
 
 
 # ------------------------------------------------------------------ comparison
-# Every results endpoint: check access (fresh, every request), then serve the rendered
-# body for (endpoint, format, organisation, cycle, peer group[, metric]) at this request's
-# data version. The response models stay declared for the OpenAPI document.
+# Key: (endpoint, format, organisation, cycle, peer group[, metric]); the response models
+# stay declared for the OpenAPI document.
 
 
 @router.get(
@@ -112,21 +133,20 @@ def _serve(
     response_model=Comparison,
     summary="My organisation against a peer group, every metric",
 )
-def comparison(
-    session: DbSession,
-    settings: AppSettings,
+async def comparison(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
 ) -> Response:
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("comparison", "json", organisation_id, cycle, group.key),
-        lambda: _json(
+        lambda session, settings, access: _json(
             _COMPARISON, service.comparison(session, settings, access, organisation_id, group)
         ),
     )
@@ -137,21 +157,20 @@ def comparison(
     response_model=list[ComparisonRow],
     summary="The comparison as flat JSON rows (BI tools)",
 )
-def comparison_flat(
-    session: DbSession,
-    settings: AppSettings,
+async def comparison_flat(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
 ) -> Response:
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("comparison", "flat", organisation_id, cycle, group.key),
-        lambda: _json(
+        lambda session, settings, access: _json(
             _COMPARISON_ROWS,
             service.comparison(session, settings, access, organisation_id, group)["rows"],
         ),
@@ -164,21 +183,20 @@ def comparison_flat(
     responses=CSV_RESPONSE,
     summary="The comparison as CSV",
 )
-def comparison_csv(
-    session: DbSession,
-    settings: AppSettings,
+async def comparison_csv(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
 ) -> Response:
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("comparison", "csv", organisation_id, cycle, group.key),
-        lambda: _csv(
+        lambda session, settings, access: _csv(
             ComparisonRow,
             service.comparison(session, settings, access, organisation_id, group)["rows"],
             f"comparison-{cycle}",
@@ -194,22 +212,21 @@ def comparison_csv(
     response_model=Distribution,
     summary="One metric: every peer's anonymous code and value, in value order",
 )
-def distribution(
-    session: DbSession,
-    settings: AppSettings,
+async def distribution(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("distribution", "json", organisation_id, cycle, group.key, metric),
-        lambda: _json(
+        lambda session, settings, access: _json(
             _DISTRIBUTION,
             service.distribution(session, settings, access, organisation_id, metric, group),
         ),
@@ -221,22 +238,21 @@ def distribution(
     response_model=list[DistributionRow],
     summary="The distribution as flat JSON rows (BI tools)",
 )
-def distribution_flat(
-    session: DbSession,
-    settings: AppSettings,
+async def distribution_flat(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("distribution", "flat", organisation_id, cycle, group.key, metric),
-        lambda: _json(
+        lambda session, settings, access: _json(
             _DISTRIBUTION_ROWS,
             service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
         ),
@@ -249,22 +265,21 @@ def distribution_flat(
     responses=CSV_RESPONSE,
     summary="The distribution as CSV",
 )
-def distribution_csv(
-    session: DbSession,
-    settings: AppSettings,
+async def distribution_csv(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("distribution", "csv", organisation_id, cycle, group.key, metric),
-        lambda: _csv(
+        lambda session, settings, access: _csv(
             DistributionRow,
             service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
             f"distribution-{cycle}-{metric}",
@@ -280,23 +295,22 @@ def distribution_csv(
     response_model=Trends,
     summary="One metric across cycles: the benchmark and my value, definition changes flagged",
 )
-def trends(
-    session: DbSession,
-    settings: AppSettings,
+async def trends(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
     service.check_trends_group(group)
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("trends", "json", organisation_id, cycle, group.key, metric),
-        lambda: _json(
+        lambda session, settings, access: _json(
             _TRENDS, service.trends(session, settings, access, organisation_id, metric, group)
         ),
     )
@@ -305,23 +319,22 @@ def trends(
 @router.get(
     "/trends.json", response_model=list[TrendRow], summary="Trends as flat JSON rows (BI tools)"
 )
-def trends_flat(
-    session: DbSession,
-    settings: AppSettings,
+async def trends_flat(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
     service.check_trends_group(group)
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("trends", "flat", organisation_id, cycle, group.key, metric),
-        lambda: _json(
+        lambda session, settings, access: _json(
             _TREND_ROWS,
             service.trends(session, settings, access, organisation_id, metric, group)["rows"],
         ),
@@ -329,23 +342,22 @@ def trends_flat(
 
 
 @router.get("/trends.csv", response_class=Response, responses=CSV_RESPONSE, summary="Trends as CSV")
-def trends_csv(
-    session: DbSession,
-    settings: AppSettings,
+async def trends_csv(
+    request: Request,
     principal: CurrentPrincipal,
-    cache: Cache,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
 ) -> Response:
     service.check_trends_group(group)
-    access = service.check_access(session, settings, principal, organisation_id, cycle)
-    return _serve(
-        cache,
-        access,
+    return await _answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
         ("trends", "csv", organisation_id, cycle, group.key, metric),
-        lambda: _csv(
+        lambda session, settings, access: _csv(
             TrendRow,
             service.trends(session, settings, access, organisation_id, metric, group)["rows"],
             f"trends-{cycle}-{metric}",

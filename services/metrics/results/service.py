@@ -66,32 +66,34 @@ class Access:
     version: tuple[Any, ...]  # the data version read with the cycle (see ResultCache)
 
 
-def check_access(
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    organisation_id: int,
-    year: int,
-    today: date | None = None,
-) -> Access:
-    """The cycle, if ``principal`` may see ``organisation_id``'s results in it, with the
-    data version, all from one query."""
+def check_caller(principal: Principal, organisation_id: int) -> None:
+    """The checks that need no data: the caller's role and organisation scope."""
     if not principal.has_any_role(RESULT_ROLES):
         raise Forbidden(
             "Results are for admins, participants and read-only API keys.",
             code="role_forbidden",
         )
     principal.require_organisation(organisation_id)
-    snap = repo.snapshot(session, year, organisation_id)
+
+
+def check_access(
+    settings: Settings,
+    principal: Principal,
+    organisation_id: int,
+    year: int,
+    snap: dict[str, Any],
+    today: date | None = None,
+) -> Access:
+    """The cycle, if ``principal`` may see ``organisation_id``'s results in it, with the
+    data version. Call :func:`check_caller` first; ``snap`` is this request's snapshot
+    (``SnapshotReader.read``), read after that passed."""
     if snap["cycle_id"] is None:
         raise NotFound(f"There is no cycle {year}.", code="cycle_not_found")
     if not snap["organisation_exists"]:
         raise NotFound(
             f"There is no organisation {organisation_id}.", code="organisation_not_found"
         )
-    version = tuple(
-        snap[k] for k in ("run_id", "run_at", "cycles_at", "cycles_n", "codes_n", "codes_at")
-    )
+    version = snap["version"]
     release = snap["results_release_date"]
     ends = add_months(release, settings.access_months) if release else None
     cycle = {
