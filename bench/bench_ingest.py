@@ -185,6 +185,12 @@ def via_http(url: str, path: Path, org: int, data_dir: Path) -> tuple[float, int
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - t0
+        started, finished = (datetime.fromisoformat(job[k]) for k in ("started_at", "finished_at"))
+        print(
+            f"  processing (the job's started_at to finished_at): "
+            f"{(finished - started).total_seconds():.1f} s",
+            flush=True,
+        )
         deliver.join()
         stop.set()
         watcher.join()

@@ -8,6 +8,8 @@ checkpoint. Batches are loaded with COPY into a temp table and one
 ``INSERT … ON CONFLICT … DO UPDATE … WHERE values differ``, so a second push of the same
 export changes nothing. Processing commits per batch (unlike a request, which commits
 once) because a several-GB file must show progress and must not be one transaction.
+Two batches load at once on two connections, committing in batch order
+(``_OrderedLoads``), while a thread parses ahead.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import logging
 import queue
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,10 @@ PROCESS_PATH = "/internal/ticket-imports/{id}/process"
 # Rows per committed batch: large enough that COPY and the upsert dominate, small
 # enough that a batch's frames stay a few tens of MB and progress moves visibly.
 IMPORT_BATCH_SIZE = 50_000
+# Connections loading batches at once (see _OrderedLoads). Two: the parse thread and two
+# PostgreSQL backends keep two CPUs busy; measured in bench/bench_ingest.py.
+IMPORT_WRITERS = 2
+_KEY = ["organisation_id", "source_system", "reference"]
 
 
 def spool_dir(settings: Settings) -> Path:
@@ -254,7 +262,15 @@ def _read(path: Path) -> Iterator[bytes]:
             yield block
 
 
-Prepared = tuple[pl.DataFrame, list[RowIssue], bytes, repo.Months]
+@dataclass(frozen=True)
+class Prepared:
+    """A batch made ready for loading, in the parse thread."""
+
+    rows: pl.DataFrame  # accepted rows, columns as the stage
+    org_issues: list[RowIssue]
+    payload: bytes  # the COPY CSV
+    months: repo.Months
+    shares_tickets_with_previous: bool  # a ticket also in the batch before (see _OrderedLoads)
 
 
 def _prefetch(
@@ -298,6 +314,132 @@ def _prefetch(
             with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.05)
         worker.join()
+
+
+class _Turn:
+    """Set when a batch has committed (ok) or given up: the next batch's turn to commit."""
+
+    def __init__(self, ok: bool = False) -> None:
+        self._done = threading.Event()
+        self.ok = ok
+        if ok:
+            self._done.set()
+
+    def finish(self, ok: bool) -> None:
+        self.ok = ok
+        self._done.set()
+
+    def wait(self) -> bool:
+        self._done.wait()
+        return self.ok
+
+
+@dataclass
+class _OrderedLoads:
+    """Load batches on ``IMPORT_WRITERS`` connections at once, committing in batch order.
+
+    Batch k is copied and upserted on its own connection while batch k-1 may still be
+    loading on another, so two PostgreSQL backends work at once. What stays as with one
+    connection:
+
+    - Commits happen strictly in batch order, each with the job's progress and checkpoint
+      (the last source row of the batch): after a crash, every row up to the checkpoint is
+      stored and nothing after it is, so a resumed job skips exactly the committed batches.
+      Counters, errors and touched months are written in that order too.
+    - A batch that shares a ticket with the batch before it waits for that batch's commit
+      before it starts, so the later row wins and two loads never wait on each other's row
+      locks (the only locks they could share; the import's own row is updated only in the
+      ordered section, after the previous batch committed).
+    - A failed batch makes every later one roll back; ``submit`` and leaving the ``with``
+      block raise the first failure, after the loads in flight have finished.
+    """
+
+    engine: Engine
+    import_id: int
+    counts: dict[str, int]  # cumulative, updated in commit order
+    touched: repo.Months = field(default_factory=set)
+    _pool: ThreadPoolExecutor = field(init=False)
+    _sessions: list[Session] = field(init=False)
+    _inflight: deque[Future[None]] = field(init=False, default_factory=deque)
+    _last: _Turn = field(init=False, default_factory=lambda: _Turn(ok=True))
+    _n: int = 0
+
+    def __enter__(self) -> _OrderedLoads:
+        self._pool = ThreadPoolExecutor(IMPORT_WRITERS, thread_name_prefix="ticket-load")
+        self._sessions = [Session(self.engine) for _ in range(IMPORT_WRITERS)]
+        return self
+
+    def submit(
+        self,
+        prepared: Prepared,
+        issues: list[RowIssue],
+        progress: dict[str, Any],
+        last_row: int,
+    ) -> None:
+        if len(self._inflight) == IMPORT_WRITERS:  # its connection must be free
+            self._inflight.popleft().result()
+        previous, mine = self._last, _Turn()
+        session = self._sessions[self._n % IMPORT_WRITERS]
+        self._n += 1
+        self._last = mine
+        self._inflight.append(
+            self._pool.submit(
+                self._load, session, prepared, issues, progress, last_row, previous, mine
+            )
+        )
+
+    def _load(
+        self,
+        session: Session,
+        prepared: Prepared,
+        issues: list[RowIssue],
+        progress: dict[str, Any],
+        last_row: int,
+        previous: _Turn,
+        mine: _Turn,
+    ) -> None:
+        ok = False
+        try:
+            if prepared.shares_tickets_with_previous and not previous.wait():
+                return
+            inserted, updated, changed_months = repo.upsert_batch(
+                session,
+                prepared.rows,
+                self.import_id,
+                payload=prepared.payload,
+                months=prepared.months,
+            )
+            if not previous.wait():
+                return  # an earlier batch failed: its error is the one reported
+            # The ordered section: one batch at a time, in batch order.
+            self.touched |= changed_months
+            counts = self.counts
+            counts["rows_inserted"] += inserted
+            counts["rows_updated"] += updated
+            counts["rows_unchanged"] += prepared.rows.height - inserted - updated
+            counts["warnings"] += sum(1 for i in issues if i.severity == "warning")
+            repo.insert_errors(session, _error_rows(self.import_id, issues))
+            repo.update_import(
+                session, self.import_id, {**progress, **counts, "checkpoint_row": last_row}
+            )
+            # Durable commit per batch. Tried: synchronous_commit = off for the batch
+            # transactions (safe, since the checkpoint commits with the batch), but the
+            # 20 commits of a 1M-row file take ~0.16 s of ~14 s: no measurable gain.
+            session.commit()
+            ok = True
+        finally:
+            if not ok:
+                session.rollback()
+            mine.finish(ok)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            while self._inflight:  # every load in flight finishes; the first failure raises
+                self._inflight.popleft().result()
+        finally:
+            self._pool.shutdown()
+            for session in self._sessions:
+                session.close()
 
 
 def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
@@ -358,46 +500,41 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             # Months of the rows inserted or changed, collected batch by batch. A resumed
             # job did not see its earlier batches, so it scans for them at the end.
             resumed = checkpoint > 0
-            touched: repo.Months = set()
+            session.commit()  # ends the reads above; the loads commit on their own connections
+            previous_keys: list[pl.DataFrame] = []
 
             def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
-                return rows, org_issues, repo.copy_payload(rows), repo.batch_months(rows)
+                keys = rows.select(_KEY)
+                shared = bool(previous_keys) and (
+                    keys.join(previous_keys[0], on=_KEY, how="semi").height > 0
+                )
+                previous_keys[:] = [keys]
+                return Prepared(
+                    rows, org_issues, repo.copy_payload(rows), repo.batch_months(rows), shared
+                )
 
-            batches = _prefetch(parser, parser.parse(_read(path)), prepare)
-            for batch, stats, (rows, org_issues, payload, batch_mo) in batches:
-                extra_rejected += len(org_issues)
-                issues = sorted([*batch.issues, *org_issues], key=lambda i: i.row)
-                last_row = max(
-                    0,
-                    int(batch.rows["source_row"].max() or 0),  # type: ignore[arg-type]
-                    *(i.row for i in batch.issues),
-                )
-                progress = {
-                    "rows_read": stats.rows_read,
-                    "rows_accepted": stats.rows_accepted - extra_rejected,
-                    "rows_rejected": stats.rows_rejected + extra_rejected,
-                    "duplicates_merged": stats.duplicates_merged,
-                }
-                if last_row <= checkpoint:
-                    continue  # committed before a restart
-                inserted, updated, changed_months = repo.upsert_batch(
-                    session, rows, import_id, payload=payload, months=batch_mo
-                )
-                touched |= changed_months
-                counts["rows_inserted"] += inserted
-                counts["rows_updated"] += updated
-                counts["rows_unchanged"] += rows.height - inserted - updated
-                counts["warnings"] += sum(1 for i in issues if i.severity == "warning")
-                repo.insert_errors(session, _error_rows(import_id, issues))
-                repo.update_import(
-                    session, import_id, {**progress, **counts, "checkpoint_row": last_row}
-                )
-                # Durable commit per batch. Tried: synchronous_commit = off for the batch
-                # transactions (safe, since the checkpoint commits with the batch), but the
-                # 20 commits of a 1M-row file take ~0.16 s of ~14 s: no measurable gain.
-                session.commit()
-                checkpoint = last_row
+            loads = _OrderedLoads(engine, import_id, counts)
+            with loads:
+                batches = _prefetch(parser, parser.parse(_read(path)), prepare)
+                for batch, stats, prepared in batches:
+                    extra_rejected += len(prepared.org_issues)
+                    issues = sorted([*batch.issues, *prepared.org_issues], key=lambda i: i.row)
+                    last_row = max(
+                        0,
+                        int(batch.rows["source_row"].max() or 0),  # type: ignore[arg-type]
+                        *(i.row for i in batch.issues),
+                    )
+                    if last_row <= checkpoint:
+                        continue  # committed before a restart
+                    progress = {
+                        "rows_read": stats.rows_read,
+                        "rows_accepted": stats.rows_accepted - extra_rejected,
+                        "rows_rejected": stats.rows_rejected + extra_rejected,
+                        "duplicates_merged": stats.duplicates_merged,
+                    }
+                    loads.submit(prepared, issues, progress, last_row)
+            touched = loads.touched
             stats = parser.stats
             final = {
                 "rows_read": stats.rows_read,
