@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -135,3 +136,45 @@ def test_bad_input_is_refused_and_nothing_changes(api, owner_engine):
             )
         ).one()
     assert tuple(counts) == (0, 0, 0)
+
+
+def test_hornbill_export_through_the_ready_profile(api, owner_engine):
+    org = make_org(api)["id"]
+    body = (
+        b"h_pk_reference,h_requesttype,h_fk_priorityname,h_datelogged,h_dateresolved,"
+        b"h_status,h_fk_team_id,h_fk_team_name,h_closure_category,h_reopencount,h_firsttimefix\n"
+        b"IN00000101,Incident,P2,2021-03-05 17:30:00,2021-03-08 09:30:00,status.resolved,"
+        b"organisation/ServiceDesk/,Service Desk,Fixed,1,0\n"
+        b"SR00000102,Service Request,P4,2021-03-06 10:00:00,,status.onHold,"
+        b"organisation/Desktop/,Desktop,,0,\n"
+    )
+    job = push(api, org, body, profile="hornbill", source_system="hornbill")
+    assert job["status"] == "done"
+    assert job["progress"]["rows_inserted"] == 2
+    with owner_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT reference, type, priority, team, closure_category, status, reopen_count,"
+                " resolved_first_contact, resolved_at FROM tickets WHERE organisation_id = :org"
+                " ORDER BY reference"
+            ),
+            {"org": org},
+        ).all()
+    assert [tuple(r)[:8] for r in rows] == [
+        ("IN00000101", "incident", "P2", "Service Desk", "Fixed", "resolved", 1, False),
+        ("SR00000102", "request", "P4", "Desktop", None, "on_hold", 0, None),
+    ]
+    assert rows[0].resolved_at == datetime(2021, 3, 8, 9, 30, tzinfo=UTC)
+    assert rows[1].resolved_at is None
+
+
+def test_profile_listing_shows_the_documented_columns(api):
+    r = api.ingest.get("/api/v1/ticket-profiles", headers=api.auth("admin"))
+    assert r.status_code == 200, r.text
+    profiles = {p["name"]: p for p in r.json()}
+    assert profiles["hornbill"]["columns"]["team"] == ["h_fk_team_name", "h_fk_team_id"]
+    assert profiles["hornbill"]["columns"]["resolved_first_contact"] == ["h_firsttimefix"]
+    topdesk = profiles["topdesk"]["columns"]
+    assert topdesk["status"] == ["processingStatus.name", "Processing status"]
+    assert "reopen_count" not in topdesk
+    assert profiles["ivanti"]["columns"]["type"][0] == "TypeOfIncident"

@@ -9,42 +9,116 @@ Canonical fields: organisation, ticket_ref, type, priority, request_type, team,
 closure_category, logged_at, resolved_at, closed_at, status, reopen_count,
 resolved_first_contact, nps_rating.
 
-Where the field names come from (public documentation):
+Where the names come from
+-------------------------
+Each profile below was checked against public material (stored public copies).
+"Confirmed" means the column name (and, where given, its values) appears in that
+material; everything else is listed as unconfirmed. A name we had guessed was dropped
+when the material showed the field absent or gave the real name for the same field;
+unconfirmed names with nothing better known are kept (they only match if a file has
+them). On-hold time is not a column here: it comes in through ``/api/v1/ticket-intervals``.
 
-* ServiceNow — the ``incident`` table dictionary (Task/Incident fields: ``number``,
-  ``priority`` with choices "1 - Critical" … "5 - Planning", ``opened_at``,
-  ``resolved_at``, ``closed_at``, ``state`` (1 New, 2 In Progress, 3 On Hold,
-  6 Resolved, 7 Closed, 8 Canceled), ``assignment_group``, ``close_code``,
-  ``reopen_count``, ``category``, ``company``) and ``sc_req_item`` for requests
-  (``cat_item``). Priority 5 - Planning maps to P4.
-* TOPdesk — the Incident REST API (``/tas/api/incidents``): ``number``, ``callDate``,
-  ``completedDate``, ``closedDate``, ``priority.name``, ``processingStatus.name``,
-  ``operatorGroup.name``, ``closureCode.name``, ``category.name``, ``callType.name``,
-  ``branch.name``; plus the English list-export headers ("Number", "Call date", …).
-* Ivanti Service Manager (formerly HEAT) — Incident and ServiceReq business objects:
-  ``IncidentNumber``/``ServiceReqNumber``, ``Priority`` (1–5), ``CreatedDateTime``,
-  ``ResolvedDateTime``, ``ClosedDateTime``, ``Status`` (Logged, Active, Waiting for …,
-  Resolved, Closed), ``OwnerTeam``, ``CauseCode``, ``Category``, ``Subcategory``.
-* Hornbill Service Manager — the ``h_itsm_requests`` table: ``h_pk_reference``,
-  ``h_requesttype`` (Incident, Service Request, …), ``h_fk_priorityname``,
-  ``h_datelogged``, ``h_dateresolved``, ``h_dateclosed``, ``h_status``
-  (status.open, status.onHold, status.resolved, status.closed, status.cancelled),
-  ``h_fk_team_name``, ``h_closure_category``, ``h_category``, ``h_reopencount``,
-  ``h_company_name``.
-* Freshservice — API v2 Ticket attributes: ``id``, ``type`` (Incident, Service Request),
-  ``priority`` (1 Low, 2 Medium, 3 High, 4 Urgent), ``status`` (2 Open, 3 Pending,
-  4 Resolved, 5 Closed), ``created_at``, ``stats.resolved_at``, ``stats.closed_at``,
-  ``group_id``, ``category``; and the ticket-export headers ("Ticket Id", "Created Date",
-  "Resolved Date", "Closed Date", "Group", "Priority", "Status", "Type", "Category").
-* Jira Service Management — the issue CSV export headers ("Issue key", "Issue Type",
-  "Priority", "Status", "Created", "Resolved", "Resolution",
-  "Custom field (Request Type)") and REST API fields (``key``,
-  ``fields.issuetype.name``, ``fields.priority.name``, ``fields.created``,
-  ``fields.resolutiondate``, ``fields.status.name``, ``fields.resolution.name``).
-  Its default CSV date format "05/Mar/21 5:30 PM" is accepted.
+* ServiceNow — sources: the ``incident`` record sample in ansible-collections/servicenow.itsm
+  ``docs/servicenow.itsm.incident_info_module.rst`` (fields ``number``, ``opened_at``,
+  ``resolved_at``, ``closed_at``, ``state``, ``incident_state``, ``priority``,
+  ``assignment_group``, ``close_code``, ``reopen_count``, ``hold_reason``, ``company``,
+  ``category``, ``subcategory``, ``sys_class_name``); incident state codes
+  1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed, 8 Canceled from the same
+  repository's ``plugins/module_utils/incident.py``; priority labels "1 - Critical" …
+  "5 - Planning" from ServiceNow/ServiceNowDocs
+  ``markdown/it-service-management/problem-management/prioritise-problems.md``; requested
+  item states Closed Complete / Closed Incomplete / Closed Skipped from ServiceNowDocs
+  ``…/request-management/state-closure-request.md``; and "Default values for column
+  headers and column values" (servicenow.com docs): a CSV list export uses field
+  *names* as headers and *display* values as cells, so "1 - Critical", "On Hold",
+  "Incident" / "Requested Item" arrive as text. The numeric state map is the incident
+  table's (a requested item's numeric states differ; its display values are mapped).
+  Reference fields fetched over REST with ``sysparm_display_value=true`` come as
+  ``{"display_value": …, "link": …}`` objects (seen in public record dumps), hence the
+  ``.display_value`` candidates. Unconfirmed: ``cat_item`` for requested items (widely
+  used in public code, not read in ServiceNow's own docs); ``u_first_contact_resolution``
+  and ``u_nps_rating`` are instance custom fields (``u_`` prefix) — the out-of-the-box
+  record has neither, so ``first_call_resolution`` was dropped. Requested items have no
+  ``resolved_at``. Export incidents and requested items as separate lists: in one file
+  with both ``cat_item`` and ``subcategory`` columns, ``cat_item`` (empty on incidents)
+  is the request type of every row.
+* TOPdesk — source: the ``/tas/api/incidents`` record in demisto/content
+  ``Packs/TOPdesk/Integrations/TOPdesk/test_data/topdesk_incident.json`` (``number``,
+  ``callDate``, ``completedDate``, ``closedDate``, ``priority``, ``processingStatus``
+  ("Logged"), ``operatorGroup``, ``closureCode``, ``category``, ``subcategory``,
+  ``callType``, ``branch``, ``callerBranch``, ``feedbackRating``, ``onHold``). The API's
+  own ``status`` field is the line (firstLine, secondLine, partial), not the processing
+  status, so the list header "Status" was replaced by "Processing status". The record
+  has no reopen count and no first-contact flag: ``reopenCount`` and
+  ``firstLineResolved`` were dropped. Unconfirmed: every English list-export header
+  ("Number", "Call date", …); priority, call type and processing-status names other
+  than "Logged" (all are configured per instance); the scale of ``feedbackRating``.
+* Ivanti Service Manager (formerly HEAT) — sources: Ivanti's "Incident Business Object
+  Reference" (help.ivanti.com, ISM 2017.3–2019.1: ``CauseCode``, ``ClosedDateTime``,
+  ``CreatedDateTime``, ``CustomerDepartment``, ``FirstCallResolution``,
+  ``IncidentNumber``) and the OData incident and service-request samples in
+  rapid7/insightconnect-plugins ``plugins/ivanti_service_manager/help.md``
+  (``OwnerTeam``, ``Priority`` "1"–"5", ``Status`` Logged / Active / Waiting for
+  Customer / Waiting for 3rd Party / Waiting for Resolution / Resolved / Closed,
+  ``TypeOfIncident`` Request / Failure, ``OrganizationUnitID``, ``Category``,
+  ``Subject``, ``ServiceReqNumber``, service-request status "Submitted"). ``Subject`` is
+  an incident's free-text summary, so ``Category`` now comes before it for the request
+  type. Unconfirmed (best-effort): ``ResolvedDateTime`` (the stored copy of Ivanti's
+  field table was cut off before R), ``ReopenCount``, ``SurveyScore``,
+  ``ServiceReqTemplate``, ``ResolutionCategory``, ``RecordType``/``Type``,
+  ``OrganizationalUnit`` (seen on a problem record in demisto/content
+  ``Packs/IvantiHeat/Integrations/IvantiHeat/README.md``, not on incidents), the status
+  "Cancelled" and the spaced grid headers ("Owner Team", "Created On", …).
+  ``FirstCallFix`` was dropped for the documented ``FirstCallResolution``. Other
+  ``TypeOfIncident`` values (configured per instance) are rejected as an unknown type
+  unless a custom mapping maps them; a service-request export without a type column
+  still defaults to incident.
+* Hornbill Service Manager — sources: hornbill/goHornbillRequestImport
+  ``main.requests.go``, ``main.structs.go`` and ``conf_csv_demo.json`` (``Requests``
+  entity / ``h_itsm_requests``: ``h_pk_reference``, ``h_requesttype`` Incident / Service
+  Request / Change Request / Problem / Known Error, ``h_fk_priorityid`` +
+  ``h_fk_priorityname``, ``h_fk_team_id`` + ``h_fk_team_name``, ``h_category_id`` +
+  ``h_category``, ``h_closure_category_id`` + ``h_closure_category``, ``h_datelogged``,
+  ``h_dateresolved``, ``h_dateclosed``, ``h_company_name``, ``h_status`` status.new /
+  status.open / status.onHold / status.resolved / status.closed / status.cancelled) and
+  Hornbill's "First Time Fix" page (Hornbill-Docs): ``h_itsm_requests.h_firsttimefix``
+  is 1, 0 or null. Team and closure columns are therefore confirmed; the guesses
+  ``h_resolution_category``, ``h_reopen_count``, ``h_fixed_first_contact`` and
+  ``h_fk_catalog_name`` were dropped. Unconfirmed (best-effort): ``h_reopencount`` and
+  ``h_catalog`` (seen only in a third-party client's sample record, not in Hornbill's
+  own material), ``h_feedback_rating``, and priority names (configured per instance,
+  so only the common forms P0–P4, 0–4 and "Priority 1"–"Priority 4" are accepted).
+* Freshservice — sources: theapsgroup/go-freshservice ``freshservice/ticket.go`` (API v2
+  ticket attributes ``id``, ``type``, ``priority`` 1 Low … 4 Urgent, ``status`` 2 Open,
+  3 Pending, 4 Resolved, 5 Closed, ``created_at``, ``group_id``, ``department_id``,
+  ``category``, ``sub_category``), JupiterOne/graph-freshservice ``src/types.ts``, and the
+  ``include=stats`` sample in flycastpartnersinc/FreshservicePS (``Get-FreshServiceTicket``
+  help: ``stats.resolved_at``, ``stats.closed_at``; ticket type choices Incident /
+  Service Request). The stats object has no reopen count: ``stats.reopened_count`` was
+  dropped. Unconfirmed: all CSV export headers ("Ticket Id", "Created Date", "Resolved
+  Date", "Group", "Reopened Count", …), ``department``, ``group``,
+  ``custom_fields.closure_code`` (a custom field), "First Call Resolution",
+  "Satisfaction Rating". ``group_id`` and ``department_id`` are numeric ids.
+* Jira Service Management — sources: Atlassian's "What are priority levels in Jira
+  Service Management?" (Highest, High, Medium, Low, Lowest), "Manage how work flows in
+  your team-managed service project" (default statuses Open, Reopened, Pending, Work in
+  progress, Waiting for customer, Waiting for support, Escalated, Done, Canceled) and
+  "Default configurations for Jira Service Management" (issue types IT Help, Purchase,
+  Change, Fault, Access). CSV headers "Issue key", "Issue Type", "Priority", "Status",
+  "Created", "Resolved" (with dates like "09/Oct/25 1:42 PM"), "Resolution",
+  "Satisfaction rating", "Custom field (Request Type)", "Custom field (Customer Request
+  Type)" and "Custom field (Organizations)", and the REST fields ``key``,
+  ``fields.issuetype.name``, ``fields.priority.name``, ``fields.status.name``,
+  ``fields.resolution.name``, ``fields.created``, ``fields.resolutiondate``, are as they
+  appear in several public export parsers and API fixtures (third-party code, not an
+  Atlassian field reference). Unconfirmed: "Organizations", "Request Type", "Team",
+  "Component/s", "Custom field (Team)", "Custom field (Closed)", "Custom field (Reopen
+  count)", "Custom field (First contact resolution)", "Custom field (Satisfaction)" and
+  ``customfield_10010`` (custom fields are named and numbered per site); the older
+  Server priorities (Blocker … Trivial) are not mapped.
 
-Field names marked best-effort above (Hornbill team/closure/reopen columns, Ivanti
-reopen count) vary by instance: override them with a custom profile.
+Field names marked unconfirmed or best-effort vary by instance: override them with a
+custom mapping (``base_profile`` keeps the rest of the ready profile).
 """
 
 from __future__ import annotations
@@ -177,19 +251,22 @@ def custom_profile(
 SERVICENOW = Profile(
     name="servicenow",
     columns={
-        "organisation": ("company", "company.name"),
+        # Reference fields: a name (CSV, or REST with sysparm_exclude_reference_link), a
+        # {"display_value", "link"} object (REST with sysparm_display_value=true) or a
+        # dot-walked name requested in sysparm_fields.
+        "organisation": ("company", "company.display_value", "company.name"),
         "ticket_ref": ("number",),
         "type": ("sys_class_name",),
         "priority": ("priority",),
-        "request_type": ("cat_item", "cat_item.name", "subcategory"),
-        "team": ("assignment_group", "assignment_group.name"),
+        "request_type": ("cat_item", "cat_item.display_value", "cat_item.name", "subcategory"),
+        "team": ("assignment_group", "assignment_group.display_value", "assignment_group.name"),
         "closure_category": ("close_code",),
         "logged_at": ("opened_at",),
         "resolved_at": ("resolved_at",),
         "closed_at": ("closed_at",),
         "status": ("state", "incident_state"),
         "reopen_count": ("reopen_count",),
-        "resolved_first_contact": ("u_first_contact_resolution", "first_call_resolution"),
+        "resolved_first_contact": ("u_first_contact_resolution",),
         "nps_rating": ("u_nps_rating",),
     },
     priority_map={
@@ -205,7 +282,17 @@ SERVICENOW = Profile(
         "Low": "P4",
         "Planning": "P4",
     },
-    type_map={"incident": "incident", "sc_req_item": "request", "sc_request": "request"},
+    # sys_class_name: raw table names, or the table labels a CSV export shows.
+    type_map={
+        "incident": "incident",
+        "sc_req_item": "request",
+        "sc_request": "request",
+        "Requested Item": "request",
+        "Request": "request",
+    },
+    # Numeric codes are the incident table's states; display values are matched too
+    # (New, In Progress, On Hold, Resolved, Closed, Canceled via the common map, and the
+    # requested-item states below).
     status_map={
         "1": "new",
         "2": "open",
@@ -213,6 +300,10 @@ SERVICENOW = Profile(
         "6": "resolved",
         "7": "closed",
         "8": "cancelled",
+        "Work in Progress": "open",
+        "Closed Complete": "closed",
+        "Closed Incomplete": "closed",
+        "Closed Skipped": "cancelled",
     },
     default_type="incident",
 )
@@ -220,7 +311,7 @@ SERVICENOW = Profile(
 TOPDESK = Profile(
     name="topdesk",
     columns={
-        "organisation": ("branch.name", "Branch"),
+        "organisation": ("branch.name", "callerBranch.name", "Branch"),
         "ticket_ref": ("number", "Number", "Incident number"),
         "type": ("callType.name", "Call type"),
         "priority": ("priority.name", "Priority"),
@@ -230,9 +321,7 @@ TOPDESK = Profile(
         "logged_at": ("callDate", "Call date"),
         "resolved_at": ("completedDate", "Completed date", "Date completed"),
         "closed_at": ("closedDate", "Closed date", "Date closed"),
-        "status": ("processingStatus.name", "Status"),
-        "reopen_count": ("reopenCount",),
-        "resolved_first_contact": ("firstLineResolved",),
+        "status": ("processingStatus.name", "Processing status"),
         "nps_rating": ("feedbackRating",),
     },
     priority_map={
@@ -267,11 +356,17 @@ TOPDESK = Profile(
 IVANTI = Profile(
     name="ivanti",
     columns={
-        "organisation": ("OrganizationalUnit", "Customer Department"),
+        "organisation": (
+            "OrganizationUnitID",
+            "OrganizationalUnit",
+            "CustomerDepartment",
+            "Customer Department",
+        ),
         "ticket_ref": ("IncidentNumber", "ServiceReqNumber", "Incident Number"),
-        "type": ("RecordType", "Type"),
+        "type": ("TypeOfIncident", "RecordType", "Type"),
         "priority": ("Priority",),
-        "request_type": ("Subject", "ServiceReqTemplate", "Category"),
+        # Subject is an incident's free-text summary: the last resort.
+        "request_type": ("ServiceReqTemplate", "Category", "Subject"),
         "team": ("OwnerTeam", "Owner Team"),
         "closure_category": ("CauseCode", "Cause Code", "ResolutionCategory"),
         "logged_at": ("CreatedDateTime", "Created On"),
@@ -279,13 +374,20 @@ IVANTI = Profile(
         "closed_at": ("ClosedDateTime", "Closed On"),
         "status": ("Status",),
         "reopen_count": ("ReopenCount",),
-        "resolved_first_contact": ("FirstCallResolution", "FirstCallFix"),
+        "resolved_first_contact": ("FirstCallResolution",),
         "nps_rating": ("SurveyScore",),
     },
     priority_map={"5": "P4"},
-    type_map={"Incident": "incident", "ServiceReq": "request", "Service Request": "request"},
+    type_map={
+        "Incident": "incident",
+        "Failure": "incident",
+        "Request": "request",
+        "ServiceReq": "request",
+        "Service Request": "request",
+    },
     status_map={
         "Logged": "new",
+        "Submitted": "new",
         "Active": "open",
         "Waiting for Customer": "on_hold",
         "Waiting for 3rd Party": "on_hold",
@@ -304,15 +406,15 @@ HORNBILL = Profile(
         "ticket_ref": ("h_pk_reference",),
         "type": ("h_requesttype",),
         "priority": ("h_fk_priorityname",),
-        "request_type": ("h_catalog", "h_fk_catalog_name", "h_category"),
+        "request_type": ("h_catalog", "h_category"),
         "team": ("h_fk_team_name", "h_fk_team_id"),
-        "closure_category": ("h_closure_category", "h_resolution_category"),
+        "closure_category": ("h_closure_category", "h_closure_category_id"),
         "logged_at": ("h_datelogged",),
         "resolved_at": ("h_dateresolved",),
         "closed_at": ("h_dateclosed",),
         "status": ("h_status",),
-        "reopen_count": ("h_reopencount", "h_reopen_count"),
-        "resolved_first_contact": ("h_fixed_first_contact",),
+        "reopen_count": ("h_reopencount",),
+        "resolved_first_contact": ("h_firsttimefix",),
         "nps_rating": ("h_feedback_rating",),
     },
     type_map={"Incident": "incident", "Service Request": "request"},
@@ -340,7 +442,7 @@ FRESHSERVICE = Profile(
         "resolved_at": ("stats.resolved_at", "Resolved Date", "Resolved Time"),
         "closed_at": ("stats.closed_at", "Closed Date", "Closed Time"),
         "status": ("status", "Status"),
-        "reopen_count": ("stats.reopened_count", "Reopened Count"),
+        "reopen_count": ("Reopened Count",),
         "resolved_first_contact": ("First Call Resolution",),
         "nps_rating": ("Satisfaction Rating",),
     },
@@ -378,6 +480,7 @@ JIRA_SERVICE_MANAGEMENT = Profile(
         "priority": ("Priority", "fields.priority.name"),
         "request_type": (
             "Custom field (Request Type)",
+            "Custom field (Customer Request Type)",
             "Request Type",
             "fields.customfield_10010.requestType.name",
         ),
@@ -394,15 +497,21 @@ JIRA_SERVICE_MANAGEMENT = Profile(
     priority_map={"Highest": "P1", "High": "P2", "Medium": "P3", "Low": "P4", "Lowest": "P4"},
     type_map={
         "Incident": "incident",
+        "Fault": "incident",
         "Service Request": "request",
         "Service request with approvals": "request",
         "IT help": "request",
         "Get IT help": "request",
+        "Purchase": "request",
+        "Access": "request",
     },
     status_map={
         "Open": "open",
+        "Reopened": "open",
         "Waiting for support": "open",
         "In Progress": "open",
+        "Work in progress": "open",
+        "Escalated": "open",
         "Waiting for customer": "on_hold",
         "Pending": "on_hold",
         "Resolved": "resolved",
