@@ -83,7 +83,6 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
                 "warning",
             ]
         )
-    spawn([sys.executable, "-m", "yardstick.cli", "worker"])
     mail_folder = None
     if "YARDSTICK_SMTP_HOST" not in os.environ and _port_free("127.0.0.1", settings.smtp_port):
         mail_folder = Path(settings.data_dir) / "mail"
@@ -110,6 +109,9 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
 
     ready = _wait_ready(host, ports, procs, lambda: stopping)
     if ready:
+        # Only now: started with the services, its first deliveries (the demo's recompute
+        # events) hit ports not yet listening and filled the console with retries.
+        spawn([sys.executable, "-m", "yardstick.cli", "worker"])
         print("\nYardstick is up:", flush=True)
         for svc, port in ports.items():
             print(f"  {svc:<8} http://{host}:{port}   docs: http://{host}:{port}/docs", flush=True)
