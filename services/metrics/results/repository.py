@@ -75,17 +75,15 @@ async def snapshots(
     cur = await conn.execute(_SNAPSHOT, {"years": list(years), "orgs": list(organisation_ids)})
     row = await cur.fetchone()
     assert row is not None  # the query always returns exactly one row
-    (run_id, run_at, cycles_at, cycles_n, codes_n, codes_at, ids, cyears, statuses, releases,
-     orgs) = row  # fmt: skip
+    # (run id, run start, cycles' max(updated_at) and count, codes' count and max(created_at))
+    *version, ids, cyears, statuses, releases, orgs = row
     cycles = {
         year: {"id": cid, "status": status, "results_release_date": release}
         for cid, year, status, release in zip(
             ids or (), cyears or (), statuses or (), releases or (), strict=True
         )
     }
-    return Snapshots(
-        (run_id, run_at, cycles_at, cycles_n, codes_n, codes_at), cycles, frozenset(orgs or ())
-    )
+    return Snapshots(tuple(version), cycles, frozenset(orgs or ()))
 
 
 # Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
