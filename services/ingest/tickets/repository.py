@@ -48,8 +48,9 @@ STAGE_COLUMNS = (
     "flag_dst_ambiguous",
 )
 LONDON = "Europe/London"
-_KEY = ("organisation_id", "source_system", "reference")
-_VALUES = [c for c in STAGE_COLUMNS if c not in _KEY]
+# A ticket's identity: the primary key of tickets.
+TICKET_KEY = ["organisation_id", "source_system", "reference"]
+_VALUES = [c for c in STAGE_COLUMNS if c not in TICKET_KEY]
 
 _CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ticket_stage (
@@ -86,7 +87,7 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
 # (organisation, local month YYYY-MM) of the staged rows the upsert inserted or changed.
 _STAGED_CHANGED_MONTHS = f"""
 SELECT DISTINCT t.organisation_id, to_char(t.logged_at AT TIME ZONE '{LONDON}', 'YYYY-MM')
-FROM ticket_stage s JOIN tickets t USING ({", ".join(_KEY)})
+FROM ticket_stage s JOIN tickets t USING ({", ".join(TICKET_KEY)})
 WHERE t.last_import_id = %(import_id)s
 """
 

@@ -67,7 +67,6 @@ IMPORT_BATCH_SIZE = 50_000
 # Connections loading batches at once (see _OrderedLoads). Two: the parse thread and two
 # PostgreSQL backends keep two CPUs busy; measured in bench/bench_ingest.py.
 IMPORT_WRITERS = 2
-_KEY = ["organisation_id", "source_system", "reference"]
 
 
 def spool_dir(settings: Settings) -> Path:
@@ -362,7 +361,7 @@ class _OrderedLoads:
     _sessions: list[Session] = field(init=False)
     _inflight: deque[Future[None]] = field(init=False, default_factory=deque)
     _last: _Turn = field(init=False, default_factory=lambda: _Turn(ok=True))
-    _n: int = 0
+    _n: int = field(init=False, default=0)  # batches submitted
 
     def __enter__(self) -> _OrderedLoads:
         self._pool = ThreadPoolExecutor(IMPORT_WRITERS, thread_name_prefix="ticket-load")
@@ -505,9 +504,9 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
 
             def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
-                keys = rows.select(_KEY)
+                keys = rows.select(repo.TICKET_KEY)
                 shared = bool(previous_keys) and (
-                    keys.join(previous_keys[0], on=_KEY, how="semi").height > 0
+                    keys.join(previous_keys[0], on=repo.TICKET_KEY, how="semi").height > 0
                 )
                 previous_keys[:] = [keys]
                 return Prepared(
