@@ -18,8 +18,9 @@ own. Under light load each request still gets its own query; under heavy load a 
 serves every request that arrived during the previous round trip.
 
 The connection is the process's own asyncio psycopg connection (autocommit, acting as the
-metrics role), opened on first use and re-opened after a failure; a failure is a 503 for
-the requests of that batch, never a stale answer.
+metrics role), opened on first use; a connection found dropped is replaced and the query
+tried once more. A database that cannot be reached is a 503 for the requests of that
+batch, never a stale answer.
 """
 
 from __future__ import annotations
@@ -84,29 +85,40 @@ class SnapshotReader:
                 batch.future.set_result(result)
 
     async def _query(self, batch: _Batch) -> repo.Snapshots:
-        try:
-            conn = self._conn
-            if conn is None or conn.closed:
-                conn = self._conn = await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True, application_name="yardstick-metrics-snapshots"
-                )
-                if self._role:
-                    await conn.execute(f"SET ROLE {self._role}")
-            self.queries += 1
-            return await repo.snapshots(conn, batch.years, batch.organisations)
-        except psycopg.OperationalError as exc:
-            log.warning("results snapshot failed: %s", type(exc).__name__)
-            if self._conn is not None:
-                await self._conn.close()
-            self._conn = None
-            raise ProblemError(
-                "The database is not reachable; try again shortly.",
-                status=503,
-                code="database_unavailable",
-                title="Service unavailable",
-            ) from exc
+        # A connection that was open may have been dropped while idle (a server restart,
+        # an idle timeout in between): then one fresh connection and one more try, as
+        # the engine's pre-ping does for the pool. A fresh connection failing is a 503.
+        reused = self._conn is not None and not self._conn.closed
+        while True:
+            try:
+                conn = await self._connection()
+                self.queries += 1
+                return await repo.snapshots(conn, batch.years, batch.organisations)
+            except psycopg.OperationalError as exc:
+                await self.close()
+                if reused:
+                    log.info("results snapshot connection lost (%s); reconnecting", exc)
+                    reused = False
+                    continue
+                log.warning("results snapshot failed: %s", type(exc).__name__)
+                raise ProblemError(
+                    "The database is not reachable; try again shortly.",
+                    status=503,
+                    code="database_unavailable",
+                    title="Service unavailable",
+                ) from exc
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn = await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, application_name="yardstick-metrics-snapshots"
+            )
+            if self._role:
+                await conn.execute(f"SET ROLE {self._role}")
+            self._conn = conn
+        return self._conn
 
     async def close(self) -> None:
-        if self._conn is not None and self._loop is asyncio.get_running_loop():
-            await self._conn.close()
-        self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None and self._loop is asyncio.get_running_loop():
+            await conn.close()
