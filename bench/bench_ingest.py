@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shared.auth import mint_token  # noqa: E402
-from shared.db.engine import normalise_url  # noqa: E402
+from shared.db.engine import normalise_url, psycopg_conninfo  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
 from shared.db.tables.ingest_tickets import tickets  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -91,11 +91,7 @@ def free_port() -> int:
 
 
 def conninfo(url: str) -> str:
-    return (
-        make_url(normalise_url(url))
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
+    return psycopg_conninfo(url)
 
 
 def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:

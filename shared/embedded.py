@@ -54,11 +54,10 @@ def ensure_database(admin_url: str, dbname: str) -> str:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from shared.db.engine import normalise_url
+    from shared.db.engine import normalise_url, psycopg_conninfo
 
     url = make_url(normalise_url(admin_url))
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(psycopg_conninfo(admin_url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{dbname}"')

@@ -17,6 +17,7 @@ from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (regis
 from services.metrics.sla.router import router as sla_router
 from services.metrics.survey_results.router import router as survey_results_router
 from shared.app import create_app
+from shared.db.engine import psycopg_conninfo
 from shared.db.grants import role_name
 
 ROUTERS = [
@@ -33,8 +34,7 @@ ROUTERS = [
 def _open_snapshots(app: FastAPI) -> None:
     # The results API's own asyncio connection, on the same database and role as the
     # engine; it connects on the first results request, in the serving event loop.
-    engine = app.state.engine
-    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = psycopg_conninfo(app.state.engine.url.render_as_string(hide_password=False))
     role = role_name("metrics") if app.state.settings.db_set_role else None
     app.state.snapshots = SnapshotReader(conninfo, role)
 

@@ -19,6 +19,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def psycopg_conninfo(url: str) -> str:
+    """``url`` (any form ``normalise_url`` accepts) as a plain psycopg connection URI."""
+    from sqlalchemy.engine import make_url
+
+    return (
+        make_url(normalise_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
 def make_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> Engine:
     """An engine whose every connection acts as ``role`` (a service name), when given."""
     engine = create_engine(

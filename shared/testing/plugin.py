@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from shared.auth import mint_token
-from shared.db.engine import make_engine, normalise_url
+from shared.db.engine import make_engine, normalise_url, psycopg_conninfo
 from shared.settings import Settings
 
 
@@ -36,14 +36,6 @@ def _server_admin_url() -> str:
     return embedded.start(Settings(), name="pgdata-test")
 
 
-def _psycopg_conninfo(url: str) -> str:
-    return (
-        make_url(normalise_url(url))
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
-
-
 @contextmanager
 def scratch_database(server_url: str, prefix: str, revision: str | None = "head") -> Iterator[str]:
     """A new database on the server behind ``server_url``, migrated to ``revision`` (None:
@@ -52,7 +44,7 @@ def scratch_database(server_url: str, prefix: str, revision: str | None = "head"
 
     admin = make_url(normalise_url(server_url))
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    conninfo = _psycopg_conninfo(server_url)
+    conninfo = psycopg_conninfo(server_url)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)

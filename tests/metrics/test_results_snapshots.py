@@ -14,20 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from services.metrics.results.snapshots import SnapshotReader
-from shared.db.engine import normalise_url
+from shared.db.engine import normalise_url, psycopg_conninfo
 from shared.db.grants import role_name
 from shared.errors import ProblemError
 from tests.factories import make_cycle, make_org
 
 
-def _conninfo(database_url: str) -> str:
-    url = make_url(normalise_url(database_url)).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def reader(database_url):
-    return SnapshotReader(_conninfo(database_url), role_name("metrics"))
+    return SnapshotReader(psycopg_conninfo(database_url), role_name("metrics"))
 
 
 def test_requests_that_arrive_together_share_one_query(api, reader):
