@@ -47,10 +47,18 @@ class ServiceClient:
         *,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
+        """``timeout`` (seconds) replaces the client's for this request."""
         token = mint_service_token(self._settings, self._caller)
         all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-        return self._client(service).request(method, path, json=json, headers=all_headers)
+        return self._client(service).request(
+            method,
+            path,
+            json=json,
+            headers=all_headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
 
     def close(self) -> None:
         for client in self._clients.values():
