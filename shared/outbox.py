@@ -182,9 +182,14 @@ class OutboxWorker:
         with Session(engine) as session, session.begin():
             # A row whose every attempt ended with its worker gone would be claimed for
             # ever: it is dead once its lease passes with no attempts left.
+            out_of_attempts = (
+                select(t.c.id)
+                .where(expired, t.c.attempts >= self.settings.outbox_max_attempts, *scope)
+                .with_for_update(skip_locked=True)
+            )
             session.execute(
                 update(t)
-                .where(expired, t.c.attempts >= self.settings.outbox_max_attempts, *scope)
+                .where(t.c.id.in_(out_of_attempts.scalar_subquery()))
                 .values(
                     status="dead",
                     claim_token=None,
@@ -267,8 +272,9 @@ class OutboxWorker:
                     t.c.status == "delivering",
                 )
                 .values(claim_token=None, leased_until=None, **values)
-            ).rowcount
-        if not written:
+                .returning(t.c.id)
+            ).first()
+        if written is None:
             log.warning(
                 "outbox %s: outcome %s ignored, the claim was taken over", claim.key, outcome
             )

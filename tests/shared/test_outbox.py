@@ -74,8 +74,8 @@ def test_redelivery_has_no_second_effect(api):
         json=event,
         headers={"Idempotency-Key": "ingest_outbox:1"},
     )
-    assert first.json() == {"event_key": "ingest_outbox:1", "handled": True}
-    assert again.json() == {"event_key": "ingest_outbox:1", "handled": False}
+    assert first.json() == {"event_key": "ingest_outbox:1", "handled": True, "job_id": None}
+    assert again.json() == {"event_key": "ingest_outbox:1", "handled": False, "job_id": None}
     assert api.deliver() == 1  # the real row, same key: no second effect
     assert len(_runs(api)) == 1
 
