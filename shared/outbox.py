@@ -378,6 +378,13 @@ def list_events(
     return [dict(r) for r in rows.mappings()], total
 
 
+def get_event(session: Session, table: Table, event_id: int) -> dict[str, Any]:
+    row = session.execute(select(table).where(table.c.id == event_id)).mappings().first()
+    if row is None:
+        raise OutboxEventNotFound(f"There is no outbox event {event_id} in {table.name}.")
+    return dict(row)
+
+
 def redrive(session: Session, table: Table, event_id: int, by: str) -> dict[str, Any]:
     """Set a dead event back to pending, due now, with its attempts reset; records who."""
     row = (
