@@ -45,7 +45,9 @@ SETTINGS_ENV = {
     "YARDSTICK_SURVEY_JOBS_INTERVAL_SECONDS": "3600",
     "YARDSTICK_DB_POOL_SIZE": "4",
 }
-HEADER = "ticket_ref,type,priority,request_type,team,closure_category,logged_at,resolved_at,status\n"
+HEADER = (
+    "ticket_ref,type,priority,request_type,team,closure_category,logged_at,resolved_at,status\n"
+)
 
 
 def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -141,7 +143,11 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             wait_for(ready, 60, f"{svc} to answer /readyz")
         settings = Settings(**{"environment": "test"})
         token = mint_token(
-            settings, subject="chaos-admin", roles=["admin"], organisations=[], ttl=timedelta(hours=1)
+            settings,
+            subject="chaos-admin",
+            roles=["admin"],
+            organisations=[],
+            ttl=timedelta(hours=1),
         )
         yield type(
             "Stack",
@@ -200,9 +206,9 @@ def request_waiting(port: int) -> bool:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, state, queues = fields[1], fields[3], fields[4]
-        if int(local.split(":")[1], 16) == port and state == "01":  # ESTABLISHED
-            if int(queues.split(":")[1], 16) > 0:
-                return True
+        established = state == "01"
+        if established and int(local.split(":")[1], 16) == port and int(queues.split(":")[1], 16):
+            return True
     return False
 
 
@@ -254,12 +260,14 @@ def test_a_frozen_receiver_delays_only_its_own_events_and_each_has_one_effect(
 
         # While metrics is frozen, the imports (ingest's own events) finish.
         wait_for(
-            lambda: scalar(
-                owner_engine,
-                "SELECT count(*) FROM ticket_imports WHERE status = 'done' AND id = ANY(:i)",
-                i=imports,
-            )
-            == 3,
+            lambda: (
+                scalar(
+                    owner_engine,
+                    "SELECT count(*) FROM ticket_imports WHERE status = 'done' AND id = ANY(:i)",
+                    i=imports,
+                )
+                == 3
+            ),
             20,
             "the ingest-bound events while metrics is frozen",
         )
@@ -289,14 +297,17 @@ def test_a_frozen_receiver_delays_only_its_own_events_and_each_has_one_effect(
 
     wait_for(lambda: all_delivered(owner_engine), 30, "every event to be delivered")
     wait_for(
-        lambda: scalar(owner_engine, "SELECT count(*) FROM metrics_jobs WHERE status <> 'done'")
-        == 0,
+        lambda: (
+            scalar(owner_engine, "SELECT count(*) FROM metrics_jobs WHERE status <> 'done'") == 0
+        ),
         20,
         "the metrics jobs to finish",
     )
     stack.procs.stop("worker")
 
-    to_metrics = rows(owner_engine, "SELECT id, event_type FROM ingest_outbox WHERE target = 'metrics'")
+    to_metrics = rows(
+        owner_engine, "SELECT id, event_type FROM ingest_outbox WHERE target = 'metrics'"
+    )
     # 8 cycle events, 1 sla.recompute, 3 tickets.imported (one per import)
     assert sorted(r["event_type"] for r in to_metrics) == sorted(
         ["cycle.status_changed"] * 8 + ["sla.recompute"] + ["tickets.imported"] * 3
