@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.http import ServiceClient
+from shared.settings import Settings
 from shared.worker import build_worker
 from tests.factories import assert_problem, make_cycle
 
@@ -294,19 +295,23 @@ def test_a_hung_receiver_holds_neither_a_transaction_nor_other_targets(
         while sum(r["status"] == "delivering" for r in _rows(owner_engine).values()) < 2:
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        with owner_engine.connect() as conn:
+            stuck_since = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
         to_ingest = _queue(owner_engine, 3, "ingest")
         while len(ingest.keys) < 3:
             assert time.monotonic() < deadline, "events for ingest waited for metrics"
             time.sleep(0.02)
         assert sorted(ingest.keys) == sorted(f"ingest_outbox:{i}" for i in to_ingest)
         with owner_engine.connect() as conn:
-            idle = conn.execute(
+            # No transaction has been open since the lanes got stuck (claims are short).
+            spanning = conn.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND state LIKE 'idle in transaction%'"
-                )
+                    " AND xact_start < :t AND pid <> pg_backend_pid()"
+                ),
+                {"t": stuck_since},
             ).scalar_one()
-        assert idle == 0
+        assert spanning == 0
         assert hung.keys == []
     finally:
         gate.set()
@@ -373,3 +378,33 @@ def test_admins_list_dead_events_and_redrive_them(api, owner_engine, service):
     )
     assert stored["redriven_at"] is not None and stored["next_attempt_at"] <= stored["redriven_at"]
     assert _rows(owner_engine, table)[ids[1]]["status"] == "dead"
+
+
+def test_ordinary_events_get_the_short_timeout_and_imports_the_long_one(
+    clean_db, owner_engine, worker_factory
+):
+    seen: dict[str, float] = {}
+
+    class Timeouts(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            seen[request.url.path] = request.extensions["timeout"]["read"]
+            return httpx.Response(200, json={})
+
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ingest_outbox (event_type, target, path, payload) VALUES"
+                " ('cycle.status_changed', 'metrics', '/internal/events', '{}'),"
+                " ('ticket_import.received', 'ingest', '/internal/ticket-imports/1/process', '{}')"
+            )
+        )
+    w = worker_factory({"metrics": Timeouts(), "ingest": Timeouts()})
+    assert Settings().outbox_delivery_timeout_seconds == 10.0
+    claims = w.claim(*w.sources[0], limit=10)
+    leases = {c.row["event_type"]: c.row["leased_until"] - c.row["created_at"] for c in claims}
+    # Lease: three timeouts plus the grace (measured from creation, so a little more).
+    assert 3 * 10 + 30 <= leases["cycle.status_changed"].total_seconds() < 3 * 10 + 30 + 30
+    assert leases["ticket_import.received"].total_seconds() >= 3 * 900 + 30
+    for claim in claims:
+        assert w.process(claim) == "delivered"
+    assert seen == {"/internal/events": 10.0, "/internal/ticket-imports/1/process": 900.0}
