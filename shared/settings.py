@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # far beyond an ordinary request's 30 s, so the worker's HTTP client waits this long.
     outbox_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
 
+    # Ticket-import watchdog (run by the worker's periodic jobs): an import with no progress
+    # for this long and no process on it is queued again, and failed once it has been
+    # started this many times (its upload's own start included).
+    ticket_import_stale_minutes: float = Field(default=15.0, gt=0)
+    ticket_import_max_attempts: int = Field(default=3, ge=1)
+
     disclosure_min_n: int = Field(default=5, ge=3)
 
     # Survey mail (SMTP). tls: "none" (local catcher), "starttls" (port 587) or "tls" (465).

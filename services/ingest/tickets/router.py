@@ -260,4 +260,12 @@ def process_import(
     return service.process_import(request.app.state.engine, import_id)
 
 
+@internal.post("/jobs/ticket-imports")
+def resume_stalled_imports(
+    request: Request, session: DbSession, _principal: ServicePrincipal
+) -> dict[str, list[int]]:
+    """The watchdog, called by the worker's periodic jobs; idempotent."""
+    return service.resume_stalled_imports(session, request.app.state.settings)
+
+
 __all__ = ["internal", "router"]
