@@ -79,7 +79,7 @@ CASES: dict[str, Case] = {
         unchanged=3,
     ),
     "truncated_quoted_empty_cell": Case(
-        (crlf(VALID) + 'INC1,incident,P1,Desk,05/03/2021 17:30,08/03/2021 09:30,resolved,"').encode(),
+        (crlf(VALID) + ROWS[0].removesuffix("9") + '"').encode(),
         "done",
         row_errors=frozenset({(5, "truncated_row")}),
         unchanged=3,
@@ -130,8 +130,15 @@ CASES: dict[str, Case] = {
         unchanged=3,
     ),
     "stray_quote_swallows_the_rest": Case(
-        (HEADER + "\n" + ROWS[0] + "\n" + 'INC2,incident,P2,5" monitor,06/03/2021 10:00,,open,1\n'
-         + ROWS[2] + "\n").encode(),
+        (
+            HEADER
+            + "\n"
+            + ROWS[0]
+            + "\n"
+            + 'INC2,incident,P2,5" monitor,06/03/2021 10:00,,open,1\n'
+            + ROWS[2]
+            + "\n"
+        ).encode(),
         "done",
         row_errors=frozenset({(3, "truncated_row")}),
         unchanged=1,
@@ -153,8 +160,12 @@ CASES: dict[str, Case] = {
 def _push(api: Any, org: int, body: bytes, file_format: str = "csv") -> Any:
     return api.ingest.post(
         "/api/v1/ticket-imports",
-        params={"organisation_id": org, "profile": "yardstick", "source_system": "sn",
-                "format": file_format},
+        params={
+            "organisation_id": org,
+            "profile": "yardstick",
+            "source_system": "sn",
+            "format": file_format,
+        },
         content=body,
         headers={**api.auth("admin"), "Content-Type": "application/octet-stream"},
     )

@@ -929,8 +929,9 @@ class TicketFileParser:
             buf = carry + (block or b"")
             chunk, carry = _scan_records(buf, sep_byte, final=done)
             if len(carry) > MAX_RECORD_BYTES:
+                runaway = row + len(chunk.starts) + 1
                 raise FileFormatError(
-                    f"Row {row + 1} runs on for more than {MAX_RECORD_BYTES >> 20} MB without "
+                    f"Row {runaway} runs on for more than {MAX_RECORD_BYTES >> 20} MB without "
                     'ending: a quoted cell is never closed (a stray " character?) or the file '
                     "has no line breaks. Fix the file and push it again."
                 )
