@@ -16,6 +16,12 @@ Encoding (CSV and JSON lines)
 * If non-ASCII UTF-8 was already accepted and an invalid sequence turns up later, the
   file is mixed: the bad bytes become U+FFFD and ``ParseStats.replaced_characters``
   counts them (the import report should say so).
+* A UTF-16 byte-order mark (little- or big-endian) → UTF-16. Refused by name
+  (``FileFormatError``), from the first 4 kB: UTF-32, UTF-16 without a mark (a NUL in
+  every other byte), a workbook (.xlsx/.xls), a PDF, gzip, and any other binary data (a
+  NUL byte, or more than 2 % control codes).
+* Line ends: CR (old Mac and some Excel exports), LF and CRLF, in any mix; a bare CR
+  becomes LF before records are split (a quoted cell's CRLF is kept).
 
 Dates
 -----
@@ -35,6 +41,14 @@ missing or unparseable logged date; unparseable resolved/closed date; a duplicat
 reference (same organisation) whose values conflict with an earlier row — the later row
 is rejected and the error names both rows. Identical duplicates are merged silently and
 counted in ``ParseStats.duplicates_merged``.
+A row whose cell count differs from the header's is rejected (``column_count``), never
+read with blanks. The file's last row, when no line break follows it, is rejected as cut
+off (``truncated_row``) when it ends inside a quoted cell, has fewer cells than the
+header, ends right after a separator, or ends inside a multi-byte character: an upload cut
+short must not overwrite stored values with the blanks of its missing cells. (A cut
+inside a cell's value — "10" cut to "1" — cannot be told from a whole row.) A row with a
+NUL character is rejected (``nul_character``); a row the csv module cannot read, too
+(``unreadable_row``).
 Kept with a warning: no priority (the SLA engine lists it under data quality);
 resolved before logged (kept so the engine puts it on the data-quality list, flagged
 ``flag_resolved_before_logged``); DST gap/overlap; unreadable reopen count, first-contact
