@@ -113,7 +113,7 @@ def test_csv_escapes_formula_cells_and_participants_see_only_their_own(api):
     other = make_org(api)["id"]
     # Four references a spreadsheet would run, on tickets resolved before they were logged
     # (so they are listed, by reference, in the data-quality report).
-    hostile = ["=HYPERLINK(\"http://x\")", "+SUM(1)", "-2+3", "@SUM(1)"]
+    hostile = ['=HYPERLINK("http://x")', "+SUM(1)", "-2+3", "@SUM(1)"]
     body = (
         HEADER
         + "F1,incident,P1,,=cmd|' /C calc'!A0,@SUM(1),05/03/2021 09:00,,open\n"
