@@ -24,6 +24,7 @@ import argparse
 import ast
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -518,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many mutants per module")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     args = parser.parse_args(argv)
+    # stopped with SIGTERM: still kill the running pytest and remove the scratch copy
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = args.target or list(TARGETS)
     if args.list:
         for name in names:
