@@ -25,13 +25,15 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import ProblemError, problem_response
+from shared.routing import find_route, route_table
 from shared.types import nul_paths
 
 MiB = 1024 * 1024
+# For an endpoint that streams its body to disk and enforces its own limit as it goes.
+STREAMED = 1 << 40
 
 
 class BodyRefused(ProblemError, HTTPException):  # type: ignore[misc]  # headers: same use
@@ -150,22 +152,17 @@ class BodyGuardMiddleware:
 
     def _smallest_limit(self, scope: Scope) -> int:
         if self._smallest is None:
-            limits = [self.default_limit]
-            for route in scope["app"].router.routes:
-                declared = getattr(route, "max_body_size", None)
-                if isinstance(declared, int):
-                    limits.append(declared)
-            self._smallest = min(limits)
+            declared = [
+                e.max_body_size for e in route_table(scope["app"]) if e.max_body_size is not None
+            ]
+            self._smallest = min([self.default_limit, *declared])
         return self._smallest
 
     def _limit_for(self, scope: Scope) -> int:
-        probe = {**scope, "type": "http"}
-        for route in scope["app"].router.routes:
-            match, _ = route.matches(probe)
-            if match == Match.FULL:
-                declared = getattr(route, "max_body_size", None)
-                return declared if isinstance(declared, int) else self.default_limit
-        return self.default_limit
+        route = find_route(scope)
+        if route is None or route.max_body_size is None:
+            return self.default_limit
+        return route.max_body_size
 
 
 class _Counted:

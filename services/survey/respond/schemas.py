@@ -6,8 +6,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.survey.instruments import Instrument
+from shared.types import MultiLine, SingleLine
 
-AnswerIn = int | str | None
+# Keys are single lines; a text answer (a comment) may span lines.
+AnswerIn = int | MultiLine | None
 
 
 class Choice(BaseModel):
@@ -56,7 +58,7 @@ class RespondentSurvey(BaseModel):
 class DraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, AnswerIn] = Field(
+    answers: dict[SingleLine, AnswerIn] = Field(
         max_length=200, description="Answers to save; null clears an answer"
     )
     page: int = Field(default=1, ge=1, le=100)
@@ -70,7 +72,7 @@ class DraftOut(BaseModel):
 class SubmissionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, AnswerIn] = Field(max_length=200, description="Every answer, by key")
+    answers: dict[SingleLine, AnswerIn] = Field(max_length=200, description="Every answer, by key")
 
 
 class SubmissionOut(BaseModel):
