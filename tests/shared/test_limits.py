@@ -123,7 +123,7 @@ def test_declared_oversize_body_is_refused_before_a_byte_is_read(app):
 
 def test_chunked_body_is_cut_off_once_past_the_limit(app):
     chunks = [b"[" + b"1," * 2000] + [b"1," * 2048] * 1000  # ~4 MB if read to the end
-    status, headers, body, read = call(
+    status, _headers, body, read = call(
         app,
         "POST",
         "/items",

@@ -249,7 +249,7 @@ def test_respondent_pages_cannot_be_framed_sniffed_or_cached(api, smtp):
 
 
 def test_links_never_carry_the_host_header(api, smtp):
-    campaign, token = live_link(api, smtp)
+    _campaign, token = live_link(api, smtp)
     r = api.survey.post(
         f"/s/{token}", data={"page": "1", "action": "save"}, headers={"Host": "evil.example"}
     )

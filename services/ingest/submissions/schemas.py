@@ -27,11 +27,11 @@ class SubmissionCreate(BaseModel):
 class AnswersUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[SingleLine, AnswerIn] = Field(
+    answers: dict[str, AnswerIn] = Field(
         default_factory=dict,
         description="Question key → answer; null removes an answer",
     )
-    comments: dict[SingleLine, MultiLine | None] = Field(
+    comments: dict[str, MultiLine | None] = Field(
         default_factory=dict,
         description="Question key → a comment on that answer; null or empty removes it",
     )
@@ -40,7 +40,7 @@ class AnswersUpdate(BaseModel):
 class SubmitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    warning_comments: dict[SingleLine, MultiLine] = Field(
+    warning_comments: dict[str, MultiLine] = Field(
         default_factory=dict, description="Rule key → why the warning is expected"
     )
 
@@ -48,7 +48,7 @@ class SubmitBody(BaseModel):
 class ReturnBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reasons: dict[SingleLine, MultiLine] = Field(
+    reasons: dict[str, MultiLine] = Field(
         description="Question key → what the participant should check (one or more)"
     )
 

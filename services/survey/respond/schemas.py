@@ -6,9 +6,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.survey.instruments import Instrument
-from shared.types import MultiLine, SingleLine
+from shared.types import MultiLine
 
-# Keys are single lines; a text answer (a comment) may span lines.
+# A text answer (a comment) may span lines; keys are checked against the instrument.
 AnswerIn = int | MultiLine | None
 
 
@@ -58,7 +58,7 @@ class RespondentSurvey(BaseModel):
 class DraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[SingleLine, AnswerIn] = Field(
+    answers: dict[str, AnswerIn] = Field(
         max_length=200, description="Answers to save; null clears an answer"
     )
     page: int = Field(default=1, ge=1, le=100)
@@ -72,7 +72,7 @@ class DraftOut(BaseModel):
 class SubmissionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[SingleLine, AnswerIn] = Field(max_length=200, description="Every answer, by key")
+    answers: dict[str, AnswerIn] = Field(max_length=200, description="Every answer, by key")
 
 
 class SubmissionOut(BaseModel):
