@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "Yardstick surveys <surveys@yardstick.local>"
     smtp_timeout_seconds: float = 30.0
+    # Where a notice goes when a campaign's mail cannot be built (e.g. a title with a line
+    # break stored before input validation): once per campaign and kind of problem. Unset:
+    # the problem is only shown on the campaign (mail_problem, mail_failed_count).
+    survey_mail_problems_to: str | None = None
     # Keys held by the survey service only: AES-256 key for addresses (derived with SHA-256
     # from the secret, so any long random string works) and the HMAC key for dedup hashes.
     survey_address_encryption_key: SecretStr = SecretStr(DEV_SURVEY_ENCRYPTION_KEY)

@@ -33,10 +33,19 @@ def _database_url() -> str:
 def up(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set first")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    base_port: Annotated[int, typer.Option(help="Ports base, base+1, base+2")] = 8001,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Services on base, base+1, base+2; the local mail catcher on base+24",
+        ),
+    ] = 8001,
 ) -> None:
     """Start everything: database (embedded unless DATABASE_URL), migrations, the three
-    services and the worker. Ctrl-C stops them all."""
+    services, the worker and, unless YARDSTICK_SMTP_HOST names an SMTP server, a mail
+    catcher of this instance's own (base port + 24, or YARDSTICK_SMTP_PORT) that writes
+    invitations to <data dir>/mail. Ctrl-C stops them all."""
     from yardstick.supervisor import run_all
 
     raise typer.Exit(run_all(demo=demo, host=host, base_port=base_port))
