@@ -18,7 +18,11 @@ re-render the check page with the errors, which link to the page holding each fi
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
@@ -273,6 +277,19 @@ def render_link_error(reason: LinkProblem, *, survey_title: str = "Survey") -> s
     )
 
 
+def _style_source() -> str:
+    """The pages' one inline stylesheet as a Content-Security-Policy source (its SHA-256),
+    taken from a rendered page so it is exactly what the browser hashes."""
+    page = render_link_error("unknown")
+    found = re.search(r"<style>(.*?)</style>", page, re.DOTALL)
+    assert found is not None, "base.html has no <style> element"
+    digest = hashlib.sha256(found.group(1).encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+STYLE_SOURCE = _style_source()
+
+
 # ---------------------------------------------------------------------------- emails
 
 
@@ -342,6 +359,31 @@ def render_reminder_email(
             "opt_out_url": opt_out_url,
             "closes_on": _format_date(closes_on),
         },
+    )
+
+
+def render_mail_problem_email(
+    *,
+    campaign_id: int,
+    survey_title: str,
+    organisation_name: str,
+    failed_kind: Literal["invitation", "reminder"],
+    reason: str,
+) -> EmailBody:
+    """The notice to a campaign's contact that its mails cannot be built (plain text only:
+    the subject never contains the title, which may be what cannot be mailed)."""
+    text = _render(
+        "email/mail_problem.txt",
+        campaign_id=campaign_id,
+        survey_title_quoted=json.dumps(survey_title, ensure_ascii=False),
+        organisation_name=json.dumps(organisation_name, ensure_ascii=False),
+        failed_kind="an invitation" if failed_kind == "invitation" else "a reminder",
+        reason=reason,
+    )
+    return EmailBody(
+        subject=f"Yardstick: survey campaign {campaign_id} cannot send its mail",
+        text=text,
+        html="",
     )
 
 
