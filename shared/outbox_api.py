@@ -43,7 +43,9 @@ class OutboxEvent(BaseModel):
 
 
 def admin_router(table: Table) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/outbox-events", tags=["operations"])
+    # Named after the table (/api/v1/ingest-outbox-events): one origin routes by path.
+    prefix = "/api/v1/" + table.name.replace("_", "-") + "-events"
+    router = APIRouter(prefix=prefix, tags=["operations"])
 
     @router.get(
         "",

@@ -340,34 +340,31 @@ def test_admins_list_dead_events_and_redrive_them(api, owner_engine, service):
             {"ids": ids[:2]},
         )
     client = api.clients[service]
-    page = client.get(
-        "/api/v1/outbox-events", params={"status": "dead", "limit": 1}, headers=api.auth()
-    )
+    base = f"/api/v1/{service}-outbox-events"
+    page = client.get(base, params={"status": "dead", "limit": 1}, headers=api.auth())
     assert page.status_code == 200, page.text
     body = page.json()
     assert body["total"] == 2 and [e["id"] for e in body["items"]] == [ids[1]]
     assert body["items"][0]["last_error"] == "HTTP 500" and "offset=1" in body["next"]
-    assert client.get("/api/v1/outbox-events", headers=api.auth()).json()["total"] == 3
+    assert client.get(base, headers=api.auth()).json()["total"] == 3
 
-    assert_problem(client.get("/api/v1/outbox-events", headers=api.auth("participant", [1])), 403)
+    assert_problem(client.get(base, headers=api.auth("participant", [1])), 403)
     assert_problem(
-        client.post(f"/api/v1/outbox-events/{ids[0]}/redrive", headers=api.auth("participant")),
+        client.post(f"{base}/{ids[0]}/redrive", headers=api.auth("participant")),
         403,
     )
     assert_problem(
-        client.post(f"/api/v1/outbox-events/{ids[2]}/redrive", headers=api.auth()),
+        client.post(f"{base}/{ids[2]}/redrive", headers=api.auth()),
         409,
         "outbox_event_not_dead",
     )
     assert_problem(
-        client.post("/api/v1/outbox-events/999999/redrive", headers=api.auth()),
+        client.post(f"{base}/999999/redrive", headers=api.auth()),
         404,
         "outbox_event_not_found",
     )
 
-    r = client.post(
-        f"/api/v1/outbox-events/{ids[0]}/redrive", headers=api.auth(subject="ops-alice")
-    )
+    r = client.post(f"{base}/{ids[0]}/redrive", headers=api.auth(subject="ops-alice"))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "pending" and r.json()["attempts"] == 0
     stored = _rows(owner_engine, table)[ids[0]]
