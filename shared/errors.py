@@ -325,6 +325,8 @@ def integrity_problem(exc: BaseException) -> ProblemError:
 
 def database_problem(exc: BaseException) -> ProblemError | None:
     """The problem a database error means for the client, or None for our own bug (500)."""
+    if isinstance(exc, PoolTimeoutError):
+        return DatabaseUnavailable("Every database connection is busy; retry in a few seconds.")
     if is_database_outage(exc):
         return DatabaseUnavailable()
     state = sqlstate_of(exc)

@@ -277,3 +277,18 @@ def test_conninfo_of_the_test_database_is_usable(database_url):
     # Guard for the helpers above: the raw-driver test relies on the same server.
     with psycopg.connect(psycopg_conninfo(database_url)) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_pool_with_no_free_connection_is_a_503(database_url):
+    from sqlalchemy import create_engine
+
+    engine = create_engine(
+        normalise_url(database_url), pool_size=1, max_overflow=0, pool_timeout=0.1
+    )
+    try:
+        with engine.connect(), TestClient(_app(engine), raise_server_exceptions=False) as client:
+            response = client.get("/query")  # the only connection is held above
+            _assert_unavailable(response)
+            assert "busy" in response.json()["detail"]
+    finally:
+        engine.dispose()
