@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # far beyond an ordinary request's 30 s, so the worker's HTTP client waits this long.
     outbox_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
 
+    # Ticket-import watchdog (run by the worker's periodic jobs): an import with no progress
+    # for this long and no process on it is queued again, and failed once it has been
+    # started this many times (its upload's own start included).
+    ticket_import_stale_minutes: float = Field(default=15.0, gt=0)
+    ticket_import_max_attempts: int = Field(default=3, ge=1)
+
     disclosure_min_n: int = Field(default=5, ge=3)
 
     # Survey mail (SMTP). tls: "none" (local catcher), "starttls" (port 587) or "tls" (465).
@@ -71,6 +77,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "Yardstick surveys <surveys@yardstick.local>"
     smtp_timeout_seconds: float = 30.0
+    # Where a notice goes when a campaign's mail cannot be built (e.g. a title with a line
+    # break stored before input validation): once per campaign and kind of problem. Unset:
+    # the problem is only shown on the campaign (mail_problem, mail_failed_count).
+    survey_mail_problems_to: str | None = None
     # Keys held by the survey service only: AES-256 key for addresses (derived with SHA-256
     # from the secret, so any long random string works) and the HMAC key for dedup hashes.
     survey_address_encryption_key: SecretStr = SecretStr(DEV_SURVEY_ENCRYPTION_KEY)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -37,7 +38,18 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, required=True)
     args = parser.parse_args()
     controller = Controller(SaveToFolder(args.folder), hostname=args.host, port=args.port)
-    controller.start()
+    try:
+        controller.start()
+    except OSError as exc:
+        # Said plainly: a catcher that is not running means invitations go nowhere (or to
+        # whatever else listens there).
+        print(
+            f"mail catcher: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "choose another port",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -15,13 +15,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import httpx
 
-from shared.settings import PROJECT_ROOT, SERVICES, get_settings
+from shared.settings import PROJECT_ROOT, SERVICES, ServiceName, Settings, get_settings
 
 
 def _die_with_parent() -> None:
@@ -32,21 +33,77 @@ def _die_with_parent() -> None:
         pass
 
 
+# The local mail catcher listens on the base port + this: 8025 for the default base 8001,
+# so two instances with different --base-port never share a catcher: invitations of one
+# never land in the mail folder of another.
+MAIL_CATCHER_OFFSET = 24
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    """Where each part of one ``up`` listens. ``catcher_port`` is None when an SMTP server
+    is configured (YARDSTICK_SMTP_HOST): then mail really goes out through it."""
+
+    services: dict[ServiceName, int]
+    smtp_host: str
+    smtp_port: int
+    catcher_port: int | None
+    catcher_port_from: str  # how the catcher's port was chosen, for messages
+
+
+def plan_ports(base_port: int, settings: Settings) -> PortPlan:
+    services = {svc: base_port + i for i, svc in enumerate(SERVICES)}
+    if "smtp_host" in settings.model_fields_set:
+        return PortPlan(services, settings.smtp_host, settings.smtp_port, None, "")
+    if "smtp_port" in settings.model_fields_set:
+        port, source = settings.smtp_port, "YARDSTICK_SMTP_PORT"
+    else:
+        port, source = base_port + MAIL_CATCHER_OFFSET, f"--base-port + {MAIL_CATCHER_OFFSET}"
+    return PortPlan(services, "127.0.0.1", port, port, source)
+
+
+def _refusal(plan: PortPlan, host: str) -> str | None:
+    """Why ``up`` cannot start on these ports, naming the port and what to change."""
+    too_high = [p for p in [*plan.services.values(), plan.catcher_port or 0] if p > 65535]
+    if too_high:
+        return (
+            f"port {too_high[0]} is above 65535; choose a lower --base-port "
+            f"(the services use base..base+2, the mail catcher base+{MAIL_CATCHER_OFFSET})"
+        )
+    busy = [port for port in plan.services.values() if not _port_free(host, port)]
+    if busy:
+        return (
+            f"port {', '.join(map(str, busy))} on {host} is in use; "
+            "stop what uses it or choose other ports with --base-port"
+        )
+    if plan.catcher_port is not None and not _port_free("127.0.0.1", plan.catcher_port):
+        change = (
+            "set YARDSTICK_SMTP_PORT to a free port"
+            if plan.catcher_port_from == "YARDSTICK_SMTP_PORT"
+            else f"choose other ports with --base-port (the catcher uses base+"
+            f"{MAIL_CATCHER_OFFSET}) or set YARDSTICK_SMTP_PORT"
+        )
+        return (
+            f"mail catcher port {plan.catcher_port} on 127.0.0.1 ({plan.catcher_port_from}) is "
+            "in use, perhaps by another Yardstick's catcher: survey invitations would go to "
+            f"it instead of this instance's mail folder. Stop what uses it, {change}, or set "
+            "YARDSTICK_SMTP_HOST to send through a real SMTP server"
+        )
+    return None
+
+
 def run_all(*, demo: bool, host: str, base_port: int) -> int:
     from shared.db.migrate import upgrade
     from shared.embedded import resolve_database_url
 
-    ports: dict[str, int] = {svc: base_port + i for i, svc in enumerate(SERVICES)}
-    busy = [port for port in ports.values() if not _port_free(host, port)]
-    if busy:
-        print(
-            f"port {', '.join(map(str, busy))} on {host} is in use; "
-            "stop what uses it or choose other ports with --base-port",
-            file=sys.stderr,
-        )
+    settings = get_settings()
+    plan = plan_ports(base_port, settings)
+    ports = plan.services
+    refusal = _refusal(plan, host)
+    if refusal:
+        print(refusal, file=sys.stderr)
         return 1
 
-    settings = get_settings()
     embedded = settings.database_url is None
     print("starting the embedded PostgreSQL…" if embedded else "using DATABASE_URL", flush=True)
     url = resolve_database_url(settings)
@@ -62,6 +119,16 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
         "DATABASE_URL": url,
         **{f"YARDSTICK_{svc.upper()}_URL": f"http://{host}:{port}" for svc, port in ports.items()},
     }
+    mail_folder = None
+    if plan.catcher_port is not None:
+        # Told explicitly, so that the survey service sends to this instance's catcher and
+        # to nothing else, whatever its own defaults say.
+        mail_folder = Path(settings.data_dir) / "mail"
+        env.update(
+            YARDSTICK_SMTP_HOST="127.0.0.1",
+            YARDSTICK_SMTP_PORT=str(plan.catcher_port),
+            YARDSTICK_SMTP_TLS="none",
+        )
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(args: list[str]) -> None:
@@ -83,16 +150,14 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
                 "warning",
             ]
         )
-    mail_folder = None
-    if "YARDSTICK_SMTP_HOST" not in os.environ and _port_free("127.0.0.1", settings.smtp_port):
-        mail_folder = Path(settings.data_dir) / "mail"
+    if plan.catcher_port is not None:
         spawn(
             [
                 sys.executable,
                 "-m",
                 "yardstick.mailcatcher",
                 "--port",
-                str(settings.smtp_port),
+                str(plan.catcher_port),
                 "--folder",
                 str(mail_folder),
             ]
@@ -107,7 +172,8 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    ready = _wait_ready(host, ports, procs, lambda: stopping)
+    listening = [plan.catcher_port] if plan.catcher_port is not None else []
+    ready = _wait_ready(host, ports, procs, lambda: stopping, listening)
     if ready:
         # Only now: started with the services, its first deliveries (the demo's recompute
         # events) hit ports not yet listening and filled the console with retries.
@@ -117,7 +183,17 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
             print(f"  {svc:<8} http://{host}:{port}   docs: http://{host}:{port}/docs", flush=True)
         print(f"  database {'embedded, ' if embedded else ''}{_redact(url)}", flush=True)
         if mail_folder is not None:
-            print(f"  mail     smtp://127.0.0.1:{settings.smtp_port} -> {mail_folder}/*.eml")
+            print(
+                f"  mail     smtp://127.0.0.1:{plan.catcher_port} -> {mail_folder}/*.eml   "
+                f"(local catcher on {plan.catcher_port_from}: nothing is really sent)",
+                flush=True,
+            )
+        else:
+            print(
+                f"  mail     smtp://{plan.smtp_host}:{plan.smtp_port}   (YARDSTICK_SMTP_HOST: "
+                "invitations are really sent; no local catcher)",
+                flush=True,
+            )
         print("  token:   yardstick token --role admin   (then: Authorization: Bearer <token>)")
         print("Press Ctrl-C to stop.", flush=True)
     code = 0
@@ -149,13 +225,17 @@ def _redact(url: str) -> str:
 
 def _wait_ready(
     host: str,
-    ports: Mapping[str, int],
+    ports: Mapping[ServiceName, int],
     procs: list[subprocess.Popen[bytes]],
     stopping: Callable[[], bool],
+    listening: Sequence[int] = (),
 ) -> bool:
+    """Wait until every service answers /readyz and every port in ``listening`` (on
+    127.0.0.1) accepts connections."""
     deadline = time.monotonic() + 60
     pending = dict(ports)
-    while pending and time.monotonic() < deadline:
+    waiting = list(listening)
+    while (pending or waiting) and time.monotonic() < deadline:
         if stopping():
             return False
         if _report_exited(procs):
@@ -166,8 +246,17 @@ def _wait_ready(
                     del pending[svc]
             except httpx.HTTPError:
                 pass
+        for port in list(waiting):
+            with socket.socket() as sock:
+                sock.settimeout(1)
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    waiting.remove(port)
         time.sleep(0.3)
-    return not pending
+    for svc, port in pending.items():
+        print(f"{svc} on port {port} did not answer /readyz within 60 s", file=sys.stderr)
+    for port in waiting:
+        print(f"the mail catcher did not listen on port {port} within 60 s", file=sys.stderr)
+    return not pending and not waiting
 
 
 def _report_exited(procs: list[subprocess.Popen[bytes]]) -> bool:

@@ -1,20 +1,23 @@
-"""`yardstick up` brings every service up, answers /readyz, and Ctrl-C leaves nothing."""
+"""`yardstick up` brings every service up, answers /readyz, and Ctrl-C leaves nothing;
+each instance has a mail catcher of its own (issue 9, item 11)."""
 
 import os
 import random
 import signal
-import smtplib
 import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import httpx
 import psutil
 import pytest
 
+from shared.auth import mint_token
 from shared.embedded import data_folder
 from shared.settings import PROJECT_ROOT, Settings
+from yardstick.supervisor import MAIL_CATCHER_OFFSET, plan_ports
 
 
 def _free_base_port() -> int:
@@ -22,7 +25,7 @@ def _free_base_port() -> int:
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(20000, 60000, 10)
-        if all(_is_free(p) for p in (base, base + 1, base + 2)):
+        if all(_is_free(p) for p in (base, base + 1, base + 2, base + MAIL_CATCHER_OFFSET)):
             return base
     raise RuntimeError("no free ports")
 
@@ -78,34 +81,112 @@ def _stop_and_check(proc):
     return out
 
 
+def _send_one_invitation(survey: str, ingest: str, address: str) -> None:
+    """Through the public API of the running instance: organisation, campaign, one
+    recipient, send."""
+    settings = Settings()
+
+    def auth(role: str, orgs: list[int]) -> dict[str, str]:
+        token = mint_token(
+            settings, subject="e2e", roles=[role], organisations=orgs, ttl=timedelta(minutes=10)
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    with httpx.Client(timeout=30) as http:
+        org = http.post(
+            f"{ingest}/api/v1/organisations",
+            json={"name": "Up Council", "type": "L", "nation": "England", "users": 100},
+            headers=auth("admin", []),
+        )
+        assert org.status_code == 201, org.text
+        staff = auth("participant", [org.json()["id"]])
+        campaign = http.post(
+            f"{survey}/api/v1/campaigns",
+            json={"organisation_id": org.json()["id"], "kind": "user_skills", "users_in_scope": 9},
+            headers=staff,
+        )
+        assert campaign.status_code == 201, campaign.text
+        cid = campaign.json()["id"]
+        r = http.post(
+            f"{survey}/api/v1/campaigns/{cid}/recipients",
+            content=f"email\n{address}\n".encode(),
+            headers={**staff, "Content-Type": "text/csv"},
+        )
+        assert r.status_code == 200, r.text
+        r = http.post(f"{survey}/api/v1/campaigns/{cid}/send", headers=staff)
+        assert r.status_code == 202 and r.json()["queued"] == 1, r.text
+
+
+def test_each_base_port_gets_its_own_mail_catcher(monkeypatch):
+    for name in ("YARDSTICK_SMTP_HOST", "YARDSTICK_SMTP_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    first, second = plan_ports(8001, Settings()), plan_ports(8101, Settings())
+    assert (first.catcher_port, second.catcher_port) == (8025, 8125)
+    assert (first.smtp_host, first.smtp_port) == ("127.0.0.1", 8025)
+    assert set(first.services.values()) == {8001, 8002, 8003}
+    # An explicit port wins; a configured SMTP server means no catcher at all.
+    assert plan_ports(8101, Settings(smtp_port=2525)).catcher_port == 2525
+    relay = plan_ports(8101, Settings(smtp_host="smtp.example.org", smtp_port=587))
+    assert (relay.catcher_port, relay.smtp_host, relay.smtp_port) == (None, "smtp.example.org", 587)
+
+
 @pytest.mark.xdist_group("e2e")
 def test_up_with_database_url_then_ctrl_c(database_url, tmp_path):
     base = _free_base_port()
-    smtp_port = _free_base_port() + 5
-    env = {k: v for k, v in os.environ.items() if k != "YARDSTICK_SMTP_HOST"}
-    env.update(
-        DATABASE_URL=database_url,
-        YARDSTICK_DATA_DIR=str(tmp_path),
-        YARDSTICK_SMTP_PORT=str(smtp_port),
-    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("YARDSTICK_SMTP_HOST", "YARDSTICK_SMTP_PORT", "YARDSTICK_SURVEY_URL")
+    }
+    env.update(DATABASE_URL=database_url, YARDSTICK_DATA_DIR=str(tmp_path))
     proc, banner = _run_up(env, base)
     try:
         for i, service in enumerate(("ingest", "metrics", "survey")):
             assert f"http://127.0.0.1:{base + i}" in banner
             ready = httpx.get(f"http://127.0.0.1:{base + i}/readyz", timeout=5)
             assert ready.status_code == 200 and ready.json()["service"] == service
-        # the local mail catcher keeps what the survey service would send
-        assert f"smtp://127.0.0.1:{smtp_port} -> {tmp_path / 'mail'}" in banner
-        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
-            smtp.sendmail("a@example.org", ["b@example.org"], b"Subject: hi\r\n\r\nhello\r\n")
-        deadline = time.monotonic() + 10
+        # This instance's own catcher, on a port derived from its base port, says so.
+        catcher = base + MAIL_CATCHER_OFFSET
+        assert f"smtp://127.0.0.1:{catcher} -> {tmp_path / 'mail'}" in banner
+        # An invitation sent through this instance lands in this instance's mail folder.
+        _send_one_invitation(
+            f"http://127.0.0.1:{base + 2}", f"http://127.0.0.1:{base}", "someone@council.gov.uk"
+        )
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list((tmp_path / "mail").glob("*.eml")):
-            time.sleep(0.1)
+            time.sleep(0.2)
         (caught,) = (tmp_path / "mail").glob("*.eml")
-        assert b"hello" in caught.read_bytes()
+        mail = caught.read_bytes()
+        assert b"To: someone@council.gov.uk" in mail
+        assert f"http://127.0.0.1:{base + 2}/s/".encode() in mail
     finally:
         out = _stop_and_check(proc)
     assert "stopped" in out
+
+
+@pytest.mark.xdist_group("e2e")
+def test_up_refuses_when_its_mail_catcher_port_is_taken(database_url):
+    base = _free_base_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("YARDSTICK_SMTP_HOST", "YARDSTICK_SMTP_PORT")
+    }
+    with socket.socket() as blocker:  # e.g. the first instance's catcher
+        blocker.bind(("127.0.0.1", base + MAIL_CATCHER_OFFSET))
+        blocker.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "yardstick.cli", "up", "--base-port", str(base)],
+            cwd=PROJECT_ROOT,
+            env={**env, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert f"mail catcher port {base + MAIL_CATCHER_OFFSET} on 127.0.0.1" in result.stderr
+    assert "--base-port" in result.stderr and "YARDSTICK_SMTP_PORT" in result.stderr
+    assert "migrations applied" not in result.stdout  # refused before touching anything
 
 
 @pytest.mark.xdist_group("e2e")
@@ -131,11 +212,14 @@ def test_up_on_the_embedded_database(tmp_path):
     base = _free_base_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["YARDSTICK_DATA_DIR"] = str(tmp_path / "data")
-    # never the default 1025: another run's mail catcher may hold it
-    env["YARDSTICK_SMTP_PORT"] = str(_free_base_port() + 5)
+    # An explicit catcher port is used as it is.
+    smtp_port = _free_base_port() + 5
+    env["YARDSTICK_SMTP_PORT"] = str(smtp_port)
+    env.pop("YARDSTICK_SMTP_HOST", None)
     proc, banner = _run_up(env, base)
     try:
         assert "database embedded" in banner
+        assert f"smtp://127.0.0.1:{smtp_port} -> " in banner
         for i in range(3):
             assert httpx.get(f"http://127.0.0.1:{base + i}/readyz", timeout=5).status_code == 200
         folder = str(data_folder(Settings(data_dir=tmp_path / "data")))

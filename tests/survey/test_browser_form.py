@@ -6,7 +6,6 @@ every page the respondent sees."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import pathlib
 import threading
 import time
@@ -18,9 +17,10 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
+from shared.testing.browser import find_chromium, missing_reason
 from tests.survey.conftest import _free_port, make_campaign, upload
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = find_chromium()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -34,7 +34,7 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
+    pytest.mark.skipif(CHROMIUM is None, reason=missing_reason()),
 ]
 
 

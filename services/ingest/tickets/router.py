@@ -43,9 +43,12 @@ def _job(request: Request, row: dict[str, Any]) -> TicketImport:
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The export, streamed: CSV (UTF-8, UTF-8 with BOM or Windows-1252) "
-        "or JSON lines (one object per line). Send it as the raw body "
-        "(Content-Type text/csv, application/x-ndjson or application/octet-stream).",
+        "description": "The export, streamed: CSV (UTF-8, UTF-8 with BOM, Windows-1252 or "
+        "UTF-16 with BOM; CR, LF or CRLF line ends) or JSON lines (one object per line). Send "
+        "it as the raw body (Content-Type text/csv, application/x-ndjson or "
+        "application/octet-stream). A workbook, binary data or UTF-16 without a BOM ends the "
+        "job failed with the reason; a last row cut off (no line break, cells missing) is a "
+        "row error.",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
@@ -258,6 +261,14 @@ def process_import(
     request: Request, import_id: IdPath, _principal: ServicePrincipal
 ) -> dict[str, Any]:
     return service.process_import(request.app.state.engine, import_id)
+
+
+@internal.post("/jobs/ticket-imports")
+def resume_stalled_imports(
+    request: Request, session: DbSession, _principal: ServicePrincipal
+) -> dict[str, list[int]]:
+    """The watchdog, called by the worker's periodic jobs; idempotent."""
+    return service.resume_stalled_imports(session, request.app.state.settings)
 
 
 __all__ = ["internal", "router"]

@@ -55,9 +55,13 @@ class TicketImport(BaseModel):
     mapping_id: int | None
     file_format: FileFormat
     bytes_received: int = Field(description="Bytes of the uploaded file")
-    encoding: str | None = Field(description="Detected: utf-8, utf-8-sig or cp1252")
+    encoding: str | None = Field(
+        description="Detected: utf-8, utf-8-sig, cp1252, utf-16-le or utf-16-be"
+    )
     progress: ImportProgress
-    failure: str | None = Field(description="Why the whole file failed, when it did")
+    failure: str | None = Field(
+        description="Why the whole file failed, when it did, and what to do about it"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

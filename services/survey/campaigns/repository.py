@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -106,6 +107,9 @@ def queue_invitations(session: Session, campaign_id: int) -> list[int]:
     return [int(i) for i in ids]
 
 
+MAIL_FAILED_EVENT = "survey.mail.failed"
+
+
 def enqueue_mails(session: Session, invitation_ids: Sequence[int], kind: str) -> None:
     if not invitation_ids:
         return
@@ -141,3 +145,60 @@ def close_campaigns(session: Session, campaign_ids: list[int], now: datetime) ->
     session.execute(
         update(c).where(c.c.id.in_(campaign_ids)).values(status="closed", closed_at=now)
     )
+
+
+def record_mail_failure(
+    session: Session,
+    *,
+    campaign_id: int,
+    invitation_id: int,
+    kind: str,
+    reason_code: str,
+    reason: str,
+) -> None:
+    """The durable record of one message that could not be built (read back by
+    :func:`mail_failures`), delivered to the survey service's mail step, which tells the
+    campaign's contact once per campaign and reason."""
+    session.execute(
+        insert(survey_outbox).values(
+            event_type=MAIL_FAILED_EVENT,
+            target="survey",
+            path="/internal/mail",
+            payload={
+                "campaign_id": campaign_id,
+                "invitation_id": invitation_id,
+                "kind": kind,
+                "reason_code": reason_code,
+                "reason": reason,
+            },
+        )
+    )
+
+
+def mail_failures(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per campaign: how many messages could not be built, and the latest one's reason."""
+    if not campaign_ids:
+        return {}
+    campaign = survey_outbox.c.payload["campaign_id"].as_integer()
+    latest = func.array_agg(
+        aggregate_order_by(
+            func.jsonb_build_object(
+                "reason",
+                survey_outbox.c.payload["reason"].astext,
+                "kind",
+                survey_outbox.c.payload["kind"].astext,
+                "failed_at",
+                survey_outbox.c.created_at,
+            ),
+            survey_outbox.c.id.desc(),
+        )
+    )[1]
+    rows = session.execute(
+        select(campaign, func.count(), latest)
+        .where(
+            survey_outbox.c.event_type == MAIL_FAILED_EVENT,
+            campaign.in_(list(campaign_ids)),
+        )
+        .group_by(campaign)
+    ).all()
+    return {int(cid): {"count": int(n), "latest": last} for cid, n, last in rows}

@@ -60,6 +60,12 @@ class CampaignUpdate(BaseModel):
     suppression_threshold: int | None = Field(default=None, ge=5, le=1000)
 
 
+class MailProblem(BaseModel):
+    reason: str = Field(description="What stops the mail going out and how to put it right")
+    kind: Literal["invitation", "reminder"] = Field(description="The message that failed")
+    failed_at: datetime
+
+
 class Campaign(BaseModel):
     id: int
     organisation_id: int
@@ -81,6 +87,14 @@ class Campaign(BaseModel):
     status: Literal["draft", "live", "closed"]
     anonymity_locked: bool = Field(description="True once the first invitation was sent")
     recipients: int = Field(description="Distinct addresses on the list (not who responded)")
+    mail_failed_count: int = Field(
+        description="Messages (invitations and reminders) that could not be built, so were "
+        "never sent; their recipients got nothing"
+    )
+    mail_problem: MailProblem | None = Field(
+        description="The latest message that could not be built, with the reason; null if "
+        "every message could be built"
+    )
     first_sent_at: datetime | None
     closed_at: datetime | None
     addresses_erased_at: datetime | None

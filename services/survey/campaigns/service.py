@@ -107,13 +107,26 @@ def _scoped(
     return campaign
 
 
-def present(campaign: dict[str, Any], recipients: int) -> dict[str, Any]:
+def present(
+    campaign: dict[str, Any], recipients: int, mail: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return campaign | {
         "opens_at": clock.opens_at(campaign["opens_on"]),
         "closes_at": clock.closes_at(campaign["closes_on"]),
         "anonymity_locked": campaign["first_sent_at"] is not None,
         "recipients": recipients,
+        "mail_failed_count": mail["count"] if mail else 0,
+        "mail_problem": mail["latest"] if mail else None,
     }
+
+
+def _presented(session: Session, campaign: dict[str, Any]) -> dict[str, Any]:
+    campaign_id = campaign["id"]
+    return present(
+        campaign,
+        repo.recipient_counts(session, [campaign_id]).get(campaign_id, 0),
+        repo.mail_failures(session, [campaign_id]).get(campaign_id),
+    )
 
 
 def _check_options(kind: str, options: dict[str, list[str]], attributes: list[str]) -> None:
@@ -218,8 +231,7 @@ def create(
 
 
 def get(session: Session, principal: Principal, campaign_id: int) -> dict[str, Any]:
-    campaign = _scoped(session, principal, campaign_id)
-    return present(campaign, repo.recipient_counts(session, [campaign_id]).get(campaign_id, 0))
+    return _presented(session, _scoped(session, principal, campaign_id))
 
 
 def listing(
@@ -227,8 +239,9 @@ def listing(
 ) -> tuple[list[dict[str, Any]], int]:
     only = None if principal.is_admin else principal.organisations
     rows, total = repo.list_campaigns(session, only, organisation_id, limit, offset)
-    counts = repo.recipient_counts(session, [r["id"] for r in rows])
-    return [present(r, counts.get(r["id"], 0)) for r in rows], total
+    ids = [r["id"] for r in rows]
+    counts, mail = repo.recipient_counts(session, ids), repo.mail_failures(session, ids)
+    return [present(r, counts.get(r["id"], 0), mail.get(r["id"])) for r in rows], total
 
 
 def _loosens(current: dict[str, Any], changes: dict[str, Any]) -> list[str]:
@@ -318,7 +331,7 @@ def update(
             errors=[{"field": "closes_on", "message": "must be today or later"}],
         )
     updated = repo.update_campaign(session, campaign_id, changes) if changes else current
-    return present(updated, repo.recipient_counts(session, [campaign_id]).get(campaign_id, 0))
+    return _presented(session, updated)
 
 
 def upload_recipients(

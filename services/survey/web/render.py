@@ -19,6 +19,7 @@ re-render the check page with the errors, which link to the page holding each fi
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
@@ -342,6 +343,31 @@ def render_reminder_email(
             "opt_out_url": opt_out_url,
             "closes_on": _format_date(closes_on),
         },
+    )
+
+
+def render_mail_problem_email(
+    *,
+    campaign_id: int,
+    survey_title: str,
+    organisation_name: str,
+    failed_kind: Literal["invitation", "reminder"],
+    reason: str,
+) -> EmailBody:
+    """The notice to a campaign's contact that its mails cannot be built (plain text only:
+    the subject never contains the title, which may be what cannot be mailed)."""
+    text = _render(
+        "email/mail_problem.txt",
+        campaign_id=campaign_id,
+        survey_title_quoted=json.dumps(survey_title, ensure_ascii=False),
+        organisation_name=json.dumps(organisation_name, ensure_ascii=False),
+        failed_kind="an invitation" if failed_kind == "invitation" else "a reminder",
+        reason=reason,
+    )
+    return EmailBody(
+        subject=f"Yardstick: survey campaign {campaign_id} cannot send its mail",
+        text=text,
+        html="",
     )
 
 
