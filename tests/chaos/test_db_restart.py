@@ -169,6 +169,11 @@ def services(database: str) -> Iterator[Services]:
         environment="test",
         database_url=database,
         db_pool_size=3,
+        # The load comes from one address and re-reads one link: not what is tested here.
+        public_rate_client_per_minute=1e6,
+        public_rate_client_burst=1_000_000,
+        public_rate_token_per_minute=1e6,
+        public_rate_token_burst=1_000_000,
         **{f"{n}_url": f"http://127.0.0.1:{p}" for n, p in ports.items()},  # type: ignore[arg-type]
     )
     servers: dict[str, uvicorn.Server] = {}
