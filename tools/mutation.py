@@ -62,7 +62,7 @@ TARGETS: dict[str, list[Target]] = {
             ("tests/unit/survey/test_survey_engine.py",),
         ),
         Target(
-            "services/metrics/results/service.py",
+            "services/metrics/benchmark/service.py",
             ("distribution",),
             ("tests/metrics/test_results.py::test_distribution_orders_tied_values_by_code",),
         ),
@@ -93,7 +93,7 @@ TARGETS: dict[str, list[Target]] = {
     ],
     "access": [
         Target(
-            "services/metrics/results/service.py",
+            "services/metrics/benchmark/service.py",
             ("add_months", "check_caller", "check_access"),
             (
                 "tests/metrics/test_results.py::test_check_access_boundaries",

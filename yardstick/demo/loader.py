@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from services.ingest.cycles.service import ensure_codes
 from services.metrics.benchmark.recompute import recompute
 from services.metrics.sla.service import recompute as sla_recompute
-from services.metrics.survey_results.service import on_campaign_closed
+from services.metrics.surveys.service import on_campaign_closed
 from shared.catalogue import load_catalogue
 from shared.db.tables.ingest import cycles, organisations
 from shared.db.tables.ingest_submissions import submission_answers, submission_audit, submissions

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.metrics.benchmark.recompute import recompute
 from services.metrics.runs import repository as runs
 from services.metrics.runs.jobs import JobHandler
-from services.metrics.survey_results import service as survey_results
+from services.metrics.surveys import service as survey_results
 from shared.db.tables.metrics import metrics_inbox
 from shared.errors import Unprocessable
 from shared.outbox import receive_once

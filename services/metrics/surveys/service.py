@@ -15,8 +15,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from services.metrics.survey_results import repository as repo
 from services.metrics.surveys import engine
+from services.metrics.surveys import repository as repo
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound, Unprocessable
 

@@ -9,10 +9,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.orm import Session
 
+from services.metrics.benchmark import service
+from services.metrics.benchmark.cache import Body, ResultCache
 from services.metrics.benchmark.recompute import recompute
-from services.metrics.results import service
-from services.metrics.results.cache import Body, ResultCache
-from services.metrics.results.schemas import (
+from services.metrics.benchmark.schemas import (
     Comparison,
     ComparisonRow,
     Distribution,
@@ -23,7 +23,7 @@ from services.metrics.results.schemas import (
     TrendRow,
     Trends,
 )
-from services.metrics.results.service import Access, PeerGroup
+from services.metrics.benchmark.service import Access, PeerGroup
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.settings import Settings
