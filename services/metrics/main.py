@@ -12,11 +12,11 @@ from services.metrics.benchmark.router import router as results_router
 from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
-from services.metrics.feedback.router import router as feedback_router
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
 from services.metrics.runs.router import router as runs_router
 from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (registers events)
+from services.metrics.sla.router import feedback_router
 from services.metrics.sla.router import router as sla_router
 from services.metrics.surveys.router import router as survey_results_router
 from shared.app import create_app

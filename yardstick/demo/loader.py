@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.ingest.cycles.service import ensure_codes
-from services.metrics.benchmark.recompute import recompute
+from services.metrics.benchmark.service import recompute
 from services.metrics.sla.service import recompute as sla_recompute
 from services.metrics.surveys.service import on_campaign_closed
 from shared.catalogue import load_catalogue

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from services.metrics.benchmark import service
 from services.metrics.benchmark.cache import Body, ResultCache
-from services.metrics.benchmark.recompute import recompute
 from services.metrics.benchmark.schemas import (
     Comparison,
     ComparisonRow,
@@ -388,7 +387,7 @@ def recompute_now(
     body: RecomputeBody, session: DbSession, settings: AppSettings, principal: AdminPrincipal
 ) -> RecomputeResult:
     return RecomputeResult(
-        **recompute(
+        **service.recompute(
             session,
             body.cycle_years,
             min_n=settings.disclosure_min_n,

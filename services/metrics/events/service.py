@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.metrics.benchmark.recompute import recompute
+from services.metrics.benchmark.service import recompute
 from services.metrics.runs import repository as runs
 from services.metrics.runs.jobs import JobHandler
 from services.metrics.surveys import service as survey_results
