@@ -15,7 +15,6 @@ from services.metrics.events.service import job_handlers
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
 from services.metrics.runs.router import router as runs_router
-from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (registers events)
 from services.metrics.sla.router import feedback_router
 from services.metrics.sla.router import router as sla_router
 from services.metrics.surveys.router import router as survey_results_router

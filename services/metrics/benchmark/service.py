@@ -28,6 +28,7 @@ from services.metrics.runs import repository as runs
 from shared.auth import Principal
 from shared.catalogue import Catalogue, Metric, available_cycles, load_catalogue
 from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.events import BenchmarkInputsChanged, CycleStatusChanged, EventType
 from shared.settings import Settings
 
 RESULT_ROLES = ("admin", "participant", "reader")
@@ -627,3 +628,25 @@ def recompute(
         detail=detail,
     )
     return detail
+
+
+# ------------------------------------------------------------------ event handlers
+# Listed with their event types in services.metrics.events.service.HANDLERS.
+
+
+def on_inputs_changed(session: Session, event: BenchmarkInputsChanged, settings: Settings) -> None:
+    """A job: recompute the changed cycles (and later ones). The recompute records its own
+    computation run, so the job's run_id stays empty."""
+    recompute(session, event.cycle_years, min_n=settings.disclosure_min_n, trigger=event.reason)
+
+
+def on_cycle_status_changed(
+    session: Session, event: CycleStatusChanged, _settings: Settings
+) -> int:
+    """Recorded as a computation run, so the history shows when a cycle opened or closed."""
+    return runs.record(
+        session,
+        kind="cycle_status",
+        scope={"cycle_id": event.cycle_id, "status": event.status},
+        trigger=EventType.CYCLE_STATUS_CHANGED,
+    )

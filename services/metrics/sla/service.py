@@ -10,11 +10,14 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from services.metrics.runs import repository as runs
 from services.metrics.sla import engine
 from services.metrics.sla import repository as repo
 from services.metrics.sla.engine import TicketFilter
 from shared.auth import Principal
 from shared.errors import Forbidden
+from shared.events import EventType, SlaRecompute, TicketsImported
+from shared.settings import Settings
 
 
 def _evaluate(
@@ -45,6 +48,33 @@ def recompute(
     results = _evaluate(session, organisation_ids, months, as_of)
     return repo.write_outcomes(
         session, results, replace_organisations=organisation_ids if months is None else None
+    )
+
+
+def on_tickets_imported(session: Session, event: TicketsImported, _settings: Settings) -> int:
+    """A job (services.metrics.events): recompute the months a ticket import touched."""
+    months = event.months()
+    n = recompute(session, months=months, as_of=datetime.now(UTC))
+    return runs.record(
+        session,
+        kind="sla_outcomes",
+        scope={"import_id": event.import_id, "organisations": sorted(months)},
+        trigger=EventType.TICKETS_IMPORTED,
+        detail={"tickets": n, "months": {str(k): v for k, v in months.items()}},
+    )
+
+
+def on_recompute_requested(session: Session, event: SlaRecompute, _settings: Settings) -> int:
+    """A job (services.metrics.events): an organisation's policies, calendars or intervals
+    changed, so all its outcomes are recomputed."""
+    org = event.organisation_id
+    n = recompute(session, organisation_ids=[org], as_of=datetime.now(UTC))
+    return runs.record(
+        session,
+        kind="sla_outcomes",
+        scope={"organisations": [org]},
+        trigger=f"{EventType.SLA_RECOMPUTE}:{event.reason}",
+        detail={"tickets": n},
     )
 
 

@@ -19,6 +19,8 @@ from services.metrics.surveys import engine
 from services.metrics.surveys import repository as repo
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.events import EventType, SurveyCampaignClosed
+from shared.settings import Settings
 
 FACTOR_COLUMNS = [
     "factor",
@@ -120,10 +122,16 @@ def recompute(session: Session, principal: Principal, campaign_id: int) -> dict[
     return found
 
 
-def on_campaign_closed(session: Session, campaign_id: int) -> None:
+def store_closed_campaign(session: Session, campaign_id: int) -> None:
+    """Compute and keep a closed campaign's results (the figures it keeps for good)."""
     campaign = repo.get_campaign(session, campaign_id)
     if campaign is not None:
-        repo.store(session, campaign, "survey.campaign_closed", compute(session, campaign))
+        repo.store(session, campaign, EventType.SURVEY_CAMPAIGN_CLOSED, compute(session, campaign))
+
+
+def on_campaign_closed(session: Session, event: SurveyCampaignClosed, _settings: Settings) -> None:
+    """Event handler (services.metrics.events): the survey service closed a campaign."""
+    store_closed_campaign(session, event.campaign_id)
 
 
 def table(
