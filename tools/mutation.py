@@ -57,8 +57,13 @@ TARGETS: dict[str, list[Target]] = {
             ("tests/unit/benchmark/test_benchmark_engine.py",),
         ),
         Target(
+            "services/metrics/figures.py",
+            ("half_up", "half_up_pct", "half_up_float", "nps"),
+            ("tests/unit/test_figures.py", "tests/unit/survey/test_survey_engine.py"),
+        ),
+        Target(
             "services/metrics/surveys/engine.py",
-            ("round_half_up", "nps_counts", "response_rate"),
+            ("response_rate",),
             ("tests/unit/survey/test_survey_engine.py",),
         ),
         Target(

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from services.metrics import figures
 from services.metrics.runs import repository as runs
 from services.metrics.sla import engine
 from services.metrics.sla import repository as repo
@@ -124,12 +125,7 @@ def _outcomes(session: Session, orgs: list[int] | None) -> pl.DataFrame:
 
 def monthly(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
     out = engine.monthly_sla(_outcomes(session, orgs), _filter(q))
-    return out.with_columns(
-        (pl.col("avg_closure_sla_clock_seconds") / 3600)
-        .round(2)
-        .alias("avg_closure_sla_clock_hours"),
-        (pl.col("avg_closure_wall_seconds") / 3600).round(2).alias("avg_closure_wall_hours"),
-    ).drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
+    return out.drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
 
 
 def logged(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
@@ -196,20 +192,6 @@ def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
 # 0 ratings and a null figure: no ratings gives no score, not 0.
 
 
-def mean_half_up(values: pl.Expr, decimals: int = 2) -> pl.Expr:
-    """Mean of non-negative integers rounded half-up, exactly (integer arithmetic)."""
-    scale = 10**decimals
-    total = values.sum().cast(pl.Int64)
-    n = values.is_not_null().sum().cast(pl.Int64)
-    scaled = (total * scale * 2 + n) // (n * 2)
-    return (
-        pl.when(n > 0)
-        .then(scaled.cast(pl.Decimal(18, decimals)) / scale)
-        .otherwise(None)
-        .cast(pl.Decimal(18, decimals))
-    )
-
-
 def _by_month_and_total(df: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
     monthly = df.group_by("organisation_id", "month").agg(aggs)
     total = (
@@ -225,18 +207,16 @@ def feedback_nps(
 ) -> pl.DataFrame:
     df = repo.load_ratings(session, orgs, month_from, month_to)
     r = pl.col("recommendation")
+    ratings, *counts_and_score = figures.nps(r)
     return _by_month_and_total(
         df,
         [
-            r.count().alias("ratings"),
+            ratings,
             ((pl.col("origin") == "ticket_export") & r.is_not_null())
             .sum()
             .alias("from_ticket_exports"),
             ((pl.col("origin") == "feedback") & r.is_not_null()).sum().alias("from_feedback"),
-            (r >= 9).sum().alias("promoters"),
-            r.is_between(7, 8).sum().alias("passives"),
-            (r <= 6).sum().alias("detractors"),
-            engine.nps_expr(r).alias("nps"),
+            *counts_and_score,
         ],
     )
 
@@ -253,7 +233,7 @@ def feedback_satisfaction(
         df,
         [
             s.count().alias("ratings"),
-            mean_half_up(s, 2).alias("mean_satisfaction"),
+            figures.half_up(s.sum(), s.count(), 2).alias("mean_satisfaction"),
             (s >= 5).sum().alias("satisfied"),
             (s <= 3).sum().alias("dissatisfied"),
         ],

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from services.metrics import figures
 from services.metrics.surveys import engine
 from services.metrics.surveys import repository as repo
 from shared.auth import Principal
@@ -171,6 +172,11 @@ BENCHMARK_COLUMNS = [
 ]
 
 
+def _2dp(column: str) -> pl.Expr:
+    # Means and quartiles are floats: rounded half up as they print (figures.half_up_float).
+    return figures.half_up_float(pl.col(column), 2).cast(pl.Float64)
+
+
 def benchmark(
     session: Session, principal: Principal, cycle_id: int, min_n: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -228,7 +234,8 @@ def benchmark(
         )
         .collect()
     )
-    values = per_org.collect()
+    stats = stats.with_columns(_2dp(c) for c in ("lower_quartile", "median", "upper_quartile"))
+    values = per_org.with_columns(_2dp("value")).collect()
     by_metric = {row["metric"]: row for row in stats.to_dicts()}
     rows = []
     for metric in BENCHMARK_METRICS:
@@ -242,7 +249,7 @@ def benchmark(
                 (
                     {
                         "code": codes.get(int(v["organisation_id"]), "uncoded"),
-                        "value": round(float(v["value"]), 2),
+                        "value": v["value"],
                         "yours": int(v["organisation_id"]) in principal.organisations,
                     }
                     for v in values.filter(pl.col("metric") == metric).to_dicts()
@@ -255,9 +262,9 @@ def benchmark(
                 "metric": metric,
                 "unit": "%" if metric == "response_rate" else "mean rating 1-7",
                 "n": n,
-                "lower_quartile": None if suppressed else round(float(stat["lower_quartile"]), 2),
-                "median": None if suppressed else round(float(stat["median"]), 2),
-                "upper_quartile": None if suppressed else round(float(stat["upper_quartile"]), 2),
+                "lower_quartile": None if suppressed else stat["lower_quartile"],
+                "median": None if suppressed else stat["median"],
+                "upper_quartile": None if suppressed else stat["upper_quartile"],
                 "suppressed": suppressed,
                 "reason": f"fewer than {min_n} organisations" if suppressed else None,
                 "values": metric_values,
