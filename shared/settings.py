@@ -41,7 +41,21 @@ class Settings(BaseSettings):
     metrics_url: str = "http://127.0.0.1:8002"
     survey_url: str = "http://127.0.0.1:8003"
     public_survey_url: str | None = None
+    # Absolute links in responses (errors_url, Location, a page's next) are built on the
+    # service's public URL (scheme and host; default its *_url), never on the request's
+    # Host header, which a client chooses. The survey's is public_survey_url.
+    ingest_public_url: str | None = None
+    metrics_public_url: str | None = None
     cors_origins: list[str] = []
+    # Request bodies: the limit of every endpoint that declares none of its own (FastAPI's
+    # max_body_size on the route); larger bodies get 413 before they are read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    # The survey's public endpoints (/s/{token}, /api/v1/respond/{token}): token buckets
+    # per client address (a whole office may share one) and per survey link.
+    public_rate_client_per_minute: float = Field(default=600.0, gt=0)
+    public_rate_client_burst: int = Field(default=300, ge=1)
+    public_rate_token_per_minute: float = Field(default=60.0, gt=0)
+    public_rate_token_burst: int = Field(default=60, ge=1)
 
     jwt_issuer: str = "yardstick-local"
     jwt_audience: str = "yardstick"
@@ -138,6 +152,13 @@ class Settings(BaseSettings):
 
     def public_survey_base(self) -> str:
         return (self.public_survey_url or self.survey_url).rstrip("/")
+
+    def public_base(self, service: ServiceName) -> str:
+        """Scheme and host that absolute links in this service's responses start with."""
+        if service == "survey":
+            return self.public_survey_base()
+        configured = self.ingest_public_url if service == "ingest" else self.metrics_public_url
+        return (configured or self.service_url(service)).rstrip("/")
 
     def service_url(self, service: ServiceName) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")

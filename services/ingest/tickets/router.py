@@ -20,6 +20,7 @@ from services.ingest.tickets.schemas import (
     TicketImport,
 )
 from shared.auth import CurrentPrincipal, Principal, ServicePrincipal, require_roles
+from shared.bodies import STREAMED, MiB
 from shared.deps import MAX_INT32, DbSession, IdPath
 from shared.pagination import Page, PageParams, make_page, page_params
 
@@ -60,6 +61,7 @@ _UPLOAD_BODY = {
     response_model=TicketImport,
     summary="Push a ticket export; answers 202 with an import job to poll",
     openapi_extra=_UPLOAD_BODY,
+    max_body_size=STREAMED,
     responses={202: {"headers": {"Location": {"schema": {"type": "string"}}}}},
 )
 async def upload(
@@ -214,6 +216,7 @@ def list_profiles(_principal: CurrentPrincipal) -> list[ProfileInfo]:
     "/api/v1/ticket-intervals",
     response_model=IntervalsResult,
     summary="Replace the on-hold and reopen intervals of the tickets named",
+    max_body_size=32 * MiB,  # 50,000 intervals
 )
 def replace_intervals(
     body: IntervalsReplace, session: DbSession, principal: Pusher
