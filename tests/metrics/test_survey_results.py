@@ -95,4 +95,4 @@ def test_csv_cells_that_could_be_formulas_are_escaped(api, owner_engine):
     from shared.tabular import csv_cell as _cell
 
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert _cell("@SUM") == "'@SUM" and _cell(-0.5) == "'-0.5"
+    assert _cell("@SUM") == "'@SUM" and _cell(-0.5) == "-0.5"
