@@ -1,5 +1,5 @@
 """The app factory every service uses: lifespan (engine, sessions, HTTP client), error
-handlers, CORS, health and readiness."""
+handlers, request-body limits, the public origin of links, CORS, health and readiness."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from alembic.config import Config
@@ -16,12 +17,15 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.bodies import BodyGuardMiddleware
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
 from shared.idempotency import REPLAYED_HEADER
+from shared.ratelimit import RateLimiter
 from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
 
 log = logging.getLogger("yardstick.app")
@@ -108,7 +112,11 @@ def create_app(
     )
     app.state.settings = settings or get_settings()
     app.state.service = service
+    app.state.rate_limiter = RateLimiter.public(app.state.settings)
     install_error_handlers(app)
+    # Added innermost first: CORS headers reach every answer, the 413s included.
+    app.add_middleware(BodyGuardMiddleware, default_limit=app.state.settings.max_body_bytes)
+    app.add_middleware(PublicOriginMiddleware, base_url=app.state.settings.public_base(service))
     if app.state.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -122,6 +130,25 @@ def create_app(
         app.include_router(router)
     _add_problem_schema(app)
     return app
+
+
+class PublicOriginMiddleware:
+    """Requests are seen as addressed to the configured public URL, so every absolute link
+    built from the request (``url_for``, a page's ``next``) starts with it: a client's
+    ``Host`` header is never reflected into a response."""
+
+    def __init__(self, app: ASGIApp, *, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme or "http"
+        self.host = parts.netloc.encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+            headers.append((b"host", self.host))
+            scope = {**scope, "scheme": self.scheme, "headers": headers}
+        await self.app(scope, receive, send)
 
 
 def _health_router(service: str) -> APIRouter:

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.routing import allowed_methods
+
 log = logging.getLogger("yardstick.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -194,15 +196,18 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"There is no resource at {request.url.path}; check the path."
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "The request body could not be parsed; send UTF-8 JSON or the form it expects."
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}."
+            allow = ", ".join(allowed_methods(request.scope))
+            detail = f"{request.method} is not allowed on {request.url.path}; use {allow}."
+            headers = {**(headers or {}), "Allow": allow}
         return problem_response(
             exc.status_code,
             code,
             title,
             detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(IntegrityError)

@@ -42,9 +42,23 @@ class Settings(BaseSettings):
     metrics_url: str = "http://127.0.0.1:8002"
     survey_url: str = "http://127.0.0.1:8003"
     public_survey_url: str | None = None
+    # Absolute links in responses (errors_url, Location, a page's next) are built on the
+    # service's public URL (scheme and host; default its *_url), never on the request's
+    # Host header, which a client chooses. The survey's is public_survey_url.
+    ingest_public_url: str | None = None
+    metrics_public_url: str | None = None
     # Origins of browser frontends allowed to call the API: a comma-separated list
     # ("https://a.example, https://b.example"), one origin, "*", or a JSON list.
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Request bodies: the limit of every endpoint that declares none of its own (FastAPI's
+    # max_body_size on the route); larger bodies get 413 before they are read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    # The survey's public endpoints (/s/{token}, /api/v1/respond/{token}): token buckets
+    # per client address (a whole office may share one) and per survey link.
+    public_rate_client_per_minute: float = Field(default=600.0, gt=0)
+    public_rate_client_burst: int = Field(default=300, ge=1)
+    public_rate_token_per_minute: float = Field(default=60.0, gt=0)
+    public_rate_token_burst: int = Field(default=60, ge=1)
 
     jwt_issuer: str = "yardstick-local"
     jwt_audience: str = "yardstick"
@@ -63,6 +77,12 @@ class Settings(BaseSettings):
     # One delivery may process a several-GB ticket import inside the receiving service,
     # far beyond an ordinary request's 30 s, so the worker's HTTP client waits this long.
     outbox_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
+
+    # Ticket-import watchdog (run by the worker's periodic jobs): an import with no progress
+    # for this long and no process on it is queued again, and failed once it has been
+    # started this many times (its upload's own start included).
+    ticket_import_stale_minutes: float = Field(default=15.0, gt=0)
+    ticket_import_max_attempts: int = Field(default=3, ge=1)
 
     disclosure_min_n: int = Field(default=5, ge=3)
 
@@ -157,6 +177,13 @@ class Settings(BaseSettings):
 
     def public_survey_base(self) -> str:
         return (self.public_survey_url or self.survey_url).rstrip("/")
+
+    def public_base(self, service: ServiceName) -> str:
+        """Scheme and host that absolute links in this service's responses start with."""
+        if service == "survey":
+            return self.public_survey_base()
+        configured = self.ingest_public_url if service == "ingest" else self.metrics_public_url
+        return (configured or self.service_url(service)).rstrip("/")
 
     def service_url(self, service: ServiceName) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")

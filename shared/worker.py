@@ -50,10 +50,26 @@ def run_survey_jobs(client: ServiceClient) -> bool:
     return True
 
 
+def run_ticket_import_watchdog(client: ServiceClient) -> bool:
+    """Ask the ingest service to queue again, or fail, ticket imports whose processing
+    stopped (idempotent). False if the call failed."""
+    try:
+        response = client.request("ingest", "POST", "/internal/jobs/ticket-imports", json={})
+    except httpx.HTTPError as exc:
+        log.warning("ticket import watchdog failed: %s", type(exc).__name__)
+        return False
+    if response.status_code >= 300:
+        log.warning("ticket import watchdog answered HTTP %s", response.status_code)
+        return False
+    return True
+
+
 def run_periodic_jobs(worker: OutboxWorker, interval: float) -> None:
-    """Run the survey jobs every ``interval`` seconds until the worker is stopped."""
+    """Run the survey jobs and the ticket-import watchdog every ``interval`` seconds until
+    the worker is stopped."""
     while not worker.wait(interval):
         run_survey_jobs(worker.client)
+        run_ticket_import_watchdog(worker.client)
 
 
 def run(settings: Settings, database_url: str) -> None:

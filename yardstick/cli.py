@@ -230,13 +230,41 @@ def test(ctx: typer.Context) -> None:
             ],
         ),
     ]
-    for label, cmd in steps:
-        typer.secho(f"==> {label}: {' '.join(cmd[1:]) if label == 'pytest' else ''}", bold=True)
-        code = subprocess.call(cmd, cwd=PROJECT_ROOT)
-        if code != 0:
-            typer.secho(f"{label} failed", fg="red", err=True)
-            raise typer.Exit(code)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="yardstick-test-") as scratch:
+        report = Path(scratch) / "skips.json"
+        env = {**os.environ, "YARDSTICK_SKIP_REPORT": str(report)}
+        for label, cmd in steps:
+            typer.secho(f"==> {label}: {' '.join(cmd[1:]) if label == 'pytest' else ''}", bold=True)
+            code = subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
+            if label == "pytest":
+                note = browser_summary(report)
+                if note:
+                    typer.secho(note, fg="yellow" if "skipped" in note else None, err=True)
+            if code != 0:
+                typer.secho(f"{label} failed", fg="red", err=True)
+                raise typer.Exit(code)
     typer.secho("all checks passed", fg="green")
+
+
+def browser_summary(report: Path) -> str | None:
+    """What the pytest run wrote about its browser tests (shared/testing/plugin.py), as a
+    line for the end of `yardstick test`: how many ran, or how many were skipped and why."""
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    skipped: dict[str, int] = data.get("browser_skipped") or {}
+    ran = int(data.get("browser_ran") or 0)
+    if not skipped:
+        return f"browser tests: {ran} ran in headless Chromium" if ran else None
+    count = sum(skipped.values())
+    reasons = "; ".join(f"{reason} ({n})" for reason, n in sorted(skipped.items()))
+    return (
+        f"browser tests: {count} SKIPPED, {ran} ran: {reasons}. "
+        "Install Chromium (e.g. apt-get install chromium) or set YARDSTICK_CHROMIUM."
+    )
 
 
 def _import_client() -> Any:

@@ -7,8 +7,10 @@ tests that touch the database start from empty tables (truncated before each tes
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,3 +193,47 @@ def api(_stack: Stack, owner_engine: Engine) -> Stack:
 def clean_db(owner_engine: Engine) -> Engine:
     truncate_all(owner_engine)
     return owner_engine
+
+
+# ------------------------------------------------------------------ markers and reports
+
+# `yardstick test` sets this to a file; the run writes there how many browser tests ran and
+# why any were skipped, so the command can say so at the end instead of a quiet "s".
+SKIP_REPORT_ENV = "YARDSTICK_SKIP_REPORT"
+_browser: dict[str, Any] = {"ran": 0, "skipped": Counter()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "mutation: mutation-testing runs, only with -m mutation (slow, on demand)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mutation runs are deselected unless the mark expression names them."""
+    if "mutation" in (config.option.markexpr or ""):
+        return
+    keep = [i for i in items if i.get_closest_marker("mutation") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # with xdist this runs in the controller too, for every worker's report
+    if "browser" not in report.keywords:
+        return
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _browser["skipped"][reason.removeprefix("Skipped: ")] += 1
+    elif report.when == "call":
+        _browser["ran"] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = os.environ.get(SKIP_REPORT_ENV)
+    if not path or hasattr(session.config, "workerinput"):  # the controller writes it
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump({"browser_ran": _browser["ran"], "browser_skipped": _browser["skipped"]}, out)

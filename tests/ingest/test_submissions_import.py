@@ -89,3 +89,27 @@ def test_only_admins_import(api):
         headers={**api.auth("participant", [1]), "Content-Type": "text/csv"},
     )
     assert_problem(got, 403)
+
+
+def test_line_ends_and_damaged_files_are_read_or_refused_by_name(api):
+    """Issue 9, item 4, for the past-cycles import: CR line ends read; UTF-16, NUL, a
+    non-ASCII digit and a cell beyond the csv module's limit are 422s, not 500s."""
+    org = make_org(api, name="Line Ends Borough")
+    make_cycle(api, 2019, status="closed")
+    header = "organisation,cycle,module,question,value,comment\n"
+    row = f"{org['id']},2019,estate,users,1200,\n"
+    for body, expected in [
+        ((header + row).encode("utf-16"), "UTF-16"),
+        ((header + row.replace("1200,", "1200,a\x00b")).encode(), "NUL character (line 2)"),
+        ((header + row.replace(f"{org['id']},", "²,")).encode(), "no organisation '²'"),
+        ((header + row.rstrip("\n") + '"' + "x" * 200_000 + '"\n').encode(), "field limit"),
+    ]:
+        r = api.ingest.post(
+            "/api/v1/imports", content=body, headers={**api.auth(), "Content-Type": "text/csv"}
+        )
+        assert expected in assert_problem(r, 422, "import_rejected")["detail"] or any(
+            expected in e["message"] for e in r.json().get("errors", [])
+        ), r.text
+    got = _post(api, (header + row).replace("\n", "\r"))
+    assert got.status_code == 201, got.text
+    assert got.json()["rows"] == 1

@@ -7,9 +7,15 @@ import io
 import json
 import statistics
 from datetime import date, timedelta
+from functools import partial
 
 import pytest
+from sqlalchemy import text
 
+from services.metrics.results.service import add_months, check_access
+from shared.auth import Principal
+from shared.errors import Forbidden
+from shared.settings import Settings
 from tests.factories import (
     accepted_submission,
     assert_problem,
@@ -171,6 +177,51 @@ def test_distribution_lists_codes_in_value_order_and_marks_mine(api):
     assert dist["my_value"] == 5.0 and dist["unit"] == "ratio"
 
 
+def test_distribution_orders_tied_values_by_code(api, owner_engine):
+    cycle = make_cycle(api, 2020)
+    values = [2, 2, 1, 2, 2, 3, 2]  # users per ICT FTE; five organisations tie on 2
+    orgs = []
+    for v in values:
+        org = make_org(api)
+        accepted_submission(api, org["id"], cycle["id"], "estate", estate(50 * v, 50))
+        orgs.append(org)
+    assert api.deliver() == len(values)
+    tied = [o["id"] for o, v in zip(orgs, values, strict=True) if v == 2]
+    # Give the tied organisations codes in the reverse of their id (and insertion) order,
+    # so only the tie-break by code puts them in code order.
+    with owner_engine.begin() as conn:
+        codes = conn.execute(
+            text(
+                "SELECT organisation_id, code FROM organisation_codes"
+                " WHERE cycle_id = :c AND organisation_id = ANY(:ids)"
+            ),
+            {"c": cycle["id"], "ids": tied},
+        ).all()
+        reordered = sorted((c for _, c in codes), reverse=True)
+        for org_id, code in zip(sorted(tied), reordered, strict=True):
+            conn.execute(
+                text(
+                    "UPDATE organisation_codes SET code = :code"
+                    " WHERE cycle_id = :c AND organisation_id = :o"
+                ),
+                {"code": code, "c": cycle["id"], "o": org_id},
+            )
+    publish(api, cycle["id"], RECENT)
+    me = orgs[0]
+    dist = api.metrics.get(
+        f"{R}/distribution",
+        params={"organisation_id": me["id"], "cycle": 2020, "metric": "users_per_ict_fte"},
+        headers=api.auth("participant", [me["id"]]),
+    )
+    assert dist.status_code == 200, dist.text
+    rows = dist.json()["rows"]
+    assert [r["value"] for r in rows] == [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0]
+    assert [r["position"] for r in rows] == list(range(1, 8))
+    tied_codes = [r["peer_code"] for r in rows if r["value"] == 2.0]
+    assert tied_codes == sorted(reordered)  # ascending code, not id order (descending)
+    assert sum(r["is_mine"] for r in rows) == 1
+
+
 def test_a_participant_never_sees_another_organisations_name_or_raw_answers(api):
     _cycle, orgs = _ten_exact(api)
     me = orgs[0]
@@ -200,17 +251,33 @@ def test_a_participant_never_sees_another_organisations_name_or_raw_answers(api)
     for body in texts:
         if body.startswith(("{", "[")):
             assert '"users"' not in body and '"ict_fte"' not in body
-    # no organisation_id but my own
-    ids = {o["id"] for o in orgs[1:]}
+    # no organisation_id but my own, anywhere: JSON bodies, flat JSON rows, CSV columns
+    seen = []
     for body in texts:
-        if body.startswith("{"):
-            assert json.loads(body)["organisation_id"] == me["id"]
+        if body.startswith(("{", "[")):
+            seen.extend(_organisation_ids(json.loads(body)))
+        else:
+            table = list(csv.DictReader(io.StringIO(body)))
+            seen.extend(int(r["organisation_id"]) for r in table if "organisation_id" in r)
+    assert seen and set(seen) == {me["id"]}
     # other organisations' submissions are not readable either
     theirs = api.ingest.get(
         "/api/v1/submissions", params={"organisation_id": orgs[1]["id"]}, headers=api.auth()
     ).json()["items"][0]
     assert_problem(api.ingest.get(f"/api/v1/submissions/{theirs['id']}", headers=who), 403)
-    assert all(i not in {me["id"]} for i in ids)
+
+
+def _organisation_ids(node):
+    """Every value of an ``organisation_id`` key, however deep in a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "organisation_id":
+                yield value
+            else:
+                yield from _organisation_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _organisation_ids(item)
 
 
 def test_access_ends_twelve_months_after_release_with_the_reason(api):
@@ -218,6 +285,15 @@ def test_access_ends_twelve_months_after_release_with_the_reason(api):
     me = orgs[0]
     who = api.auth("participant", [me["id"]])
     params = {"organisation_id": me["id"], "cycle": 2020}
+    # someone else's organisation: never, even while the results are open to its members
+    other = api.auth("participant", [orgs[1]["id"]])
+    for suffix in ("", ".csv", ".json"):
+        assert api.metrics.get(f"{R}/comparison{suffix}", params=params, headers=who).is_success
+        assert_problem(
+            api.metrics.get(f"{R}/comparison{suffix}", params=params, headers=other),
+            403,
+            "organisation_forbidden",
+        )
     api.ingest.patch(
         f"/api/v1/cycles/{cycle['id']}",
         json={"results_release_date": "2020-11-02"},
@@ -237,9 +313,66 @@ def test_access_ends_twelve_months_after_release_with_the_reason(api):
     assert_problem(
         api.metrics.get(f"{R}/comparison", params=params, headers=who), 403, "results_not_published"
     )
-    # someone else's organisation: never
-    other = api.auth("participant", [orgs[1]["id"]])
-    assert_problem(api.metrics.get(f"{R}/comparison", params=params, headers=other), 403)
+
+
+def _release_ending_on(day: date) -> str:
+    """A release date whose 12 months of access end on ``day``."""
+    for back in range(360, 372):
+        release = day - timedelta(days=back)
+        if add_months(release, 12) == day:
+            return release.isoformat()
+    pytest.skip(f"no release date has its access end on {day} (29 February)")
+
+
+def test_access_is_refused_on_the_day_it_ends_and_given_the_day_before(api):
+    cycle, orgs = _ten_exact(api)
+    me = orgs[0]
+    who = api.auth("participant", [me["id"]])
+    params = {"organisation_id": me["id"], "cycle": 2020}
+    today = date.today()
+    release = _release_ending_on(today + timedelta(days=1))  # today is the last day
+    api.ingest.patch(
+        f"/api/v1/cycles/{cycle['id']}", json={"results_release_date": release}, headers=api.auth()
+    )
+    got = api.metrics.get(f"{R}/comparison", params=params, headers=who)
+    assert got.status_code == 200, got.text
+    assert got.json()["access_ends_on"] == (today + timedelta(days=1)).isoformat()
+    release = _release_ending_on(today)  # access ended today
+    api.ingest.patch(
+        f"/api/v1/cycles/{cycle['id']}", json={"results_release_date": release}, headers=api.auth()
+    )
+    body = assert_problem(
+        api.metrics.get(f"{R}/comparison", params=params, headers=who), 403, "access_expired"
+    )
+    assert body["access_ended_on"] == today.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("today", "code"),
+    [
+        (date(2021, 3, 14), "results_not_released"),
+        (date(2021, 3, 15), None),  # release day
+        (date(2022, 3, 14), None),  # last day of access
+        (date(2022, 3, 15), "access_expired"),  # the day access ends
+    ],
+)
+def test_check_access_boundaries(today, code):
+    snap = {
+        "cycle_id": 1,
+        "year": 2020,
+        "status": "published",
+        "organisation_exists": True,
+        "results_release_date": date(2021, 3, 15),
+        "version": (1,),
+    }
+    who = Principal("p", frozenset({"participant"}), frozenset({7}))
+    check = partial(check_access, Settings(), who, 7, 2020, snap, today)
+    if code is None:
+        assert check().cycle["access_ends_on"] == date(2022, 3, 15)
+    else:
+        with pytest.raises(Forbidden) as raised:
+            check()
+        assert raised.value.code == code
 
 
 def test_bad_result_requests_name_the_parameter(api):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from tests.factories import assert_problem, make_org
@@ -99,9 +101,9 @@ def test_month_of_1585_met_and_1117_missed(api):
     (row,) = body["rows"]
     assert (row["met"], row["missed"], row["total"], row["pct_met"]) == (1585, 1117, 2702, 58.66)
     assert row["target_share_pct"] == 95.0 and row["target_achieved"] is False
-    csv = report(api, "monthly", org, format="csv")
-    assert csv.headers["content-type"].startswith("text/csv")
-    header, first = csv.text.splitlines()[:2]
+    got = report(api, "monthly", org, format="csv")
+    assert got.headers["content-type"].startswith("text/csv")
+    header, first = got.text.splitlines()[:2]
     assert header.split(",") == body["columns"]
     assert first.startswith(f"{org},P2,2021-03-01,1585,1117,2702,58.66,95.00,false")
 
@@ -109,18 +111,36 @@ def test_month_of_1585_met_and_1117_missed(api):
 def test_csv_escapes_formula_cells_and_participants_see_only_their_own(api):
     org, _ = setup_org(api)
     other = make_org(api)["id"]
-    body = (HEADER + "F1,incident,P1,,=cmd|' /C calc'!A0,@SUM(1),05/03/2021 09:00,,open\n").encode()
-    push(api, org, body)
+    # Four references a spreadsheet would run, on tickets resolved before they were logged
+    # (so they are listed, by reference, in the data-quality report).
+    hostile = ['=HYPERLINK("http://x")', "+SUM(1)", "-2+3", "@SUM(1)"]
+    body = (
+        HEADER
+        + "F1,incident,P1,,=cmd|' /C calc'!A0,@SUM(1),05/03/2021 09:00,,open\n"
+        + "".join(
+            f'"{ref.replace(chr(34), chr(34) * 2)}",incident,P1,,Desk,Fixed,'
+            "05/03/2021 10:00,05/03/2021 09:00,resolved\n"
+            for ref in hostile
+        )
+    ).encode()
+    job = push(api, org, body)
+    assert job["progress"]["rows_accepted"] == 5, job
     api.deliver()
-    csv = report(api, "data-quality", org, format="csv")
-    assert csv.status_code == 200
+    quality = report(api, "data-quality", org).json()
+    assert sorted(r["reference"] for r in quality["rows"]) == sorted(hostile)  # JSON: as sent
+    got = report(api, "data-quality", org, format="csv")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(got.text)))
+    assert table[0] == quality["columns"]
+    column = table[0].index("reference")
+    assert sorted(line[column] for line in table[1:]) == sorted("'" + ref for ref in hostile)
     back = report(api, "backlog", org, format="csv", as_of="2021-03-05T12:00:00+00:00")
     lines = back.text.splitlines()
     assert (
         lines[0]
         == "organisation_id,priority,open,open_within,open_breached,on_hold,reopened,data_quality"
     )
-    assert lines[1] == f"{org},P1,1,1,0,0,0,0"
+    assert lines[1] == f"{org},P1,1,1,0,0,0,4"  # the four hostile references
     # one second after the 4 h due time (09:00 + 4 h = 13:00 GMT) it is breached
     late = report(api, "backlog", org, as_of="2021-03-05T13:00:01+00:00").json()["rows"][0]
     assert (late["open_within"], late["open_breached"]) == (0, 1)

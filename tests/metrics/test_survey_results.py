@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import uuid
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.ingest.cycles.service import assign_codes
@@ -67,8 +72,6 @@ def test_benchmark_quartiles_are_type_7_with_codes(api, owner_engine):
     assert all(not str(v["code"]).isdigit() for v in rows["overall"]["values"])
     # Four organisations would be too few.
     with owner_engine.begin() as conn:
-        from sqlalchemy import text
-
         conn.execute(
             text("UPDATE survey_campaigns SET cycle_id = NULL WHERE organisation_id = :o"),
             {"o": orgs[0]},
@@ -79,20 +82,113 @@ def test_benchmark_quartiles_are_type_7_with_codes(api, owner_engine):
     assert all(row["suppressed"] and row["median"] is None for row in r.json()["rows"])
 
 
+def _expected_nps(owner_engine) -> list[dict]:
+    """NPS rows worked out here from the stored answers, independently of the engine:
+    promoters 9-10, passives 7-8, detractors 0-6, nps = % promoters - % detractors to one
+    decimal, half away from zero; per organisation and month, then per organisation."""
+    with owner_engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT organisation_id, response_date, answers->>'nps' FROM survey_responses")
+        ).all()
+    groups: dict[tuple[int, str | None], list[int]] = {}
+    for org, day, rating in stored:
+        for month in (day.strftime("%Y-%m"), None):
+            ratings = groups.setdefault((org, month), [])
+            if rating is not None and 0 <= int(rating) <= 10:
+                ratings.append(int(rating))
+    rows = []
+    for (org, month), ratings in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] is None, kv[0][1] or "")
+    ):
+        promoters = sum(r >= 9 for r in ratings)
+        detractors = sum(r <= 6 for r in ratings)
+        score = None
+        if ratings:
+            exact = Decimal(100 * (promoters - detractors)) / Decimal(len(ratings))
+            score = float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+        rows.append(
+            {
+                "organisation_id": org,
+                "month": month,
+                "ratings": len(ratings),
+                "promoters": promoters,
+                "passives": sum(7 <= r <= 8 for r in ratings),
+                "detractors": detractors,
+                "nps": score,
+            }
+        )
+    return rows
+
+
 def test_nps_by_month_and_organisation(api, owner_engine):
     orgs, _, _ = _load(api, owner_engine, 2)
+    # Spread the first organisation's responses over two months, so "by month" is tested.
+    with owner_engine.begin() as conn:
+        moved = conn.execute(
+            text(
+                "UPDATE survey_responses SET response_date = DATE '2020-09-30' "
+                "WHERE organisation_id = :o AND response_date < DATE '2020-10-15'"
+            ),
+            {"o": orgs[0]},
+        ).rowcount
+    assert moved > 0
+    expected = _expected_nps(owner_engine)
+    assert [(r["organisation_id"], r["month"]) for r in expected] == [
+        (orgs[0], "2020-09"),
+        (orgs[0], "2020-10"),
+        (orgs[0], None),
+        (orgs[1], "2020-10"),
+        (orgs[1], None),
+    ]
     r = api.metrics.get("/api/v1/survey-results/nps", headers=api.auth("admin"))
     assert r.status_code == 200, r.text
-    rows = r.json()["rows"]
-    assert {row["organisation_id"] for row in rows} == set(orgs)
-    assert {row["month"] for row in rows} == {"2020-10", None}
-    total = next(r for r in rows if r["organisation_id"] == orgs[0] and r["month"] is None)
-    expected = round((total["promoters"] - total["detractors"]) * 100 / total["ratings"], 1)
-    assert abs(total["nps"] - expected) < 0.051
+    assert r.json()["columns"] == list(expected[0])
+    assert r.json()["rows"] == expected
+    # a participant sees only their own organisation's rows, exactly the same figures
+    mine = api.metrics.get(
+        "/api/v1/survey-results/nps", headers=api.auth("participant", [orgs[1]])
+    ).json()["rows"]
+    assert mine == [row for row in expected if row["organisation_id"] == orgs[1]]
+
+
+HOSTILE_COMMENTS = [
+    '=HYPERLINK("http://example.invalid","click")',
+    "+SUM(A1:A9)",
+    "-2+3 is what I think of the service desk",
+    "@SUM(1)",
+]
 
 
 def test_csv_cells_that_could_be_formulas_are_escaped(api, owner_engine):
-    from shared.tabular import csv_cell as _cell
-
-    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert _cell("@SUM") == "'@SUM" and _cell(-0.5) == "-0.5"
+    orgs, _, _ = _load(api, owner_engine, 1)
+    with owner_engine.begin() as conn:
+        campaign = conn.execute(
+            text("SELECT id FROM survey_campaigns WHERE organisation_id = :o"), {"o": orgs[0]}
+        ).scalar_one()
+        # as the survey service stores a submitted form (the demo responses have no comment)
+        for k, comment in enumerate(HOSTILE_COMMENTS):
+            conn.execute(
+                text(
+                    "INSERT INTO survey_responses (organisation_id, id, campaign_id,"
+                    " response_date, answers) VALUES (:o, :id, :c, :d, CAST(:a AS jsonb))"
+                ),
+                {
+                    "o": orgs[0],
+                    "id": uuid.uuid4(),
+                    "c": campaign,
+                    "d": date(2020, 10, 20 + k),
+                    "a": json.dumps({"overall": 4, "comment": comment}),
+                },
+            )
+    headers = api.auth("participant", [orgs[0]])
+    url = f"/api/v1/survey-results/campaigns/{campaign}/comments"
+    as_json = api.metrics.get(url, headers=headers)
+    assert as_json.status_code == 200, as_json.text
+    assert [r["comment"] for r in as_json.json()["rows"]] == HOSTILE_COMMENTS  # JSON: as sent
+    got = api.metrics.get(url, params={"format": "csv"}, headers=headers)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "text/csv; charset=utf-8"
+    table = list(csv.reader(io.StringIO(got.text)))
+    assert table[0] == as_json.json()["columns"]
+    column = table[0].index("comment")
+    assert [line[column] for line in table[1:]] == ["'" + c for c in HOSTILE_COMMENTS]

@@ -6,13 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.types import SingleLine
+
 Role = Literal["admin", "participant", "partner", "reader"]
 
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
+    name: SingleLine = Field(
         min_length=1, max_length=200, description="What the key is for, e.g. 'Power BI'"
     )
     role: Role = "reader"

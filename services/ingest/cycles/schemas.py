@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from shared.types import IsoDate
+
 CycleStatus = Literal["open", "closed", "published"]
 
 
@@ -15,7 +17,7 @@ class CycleCreate(BaseModel):
         ge=2000, le=2100, description="Collection year; data describe the year before"
     )
     status: CycleStatus = "open"
-    results_release_date: date | None = Field(
+    results_release_date: IsoDate | None = Field(
         default=None, description="When results are released; participants' access lasts 12 months"
     )
 
@@ -24,7 +26,7 @@ class CycleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: CycleStatus | None = None
-    results_release_date: date | None = None
+    results_release_date: IsoDate | None = None
 
 
 class Cycle(BaseModel):

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from services.ingest.feedback import service
 from services.ingest.feedback.schemas import FeedbackAccepted, FeedbackBatch
 from shared.auth import Principal, require_roles
+from shared.bodies import MiB
 from shared.db.tables.ingest import ingest_idempotency
 from shared.deps import DbSession
 from shared.idempotency import idempotent_create
@@ -21,6 +22,7 @@ Sender = Annotated[Principal, Depends(require_roles("admin", "partner", "partici
     status_code=201,
     response_model=FeedbackAccepted,
     summary="Store post-interaction ratings (satisfaction 1-7, recommendation 0-10)",
+    max_body_size=8 * MiB,  # 10,000 ratings
     description="A batch lands whole or not at all; each refusal names the item index "
     "(ratings.<index>.<field>). Send an Idempotency-Key to retry safely.",
 )

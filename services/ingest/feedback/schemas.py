@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.deps import MAX_INT32
+from shared.types import SingleLine
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
@@ -16,10 +17,10 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: Annotated[int, Field(ge=1, le=MAX_INT32)]
-    source_system: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
-    ticket_reference: Annotated[str | None, Field(min_length=1, max_length=200, pattern=NO_NUL)] = (
-        None
-    )
+    source_system: Annotated[SingleLine, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    ticket_reference: Annotated[
+        SingleLine | None, Field(min_length=1, max_length=200, pattern=NO_NUL)
+    ] = None
     received_at: Annotated[AwareDatetime, Field(description="ISO 8601 with an offset")]
     satisfaction: Annotated[
         int | None, Field(ge=1, le=7, description="Service-desk satisfaction, 1-7")

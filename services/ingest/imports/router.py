@@ -21,6 +21,7 @@ MAX_BYTES = 20 * 1024 * 1024
     status_code=201,
     response_model=ImportBatch,
     summary="Import past cycles' values from CSV (admins; all or nothing)",
+    max_body_size=MAX_BYTES,
     description=(
         "CSV, UTF-8, header row: organisation (id or name), cycle (year), module, question, "
         "value, optional comment. Any bad row: 422 naming each row and column; nothing stored."

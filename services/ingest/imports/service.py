@@ -13,9 +13,11 @@ metrics service (through the outbox) to recompute the cycles it touched.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -67,9 +69,34 @@ def _reject(errors: list[dict[str, Any]], total_rows: int) -> ImportRejected:
     )
 
 
+def _is_number(cell: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return cell.isascii() and cell.isdigit()
+
+
+def _records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """The reader's records; a record the csv module cannot read is a 422 naming it."""
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportRejected(
+                f"Line {reader.line_num} cannot be read as CSV ({exc}); nothing was stored.",
+                errors=[_err(reader.line_num, "organisation", f"cannot be read as CSV: {exc}")],
+            ) from None
+        yield record
+
+
 def run_import(
     session: Session, principal: Principal, content: bytes, filename: str | None
 ) -> dict[str, Any]:
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportRejected(
+            "The file is UTF-16 text; save it as CSV UTF-8 and try again.",
+            errors=[{"field": "body", "message": "UTF-16, not UTF-8"}],
+        )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -77,8 +104,22 @@ def run_import(
             "The file is not UTF-8 text; save it as CSV UTF-8 and try again.",
             errors=[{"field": "body", "message": "not UTF-8"}],
         ) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportRejected(
+            f"The file holds a NUL character (line {line}), so it is not a CSV text export; "
+            "save it as CSV UTF-8 and try again.",
+            errors=[{"field": "body", "message": "NUL character"}],
+        )
+    # The csv module reads CR, LF and CRLF line ends alike (newline="").
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise ImportRejected(
+            f"The header row cannot be read as CSV ({exc}).",
+            errors=[_err(1, "organisation", f"cannot be read as CSV: {exc}")],
+        ) from None
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ImportRejected(
@@ -100,18 +141,18 @@ def run_import(
         dict
     )
     rows = 0
-    for line, record in enumerate(reader, start=2):
+    for line, record in enumerate(_records(reader), start=2):
         rows += 1
         if None in record:
             errors.append(_err(line, "value", "more cells than header columns"))
             continue
         cells = {k: (record.get(k) or "").strip() for k in header}
         org_cell = cells["organisation"]
-        org = by_id.get(int(org_cell)) if org_cell.isdigit() else by_name.get(org_cell.casefold())
+        org = by_id.get(int(org_cell)) if _is_number(org_cell) else by_name.get(org_cell.casefold())
         if org is None:
             errors.append(_err(line, "organisation", f"no organisation {org_cell!r}"))
         year_cell = cells["cycle"]
-        year = int(year_cell) if year_cell.isdigit() else None
+        year = int(year_cell) if _is_number(year_cell) else None
         if year is None or year not in cycles:
             errors.append(_err(line, "cycle", f"no cycle with year {year_cell!r}"))
             continue

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.types import SingleLine
+
 OrgType = Literal["E", "S", "W", "C", "D", "L", "M", "O"]
 Nation = Literal["England", "Scotland", "Wales", "Northern Ireland"]
 
@@ -12,7 +14,7 @@ Nation = Literal["England", "Scotland", "Wales", "Northern Ireland"]
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
+    name: SingleLine = Field(
         min_length=2, max_length=200, description="Full name of the council or service"
     )
     type: OrgType = Field(
@@ -29,7 +31,7 @@ class OrganisationCreate(BaseModel):
 class OrganisationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=200)
+    name: SingleLine | None = Field(default=None, min_length=2, max_length=200)
     type: OrgType | None = None
     nation: Nation | None = None
     partnership: bool | None = None

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.types import IsoDate, SingleLine
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
@@ -25,14 +27,14 @@ class Window(BaseModel):
 class Closure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
-    reason: str = Field(default="", max_length=200)
+    date: IsoDate
+    reason: SingleLine = Field(default="", max_length=200)
 
 
 class CalendarIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: SingleLine = Field(min_length=1, max_length=100)
     nation: Nation = Field(
         description="Whose bank holidays: England (GB-ENG), Wales (GB-WLS, same as England), "
         "Scotland (GB-SCT) or Northern Ireland (GB-NIR)"
@@ -60,7 +62,7 @@ class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     priority: Priority
-    request_type: str | None = Field(
+    request_type: SingleLine | None = Field(
         default=None, max_length=200, description="For P4: the request type it applies to"
     )
     target_hours: Decimal | None = Field(
@@ -75,7 +77,7 @@ class PolicyIn(BaseModel):
     target_share_pct: Decimal = Field(
         gt=0, le=100, decimal_places=2, description="Share of tickets to meet it, in %"
     )
-    effective_from: date = Field(description="Applies to tickets logged from this date")
+    effective_from: IsoDate = Field(description="Applies to tickets logged from this date")
 
 
 class Policy(PolicyIn):

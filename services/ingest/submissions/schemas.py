@@ -5,9 +5,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.types import MultiLine, SingleLine
+
 SubmissionState = Literal["draft", "submitted", "returned", "accepted"]
 # Numbers may be sent as JSON numbers or decimal strings (money: "1234.56").
 AnswerValue = bool | int | float | str | None
+# What a client may send: text answers may span lines, never hold control characters.
+AnswerIn = bool | int | float | MultiLine | None
 
 MAX_ID = 2_147_483_647
 
@@ -17,17 +21,17 @@ class SubmissionCreate(BaseModel):
 
     organisation_id: int = Field(ge=1, le=MAX_ID)
     cycle_id: int = Field(ge=1, le=MAX_ID)
-    module: str = Field(min_length=1, max_length=100, description="Module key, e.g. estate")
+    module: SingleLine = Field(min_length=1, max_length=100, description="Module key, e.g. estate")
 
 
 class AnswersUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, AnswerValue] = Field(
+    answers: dict[str, AnswerIn] = Field(
         default_factory=dict,
         description="Question key → answer; null removes an answer",
     )
-    comments: dict[str, str | None] = Field(
+    comments: dict[str, MultiLine | None] = Field(
         default_factory=dict,
         description="Question key → a comment on that answer; null or empty removes it",
     )
@@ -36,7 +40,7 @@ class AnswersUpdate(BaseModel):
 class SubmitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    warning_comments: dict[str, str] = Field(
+    warning_comments: dict[str, MultiLine] = Field(
         default_factory=dict, description="Rule key → why the warning is expected"
     )
 
@@ -44,7 +48,7 @@ class SubmitBody(BaseModel):
 class ReturnBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reasons: dict[str, str] = Field(
+    reasons: dict[str, MultiLine] = Field(
         description="Question key → what the participant should check (one or more)"
     )
 
@@ -52,13 +56,13 @@ class ReturnBody(BaseModel):
 class AcceptBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: MultiLine | None = Field(default=None, max_length=2000)
 
 
 class ReopenBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(max_length=2000, description="Why the accepted data must change")
+    reason: MultiLine = Field(max_length=2000, description="Why the accepted data must change")
 
 
 class WarningComment(BaseModel):

@@ -16,6 +16,12 @@ Encoding (CSV and JSON lines)
 * If non-ASCII UTF-8 was already accepted and an invalid sequence turns up later, the
   file is mixed: the bad bytes become U+FFFD and ``ParseStats.replaced_characters``
   counts them (the import report should say so).
+* A UTF-16 byte-order mark (little- or big-endian) → UTF-16. Refused by name
+  (``FileFormatError``), from the first 4 kB: UTF-32, UTF-16 without a mark (a NUL in
+  every other byte), a workbook (.xlsx/.xls), a PDF, gzip, and any other binary data (a
+  NUL byte, or more than 2 % control codes).
+* Line ends: CR (old Mac and some Excel exports), LF and CRLF, in any mix; a bare CR
+  becomes LF before records are split (a quoted cell's CRLF is kept).
 
 Dates
 -----
@@ -35,6 +41,14 @@ missing or unparseable logged date; unparseable resolved/closed date; a duplicat
 reference (same organisation) whose values conflict with an earlier row — the later row
 is rejected and the error names both rows. Identical duplicates are merged silently and
 counted in ``ParseStats.duplicates_merged``.
+A row whose cell count differs from the header's is rejected (``column_count``), never
+read with blanks. The file's last row, when no line break follows it, is rejected as cut
+off (``truncated_row``) when it ends inside a quoted cell, has fewer cells than the
+header, ends right after a separator, or ends inside a multi-byte character: an upload cut
+short must not overwrite stored values with the blanks of its missing cells. (A cut
+inside a cell's value — "10" cut to "1" — cannot be told from a whole row.) A row with a
+NUL character is rejected (``nul_character``); a row the csv module cannot read, too
+(``unreadable_row``).
 Kept with a warning: no priority (the SLA engine lists it under data quality);
 resolved before logged (kept so the engine puts it on the data-quality list, flagged
 ``flag_resolved_before_logged``); DST gap/overlap; unreadable reopen count, first-contact
@@ -49,6 +63,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -141,46 +156,148 @@ class FileFormatError(ValueError):
 # --------------------------------------------------------------------------- decoding
 
 
+SNIFF_BYTES = 4096  # bytes looked at before deciding how to read the file
+
+# Files that are plainly not text exports, refused by name.
+_MAGIC = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel workbook (.xls)"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "gzip-compressed"),
+)
+# C0 control bytes other than tab, line feed, form feed and carriage return, plus DEL.
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+_SAVE_AS = "save it as CSV UTF-8 (in Excel: Save As, CSV UTF-8) and push that file"
+
+
+def check_text(sample: bytes, offset: int = 0) -> None:
+    """Refuse the start of a file that is not text, naming what it is where we can tell.
+
+    UTF-16 without a byte-order mark shows as a NUL in every other byte; any other NUL,
+    or more than a few control bytes, means binary data (text exports have neither).
+    """
+    for magic, what in _MAGIC:
+        if sample.startswith(magic):
+            raise FileFormatError(
+                f"The file is {what}, not a CSV or JSON-lines export: {_SAVE_AS}."
+            )
+    nul = sample.find(b"\x00")
+    if nul >= 0:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if max(even, odd) * 3 >= len(sample) // 2 and min(even, odd) * 10 <= max(even, odd):
+            raise FileFormatError(
+                "The file looks like UTF-16 text without a byte-order mark (every other byte "
+                f"is NUL), which cannot be read reliably: {_SAVE_AS}, or as UTF-16 with its "
+                "byte-order mark."
+            )
+        raise FileFormatError(
+            f"The file is not a text export: it holds binary data (a NUL byte at byte "
+            f"{offset + nul}). Export the tickets as CSV (UTF-8) or JSON lines and push that "
+            "file."
+        )
+    control = len(sample) - len(sample.translate(None, _CONTROL))
+    if control > 2 and control * 50 > len(sample):
+        raise FileFormatError(
+            f"The file is not a text export: {control} of its first {len(sample)} bytes are "
+            "binary control codes. Export the tickets as CSV (UTF-8) or JSON lines and push "
+            "that file."
+        )
+
+
 class StreamDecoder:
-    """Incremental bytes → text with BOM / UTF-8 / Windows-1252 detection (see module)."""
+    """Incremental bytes → text with BOM / UTF-8 / Windows-1252 detection (see module).
+
+    The first ``SNIFF_BYTES`` are looked at before anything is decoded: a UTF-16 byte-order
+    mark (little- or big-endian) selects UTF-16; a UTF-32 one, UTF-16 without a mark, a
+    workbook, a PDF or other binary data is refused with a ``FileFormatError`` naming it.
+    ``cut_short`` is set when the file ends inside a multi-byte character (the bytes of
+    the partial character are dropped): the last row was cut off.
+    """
 
     def __init__(self) -> None:
-        self.encoding: str | None = None  # decided: "utf-8-sig", "utf-8" or "cp1252"
+        # decided: "utf-8-sig", "utf-8", "cp1252", "utf-16-le" or "utf-16-be"
+        self.encoding: str | None = None
         self.replaced = 0
+        self.cut_short = False
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._lenient = False  # invalid UTF-8 seen after valid UTF-8: replacing from now on
         self._cp1252 = codecs.getincrementaldecoder("cp1252")(errors="replace")
-        self._head = b""
+        self._utf16: codecs.IncrementalDecoder | None = None
+        self._head: list[bytes] = []
         self._started = False
 
     def decode(self, chunk: bytes, final: bool = False) -> str:
         if not self._started:
-            self._head += chunk
-            if len(self._head) < 3 and not final:
+            # The chunks are kept as they came and decoded one by one once the file is
+            # sniffed, so the decision on Windows-1252 is the same as without sniffing.
+            self._head.append(chunk)
+            head = b"".join(self._head)
+            if len(head) < SNIFF_BYTES and not final:
                 return ""
-            chunk, self._head = self._head, b""
+            skip = self._sniff(head)
+            pieces, self._head = self._head, []
             self._started = True
-            if chunk.startswith(codecs.BOM_UTF8):
-                self.encoding = "utf-8-sig"
-                chunk = chunk[len(codecs.BOM_UTF8) :]
+            text = ""
+            for piece in pieces:
+                cut = min(skip, len(piece))
+                skip -= cut
+                text += self._decode(piece[cut:])
+        else:
+            text = self._decode(chunk)
+        if final:
+            active = self._utf16 or (None if self.encoding == "cp1252" else self._utf8)
+            if active is not None and active.getstate()[0]:
+                self.cut_short = True  # bytes of an incomplete character: dropped
+                active.reset()
+        return text
+
+    def _sniff(self, head: bytes) -> int:
+        """Decide how to read the file from its first bytes; the length of its BOM."""
+        if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            raise FileFormatError(f"The file is UTF-32 text, which is not read here: {_SAVE_AS}.")
+        for bom, name in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+            if head.startswith(bom):
+                self.encoding = name
+                # Unpaired surrogates become U+FFFD and are counted, as invalid UTF-8 is.
+                self._utf16 = codecs.getincrementaldecoder(name)(errors="replace")
+                return len(bom)
+        skip = 0
+        if head.startswith(codecs.BOM_UTF8):
+            self.encoding = "utf-8-sig"
+            skip = len(codecs.BOM_UTF8)
+        check_text(head[skip : skip + SNIFF_BYTES], skip)
+        return skip
+
+    def _decode(self, chunk: bytes) -> str:
+        if self._utf16 is not None:
+            text = self._utf16.decode(chunk)
+            self.replaced += text.count("\ufffd")
+            return text
         if self.encoding == "cp1252":
-            return self._cp1252.decode(chunk, final)
+            return self._cp1252.decode(chunk)
+        if self._lenient:
+            text = self._utf8.decode(chunk)
+            self.replaced += text.count("\ufffd")
+            return text
         if self.encoding is None and not chunk.isascii():
             try:
-                text = self._utf8.decode(chunk, final)
+                text = self._utf8.decode(chunk)
             except UnicodeDecodeError:
                 # Everything before was ASCII, so switching now equals cp1252 throughout.
                 self.encoding = "cp1252"
-                return self._cp1252.decode(chunk, final)
+                return self._cp1252.decode(chunk)
             self.encoding = "utf-8"
             return text
         try:
-            return self._utf8.decode(chunk, final)
+            return self._utf8.decode(chunk)
         except UnicodeDecodeError:
+            # A failed call leaves the decoder's state as before it: carry that on into a
+            # replacing decoder, so characters split across reads still decode.
             state = self._utf8.getstate()
-            self._utf8.reset()
-            text = (state[0] + chunk).decode("utf-8", errors="replace")
-            self.replaced += text.count("\ufffd")
-            return text
+            self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            self._utf8.setstate(state)
+            self._lenient = True
+            return self._decode(chunk)
 
     def finish(self) -> str:
         text = self.decode(b"", final=True)
@@ -208,6 +325,32 @@ def iter_text(chunks: Iterable[bytes], decoder: StreamDecoder) -> Iterator[str]:
     tail = decoder.finish()
     if tail:
         yield tail
+
+
+_BARE_CR = re.compile(r"\r(?!\n)")
+
+
+def normalise_newlines(texts: Iterable[str]) -> Iterator[str]:
+    """Bare CR line ends (old Mac and some Excel exports) → LF; CRLF and LF are kept.
+
+    A CR at the end of a piece waits for the next one, which may start with its LF. Only a
+    piece with more CRs than CRLFs goes through the regular expression.
+    """
+    held = ""
+    for text in texts:
+        if held:
+            text, held = held + text, ""
+        if "\r" not in text:
+            yield text
+            continue
+        if text.endswith("\r"):
+            text, held = text[:-1], "\r"
+        if text.count("\r") != text.count("\r\n"):
+            text = _BARE_CR.sub("\n", text)
+        if text:
+            yield text
+    if held:
+        yield "\n"
 
 
 def iter_lines(texts: Iterable[str]) -> Iterator[str]:
@@ -415,6 +558,16 @@ def _normalise(
     # (condition, column, code, message expression, severity)
     checks: list[tuple[pl.Expr, str | None, str, pl.Expr, str]] = [
         (
+            # PostgreSQL text cannot hold NUL; a text export has none unless it is damaged.
+            pl.any_horizontal(
+                pl.col(c).str.contains("\x00", literal=True) for c in CANONICAL_FIELDS
+            ),
+            None,
+            "nul_character",
+            pl.lit("the row holds a NUL character, which cannot be stored: the file is damaged"),
+            "error",
+        ),
+        (
             pl.col("ticket_ref").is_null(),
             "ticket_ref",
             "missing_reference",
@@ -577,6 +730,8 @@ def _normalise(
 _VALUE_COLUMNS = [c for c in CANONICAL_SCHEMA if c != "source_row"]
 _SEEN_SCHEMA = {"key": pl.UInt64, "first_row": pl.Int64, "first_hash": pl.UInt64}
 TEXT_CHUNK = 8 << 20  # UTF-8 bytes handed to Polars at a time
+# A record longer than this is a quote never closed (or no line breaks at all).
+MAX_RECORD_BYTES = 4 * TEXT_CHUNK
 
 
 # ------------------------------------------------------------------------ CSV chunks
@@ -626,7 +781,7 @@ def _text_chunks(source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder) ->
     """The upload as UTF-8 bytes (transcoded from Windows-1252 when detected)."""
     pending: list[str] = []
     size = 0
-    for text in iter_text(iter_chunks(source), decoder):
+    for text in normalise_newlines(iter_text(iter_chunks(source), decoder)):
         pending.append(text)
         size += len(text)
         if size >= TEXT_CHUNK:
@@ -657,17 +812,47 @@ def _read_chunk(chunk: _CsvChunk, width: int, sep: str) -> pl.DataFrame | None:
 
 
 def _read_chunk_slow(chunk: _CsvChunk, width: int, sep: str) -> pl.DataFrame:
-    """Fallback for a chunk Polars reads differently (e.g. stray quotes): the csv module."""
+    """Fallback for a chunk Polars reads differently (e.g. stray quotes): the csv module.
+
+    A record the csv module cannot read either gets its reason in ``__bad`` (a row error).
+    """
     cols: list[list[str | None]] = [[] for _ in range(width)]
+    bad: list[str | None] = []
     for start, end in zip(chunk.starts.tolist(), chunk.ends.tolist(), strict=True):
         text = chunk.data[start:end].decode()
-        record = next(csv.reader([text], delimiter=sep), [])
+        try:
+            record = next(csv.reader([text], delimiter=sep), [])
+            bad.append(None)
+        except csv.Error as exc:
+            record = []
+            bad.append(str(exc))
         for i in range(width):
             cols[i].append(record[i] if i < len(record) else None)
     return pl.DataFrame(
-        {f"c{i}": cols[i] for i in range(width)},
-        schema={f"c{i}": pl.Utf8 for i in range(width)},
+        {**{f"c{i}": cols[i] for i in range(width)}, "__bad": bad},
+        schema={**{f"c{i}": pl.Utf8 for i in range(width)}, "__bad": pl.Utf8},
     )
+
+
+def _truncation(record: bytes, fields: int, width: int, sep: int, cut_short: bool) -> str | None:
+    """Why the file's last record, which has no line break after it, looks cut off; None
+    if it looks whole.
+
+    An export cut inside its last row must not overwrite stored values with the blanks of
+    the missing cells, so that row is an error when it ends inside a quoted cell, has
+    fewer cells than the header, ends right after a separator (its last cell missing) or
+    ends inside a character. A complete last row merely without a final line break (an
+    explicitly quoted empty last cell included) is read as usual.
+    """
+    if record.count(b'"') % 2:
+        return 'it ends inside a quoted cell (or a stray " opened one in this row)'
+    if fields < width:
+        return f"it has {fields} of the header's {width} cells"
+    if record.rstrip(b" \t").endswith(bytes([sep])):
+        return "it ends right after a separator, so its last cell is missing"
+    if cut_short:
+        return "it ends in the middle of a character"
+    return None
 
 
 class TicketFileParser:
@@ -757,6 +942,13 @@ class TicketFileParser:
             done = block is None
             buf = carry + (block or b"")
             chunk, carry = _scan_records(buf, sep_byte, final=done)
+            if len(carry) > MAX_RECORD_BYTES:
+                runaway = row + len(chunk.starts) + 1
+                raise FileFormatError(
+                    f"Row {runaway} runs on for more than {MAX_RECORD_BYTES >> 20} MB without "
+                    'ending: a quoted cell is never closed (a stray " character?) or the file '
+                    "has no line breaks. Fix the file and push it again."
+                )
             if not len(chunk.starts):
                 continue
             if header is None:
@@ -775,28 +967,76 @@ class TicketFileParser:
             frame = _read_chunk(chunk, width, sep)
             if frame is None:
                 frame = _read_chunk_slow(chunk, width, sep)
+            else:
+                frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("__bad"))
             n = frame.height
+            # The last record of the file with no line break after it: cut off?
+            truncated = None
+            if done and int(chunk.ends[-1]) == len(chunk.data):
+                start = int(chunk.starts[-1])
+                truncated = _truncation(
+                    chunk.data[start:],
+                    int(chunk.fields[-1]),
+                    width,
+                    sep_byte,
+                    decoder.cut_short,
+                )
             frame = frame.with_columns(
                 pl.int_range(row + 1, row + 1 + n, dtype=pl.Int64).alias("source_row"),
                 pl.Series("__fields", chunk.fields, dtype=pl.Int64),
+                (pl.int_range(0, n) == n - 1 if truncated else pl.lit(False)).alias("__cut"),
             )
             row += n
             blank = pl.all_horizontal(
                 pl.col(f"c{i}").str.strip_chars().fill_null("") == "" for i in range(width)
             )
-            frame = frame.filter(~blank)
+            frame = frame.filter(~blank | pl.col("__bad").is_not_null() | pl.col("__cut"))
+            for (r,) in frame.filter("__cut").select("source_row").iter_rows():
+                yield RowIssue(
+                    r,
+                    None,
+                    "truncated_row",
+                    f"the file ends inside this row, with no line break after it: {truncated}. "
+                    "It looks cut off, so nothing in it was stored; push the complete export",
+                )
+            frame = frame.filter(~pl.col("__cut"))
+            for r, reason in (
+                frame.filter(pl.col("__bad").is_not_null())
+                .select("source_row", "__bad")
+                .iter_rows()
+            ):
+                yield RowIssue(r, None, "unreadable_row", f"cannot read the row as CSV: {reason}")
+            frame = frame.filter(pl.col("__bad").is_null())
             ragged = frame.filter(pl.col("__fields") != width)
             for r, f in ragged.select("source_row", "__fields").iter_rows():
                 yield RowIssue(r, None, "column_count", f"{f} fields where the header has {width}")
             yield frame.filter(pl.col("__fields") == width).select(select)
 
     def _header_mapping(self, header: list[str]) -> list[pl.Expr]:
+        if not any(h.strip() for h in header):
+            raise FileFormatError(
+                "The first line of the file is empty: a CSV export must start with its header "
+                "row (the column names)."
+            )
         mapping = _resolve_columns(self.profile, header)
         missing = [c for c in ("ticket_ref", "logged_at") if c not in mapping]
         if missing:
+            shown = self.delimiter.join(header)
+            hint = ""
+            if len(header) == 1:
+                hint = next(
+                    (
+                        f" The header has a single column: the file seems to be separated by "
+                        f"{c!r}, not {self.delimiter!r}; export it comma-separated."
+                        for c in (";", "\t", "|")
+                        if c in header[0]
+                    ),
+                    "",
+                )
             raise FileFormatError(
                 f"no column for {', '.join(missing)} in the header for profile "
-                f"{self.profile.name!r}"
+                f"{self.profile.name!r} (the header reads {shown[:120]!r}); check the profile "
+                f"or mapping chosen for the upload.{hint}"
             )
         index = {canonical: header.index(src) for canonical, src in mapping.items()}
         return [
@@ -810,7 +1050,7 @@ class TicketFileParser:
     def _jsonl_frames(
         self, source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder
     ) -> Iterator[pl.DataFrame | RowIssue]:
-        lines = iter_lines(iter_text(iter_chunks(source), decoder))
+        lines = iter_lines(normalise_newlines(iter_text(iter_chunks(source), decoder)))
         records: list[tuple[int, dict[str, str | None]]] = []
         for item in _jsonl_records(lines, self.profile):
             if isinstance(item, RowIssue):

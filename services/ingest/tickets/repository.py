@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -174,6 +174,35 @@ def get_import(session: Session, import_id: int, *, lock: bool = False) -> dict[
 
 def update_import(session: Session, import_id: int, values: dict[str, Any]) -> None:
     session.execute(update(ti).where(ti.c.id == import_id).values(**values, updated_at=func.now()))
+
+
+def stalled_imports(session: Session, stale_before: Any) -> list[dict[str, Any]]:
+    """Imports queued or processing with no progress since ``stale_before``, locked
+    (skipping any another watchdog pass holds)."""
+    rows = session.execute(
+        select(ti)
+        .where(ti.c.status.in_(("queued", "processing")), ti.c.updated_at < stale_before)
+        .order_by(ti.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def try_xact_lock(session: Session, key: int) -> bool:
+    """The advisory lock ``key`` until this transaction ends; False if another holds it."""
+    got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one()
+    return bool(got)
+
+
+def process_events(session: Session, outbox: Table, path: str) -> tuple[int, int]:
+    """(events ever queued for ``path``, those the outbox has not finished with)."""
+    total, waiting = session.execute(
+        select(
+            func.count(),
+            func.count().filter(outbox.c.status.not_in(("delivered", "dead"))),
+        ).where(outbox.c.path == path)
+    ).one()
+    return int(total), int(waiting)
 
 
 def list_imports(

@@ -20,6 +20,7 @@ from services.ingest.tickets.schemas import (
     TicketImport,
 )
 from shared.auth import CurrentPrincipal, Principal, ServicePrincipal, require_roles
+from shared.bodies import STREAMED, MiB
 from shared.deps import MAX_INT32, DbSession, IdPath
 from shared.pagination import Page, PageParams, make_page, page_params
 
@@ -43,9 +44,12 @@ def _job(request: Request, row: dict[str, Any]) -> TicketImport:
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The export, streamed: CSV (UTF-8, UTF-8 with BOM or Windows-1252) "
-        "or JSON lines (one object per line). Send it as the raw body "
-        "(Content-Type text/csv, application/x-ndjson or application/octet-stream).",
+        "description": "The export, streamed: CSV (UTF-8, UTF-8 with BOM, Windows-1252 or "
+        "UTF-16 with BOM; CR, LF or CRLF line ends) or JSON lines (one object per line). Send "
+        "it as the raw body (Content-Type text/csv, application/x-ndjson or "
+        "application/octet-stream). A workbook, binary data or UTF-16 without a BOM ends the "
+        "job failed with the reason; a last row cut off (no line break, cells missing) is a "
+        "row error.",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
@@ -57,6 +61,7 @@ _UPLOAD_BODY = {
     response_model=TicketImport,
     summary="Push a ticket export; answers 202 with an import job to poll",
     openapi_extra=_UPLOAD_BODY,
+    max_body_size=STREAMED,
     responses={202: {"headers": {"Location": {"schema": {"type": "string"}}}}},
 )
 async def upload(
@@ -211,6 +216,7 @@ def list_profiles(_principal: CurrentPrincipal) -> list[ProfileInfo]:
     "/api/v1/ticket-intervals",
     response_model=IntervalsResult,
     summary="Replace the on-hold and reopen intervals of the tickets named",
+    max_body_size=32 * MiB,  # 50,000 intervals
 )
 def replace_intervals(
     body: IntervalsReplace, session: DbSession, principal: Pusher
@@ -266,6 +272,14 @@ def process_import(
     request: Request, import_id: IdPath, _principal: ServicePrincipal
 ) -> dict[str, Any]:
     return service.process_import(request.app.state.engine, import_id)
+
+
+@internal.post("/jobs/ticket-imports")
+def resume_stalled_imports(
+    request: Request, session: DbSession, _principal: ServicePrincipal
+) -> dict[str, list[int]]:
+    """The watchdog, called by the worker's periodic jobs; idempotent."""
+    return service.resume_stalled_imports(session, request.app.state.settings)
 
 
 __all__ = ["internal", "router"]

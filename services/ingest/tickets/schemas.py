@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.ingest.tickets.profiles import CANONICAL_FIELDS
+from shared.types import SingleLine
 
 ImportStatus = Literal["queued", "processing", "done", "failed"]
 FileFormat = Literal["csv", "jsonl"]
 # PostgreSQL text cannot hold NUL, so it is refused here (422) rather than by the driver.
 NO_NUL = r"^[^\x00]*$"
-Key = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
+Key = Annotated[SingleLine, Field(max_length=200, pattern=NO_NUL)]
 
 CanonicalField = Literal[
     "organisation",
@@ -55,9 +56,13 @@ class TicketImport(BaseModel):
     mapping_id: int | None
     file_format: FileFormat
     bytes_received: int = Field(description="Bytes of the uploaded file")
-    encoding: str | None = Field(description="Detected: utf-8, utf-8-sig or cp1252")
+    encoding: str | None = Field(
+        description="Detected: utf-8, utf-8-sig, cp1252, utf-16-le or utf-16-be"
+    )
     progress: ImportProgress
-    failure: str | None = Field(description="Why the whole file failed, when it did")
+    failure: str | None = Field(
+        description="Why the whole file failed, when it did, and what to do about it"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -82,7 +87,7 @@ class ProfileInfo(BaseModel):
 class MappingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    name: SingleLine = Field(min_length=1, max_length=100, pattern=NO_NUL)
     base_profile: str | None = Field(
         default=None, max_length=50, description="A ready profile this mapping extends"
     )
@@ -106,7 +111,7 @@ class Mapping(MappingCreate):
 class Interval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reference: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    reference: SingleLine = Field(min_length=1, max_length=200, pattern=NO_NUL)
     kind: Literal["hold", "reopen"] = Field(
         description="hold: the ticket was on hold; reopen: from a resolution to the reopening"
     )
@@ -118,7 +123,7 @@ class IntervalsReplace(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: int = Field(ge=1, le=2_147_483_647)
-    source_system: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    source_system: SingleLine = Field(min_length=1, max_length=100, pattern=NO_NUL)
     intervals: list[Interval] = Field(
         max_length=50_000,
         description="Replaces every interval of the tickets named here",

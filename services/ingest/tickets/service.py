@@ -23,12 +23,15 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import psycopg
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
 from services.ingest.tickets import repository as repo
@@ -441,8 +444,62 @@ class _OrderedLoads:
                 session.close()
 
 
+# SQLSTATE classes worth retrying: connection exception, transaction rollback
+# (serialization failure, deadlock), insufficient resources, operator intervention
+# (shutdown, cancel), system error.
+_TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """True when retrying later may succeed (the database away or busy), so the job is
+    left to the outbox's retries and the watchdog; anything else would fail the same way
+    again and ends the job ``failed``. Decided by exception class and SQLSTATE."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, SATimeoutError | psycopg.OperationalError | psycopg.InterfaceError):
+            state = getattr(e, "sqlstate", None)
+            if state is None or state[:2] in _TRANSIENT_CLASSES:
+                return True
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state[:2] in _TRANSIENT_CLASSES:
+            return True
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return False
+
+
+def _stored_note(checkpoint: int) -> str:
+    if checkpoint > 1:
+        return f"The rows up to row {checkpoint} that passed the checks are stored."
+    return "No rows were stored."
+
+
+def _fail(session: Session, job: dict[str, Any], reason: str) -> dict[str, Any]:
+    session.rollback()
+    repo.update_import(
+        session,
+        job["id"],
+        {"status": "failed", "failure": reason, "finished_at": datetime.now(UTC)},
+    )
+    session.commit()
+    _remove(job["spool_path"])
+    return {"import_id": job["id"], "status": "failed"}
+
+
 def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
-    """Run (or resume) one import to completion; safe to call again at any time."""
+    """Run (or resume) one import to completion; safe to call again at any time.
+
+    Every outcome but a transient one (see ``_is_transient``) ends the job ``done`` or
+    ``failed`` with a reason, so the event that asked for it is delivered either way; a
+    transient error is raised for the outbox to retry, and the watchdog
+    (``resume_stalled_imports``) resumes or fails a job whose retries stopped.
+    """
     with engine.connect() as lock_conn:
         got = lock_conn.execute(
             text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(import_id)}
@@ -452,6 +509,9 @@ def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
             return {"import_id": import_id, "status": "processing", "note": "already running"}
         try:
             return _process(engine, import_id)
+        except ImportNotFound:
+            # Deleted with its organisation: nothing to do, and nothing to retry.
+            return {"import_id": import_id, "status": "missing"}
         finally:
             lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(import_id)})
             lock_conn.commit()
@@ -545,14 +605,23 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             }
         except FileFormatError as exc:
             session.rollback()
-            repo.update_import(
+            now = repo.get_import(session, import_id) or job
+            note = "" if now["checkpoint_row"] == 0 else " " + _stored_note(now["checkpoint_row"])
+            return _fail(session, job, f"{exc}{note}")
+        except Exception as exc:
+            if _is_transient(exc):
+                raise  # the outbox retries; the job resumes from its checkpoint
+            log.exception("ticket import %s failed", import_id)
+            session.rollback()
+            now = repo.get_import(session, import_id) or job
+            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+            return _fail(
                 session,
-                import_id,
-                {"status": "failed", "failure": str(exc), "finished_at": datetime.now(UTC)},
+                job,
+                f"Processing stopped on an error on our side ({type(exc).__name__}: "
+                f"{first_line}). {_stored_note(now['checkpoint_row'])} Push the file again; "
+                f"if it stops the same way, send it to support quoting import {import_id}.",
             )
-            session.commit()
-            _remove(job["spool_path"])
-            return {"import_id": import_id, "status": "failed"}
         months = repo.touched_months(session, import_id) if resumed else _by_organisation(touched)
         repo.update_import(
             session,
@@ -576,6 +645,60 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
         session.commit()
     _remove(job["spool_path"])
     return {"import_id": import_id, "status": "done"}
+
+
+def resume_stalled_imports(session: Session, settings: Settings) -> dict[str, list[int]]:
+    """The watchdog: an import ``queued`` or ``processing`` with no progress for
+    ``ticket_import_stale_minutes`` and no process working on it is queued again, or
+    failed with a reason once it has been started ``ticket_import_max_attempts`` times.
+
+    Idempotent and safe beside running imports: a job whose advisory lock is held is
+    being processed (its process holds the lock until it ends or its connection drops),
+    and one with a process event still waiting in the outbox is left to the outbox.
+    Progress is ``updated_at``, which each committed batch moves.
+    """
+    stale_before = datetime.now(UTC) - timedelta(minutes=settings.ticket_import_stale_minutes)
+    requeued: list[int] = []
+    failed: list[int] = []
+    for job in repo.stalled_imports(session, stale_before):
+        if not repo.try_xact_lock(session, _lock_key(job["id"])):
+            continue  # being processed right now
+        path = PROCESS_PATH.format(id=job["id"])
+        attempts, waiting = repo.process_events(session, ingest_outbox, path)
+        if waiting:
+            continue
+        if attempts < settings.ticket_import_max_attempts:
+            enqueue(
+                session,
+                ingest_outbox,
+                event_type="ticket_import.received",
+                target="ingest",
+                path=path,
+                payload={"import_id": job["id"], "resumed": True},
+            )
+            repo.update_import(session, job["id"], {})  # progress clock restarts
+            log.warning(
+                "ticket import %s stalled; queued again (attempt %s)", job["id"], attempts + 1
+            )
+            requeued.append(job["id"])
+            continue
+        since = job["updated_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        repo.update_import(
+            session,
+            job["id"],
+            {
+                "status": "failed",
+                "finished_at": datetime.now(UTC),
+                "failure": f"Processing stopped and did not resume: no progress since {since} "
+                f"UTC after {attempts} attempt(s). {_stored_note(job['checkpoint_row'])} Push "
+                f"the file again; if it stops again, send it to support quoting import "
+                f"{job['id']}.",
+            },
+        )
+        _remove(job["spool_path"])
+        log.warning("ticket import %s stalled after %s attempts; failed", job["id"], attempts)
+        failed.append(job["id"])
+    return {"requeued": requeued, "failed": failed}
 
 
 def _by_organisation(pairs: repo.Months) -> dict[int, list[str]]:

@@ -4,9 +4,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.types import SingleLine
+
 
 class Event(BaseModel):
-    event_type: str = Field(max_length=100)
+    event_type: SingleLine = Field(max_length=100)
     payload: dict[str, Any]
 
 

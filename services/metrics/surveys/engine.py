@@ -74,7 +74,8 @@ def round_half_up(numerator: pl.Expr, denominator: pl.Expr, decimals: int) -> pl
     num = numerator.cast(pl.Int128) * scale
     den = denominator.cast(pl.Int128)
     quotient = (num.abs() * 2 + den) // (den * 2)
-    rounded = (num.sign() * quotient).cast(pl.Float64) / scale
+    # .round: Polars turns ``/ scale`` into ``* (1 / scale)``, so -489 / 10 gave -48.900000000000006
+    rounded = ((num.sign() * quotient).cast(pl.Float64) / scale).round(decimals)
     return pl.when(den > 0).then(rounded).otherwise(None)
 
 

@@ -17,6 +17,7 @@ from services.survey.campaigns.schemas import (
     SendResult,
 )
 from shared.auth import Principal, require_roles
+from shared.bodies import MiB
 from shared.db.tables.survey import survey_idempotency
 from shared.deps import AppSettings, DbSession, IdPath
 from shared.idempotency import idempotent_create
@@ -107,6 +108,7 @@ def update_campaign(
     "/{campaign_id}/recipients",
     response_model=RecipientUploadResult,
     summary="Upload recipients (CSV or JSON); merged with earlier uploads by keyed hash",
+    max_body_size=service.MAX_UPLOAD_BYTES,
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_recipients(
@@ -151,6 +153,7 @@ def close_campaign(campaign_id: IdPath, session: DbSession, principal: Staff) ->
     "/{campaign_id}/bounces",
     response_model=BounceResult,
     summary="Report bounced or opted-out addresses: no more mail goes to them",
+    max_body_size=4 * MiB,  # 10,000 addresses
 )
 def report_bounces(
     campaign_id: IdPath,

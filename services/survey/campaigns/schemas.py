@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.types import IsoDate, SingleLine
+
 Kind = Literal["user_satisfaction", "user_skills", "sdma"]
 Attribute = Literal["location", "device_type", "mode_of_working", "role"]
 ALL_ATTRIBUTES: list[Attribute] = ["location", "device_type", "mode_of_working", "role"]
@@ -16,14 +18,14 @@ class CampaignCreate(BaseModel):
 
     organisation_id: int = Field(ge=1, le=2_147_483_647)
     kind: Kind
-    title: str | None = Field(default=None, min_length=3, max_length=200)
+    title: SingleLine | None = Field(default=None, min_length=3, max_length=200)
     cycle_id: int | None = Field(
         default=None, ge=1, le=2_147_483_647, description="Benchmark cycle this survey feeds"
     )
-    opens_on: date | None = Field(
+    opens_on: IsoDate | None = Field(
         default=None, description="First day (Europe/London); default today"
     )
-    closes_on: date | None = Field(
+    closes_on: IsoDate | None = Field(
         default=None, description="Last day (Europe/London), inclusive; default four weeks"
     )
     users_in_scope: int = Field(ge=0, le=10_000_000, description="Response-rate denominator")
@@ -32,7 +34,7 @@ class CampaignCreate(BaseModel):
     retention_days: int = Field(
         default=30, ge=0, le=365, description="Days after close before addresses are erased"
     )
-    attribute_options: dict[Attribute, list[str]] = Field(
+    attribute_options: dict[Attribute, list[SingleLine]] = Field(
         default_factory=dict, description="The organisation's own option lists per attribute"
     )
     breakdown_attributes: list[Attribute] | None = Field(
@@ -47,14 +49,14 @@ class CampaignCreate(BaseModel):
 class CampaignUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=3, max_length=200)
-    opens_on: date | None = None
-    closes_on: date | None = None
+    title: SingleLine | None = Field(default=None, min_length=3, max_length=200)
+    opens_on: IsoDate | None = None
+    closes_on: IsoDate | None = None
     users_in_scope: int | None = Field(default=None, ge=0, le=10_000_000)
     reminder_count: int | None = Field(default=None, ge=0, le=5)
     reminder_interval_days: int | None = Field(default=None, ge=1, le=60)
     retention_days: int | None = Field(default=None, ge=0, le=365)
-    attribute_options: dict[Attribute, list[str]] | None = None
+    attribute_options: dict[Attribute, list[SingleLine]] | None = None
     breakdown_attributes: list[Attribute] | None = None
     comments_enabled: bool | None = None
     suppression_threshold: int | None = Field(default=None, ge=5, le=1000)
@@ -131,7 +133,7 @@ class SendResult(BaseModel):
 class BounceReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    addresses: list[str] = Field(min_length=1, max_length=10_000)
+    addresses: list[SingleLine] = Field(min_length=1, max_length=10_000)
     kind: Literal["bounce", "opt_out"] = "bounce"
 
 

@@ -1,18 +1,28 @@
 """The respondent's link: a server-rendered form at /s/{token} (no JavaScript) and the same
 survey as JSON at /api/v1/respond/{token} for third-party frontends.
 
-The token is the respondent's only credential and sits in the URL path, so every response
-says ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``, and the access log
-is redacted (see ``services.survey.main``).
+These are the service's only unauthenticated endpoints, so every request is counted
+against a per-client and a per-link rate limit before anything else happens, a body is
+read only once the link is known to take answers, and bodies are small (``BODY_LIMIT``).
+The token is the respondent's only credential and sits in the URL path, so every
+response, error or not, says ``Cache-Control: no-store`` and ``Referrer-Policy:
+no-referrer``, pages may not be framed, and the access log is redacted (see
+``services.survey.main``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from fastapi.routing import APIRoute
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.types import Message, Receive, Scope, Send
 
 from services.survey.instruments import AnswerValue
 from services.survey.respond import service
@@ -26,6 +36,7 @@ from services.survey.respond.schemas import (
 )
 from services.survey.respond.service import Link, LinkError
 from services.survey.web.render import (
+    STYLE_SOURCE,
     parse_form,
     read_navigation,
     render_form_page,
@@ -36,16 +47,107 @@ from services.survey.web.render import (
 from shared.deps import AppSettings, DbSession
 from shared.errors import Conflict, NotFound, ProblemError, Unprocessable
 
-html = APIRouter(tags=["respondent form"], include_in_schema=False)
-api = APIRouter(prefix="/api/v1/respond", tags=["respond"])
+# 4,000 characters of comment at 12 bytes each (an astral character \u-escaped in JSON,
+# or percent-encoded in a form) plus every other answer stays well under this.
+BODY_LIMIT = 128 * 1024
+
+_COMMON = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "X-Robots-Tag": "noindex",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+# The pages have no script, no images and one inline stylesheet (allowed by its hash);
+# forms post back to the same origin.
+PAGE_HEADERS = {
+    **_COMMON,
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src {STYLE_SOURCE}; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+API_HEADERS = {
+    **_COMMON,
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
+}
+
+
+class PublicRoute(APIRoute):
+    """A respondent endpoint: rate-limited first, and every answer (errors included,
+    which the app's handlers render below this point) carries ``security_headers``."""
+
+    security_headers: dict[str, str] = PAGE_HEADERS
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(self.security_headers)
+            await send(message)
+
+        await super().handle(scope, receive, send_with_headers)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def limited(request: Request) -> Response:
+            client = request.client.host if request.client else "unknown"
+            request.app.state.rate_limiter.check(client, request.path_params.get("token", ""))
+            await self.before_body(request)
+            return await handler(request)
+
+        return limited
+
+    async def before_body(self, request: Request) -> None:
+        """Runs after the rate limit, before FastAPI reads the body."""
+
+
+class LinkFirstRoute(PublicRoute):
+    """A JSON endpoint whose body is read only for a link that still takes answers: an
+    unknown, closed or used link is refused before a byte of the body is read."""
+
+    security_headers = API_HEADERS
+
+    async def before_body(self, request: Request) -> None:
+        if request.method in {"POST", "PUT", "PATCH"}:
+            await run_in_threadpool(_check_open, request.app.state.engine, request.path_params)
+
+
+html = APIRouter(tags=["respondent form"], include_in_schema=False, route_class=PublicRoute)
+
+LIMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+        **extra,
+    }
+    for status, description, extra in (
+        (413, "The body is larger than this endpoint accepts", {}),
+        (
+            429,
+            "Too many requests from this client or for this link",
+            {"headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+        ),
+    )
+}
+api = APIRouter(
+    prefix="/api/v1/respond",
+    tags=["respond"],
+    route_class=LinkFirstRoute,
+    responses=LIMIT_RESPONSES,
+)
 
 Token = Annotated[str, Path(min_length=1, max_length=200, description="The link token")]
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 STATUS = {"unknown": 404, "closed": 410, "used": 200}
 
 
 def _page(body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status, headers=PRIVATE)
+    return HTMLResponse(body, status_code=status)
 
 
 def _link_error(error: LinkError) -> HTMLResponse:
@@ -53,10 +155,23 @@ def _link_error(error: LinkError) -> HTMLResponse:
 
 
 def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303, headers=PRIVATE)
+    return RedirectResponse(url, status_code=303)
 
 
-async def _form(request: Request) -> FormData:
+def _html_link(token: Token, session: DbSession) -> Link | LinkError:
+    try:
+        return service.resolve(session, token)
+    except LinkError as error:
+        return error
+
+
+HtmlLink = Annotated[Link | LinkError, Depends(_html_link)]
+
+
+async def _form(request: Request, link: HtmlLink) -> FormData | None:
+    """The posted form, read only when the link can still take answers."""
+    if isinstance(link, LinkError) or link.completed:
+        return None
     return await request.form(max_files=0, max_fields=400)
 
 
@@ -84,19 +199,18 @@ def form_page(token: Token, request: Request, session: DbSession) -> Response:
     )
 
 
-@html.post("/s/{token}", response_class=HTMLResponse)
+@html.post("/s/{token}", response_class=HTMLResponse, max_body_size=BODY_LIMIT)
 def form_post(
     token: Token,
     session: DbSession,
     settings: AppSettings,
-    form: Annotated[FormData, Depends(_form)],
+    link: HtmlLink,
+    form: Annotated[FormData | None, Depends(_form)],
 ) -> Response:
-    try:
-        link = service.resolve(session, token)
-    except LinkError as error:
-        return _link_error(error)
+    if isinstance(link, LinkError):
+        return _link_error(link)
     here = f"/s/{token}"
-    if link.completed:
+    if link.completed or form is None:
         # A retry after a network failure, or a second tab: nothing more is accepted.
         return _redirect(here)
     instrument = link.instrument
@@ -162,7 +276,7 @@ def opt_out_page(token: Token, session: DbSession) -> Response:
     return _page(_opt_out_html(link, done=False))
 
 
-@html.post("/s/{token}/opt-out", response_class=HTMLResponse)
+@html.post("/s/{token}/opt-out", response_class=HTMLResponse, max_body_size=BODY_LIMIT)
 def opt_out(token: Token, session: DbSession) -> Response:
     try:
         link = service.resolve(session, token)
@@ -214,7 +328,12 @@ def _link_problem(error: LinkError) -> ProblemError:
     return NotFound("This survey link does not work; check it is complete.", code="link_unknown")
 
 
-def _resolve_json(session: DbSession, token: str) -> Link:
+def _check_open(engine: Engine, path_params: dict[str, Any]) -> None:
+    with engine.connect() as conn:
+        _resolve_json(conn, str(path_params.get("token", "")))
+
+
+def _resolve_json(session: Session | Connection, token: str) -> Link:
     try:
         link = service.resolve(session, token)
     except LinkError as error:
@@ -258,6 +377,7 @@ def get_survey(token: Token, session: DbSession) -> RespondentSurvey:
 
 @api.put(
     "/{token}/draft",
+    max_body_size=BODY_LIMIT,
     response_model=DraftOut,
     responses=LINK_RESPONSES,
     summary="Save answers to come back to later",
@@ -275,6 +395,7 @@ def save_draft(token: Token, body: DraftIn, session: DbSession) -> DraftOut:
 
 @api.post(
     "/{token}/submission",
+    max_body_size=BODY_LIMIT,
     status_code=201,
     response_model=SubmissionOut,
     responses=LINK_RESPONSES,

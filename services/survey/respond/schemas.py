@@ -6,8 +6,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.survey.instruments import Instrument
+from shared.types import MultiLine
 
-AnswerIn = int | str | None
+# A text answer (a comment) may span lines; keys are checked against the instrument.
+AnswerIn = int | MultiLine | None
 
 
 class Choice(BaseModel):

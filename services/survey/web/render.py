@@ -18,8 +18,11 @@ re-render the check page with the errors, which link to the page holding each fi
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
@@ -272,6 +275,19 @@ def render_link_error(reason: LinkProblem, *, survey_title: str = "Survey") -> s
         survey_title=survey_title,
         organisation_name=None,
     )
+
+
+def _style_source() -> str:
+    """The pages' one inline stylesheet as a Content-Security-Policy source (its SHA-256),
+    taken from a rendered page so it is exactly what the browser hashes."""
+    page = render_link_error("unknown")
+    found = re.search(r"<style>(.*?)</style>", page, re.DOTALL)
+    assert found is not None, "base.html has no <style> element"
+    digest = hashlib.sha256(found.group(1).encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+STYLE_SOURCE = _style_source()
 
 
 # ---------------------------------------------------------------------------- emails

@@ -158,6 +158,31 @@ def test_overlapping_holds_not_subtracted_twice(clocks: Any) -> None:
     assert one(r, "elapsed_sla_seconds") == 6 * H + 30 * 60
 
 
+def test_hold_begun_before_the_ticket_was_logged_pauses_only_from_logging(clocks: Any) -> None:
+    # All inside working hours, so only clipping holds to [logged, end] keeps the hour
+    # before logging (09:00-10:00) and the hour after resolution (15:00-16:00) unpaused.
+    t = tickets({"logged_at": local(2021, 3, 1, 10), "resolved_at": local(2021, 3, 1, 15)})
+    holds = pl.DataFrame(
+        {
+            "organisation_id": ["o1", "o1"],
+            "ticket_ref": ["T0", "T0"],
+            "start": [local(2021, 3, 1, 9), local(2021, 3, 1, 14)],
+            "end": [local(2021, 3, 1, 11), local(2021, 3, 1, 16)],
+        },
+        schema_overrides={"start": DT, "end": DT},
+    )
+    r = evaluate(t, clocks, holds=holds)
+    # 5 h from logging to resolution, paused 10-11 and 14-15 only: 3 h on the clock
+    assert one(r, "paused_seconds") == 2 * H
+    assert one(r, "elapsed_sla_seconds") == 3 * H
+    # still open at 12:00: paused 10-11 only, so 1 h used and due at 10:00 + 4 h + 1 h
+    r = evaluate(t, clocks, holds=holds[:1], as_of=local(2021, 3, 1, 12))
+    assert one(r, "sla_status") == "open_within"
+    assert one(r, "paused_seconds") == H
+    assert one(r, "elapsed_sla_seconds") == H
+    assert one(r, "due_at") == local(2021, 3, 1, 15)
+
+
 def test_reopened_ticket_gap_does_not_count(clocks: Any) -> None:
     # Logged Mon 09:00, resolved Mon 10:00, reopened Wed 10:00, finally resolved Wed 12:00.
     t = tickets(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -326,3 +327,157 @@ def test_many_batches_duplicates_against_first_occurrence() -> None:
     assert rows["source_row"].to_list() == list(range(2, 52))
     assert [(i.row, i.related_row, i.code) for i in issues] == [(302, 9, "duplicate_conflict")]
     assert (stats.rows_read, stats.rows_accepted, stats.duplicates_merged) == (301, 50, 250)
+
+
+# --- line ends, encodings and damaged files (issue 9, items 4 and 5) ---------------------
+
+ROWS3 = [
+    "INC1,1 - Critical,05/03/2021 17:30,,2,Desk,,x",
+    'INC2,2 - High,05/03/2021 17:31,,2,"Two\r\nlines",,x',
+    "INC3,3 - Moderate,05/03/2021 17:32,,2,Desk,,x",
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 1 << 20])
+@pytest.mark.parametrize(
+    "ends",
+    [["\n"] * 4, ["\r\n"] * 4, ["\r"] * 4, ["\r", "\r\n", "\n", "\r"], ["\r\n", "\r", "\r", ""]],
+)
+def test_cr_lf_and_crlf_line_ends_in_any_mix_and_any_read_size(ends: list[str], size: int) -> None:
+    lines = [HEADER.rstrip("\n"), *ROWS3]
+    text = "".join(line + end for line, end in zip(lines, ends, strict=True))
+    parser = TicketFileParser(SERVICENOW, organisation_id="o1")
+    batches = list(parser.parse(chunked(text.encode(), size)))
+    rows = pl.concat([b.rows for b in batches])
+    assert rows.select("source_row", "ticket_ref").rows() == [(2, "INC1"), (3, "INC2"), (4, "INC3")]
+    assert rows["team"].to_list() == ["Desk", "Two\r\nlines", "Desk"]  # CRLF inside quotes kept
+    assert [i for b in batches for i in b.issues] == []
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("size", [1, 3, 4096])
+def test_utf16_with_bom_read_in_any_read_size(codec: str, size: int) -> None:
+    bom = codecs.BOM_UTF16_LE if codec == "utf-16-le" else codecs.BOM_UTF16_BE
+    text = HEADER + "INC1,1 - Critical,05/03/2021 17:30,,2,Council’s £ desk 🎫,,x\r\n"
+    parser = TicketFileParser(SERVICENOW, organisation_id="o1")
+    batches = list(parser.parse(chunked(bom + text.encode(codec), size)))
+    rows = pl.concat([b.rows for b in batches])
+    assert rows["team"].to_list() == ["Council’s £ desk 🎫"]  # a surrogate pair split too
+    assert parser.stats.encoding == codec
+    assert parser.stats.replaced_characters == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (HEADER.encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+        (HEADER.encode("utf-16-be"), "UTF-16 text without a byte-order mark"),
+        (HEADER.encode("utf-32"), "UTF-32"),
+        (b"PK\x03\x04\x14\x00\x06\x00" + b"x" * 100, "Excel workbook (.xlsx)"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"x" * 100, "old-style Excel workbook"),
+        (b"%PDF-1.7\n" + b"x" * 100, "PDF"),
+        (b"\x1f\x8b\x08\x00" + b"x" * 100, "gzip"),
+        (HEADER.encode() + b"INC1,\x00\x01\x02", f"a NUL byte at byte {len(HEADER) + 5}"),
+        (bytes(range(1, 32)) * 4 + HEADER.encode(), "binary control codes"),
+    ],
+)
+def test_files_that_are_not_text_are_refused_by_name(data: bytes, named: str) -> None:
+    with pytest.raises(FileFormatError, match=re.escape(named)):
+        run(data)
+
+
+def test_a_few_control_codes_are_still_text() -> None:
+    text = HEADER + "INC1,1 - Critical,05/03/2021 17:30,,2,Desk\x0c,,x\x0b\n"  # FF, VT
+    rows, issues, _ = run(text.encode())
+    assert rows["ticket_ref"].to_list() == ["INC1"] and issues == []
+
+
+def test_nul_in_a_cell_after_the_sniffed_start_is_a_row_error() -> None:
+    body = "".join(f"INC{i},1 - Critical,05/03/2021 17:30,,2,Desk,,x\n" for i in range(100))
+    text = HEADER + body + "INC100,1 - Critical,05/03/2021 17:30,,2,De\x00sk,,x\n"
+    rows, issues, _ = run(text.encode())
+    assert rows.height == 100
+    assert [(i.row, i.code) for i in issues] == [(102, "nul_character")]
+
+
+LAST = "INC9,2 - High,05/03/2021 17:30,,2,Desk,,Email"  # 8 cells, like HEADER
+
+
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [
+        (LAST[: LAST.rindex(",") + 1], "its last cell is missing"),  # cut after a separator
+        (LAST[: LAST.rindex(",")], "it has 7 of the header's 8 cells"),
+        (LAST[:-9], "it has 6 of the header's 8 cells"),
+        (LAST[: LAST.rindex(",") + 1] + '"Ema', "inside a quoted cell"),
+        (LAST[: LAST.rindex(",") + 1] + '"', "inside a quoted cell"),
+        (LAST.replace("Email", "Répar") + "\xc3", "in the middle of a character"),
+    ],
+)
+def test_a_cut_off_last_row_is_a_row_error(tail: str, reason: str) -> None:
+    good = "INC1,1 - Critical,05/03/2021 17:30,,2,Desk,,x\n"
+    data = (HEADER + good + tail).encode("utf-8", errors="surrogateescape")
+    if tail.endswith("\xc3"):
+        data = (HEADER + good + tail[:-1]).encode() + b"\xc3"
+    rows, issues, stats = run(data)
+    assert rows["ticket_ref"].to_list() == ["INC1"]
+    assert [(i.row, i.code, i.severity) for i in issues] == [(3, "truncated_row", "error")]
+    assert reason in issues[0].message
+    assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected) == (2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [LAST, LAST + "\n", LAST + "\r\n", LAST[: LAST.rindex(",") + 1] + '""'],
+)
+def test_a_whole_last_row_without_a_line_break_is_read(tail: str) -> None:
+    rows, issues, _ = run((HEADER + tail).encode())
+    assert rows["ticket_ref"].to_list() == ["INC9"]
+    assert [i for i in issues if i.severity == "error"] == []
+
+
+def test_a_short_row_is_an_error_not_blanks() -> None:
+    text = HEADER + "INC1,1 - Critical,05/03/2021 17:30,,2,Desk\n" + LAST + "\n"
+    rows, issues, _ = run(text.encode())
+    assert rows["ticket_ref"].to_list() == ["INC9"]
+    assert [(i.row, i.code) for i in issues] == [(2, "column_count")]
+
+
+def test_utf16_cut_inside_a_character_is_a_cut_off_row() -> None:
+    data = codecs.BOM_UTF16_LE + (HEADER + LAST).encode("utf-16-le")[:-1]
+    rows, issues, stats = run(data)
+    assert rows.height == 0
+    assert [(i.row, i.code) for i in issues] == [(2, "truncated_row")]
+    assert stats.encoding == "utf-16-le"
+
+
+def test_a_quote_never_closed_fails_the_file_instead_of_reading_it_all(monkeypatch: Any) -> None:
+    import services.ingest.tickets.parsing as parsing
+
+    monkeypatch.setattr(parsing, "TEXT_CHUNK", 64)
+    monkeypatch.setattr(parsing, "MAX_RECORD_BYTES", 256)
+    good = "".join(f"INC{i},1 - Critical,05/03/2021 17:30,,2,Desk,,x\n" for i in range(3))
+    stray = 'INC7,1 - Critical,05/03/2021 17:30,,2,5" screen,,x\n'
+    data = (HEADER + good + stray + good * 20).encode()
+    parser = TicketFileParser(SERVICENOW, organisation_id="o1", batch_size=2)
+    with pytest.raises(FileFormatError, match=r"Row 5 runs on for more than 0 MB"):
+        list(parser.parse(chunked(data, 16)))
+
+
+def test_a_row_the_csv_module_cannot_read_is_a_row_error() -> None:
+    from services.ingest.tickets.parsing import _CsvChunk, _read_chunk_slow
+
+    data = b'a,"b\nc",d\nx,5" y\nz,w\n'
+    import numpy as np
+
+    chunk = _CsvChunk(data, np.array([0, 10]), np.array([9, len(data)]), np.array([3, 3]))
+    frame = _read_chunk_slow(chunk, 3, ",")
+    assert frame["__bad"].to_list()[0] is None
+    assert "new-line character" in frame["__bad"].to_list()[1]
+
+
+def test_empty_first_line_and_wrong_separator_are_named() -> None:
+    with pytest.raises(FileFormatError, match="first line of the file is empty"):
+        run(b"\r\n" + HEADER.encode())
+    with pytest.raises(FileFormatError, match="separated by ';'"):
+        run(HEADER.replace(",", ";").encode())

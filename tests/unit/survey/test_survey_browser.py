@@ -13,13 +13,14 @@ import pytest
 
 from services.survey.instruments import load_instrument
 from services.survey.web.render import render_form_page, render_link_error, render_thank_you
+from shared.testing.browser import find_chromium, missing_reason
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = find_chromium()
 ACTION = "/s/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed"),
+    pytest.mark.skipif(CHROMIUM is None, reason=missing_reason()),
 ]
 
 
