@@ -74,9 +74,27 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 300.0
     outbox_poll_seconds: float = 0.5
-    # One delivery may process a several-GB ticket import inside the receiving service,
-    # far beyond an ordinary request's 30 s, so the worker's HTTP client waits this long.
-    outbox_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
+    # Receivers answer an event at once (long work becomes a job on their side), so a
+    # delivery that takes longer than this is a hung receiver: retry later.
+    outbox_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Events whose receiver still works inside the request (ticket-import processing, a
+    # several-GB file) get the long timeout; they hold only a lane of their own target.
+    outbox_long_event_types: tuple[str, ...] = ("ticket_import.received",)
+    outbox_long_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
+    # A claim's lease is 3 timeouts (connect, write, read) plus this; a row whose lease
+    # has passed is claimed again (its worker died or hung).
+    outbox_lease_grace_seconds: float = Field(default=30.0, ge=0)
+    # Delivery threads per target service (see shared.outbox, "Lanes").
+    outbox_lanes_per_target: int = Field(default=2, ge=1, le=16)
+
+    # Metrics jobs (long work an event asks for, run in the metrics process).
+    metrics_jobs_in_background: bool = True
+    metrics_job_poll_seconds: float = Field(default=0.5, gt=0)
+    # A running job's row stays locked while it runs; the lease only decides how soon a
+    # job whose process died is taken up again.
+    metrics_job_lease_seconds: float = Field(default=60.0, gt=0)
+    metrics_job_max_attempts: int = Field(default=5, ge=1)
+    metrics_job_backoff_seconds: float = Field(default=5.0, ge=0)
 
     # Ticket-import watchdog (run by the worker's periodic jobs): an import with no progress
     # for this long and no process on it is queued again, and failed once it has been
