@@ -92,6 +92,13 @@ class MappingCreate(BaseModel):
 class Mapping(MappingCreate):
     model_config = ConfigDict(extra="ignore")
 
+    # Output: stored values are read back as they are (input checks apply to MappingCreate).
+    name: str
+    columns: dict[str, CanonicalField] = Field(description="Source column header → canonical field")
+    priority_map: dict[str, Literal["P0", "P1", "P2", "P3", "P4"]] = {}
+    type_map: dict[str, Literal["incident", "request"]] = {}
+    status_map: dict[str, Literal["new", "open", "on_hold", "resolved", "closed", "cancelled"]] = {}
+
     id: int
     organisation_id: int
     created_at: datetime
