@@ -32,7 +32,7 @@ from jose.exceptions import JOSEError, JWTError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.errors import Forbidden, ProblemError, Unauthorized
+from shared.errors import AUTH_CHALLENGE, Forbidden, ProblemError, Unauthorized
 from shared.settings import Settings
 
 ROLES = ("admin", "participant", "partner", "reader")
@@ -394,7 +394,7 @@ def verify_api_key(settings: Settings, session: Session, presented: str) -> Prin
 # Anything else is refused before it reaches the database, so odd bytes (a NUL, non-ASCII)
 # in a presented key are a 401, never a driver error.
 _API_KEY_SHAPE = re.compile(r"ys_([0-9a-f]{1,64})_([A-Za-z0-9_-]{1,256})", re.ASCII)
-_BASIC_CHALLENGE = 'Bearer realm="yardstick", Basic realm="yardstick", charset="UTF-8"'
+_BASIC_CHALLENGE = AUTH_CHALLENGE  # every 401 offers Basic now (shared.errors)
 
 
 def _basic_unauthorized(detail: str, code: str) -> Unauthorized:

@@ -65,11 +65,16 @@ class Unprocessable(ProblemError):
     status, code, title = 422, "validation_error", "Invalid input"
 
 
+# Both schemes the API accepts, so a client that sends credentials only once challenged
+# (HTTP Basic with an API key as the password: Power BI, Excel, curl --anyauth) sends them.
+AUTH_CHALLENGE = 'Bearer realm="yardstick", Basic realm="yardstick", charset="UTF-8"'
+
+
 class Unauthorized(ProblemError):
     status, code, title = 401, "unauthorized", "Authentication required"
 
     def __init__(self, detail: str, **kw: Any) -> None:
-        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="yardstick"'})
+        kw.setdefault("headers", {"WWW-Authenticate": AUTH_CHALLENGE})
         super().__init__(detail, **kw)
 
 

@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.events import EventType
 
@@ -48,7 +49,9 @@ class Settings(BaseSettings):
     # Host header, which a client chooses. The survey's is public_survey_url.
     ingest_public_url: str | None = None
     metrics_public_url: str | None = None
-    cors_origins: list[str] = []
+    # Origins of browser frontends allowed to call the API: a comma-separated list
+    # ("https://a.example, https://b.example"), one origin, "*", or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = []
     # Request bodies: the limit of every endpoint that declares none of its own (FastAPI's
     # max_body_size on the route); larger bodies get 413 before they are read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=0)
@@ -127,6 +130,28 @@ class Settings(BaseSettings):
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
     # An entry is one response body, typically 5-60 kB.
     results_cache_size: int = Field(default=512, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        # NoDecode: pydantic-settings would otherwise parse the variable as JSON, and a
+        # plain "https://a.example" stopped the service at start-up.
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        parts: Any = text.split(",")
+        if text.startswith("["):
+            try:
+                parts = json.loads(text)
+            except ValueError:
+                raise ValueError(
+                    "not a JSON list; write the origins comma-separated instead, "
+                    "e.g. https://a.example,https://b.example"
+                ) from None
+            if not isinstance(parts, list):
+                return parts
+        # A browser's Origin header never ends in "/", so a trailing one would never match.
+        return [str(p).strip().rstrip("/") for p in parts if str(p).strip()]
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

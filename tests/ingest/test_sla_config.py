@@ -73,3 +73,35 @@ def test_one_policy_is_named_in_the_singular(api):
     )
     body = assert_problem(response, 409, "calendar_in_use")
     assert f"SLA policy {policy};" in body["detail"]
+
+
+def test_a_name_stored_before_the_input_checks_reads_back_instead_of_a_500(api, owner_engine):
+    """Input types refuse control characters; output models read stored values as they are,
+    so a name stored before that check existed is shown, not turned into a 500."""
+    org = make_org(api)["id"]
+    cal = _calendar(api, org)
+    policy = _policy(api, org, cal, "P4")
+    headers = api.auth("participant", [org])
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE business_calendars SET name = :n WHERE id = :i"),
+            {"n": "Office\r\nhours", "i": cal},
+        )
+        conn.execute(
+            text("UPDATE sla_policies SET request_type = :t WHERE id = :i"),
+            {"t": "Laptop\nrequest", "i": policy},
+        )
+    r = api.ingest.get(f"/api/v1/organisations/{org}/calendars/{cal}", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Office\r\nhours"
+    r = api.ingest.get(f"/api/v1/organisations/{org}/sla-policies", headers=headers)
+    assert r.status_code == 200, r.text
+    assert [p["request_type"] for p in r.json()] == ["Laptop\nrequest"]
+    # ... while the same value sent in is refused, naming the field.
+    r = api.ingest.put(
+        f"/api/v1/organisations/{org}/calendars/{cal}",
+        json={"name": "Office\r\nhours", "nation": "GB-ENG", "hours": STD_HOURS},
+        headers=headers,
+    )
+    body = assert_problem(r, 422, "validation_error")
+    assert any(e["field"].endswith("name") for e in body["errors"])
