@@ -7,7 +7,6 @@ package with its own table (services.ingest.outbox, services.survey.outbox).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +17,7 @@ from shared import outbox
 from shared.auth import AdminPrincipal
 from shared.deps import DbSession, IdPath
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.serialization import UtcDateTime
 
 OutboxStatus = Literal["pending", "delivering", "delivered", "dead"]
 
@@ -33,13 +33,13 @@ class OutboxEvent(BaseModel):
         "leased_until), delivered, or dead (out of attempts: re-drive it once fixed)"
     )
     attempts: int
-    next_attempt_at: datetime
-    leased_until: datetime | None
+    next_attempt_at: UtcDateTime
+    leased_until: UtcDateTime | None
     last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
+    created_at: UtcDateTime
+    delivered_at: UtcDateTime | None
     redriven_by: str | None = Field(description="The admin who last re-drove it")
-    redriven_at: datetime | None
+    redriven_at: UtcDateTime | None
 
 
 def admin_router(table: Table) -> APIRouter:

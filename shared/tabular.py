@@ -29,6 +29,8 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
+from shared.serialization import utc_text
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -59,7 +61,9 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, Decimal):
         # fixed-point, never exponent form (Decimal("1E+2") is written 100)
         return format(value, "f")
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return utc_text(value)  # the JSON form: 2026-11-29T23:45:20Z
+    if isinstance(value, date):
         return value.isoformat()
     # text: escaped when a spreadsheet would run it
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.serialization import UtcDateTime
 from shared.types import SingleLine
 
 Role = Literal["admin", "participant", "partner", "reader"]
@@ -31,9 +32,9 @@ class ApiKey(BaseModel):
     role: Role
     organisations: list[int]
     created_by: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None
+    revoked_at: UtcDateTime | None
 
 
 class ApiKeyCreated(ApiKey):

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from shared.serialization import UtcDateTime
 from shared.types import IsoDate
 
 CycleStatus = Literal["open", "closed", "published"]
@@ -34,8 +35,8 @@ class Cycle(BaseModel):
     year: int
     status: CycleStatus
     results_release_date: date | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.deps import MAX_INT32
+from shared.serialization import UtcDateTime
 from shared.types import SingleLine
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
@@ -45,5 +45,5 @@ class FeedbackBatch(BaseModel):
 class FeedbackAccepted(BaseModel):
     stored: int
     organisations: list[int]
-    first_received_at: datetime
-    last_received_at: datetime
+    first_received_at: UtcDateTime
+    last_received_at: UtcDateTime

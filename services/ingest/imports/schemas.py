@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from shared.serialization import UtcDateTime
 
 
 class ImportBatch(BaseModel):
@@ -12,4 +12,4 @@ class ImportBatch(BaseModel):
     rows: int = Field(description="Data rows in the file")
     submissions: int = Field(description="Accepted submissions created")
     cycle_years: list[int] = Field(description="Cycles whose benchmarks are recomputed")
-    created_at: datetime
+    created_at: UtcDateTime

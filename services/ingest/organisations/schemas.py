@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.serialization import UtcDateTime
 from shared.types import SingleLine
 
 OrgType = Literal["E", "S", "W", "C", "D", "L", "M", "O"]
@@ -45,5 +45,5 @@ class Organisation(BaseModel):
     nation: Nation
     partnership: bool
     users: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import date as date_
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.serialization import JsonDecimal, UtcDateTime
 from shared.types import IsoDate, SingleLine
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -63,11 +63,11 @@ class Calendar(CalendarIn):
     id: int
     organisation_id: int
     time_zone: str = "Europe/London"
-    working_day_hours: Decimal = Field(
+    working_day_hours: JsonDecimal = Field(
         description='Length of a normal working day in hours (used for "N working days")'
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class PolicyIn(BaseModel):
@@ -99,7 +99,12 @@ class Policy(PolicyIn):
         default=None, description="For P4: the request type it applies to"
     )
     effective_from: date_ = Field(description="Applies to tickets logged from this date")
+    target_hours: JsonDecimal | None = Field(default=None, description="Target in hours")
+    target_working_days: JsonDecimal | None = Field(
+        default=None, description="Target in working days"
+    )
+    target_share_pct: JsonDecimal = Field(description="Share of tickets to meet it, in %")
     id: int
     organisation_id: int
     clock: str = Field(description="'24x7' or 'business calendar <id>'")
-    created_at: datetime
+    created_at: UtcDateTime

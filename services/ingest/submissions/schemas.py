@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.serialization import UtcDateTime
 from shared.types import MultiLine, SingleLine
 
 SubmissionState = Literal["draft", "submitted", "returned", "accepted"]
@@ -70,14 +70,14 @@ class WarningComment(BaseModel):
     message: str
     comment: str
     created_by: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ReviewReason(BaseModel):
     question_key: str
     reason: str
     created_by: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ValidationIssue(BaseModel):
@@ -96,10 +96,10 @@ class SubmissionSummary(BaseModel):
     module: str
     state: SubmissionState
     imported: bool
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    decided_at: datetime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    submitted_at: UtcDateTime | None
+    decided_at: UtcDateTime | None
 
 
 class Submission(SubmissionSummary):
@@ -118,7 +118,7 @@ class AuditEntry(BaseModel):
     id: int
     submission_id: int
     actor: str
-    at: datetime
+    at: UtcDateTime
     action: str
     question_key: str | None
     old_value: Any = None

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.serialization import UtcDateTime
 from shared.tickets import MAPPED_FIELDS
 from shared.types import SingleLine
 
@@ -52,9 +52,9 @@ class TicketImport(BaseModel):
     failure: str | None = Field(
         description="Why the whole file failed, when it did, and what to do about it"
     )
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     errors_url: str
 
 
@@ -101,7 +101,7 @@ class Mapping(MappingCreate):
 
     id: int
     organisation_id: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class Interval(BaseModel):

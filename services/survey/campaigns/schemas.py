@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.serialization import UtcDateTime
 from shared.types import IsoDate, SingleLine
 
 Kind = Literal["user_satisfaction", "user_skills", "sdma"]
@@ -65,7 +66,7 @@ class CampaignUpdate(BaseModel):
 class MailProblem(BaseModel):
     reason: str = Field(description="What stops the mail going out and how to put it right")
     kind: Literal["invitation", "reminder"] = Field(description="The message that failed")
-    failed_at: datetime
+    failed_at: UtcDateTime
 
 
 class Campaign(BaseModel):
@@ -76,8 +77,8 @@ class Campaign(BaseModel):
     title: str
     opens_on: date
     closes_on: date
-    opens_at: datetime = Field(description="Opening instant (00:00 Europe/London), UTC")
-    closes_at: datetime = Field(description="Closing instant (24:00 Europe/London), UTC")
+    opens_at: UtcDateTime = Field(description="Opening instant (00:00 Europe/London), UTC")
+    closes_at: UtcDateTime = Field(description="Closing instant (24:00 Europe/London), UTC")
     users_in_scope: int
     reminder_count: int
     reminder_interval_days: int
@@ -97,11 +98,11 @@ class Campaign(BaseModel):
         description="The latest message that could not be built, with the reason; null if "
         "every message could be built"
     )
-    first_sent_at: datetime | None
-    closed_at: datetime | None
-    addresses_erased_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    first_sent_at: UtcDateTime | None
+    closed_at: UtcDateTime | None
+    addresses_erased_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class RowProblem(BaseModel):

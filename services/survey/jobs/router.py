@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from services.survey import clock
 from services.survey.jobs import service
 from shared.auth import ServicePrincipal
 from shared.deps import DbSession
+from shared.serialization import UtcDateTime
 
 router = APIRouter(prefix="/internal/jobs", tags=["internal"], include_in_schema=False)
 
@@ -22,7 +22,7 @@ class JobRun(BaseModel):
 class JobResult(BaseModel):
     job: str
     count: int
-    now: datetime
+    now: UtcDateTime
 
 
 @router.post("/{job}", response_model=list[JobResult])
