@@ -23,7 +23,7 @@ def setup_org(api: Any, share: str = "95") -> tuple[int, int]:
         headers=api.auth("participant", [org]),
     )
     assert cal.status_code == 201, cal.text
-    assert cal.json()["working_day_hours"] == "10.00"
+    assert cal.json()["working_day_hours"] == 10.0
     for priority in ("P1", "P2"):
         pol = api.ingest.post(
             f"/api/v1/organisations/{org}/sla-policies",
