@@ -26,6 +26,25 @@ from shared.errors import Unprocessable
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+def location_responses(
+    status: int = 201, what: str = "the created resource"
+) -> dict[int | str, Any]:
+    """The OpenAPI ``responses`` entry of an operation answering ``status`` (201 created,
+    202 accepted) with a ``Location`` header: a path on this service (a relative reference,
+    never an absolute URL built from the request) that answers GET with 200."""
+    return {
+        status: {
+            "description": "Created" if status == 201 else "Accepted",
+            "headers": {
+                "Location": {
+                    "description": f"Path of {what} on this service; GET it",
+                    "schema": {"type": "string", "format": "uri-reference", "pattern": "^/"},
+                }
+            },
+        }
+    }
+
+
 def idempotent_create(
     request: Request,
     session: Session,

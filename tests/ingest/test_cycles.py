@@ -55,7 +55,7 @@ def test_codes_follow_domain_rules_and_are_stable(api):
     mine = api.ingest.get(
         f"/api/v1/cycles/{cycle['id']}/codes", headers=api.auth("participant", [plain["id"]])
     )
-    assert mine.json() == [
+    assert mine.json()["items"] == [
         {"cycle_id": cycle["id"], "organisation_id": plain["id"], "code": by_org[plain["id"]]}
     ]
 

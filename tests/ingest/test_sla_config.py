@@ -96,7 +96,7 @@ def test_a_name_stored_before_the_input_checks_reads_back_instead_of_a_500(api, 
     assert r.json()["name"] == "Office\r\nhours"
     r = api.ingest.get(f"/api/v1/organisations/{org}/sla-policies", headers=headers)
     assert r.status_code == 200, r.text
-    assert [p["request_type"] for p in r.json()] == ["Laptop\nrequest"]
+    assert [p["request_type"] for p in r.json()["items"]] == ["Laptop\nrequest"]
     # ... while the same value sent in is refused, naming the field.
     r = api.ingest.put(
         f"/api/v1/organisations/{org}/calendars/{cal}",

@@ -45,7 +45,7 @@ def snapshot(engine) -> dict[str, object]:
 def test_catalogue_is_readable_and_says_what_it_extends(api):
     listing = api.ingest.get("/api/v1/catalogue", headers=api.auth("participant", [1]))
     assert listing.status_code == 200
-    by_cycle = {c["cycle"]: c for c in listing.json()}
+    by_cycle = {c["cycle"]: c for c in listing.json()["items"]}
     assert by_cycle[2020]["extends"] == "2019" and by_cycle[2020]["extends_cycle"] == 2019
     assert by_cycle[2016]["extends"] == "base" and by_cycle[2016]["extends_cycle"] is None
     cat = api.ingest.get("/api/v1/catalogue/2020", headers=api.auth()).json()

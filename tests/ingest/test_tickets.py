@@ -171,7 +171,7 @@ def test_hornbill_export_through_the_ready_profile(api, owner_engine):
 def test_profile_listing_shows_the_documented_columns(api):
     r = api.ingest.get("/api/v1/ticket-profiles", headers=api.auth("admin"))
     assert r.status_code == 200, r.text
-    profiles = {p["name"]: p for p in r.json()}
+    profiles = {p["name"]: p for p in r.json()["items"]}
     assert profiles["hornbill"]["columns"]["team"] == ["h_fk_team_name", "h_fk_team_id"]
     assert profiles["hornbill"]["columns"]["resolved_first_contact"] == ["h_firsttimefix"]
     topdesk = profiles["topdesk"]["columns"]

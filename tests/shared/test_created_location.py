@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.factories import make_cycle, make_org
 from tests.metrics.test_sla_reports import STD_HOURS
+from tests.shared.test_one_shape import TICKETS
 
 
 def _created(response: Any, expected: str) -> dict[str, Any]:
@@ -55,7 +56,9 @@ def test_every_ingest_create_answers_with_location(api):
         headers=admin,
     )
     _created(key, f"/api/v1/api-keys/{key.json()['id']}")
-    # no GET of one key (the secret is shown once); the address is where it is revoked
+    # GET shows the key without its secret (shown once); the same address revokes it
+    got_key = api.ingest.get(key.headers["location"], headers=admin)
+    assert got_key.status_code == 200 and "key" not in got_key.json()
     assert api.ingest.delete(key.headers["location"], headers=admin).status_code == 200
 
     base = f"/api/v1/organisations/{org['id']}"
@@ -81,6 +84,8 @@ def test_every_ingest_create_answers_with_location(api):
         headers=admin,
     )
     _created(policy, f"{base}/sla-policies/{policy.json()['id']}")
+    got_policy = api.ingest.get(policy.headers["location"], headers=who)
+    assert got_policy.status_code == 200 and got_policy.json() == policy.json()
     assert api.ingest.delete(policy.headers["location"], headers=admin).status_code == 204
 
     mapping = api.ingest.post(
@@ -89,6 +94,8 @@ def test_every_ingest_create_answers_with_location(api):
         headers=who,
     )
     _created(mapping, f"{base}/ticket-mappings/{mapping.json()['id']}")
+    got_mapping = api.ingest.get(mapping.headers["location"], headers=who)
+    assert got_mapping.status_code == 200 and got_mapping.json() == mapping.json()
     assert api.ingest.delete(mapping.headers["location"], headers=who).status_code == 204
 
     other = make_org(api)
@@ -101,6 +108,40 @@ def test_every_ingest_create_answers_with_location(api):
     _created(imported, f"/api/v1/imports/{imported.json()['id']}")
     got = api.ingest.get(imported.headers["location"], headers=admin)
     assert got.status_code == 200 and got.json()["id"] == imported.json()["id"]
+
+    # 202: the import job to poll, at a path (never an absolute URL from the Host header)
+    pushed = api.ingest.post(
+        "/api/v1/ticket-imports",
+        params={"organisation_id": org["id"]},
+        content=TICKETS,
+        headers={**who, "Content-Type": "text/csv", "Host": "evil.test"},
+    )
+    assert pushed.status_code == 202, pushed.text
+    job = pushed.json()
+    assert pushed.headers["location"] == f"/api/v1/ticket-imports/{job['id']}"
+    assert job["errors_url"] == f"/api/v1/ticket-imports/{job['id']}/errors"
+    assert api.ingest.get(pushed.headers["location"], headers=who).status_code == 200
+    assert api.ingest.get(job["errors_url"], headers=who).status_code == 200
+
+
+def test_feedback_batch_answers_200_without_location(api):
+    org = make_org(api)
+    r = api.ingest.post(
+        "/api/v1/feedback",
+        json={
+            "ratings": [
+                {
+                    "organisation_id": org["id"],
+                    "source_system": "sn",
+                    "received_at": "2021-03-11T10:00:00Z",
+                    "satisfaction": 6,
+                }
+            ]
+        },
+        headers=api.auth("participant", [org["id"]]),
+    )
+    assert r.status_code == 200, r.text
+    assert "location" not in r.headers and r.json()["stored"] == 1
 
 
 def test_campaign_create_answers_with_location(api):
@@ -117,3 +158,7 @@ def test_campaign_create_answers_with_location(api):
         "/api/v1/campaigns", json=body, headers={**who, "Idempotency-Key": "c-1"}
     )
     assert replay.headers["location"] == created.headers["location"]
+    # 202: sending is followed on the campaign itself
+    sent = api.survey.post(f"{created.headers['location']}/send", headers=who)
+    assert sent.status_code == 202, sent.text
+    assert sent.headers["location"] == created.headers["location"]

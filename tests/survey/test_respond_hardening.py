@@ -262,7 +262,7 @@ def test_links_never_carry_the_host_header(api, smtp):
         "/api/v1/organisations?limit=1", headers={**org_headers, "Host": "evil.example"}
     )
     assert r.status_code == 200, r.text
-    assert r.json()["next"].startswith(api.settings.service_url("ingest") + "/")
+    assert r.json()["next"] == "/api/v1/organisations?limit=1&offset=1"  # a path, no host
 
 
 def test_405_lists_every_method_of_the_path(api):

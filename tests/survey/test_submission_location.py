@@ -1,4 +1,5 @@
-"""A respondent's submission is created at the address it was sent to: the 201 says so."""
+"""A respondent's submission is created at the address it was sent to: the 201 says so,
+and that address answers GET (whether the answers arrived, never the answers)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def test_submission_201_carries_location(api, smtp):
     api.deliver()
     token = smtp.to("x@example.gov.uk")[-1].token
     url = f"/api/v1/respond/{token}/submission"
+    before = api.survey.get(url)
+    assert before.status_code == 404 and before.json()["code"] == "not_submitted"
     sent = api.survey.post(url, json={"answers": full_answers()})
     assert sent.status_code == 201, sent.text
     assert sent.headers["location"] == url
+    got = api.survey.get(sent.headers["location"])
+    assert got.status_code == 200 and got.json() == {"status": "received"}

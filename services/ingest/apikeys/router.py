@@ -11,7 +11,7 @@ from services.ingest.apikeys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from shared.auth import Principal, require_roles
 from shared.db.tables.ingest import ingest_idempotency
 from shared.deps import AppSettings, DbSession
-from shared.idempotency import idempotent_create
+from shared.idempotency import idempotent_create, location_responses
 from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
@@ -21,6 +21,7 @@ KeyManager = Annotated[Principal, Depends(require_roles("admin", "participant"))
 @router.post(
     "",
     status_code=201,
+    responses=location_responses(),
     response_model=ApiKeyCreated,
     summary="Create an API key (the key is shown once)",
 )
@@ -60,3 +61,12 @@ def list_api_keys(
 @router.delete("/{key_id}", response_model=ApiKey, summary="Revoke an API key")
 def revoke_api_key(key_id: uuid.UUID, session: DbSession, principal: KeyManager) -> ApiKey:
     return ApiKey(**service.revoke(session, principal, key_id))
+
+
+@router.get(
+    "/{key_id}",
+    response_model=ApiKey,
+    summary="One API key you manage (never its secret)",
+)
+def get_api_key(key_id: uuid.UUID, session: DbSession, principal: KeyManager) -> ApiKey:
+    return ApiKey(**service.visible(session, principal, key_id))

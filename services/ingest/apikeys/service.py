@@ -72,10 +72,17 @@ def listing(
     return repo.list_keys(session, None if principal.is_admin else principal.subject, limit, offset)
 
 
-def revoke(session: Session, principal: Principal, key_id: uuid.UUID) -> dict[str, Any]:
+def visible(session: Session, principal: Principal, key_id: uuid.UUID) -> dict[str, Any]:
+    """A key its caller manages: any for an admin, their own otherwise."""
     row = repo.get_key(session, key_id)
     if row is None or (not principal.is_admin and row["created_by"] != principal.subject):
         raise NotFound(
-            f"There is no API key {key_id} that you can revoke.", code="api_key_not_found"
+            f"There is no API key {key_id} that you manage; list yours at /api/v1/api-keys.",
+            code="api_key_not_found",
         )
+    return row
+
+
+def revoke(session: Session, principal: Principal, key_id: uuid.UUID) -> dict[str, Any]:
+    visible(session, principal, key_id)
     return repo.revoke_key(session, key_id)

@@ -2,20 +2,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path, Request
 
 from services.ingest.catalogue import service
 from services.ingest.catalogue.schemas import Catalogue, CatalogueSummary
 from shared.auth import CurrentPrincipal
+from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 
 @router.get(
-    "", response_model=list[CatalogueSummary], summary="Cycles that have a catalogue, oldest first"
+    "", response_model=Page[CatalogueSummary], summary="Cycles that have a catalogue, oldest first"
 )
-def list_catalogues(_principal: CurrentPrincipal) -> list[CatalogueSummary]:
-    return [CatalogueSummary(**c) for c in service.listing()]
+def list_catalogues(
+    request: Request,
+    _principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[CatalogueSummary]:
+    return page_of(request, [CatalogueSummary(**c) for c in service.listing()], params)
 
 
 @router.get(

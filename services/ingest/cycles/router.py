@@ -16,13 +16,19 @@ from services.ingest.cycles.schemas import (
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.db.tables.ingest import ingest_idempotency
 from shared.deps import DbSession, IdPath
-from shared.idempotency import idempotent_create
-from shared.pagination import Page, PageParams, make_page, page_params
+from shared.idempotency import idempotent_create, location_responses
+from shared.pagination import Page, PageParams, make_page, page_of, page_params
 
 router = APIRouter(prefix="/api/v1/cycles", tags=["cycles"])
 
 
-@router.post("", status_code=201, response_model=Cycle, summary="Create a benchmarking cycle")
+@router.post(
+    "",
+    status_code=201,
+    response_model=Cycle,
+    summary="Create a benchmarking cycle",
+    responses=location_responses(),
+)
 def create_cycle(
     request: Request,
     body: CycleCreate,
@@ -80,11 +86,16 @@ def assign_codes(
 
 @router.get(
     "/{cycle_id}/codes",
-    response_model=list[OrganisationCode],
+    response_model=Page[OrganisationCode],
     summary="Anonymous codes: all of them for admins, your own organisations' otherwise",
 )
 def list_codes(
-    cycle_id: IdPath, session: DbSession, principal: CurrentPrincipal
-) -> list[OrganisationCode]:
+    request: Request,
+    cycle_id: IdPath,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[OrganisationCode]:
     only = None if principal.is_admin else set(principal.organisations)
-    return [OrganisationCode(**r) for r in service.codes_for(session, cycle_id, only)]
+    rows = service.codes_for(session, cycle_id, only)
+    return page_of(request, [OrganisationCode(**r) for r in rows], params)

@@ -19,12 +19,14 @@ Sender = Annotated[Principal, Depends(require_roles("admin", "partner", "partici
 
 @router.post(
     "",
-    status_code=201,
+    status_code=200,
     response_model=FeedbackAccepted,
     summary="Store post-interaction ratings (satisfaction 1-7, recommendation 0-10)",
     max_body_size=8 * MiB,  # 10,000 ratings
     description="A batch lands whole or not at all; each refusal names the item index "
-    "(ratings.<index>.<field>). Send an Idempotency-Key to retry safely.",
+    "(ratings.<index>.<field>). Send an Idempotency-Key to retry safely. Answers 200 with "
+    "what was stored: a batch is not a resource of its own (its ratings feed the feedback "
+    "figures), so there is nothing to GET and no Location.",
 )
 def post_feedback(
     request: Request,
@@ -41,4 +43,5 @@ def post_feedback(
         idempotency_key,
         body,
         lambda: FeedbackAccepted(**service.store(session, principal, body)),
+        status_code=200,
     )

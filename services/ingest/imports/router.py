@@ -9,6 +9,7 @@ from services.ingest.imports.schemas import ImportBatch
 from shared.auth import AdminPrincipal
 from shared.deps import DbSession, IdPath
 from shared.errors import ProblemError
+from shared.idempotency import location_responses
 from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
@@ -19,6 +20,7 @@ MAX_BYTES = 20 * 1024 * 1024
 @router.post(
     "",
     status_code=201,
+    responses=location_responses(),
     response_model=ImportBatch,
     summary="Import past cycles' values from CSV (admins; all or nothing)",
     max_body_size=MAX_BYTES,

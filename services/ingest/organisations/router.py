@@ -15,13 +15,19 @@ from services.ingest.organisations.schemas import (
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.db.tables.ingest import ingest_idempotency
 from shared.deps import DbSession, IdPath
-from shared.idempotency import idempotent_create
+from shared.idempotency import idempotent_create, location_responses
 from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"])
 
 
-@router.post("", status_code=201, response_model=Organisation, summary="Create an organisation")
+@router.post(
+    "",
+    status_code=201,
+    response_model=Organisation,
+    summary="Create an organisation",
+    responses=location_responses(),
+)
 def create_organisation(
     request: Request,
     body: OrganisationCreate,

@@ -90,6 +90,17 @@ def list_policies(session: Session, organisation_id: int) -> list[dict[str, Any]
     return [dict(r) for r in rows.mappings()]
 
 
+def get_policy(session: Session, organisation_id: int, policy_id: int) -> dict[str, Any] | None:
+    row = (
+        session.execute(
+            select(sp).where(sp.c.id == policy_id, sp.c.organisation_id == organisation_id)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
 def delete_policy(session: Session, organisation_id: int, policy_id: int) -> bool:
     done = session.execute(
         delete(sp)

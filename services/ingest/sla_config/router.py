@@ -2,20 +2,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.ingest.sla_config import service
 from services.ingest.sla_config.schemas import Calendar, CalendarIn, Policy, PolicyIn
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import DbSession, IdPath
+from shared.idempotency import location_responses
+from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/api/v1/organisations/{organisation_id}", tags=["sla configuration"])
 Editor = Annotated[Principal, Depends(require_roles("admin", "participant"))]
 
 
 @router.post(
-    "/calendars", status_code=201, response_model=Calendar, summary="Add a business calendar"
+    "/calendars",
+    status_code=201,
+    response_model=Calendar,
+    summary="Add a business calendar",
+    responses=location_responses(),
 )
 def create_calendar(
     organisation_id: IdPath,
@@ -29,11 +35,16 @@ def create_calendar(
     return created
 
 
-@router.get("/calendars", response_model=list[Calendar], summary="This organisation's calendars")
+@router.get("/calendars", response_model=Page[Calendar], summary="This organisation's calendars")
 def list_calendars(
-    organisation_id: IdPath, session: DbSession, principal: CurrentPrincipal
-) -> list[Calendar]:
-    return [Calendar(**c) for c in service.list_calendars(session, principal, organisation_id)]
+    request: Request,
+    organisation_id: IdPath,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[Calendar]:
+    rows = service.list_calendars(session, principal, organisation_id)
+    return page_of(request, [Calendar(**c) for c in rows], params)
 
 
 @router.get("/calendars/{calendar_id}", response_model=Calendar, summary="One calendar")
@@ -73,6 +84,7 @@ def delete_calendar(
 @router.post(
     "/sla-policies",
     status_code=201,
+    responses=location_responses(),
     response_model=Policy,
     summary="Add an effective-dated SLA policy for a priority (and request type)",
 )
@@ -90,11 +102,23 @@ def create_policy(
     return created
 
 
-@router.get("/sla-policies", response_model=list[Policy], summary="This organisation's policies")
+@router.get("/sla-policies", response_model=Page[Policy], summary="This organisation's policies")
 def list_policies(
-    organisation_id: IdPath, session: DbSession, principal: CurrentPrincipal
-) -> list[Policy]:
-    return [Policy(**p) for p in service.list_policies(session, principal, organisation_id)]
+    request: Request,
+    organisation_id: IdPath,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[Policy]:
+    rows = service.list_policies(session, principal, organisation_id)
+    return page_of(request, [Policy(**p) for p in rows], params)
+
+
+@router.get("/sla-policies/{policy_id}", response_model=Policy, summary="One SLA policy")
+def get_policy(
+    organisation_id: IdPath, policy_id: IdPath, session: DbSession, principal: CurrentPrincipal
+) -> Policy:
+    return Policy(**service.get_policy(session, principal, organisation_id, policy_id))
 
 
 @router.delete("/sla-policies/{policy_id}", status_code=204, summary="Delete a policy")

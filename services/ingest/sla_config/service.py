@@ -238,6 +238,16 @@ def list_policies(
     return [_policy_out(r) for r in repo.list_policies(session, organisation_id)]
 
 
+def get_policy(
+    session: Session, principal: Principal, organisation_id: int, policy_id: int
+) -> dict[str, Any]:
+    principal.require_organisation(organisation_id)
+    row = repo.get_policy(session, organisation_id, policy_id)
+    if row is None:
+        raise PolicyNotFound(policy_id)
+    return _policy_out(row)
+
+
 def delete_policy(
     session: Session, principal: Principal, organisation_id: int, policy_id: int
 ) -> None:

@@ -53,7 +53,10 @@ def list_submissions(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    conds = [getattr(s.c, k) == v for k, v in filters.items() if v is not None]
+    year = filters.get("cycle")
+    conds = [getattr(s.c, k) == v for k, v in filters.items() if v is not None and k != "cycle"]
+    if year is not None:  # the cycle by its year, as in every query string
+        conds.append(s.c.cycle_id.in_(select(c.c.id).where(c.c.year == year)))
     if organisation_ids is not None:
         conds.append(s.c.organisation_id.in_(organisation_ids))
     total = session.execute(select(func.count()).select_from(s).where(*conds)).scalar_one()

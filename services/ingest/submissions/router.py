@@ -21,7 +21,7 @@ from services.ingest.submissions.schemas import (
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.db.tables.ingest import ingest_idempotency
 from shared.deps import MAX_INT32, DbSession, IdPath
-from shared.idempotency import idempotent_create
+from shared.idempotency import idempotent_create, location_responses
 from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 @router.post(
     "",
     status_code=201,
+    responses=location_responses(),
     response_model=Submission,
     summary="Start a draft submission for an organisation, cycle and module",
 )
@@ -65,13 +66,15 @@ def list_submissions(
     principal: CurrentPrincipal,
     params: Annotated[PageParams, Depends(page_params)],
     organisation_id: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
-    cycle_id: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
+    cycle: Annotated[
+        int | None, Query(ge=2000, le=2100, description="Only this cycle (its year, e.g. 2021)")
+    ] = None,
     module: Annotated[str | None, Query(max_length=100)] = None,
     state: SubmissionState | None = None,
 ) -> Page[SubmissionSummary]:
     filters = {
         "organisation_id": organisation_id,
-        "cycle_id": cycle_id,
+        "cycle": cycle,
         "module": module,
         "state": state,
     }

@@ -22,7 +22,8 @@ from services.ingest.tickets.schemas import (
 from shared.auth import CurrentPrincipal, Principal, ServicePrincipal, require_roles
 from shared.bodies import STREAMED, MiB
 from shared.deps import MAX_INT32, DbSession, IdPath
-from shared.pagination import Page, PageParams, make_page, page_params
+from shared.idempotency import location_responses
+from shared.pagination import Page, PageParams, make_page, page_of, page_params
 
 router = APIRouter(tags=["tickets"])
 internal = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
@@ -37,7 +38,7 @@ def _job(request: Request, row: dict[str, Any]) -> TicketImport:
     return TicketImport(
         **{k: row[k] for k in TicketImport.model_fields if k in row},
         progress=ImportProgress(**{k: row[k] for k in _PROGRESS}),
-        errors_url=str(request.url_for("list_import_errors", import_id=row["id"])),
+        errors_url=request.app.url_path_for("list_import_errors", import_id=row["id"]),
     )
 
 
@@ -62,7 +63,7 @@ _UPLOAD_BODY = {
     summary="Push a ticket export; answers 202 with an import job to poll",
     openapi_extra=_UPLOAD_BODY,
     max_body_size=STREAMED,
-    responses={202: {"headers": {"Location": {"schema": {"type": "string"}}}}},
+    responses=location_responses(202, "the import job to poll"),
 )
 async def upload(
     request: Request,
@@ -136,7 +137,7 @@ async def upload(
     return JSONResponse(
         body.model_dump(mode="json"),
         status_code=202,
-        headers={"Location": str(request.url_for("get_import", import_id=job["id"]))},
+        headers={"Location": request.app.url_path_for("get_import", import_id=job["id"])},
     )
 
 
@@ -198,11 +199,15 @@ def list_import_errors(
 
 @router.get(
     "/api/v1/ticket-profiles",
-    response_model=list[ProfileInfo],
+    response_model=Page[ProfileInfo],
     summary="Ready column-mapping profiles for common service-desk tools",
 )
-def list_profiles(_principal: CurrentPrincipal) -> list[ProfileInfo]:
-    return [
+def list_profiles(
+    request: Request,
+    _principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[ProfileInfo]:
+    profiles = [
         ProfileInfo(
             name=name,
             columns={k: list(v) for k, v in p.columns.items()},
@@ -210,6 +215,7 @@ def list_profiles(_principal: CurrentPrincipal) -> list[ProfileInfo]:
         )
         for name, p in service.READY_PROFILES.items()
     ]
+    return page_of(request, profiles, params)
 
 
 @router.post(
@@ -227,6 +233,7 @@ def replace_intervals(
 @router.post(
     "/api/v1/organisations/{organisation_id}/ticket-mappings",
     status_code=201,
+    responses=location_responses(),
     response_model=Mapping,
     summary="Save a custom column mapping for this organisation's exports",
 )
@@ -246,13 +253,29 @@ def create_mapping(
 
 @router.get(
     "/api/v1/organisations/{organisation_id}/ticket-mappings",
-    response_model=list[Mapping],
+    response_model=Page[Mapping],
     summary="This organisation's custom column mappings",
 )
 def list_mappings(
-    organisation_id: IdPath, session: DbSession, principal: CurrentPrincipal
-) -> list[Mapping]:
-    return [Mapping(**r) for r in service.list_mappings(session, principal, organisation_id)]
+    request: Request,
+    organisation_id: IdPath,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[Mapping]:
+    rows = service.list_mappings(session, principal, organisation_id)
+    return page_of(request, [Mapping(**r) for r in rows], params)
+
+
+@router.get(
+    "/api/v1/organisations/{organisation_id}/ticket-mappings/{mapping_id}",
+    response_model=Mapping,
+    summary="One custom column mapping",
+)
+def get_mapping(
+    organisation_id: IdPath, mapping_id: IdPath, session: DbSession, principal: CurrentPrincipal
+) -> Mapping:
+    return Mapping(**service.get_mapping(session, principal, organisation_id, mapping_id))
 
 
 @router.delete(

@@ -789,6 +789,16 @@ def list_mappings(
     return repo.list_mappings(session, organisation_id)
 
 
+def get_mapping(
+    session: Session, principal: Principal, organisation_id: int, mapping_id: int
+) -> dict[str, Any]:
+    principal.require_organisation(organisation_id)
+    row = repo.get_mapping(session, organisation_id, mapping_id)
+    if row is None:
+        raise MappingNotFound(mapping_id)
+    return row
+
+
 def delete_mapping(
     session: Session, principal: Principal, organisation_id: int, mapping_id: int
 ) -> None:

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.survey.campaigns import service
 from services.survey.campaigns.schemas import (
@@ -20,7 +20,7 @@ from shared.auth import Principal, require_roles
 from shared.bodies import MiB
 from shared.db.tables.survey import survey_idempotency
 from shared.deps import AppSettings, DbSession, IdPath
-from shared.idempotency import idempotent_create
+from shared.idempotency import idempotent_create, location_responses
 from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
@@ -51,7 +51,13 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-@router.post("", status_code=201, response_model=Campaign, summary="Create a survey campaign")
+@router.post(
+    "",
+    status_code=201,
+    response_model=Campaign,
+    summary="Create a survey campaign",
+    responses=location_responses(),
+)
 def create_campaign(
     request: Request,
     body: CampaignCreate,
@@ -135,9 +141,16 @@ async def upload_recipients(
     status_code=202,
     response_model=SendResult,
     summary="Queue invitations to every recipient not yet invited",
+    responses=location_responses(
+        202, "the campaign, whose status and mail problems show how sending goes"
+    ),
 )
-def send_invitations(campaign_id: IdPath, session: DbSession, principal: Staff) -> SendResult:
-    return service.send(session, principal, campaign_id)
+def send_invitations(
+    campaign_id: IdPath, session: DbSession, principal: Staff, response: Response
+) -> SendResult:
+    result = service.send(session, principal, campaign_id)
+    response.headers["Location"] = f"{router.prefix}/{campaign_id}"
+    return result
 
 
 @router.post(

@@ -46,6 +46,7 @@ from services.survey.web.render import (
 )
 from shared.deps import AppSettings, DbSession
 from shared.errors import Conflict, NotFound, ProblemError, Unprocessable
+from shared.idempotency import location_responses
 
 # 4,000 characters of comment at 12 bytes each (an astral character \u-escaped in JSON,
 # or percent-encoded in a form) plus every other answer stays well under this.
@@ -398,7 +399,7 @@ def save_draft(token: Token, body: DraftIn, session: DbSession) -> DraftOut:
     max_body_size=BODY_LIMIT,
     status_code=201,
     response_model=SubmissionOut,
-    responses=LINK_RESPONSES,
+    responses={**LINK_RESPONSES, **location_responses(201, "the link's submission")},
     summary="Send the answers (once per link)",
 )
 def submit(token: Token, body: SubmissionIn, request: Request, response: Response) -> SubmissionOut:
@@ -413,6 +414,25 @@ def submit(token: Token, body: SubmissionIn, request: Request, response: Respons
             "Answers have already been sent with this link; nothing more is accepted.",
             code="already_submitted",
         )
-    # The link's one submission lives at the address it was sent to.
+    # The link's one submission lives at the address it was sent to (GET it).
     response.headers["Location"] = request.url.path
+    return SubmissionOut(status="received")
+
+
+@api.get(
+    "/{token}/submission",
+    response_model=SubmissionOut,
+    responses=LINK_RESPONSES,
+    summary="Whether this link's answers were received (never the answers themselves)",
+)
+def get_submission(token: Token, session: DbSession) -> SubmissionOut:
+    try:
+        link = service.resolve(session, token)
+    except LinkError as error:
+        raise _link_problem(error) from None
+    if not link.completed:
+        raise NotFound(
+            "No answers have been sent with this link yet; send them with POST to this address.",
+            code="not_submitted",
+        )
     return SubmissionOut(status="received")
