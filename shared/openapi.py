@@ -103,7 +103,8 @@ def operation_id(route: APIRoute) -> str:
     if not route.tags:
         if route.include_in_schema:
             raise ValueError(
-                f"{sorted(route.methods or ())} {route.path} has no tag: give its APIRouter tags=[...]"
+                f"{sorted(route.methods or ())} {route.path} has no tag: "
+                "give its APIRouter tags=[...]"
             )
         return f"untagged-{name}"
     return f"{kebab(str(route.tags[0]))}-{name}"
@@ -194,8 +195,43 @@ def example_for(schema: dict[str, Any], components: dict[str, Any], depth: int =
     return _MISSING
 
 
+def _admits_null(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    options = schema.get("anyOf") or schema.get("oneOf") or []
+    return (
+        kinds == "null"
+        or (isinstance(kinds, list) and "null" in kinds)
+        or any(o.get("type") == "null" for o in options)
+    )
+
+
+def restore_nulls(example: Any, schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Put back the nulls FastAPI strips from the examples when it encodes the document
+    (``exclude_none``): a nullable property missing from an example object was null."""
+    while "$ref" in schema:
+        schema = _component(schema["$ref"], components)
+    if isinstance(example, list) and isinstance(schema.get("items"), dict):
+        for item in example:
+            restore_nulls(item, schema["items"], components)
+    if not isinstance(example, dict):
+        return
+    for name, prop in schema.get("properties", {}).items():
+        if name not in example:
+            if _admits_null(prop):
+                example[name] = None
+            continue
+        target = prop
+        if "$ref" not in prop:
+            options = [o for o in prop.get("anyOf", []) if o.get("type") != "null"]
+            target = options[0] if len(options) == 1 else prop
+        restore_nulls(example[name], target, components)
+
+
 def _add_examples(doc: dict[str, Any]) -> None:
     components = doc.get("components", {}).get("schemas", {})
+    for component in components.values():
+        for example in component.get("examples", []):
+            restore_nulls(example, component, components)
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():

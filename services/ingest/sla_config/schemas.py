@@ -46,7 +46,36 @@ class CalendarIn(BaseModel):
 
 
 class Calendar(CalendarIn):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Service desk hours",
+                    "nation": "GB-ENG",
+                    "hours": {
+                        "monday": [{"start": "08:30", "end": "17:00"}],
+                        "tuesday": [{"start": "08:30", "end": "17:00"}],
+                        "wednesday": [{"start": "08:30", "end": "17:00"}],
+                        "thursday": [{"start": "08:30", "end": "17:00"}],
+                        "friday": [{"start": "08:30", "end": "17:00"}],
+                    },
+                    "closures": [
+                        {
+                            "date": "2024-12-27",
+                            "reason": "Office closed between Christmas and New Year",
+                        }
+                    ],
+                    "id": 4,
+                    "organisation_id": 12,
+                    "time_zone": "Europe/London",
+                    "working_day_hours": "8.5",
+                    "created_at": "2024-05-01T09:30:00Z",
+                    "updated_at": "2024-05-01T09:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     organisation_id: int
@@ -81,7 +110,26 @@ class PolicyIn(BaseModel):
 
 
 class Policy(PolicyIn):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "priority": "P2",
+                    "request_type": None,
+                    "target_hours": None,
+                    "target_working_days": "2",
+                    "calendar_id": 4,
+                    "target_share_pct": "90",
+                    "effective_from": "2024-04-01",
+                    "id": 9,
+                    "organisation_id": 12,
+                    "clock": "business calendar 4",
+                    "created_at": "2024-05-01T09:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     organisation_id: int
