@@ -16,7 +16,6 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,7 +25,7 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
-from shared.openapi import install_openapi, operation_id
+from shared.openapi import install_docs, install_openapi, operation_id
 from shared.ratelimit import RateLimiter
 from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
 
@@ -93,18 +92,15 @@ def create_app(
             app.state.services.close()
             engine.dispose()
 
-    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the assets shipped in
-    # the fastapi-offline wheel (served under /docs/assets), never from a CDN.
-    app = FastAPIOffline(
+    app = FastAPI(
         title=f"Yardstick {service}",
         version="1.0.0",
         description=description,
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
         generate_unique_id_function=operation_id,
-        static_url="/docs/assets",
-        # No validator badge: Swagger UI would send the spec's URL to a third party.
-        swagger_ui_parameters={"validatorUrl": None},
+        docs_url=None,  # served by install_docs, from packaged assets
+        redoc_url=None,
     )
     app.state.settings = settings or get_settings()
     app.state.service = service
@@ -124,6 +120,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_openapi(app)
+    install_docs(app)
     return app
 
 

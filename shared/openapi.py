@@ -7,6 +7,10 @@
   :func:`shared.auth.get_principal` (directly, or through ``require_roles``) accepts a
   user's JWT, an API key as a bearer token, or an API key as the Basic password, and says
   so; one that depends on no principal is public and says ``security: []``.
+- /docs (Swagger UI) and /redoc (ReDoc) load their scripts and styles from the assets the
+  fastapi-offline wheel ships, served by the service itself under /docs/assets, and say
+  so in a Content-Security-Policy: the pages cannot fetch anything from another origin
+  (ReDoc's bundle would otherwise load its logo from a CDN).
 - Every 2xx JSON response carries an example, built from the ``examples`` declared on the
   response models (``model_config = ConfigDict(json_schema_extra={"examples": [...]})``);
   a response whose models declare none gets no example, and the OpenAPI lint test names it.
@@ -14,14 +18,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Callable, Iterator
+from importlib import resources
 from typing import Any
 
 import fastapi.routing
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from shared.auth import get_principal, require_service
 
@@ -261,6 +271,9 @@ def customise(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
             operation = operations.get(method.lower())
             if operation is not None:
                 operation["security"] = security_of(route)
+                if not operation["security"]:  # no credentials asked, none refused
+                    for status in ("401", "403"):
+                        operation["responses"].pop(status, None)
     _add_examples(doc)
     return doc
 
@@ -275,3 +288,72 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------------ docs pages
+
+DOCS_ASSETS = "/docs/assets"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def _with_policy(page: HTMLResponse) -> HTMLResponse:
+    """The page with a policy that lets it load only from this origin; its inline scripts
+    are allowed by hash. Styles may be inline (both UIs set style attributes)."""
+    html = bytes(page.body).decode("utf-8")
+    scripts = ["'self'"] + [
+        "'sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode() + "'"
+        for code in _INLINE_SCRIPT.findall(html)
+    ]
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + " ".join(scripts),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy})
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs and /redoc from the Swagger UI and ReDoc bundles inside the fastapi-offline
+    wheel (no CDN, no download at start-up)."""
+    static = resources.files("fastapi_offline") / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    swagger = _with_policy(
+        get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            oauth2_redirect_url=None,
+            # No validator badge (it would send the spec's URL to a third party); show each
+            # operationId, the name a generated client gives the call.
+            swagger_ui_parameters={"validatorUrl": None, "displayOperationId": True},
+        )
+    )
+    redoc = _with_policy(
+        get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return swagger
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_ui() -> HTMLResponse:
+        return redoc
