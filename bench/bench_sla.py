@@ -43,7 +43,7 @@ def synthetic(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.DataFrame(
             {
                 "organisation_id": [f"o{i % 20}" for i in range(n)],
-                "ticket_ref": [f"T{i}" for i in range(n)],
+                "ticket_key": [f"T{i}" for i in range(n)],
                 "type": ["incident"] * n,
                 "priority": prios,
                 "logged_s": logged,
@@ -68,13 +68,13 @@ def synthetic(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
     holds = pl.DataFrame(
         {
             "organisation_id": [f"o{i % 20}" for i in hold_idx],
-            "ticket_ref": [f"T{i}" for i in hold_idx],
+            "ticket_key": [f"T{i}" for i in hold_idx],
             "start": hs,
             "end": he,
         },
         schema={
             "organisation_id": pl.Utf8,
-            "ticket_ref": pl.Utf8,
+            "ticket_key": pl.Utf8,
             "start": pl.Int64,
             "end": pl.Int64,
         },
@@ -145,7 +145,7 @@ def loop_business_seconds(a: datetime, b: datetime) -> int:
 def loop_engine(tickets: pl.DataFrame, holds: pl.DataFrame) -> list[int]:
     target_days = {"P1": None, "P2": None, "P3": 2.0, "P4": 5.0}
     target_secs = {"P1": 4 * 3600, "P2": 8 * 3600, "P3": None, "P4": None}
-    hold_map = {r["ticket_ref"]: (r["start"], r["end"]) for r in holds.iter_rows(named=True)}
+    hold_map = {r["ticket_key"]: (r["start"], r["end"]) for r in holds.iter_rows(named=True)}
     out = []
     for r in tickets.iter_rows(named=True):
         logged: datetime = r["logged_at"]
@@ -153,7 +153,7 @@ def loop_engine(tickets: pl.DataFrame, holds: pl.DataFrame) -> list[int]:
         if end > AS_OF:
             end = AS_OF
         elapsed = loop_business_seconds(logged, end)
-        h = hold_map.get(r["ticket_ref"])
+        h = hold_map.get(r["ticket_key"])
         if h is not None:
             elapsed -= loop_business_seconds(max(h[0], logged), min(h[1], end))
         _ = target_secs[r["priority"]] or int(target_days[r["priority"]] * 36_000)  # type: ignore[operator]
@@ -183,7 +183,7 @@ def main() -> None:
 
     sl = tickets.head(loop_n)
     t0 = time.perf_counter()
-    expected = loop_engine(sl, holds.filter(pl.col("ticket_ref").is_in(sl["ticket_ref"].implode())))
+    expected = loop_engine(sl, holds.filter(pl.col("ticket_key").is_in(sl["ticket_key"].implode())))
     loop_s = time.perf_counter() - t0
     got = res.head(loop_n)["elapsed_sla_seconds"].to_list()
     mismatches = sum(1 for a, b in zip(expected, got, strict=True) if a != b)

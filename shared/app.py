@@ -25,11 +25,24 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
+from shared.idempotency import REPLAYED_HEADER
 from shared.openapi import install_docs, install_openapi, operation_id
 from shared.ratelimit import RateLimiter
 from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
 
 log = logging.getLogger("yardstick.app")
+
+# Response headers a browser frontend on another origin may read (beyond the CORS-safelisted
+# ones): where a created resource lives, a download's file name, the next page and the
+# total, whether an answer is a replay of an earlier request, and how long to wait.
+CORS_EXPOSED_HEADERS = [
+    "Location",
+    "Content-Disposition",
+    "Link",
+    "X-Total-Count",
+    REPLAYED_HEADER,
+    "Retry-After",
+]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {
@@ -115,6 +128,7 @@ def create_app(
             allow_origins=app.state.settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
+            expose_headers=CORS_EXPOSED_HEADERS,
         )
     app.include_router(_health_router(service))
     for router in routers:

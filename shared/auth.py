@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -27,12 +27,12 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from jose import jwk, jwt
-from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
+from jose import jwk, jws, jwt
+from jose.exceptions import JOSEError, JWTError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.errors import Forbidden, ProblemError, Unauthorized
+from shared.errors import AUTH_CHALLENGE, Forbidden, ProblemError, Unauthorized
 from shared.settings import Settings
 
 ROLES = ("admin", "participant", "partner", "reader")
@@ -137,12 +137,43 @@ def user_token_keys(settings: Settings) -> list[VerificationKey]:
     return keys
 
 
+# Claims every token must carry (user and service tokens alike), in the order they are
+# checked, with what each one is for: the 401 for a missing one names it.
+REQUIRED_CLAIMS = {
+    "iss": "who issued it",
+    "aud": "who it is for",
+    "sub": "who it is about",
+    "exp": "when it expires",
+}
+DEFAULT_LEEWAY_SECONDS = 30
+
+
 def decode_jwt(
-    token: str, *, keys: list[VerificationKey], audience: str, issuer: str, leeway: int = 30
+    token: str,
+    *,
+    keys: list[VerificationKey],
+    audience: str,
+    issuer: str,
+    leeway: int = DEFAULT_LEEWAY_SECONDS,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Verify ``token`` and return its claims, or raise :class:`Unauthorized`.
 
-    The only place in Yardstick where a JWT is decoded.
+    The only place in Yardstick where a JWT is decoded, for user tokens (from the identity
+    provider or ``yardstick token``) and for service-to-service tokens alike:
+
+    - the signature is checked with a configured key, with the algorithm pinned per key;
+    - ``iss``, ``aud``, ``sub`` and ``exp`` must all be present (a missing one is a 401
+      ``token_claim_missing`` that names it); ``iss`` must equal ``issuer``; ``aud`` must
+      be ``audience`` or a list that contains it; ``sub`` must be a non-empty string;
+    - time claims are NumericDates (seconds since 1970) checked against the clock with
+      ``leeway`` seconds allowed for clock skew (the ``YARDSTICK_JWT_LEEWAY_SECONDS``
+      setting, 30 s by default): ``exp`` more than the leeway in the past is
+      ``token_expired``; ``nbf`` or ``iat`` more than the leeway in the future is
+      ``token_not_yet_valid`` (a token from the future is refused, not trusted).
+
+    Claims are validated here rather than by python-jose, which accepts a token without
+    ``aud`` and never checks that ``iat`` is in the past.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -161,36 +192,80 @@ def decode_jwt(
     last_error = "signature verification failed"
     for candidate in candidates:
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                candidate.key,
-                algorithms=[candidate.algorithm],
-                audience=audience,
-                issuer=issuer,
-                options={"require_exp": True, "require_sub": True, "leeway": leeway},
-            )
-            return claims
-        except ExpiredSignatureError:
-            raise Unauthorized(
-                "The token has expired; get a new one.", code="token_expired"
-            ) from None
-        except JWTClaimsError as exc:
-            message = str(exc)
-            if "audience" in message.lower():
-                raise Unauthorized(
-                    f"The token's audience is wrong; it must be {audience!r}.",
-                    code="token_audience",
-                ) from None
-            if "issuer" in message.lower():
-                raise Unauthorized(
-                    f"The token's issuer is wrong; it must be {issuer!r}.", code="token_issuer"
-                ) from None
-            raise Unauthorized(
-                f"The token's claims are invalid: {message}.", code="token_claims"
-            ) from None
-        except JWTError as exc:
+            payload = jws.verify(token, candidate.key, algorithms=[candidate.algorithm])
+        except JOSEError as exc:
             last_error = str(exc) or last_error
+            continue
+        try:
+            claims = json.loads(payload)
+        except ValueError:
+            claims = None
+        if not isinstance(claims, dict):
+            raise Unauthorized(
+                "The token's payload is not a JSON object of claims.", code="token_malformed"
+            )
+        _check_claims(
+            claims,
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            now=time.time() if now is None else now,
+        )
+        return claims
     raise Unauthorized(f"The token could not be verified ({last_error}).", code="token_invalid")
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthorized(
+            f"The token's {name!r} claim must be a number of seconds since 1970 (NumericDate).",
+            code="token_claims",
+            claim=name,
+        )
+    return float(value)
+
+
+def _check_claims(
+    claims: dict[str, Any], *, audience: str, issuer: str, leeway: int, now: float
+) -> None:
+    for name, meaning in REQUIRED_CLAIMS.items():
+        if claims.get(name) in (None, "", []):
+            raise Unauthorized(
+                f"The token has no {name!r} claim ({meaning}); every token must carry "
+                f"{', '.join(repr(c) for c in REQUIRED_CLAIMS)}.",
+                code="token_claim_missing",
+                claim=name,
+            )
+    exp = _numeric_date(claims, "exp")
+    nbf = _numeric_date(claims, "nbf")
+    iat = _numeric_date(claims, "iat")
+    if claims["iss"] != issuer:
+        raise Unauthorized(
+            f"The token's issuer is wrong; it must be {issuer!r}.", code="token_issuer"
+        )
+    aud = claims["aud"]
+    audiences = aud if isinstance(aud, list) else [aud]
+    if audience not in audiences:
+        raise Unauthorized(
+            f"The token's audience is wrong; it must be {audience!r}.", code="token_audience"
+        )
+    if not isinstance(claims["sub"], str):
+        raise Unauthorized(
+            "The token's 'sub' claim must be a string.", code="token_claims", claim="sub"
+        )
+    if exp is not None and exp < now - leeway:
+        raise Unauthorized("The token has expired; get a new one.", code="token_expired")
+    for name, value in (("nbf", nbf), ("iat", iat)):
+        if value is not None and value > now + leeway:
+            raise Unauthorized(
+                f"The token's {name!r} claim is {int(value - now)} s in the future (more than "
+                f"the {leeway} s allowed for clock skew); check the issuer's clock.",
+                code="token_not_yet_valid",
+                claim=name,
+            )
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -286,10 +361,13 @@ def generate_api_key(settings: Settings) -> NewApiKey:
 def verify_api_key(settings: Settings, session: Session, presented: str) -> Principal:
     from shared.db.tables.ingest import api_keys
 
-    try:
-        _, prefix, secret = presented.split("_", 2)
-    except ValueError:
-        raise Unauthorized("The API key is malformed.", code="api_key_invalid") from None
+    shape = _API_KEY_SHAPE.fullmatch(presented)
+    if shape is None:
+        raise Unauthorized(
+            "The API key is malformed; it looks like 'ys_<prefix>_<secret>'.",
+            code="api_key_invalid",
+        )
+    prefix, secret = shape.groups()
     row = session.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
     if row is None or not hmac.compare_digest(
         row["secret_hash"], hash_api_secret(settings, secret)
@@ -312,6 +390,36 @@ def verify_api_key(settings: Settings, session: Session, presented: str) -> Prin
 # ------------------------------------------------------------------ dependencies
 
 
+# The shape of a key ``generate_api_key`` makes: ``ys_<hex prefix>_<url-safe secret>``.
+# Anything else is refused before it reaches the database, so odd bytes (a NUL, non-ASCII)
+# in a presented key are a 401, never a driver error.
+_API_KEY_SHAPE = re.compile(r"ys_([0-9a-f]{1,64})_([A-Za-z0-9_-]{1,256})", re.ASCII)
+_BASIC_CHALLENGE = AUTH_CHALLENGE  # every 401 offers Basic now (shared.errors)
+
+
+def _basic_unauthorized(detail: str, code: str) -> Unauthorized:
+    return Unauthorized(detail, code=code, headers={"WWW-Authenticate": _BASIC_CHALLENGE})
+
+
+def _basic_password(value: str) -> str:
+    """The password of HTTP Basic credentials, or :class:`Unauthorized` (never a 500):
+    the header may carry any bytes (Starlette decodes it as Latin-1)."""
+    try:
+        decoded = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        raise _basic_unauthorized(
+            "The Basic credentials are not valid base64 of UTF-8 'user:password'.",
+            "no_credentials",
+        ) from None
+    _user, colon, password = decoded.partition(":")
+    if not colon:
+        raise _basic_unauthorized(
+            "The Basic credentials have no ':'; send 'any-user-name:<API key>' in base64.",
+            "no_credentials",
+        )
+    return password
+
+
 def _credentials(request: Request) -> tuple[str, str]:
     header = request.headers.get("authorization")
     if not header:
@@ -323,18 +431,12 @@ def _credentials(request: Request) -> tuple[str, str]:
     if scheme.lower() == "bearer" and value:
         return ("api_key" if value.startswith(API_KEY_PREFIX) else "jwt"), value
     if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized(
-                "The Basic credentials are not valid base64.", code="no_credentials"
-            ) from None
-        _, _, password = decoded.partition(":")
+        password = _basic_password(value)
         if password.startswith(API_KEY_PREFIX):
             return "api_key", password
-        raise Unauthorized(
+        raise _basic_unauthorized(
             "With HTTP Basic auth, send an API key as the password (any user name).",
-            code="api_key_invalid",
+            "api_key_invalid",
         )
     raise Unauthorized(
         "Use 'Authorization: Bearer <token or API key>' or Basic auth with an API key.",
@@ -349,7 +451,14 @@ async def get_principal(request: Request) -> Principal:
     settings: Settings = request.app.state.settings
     kind, value = _credentials(request)
     if kind == "api_key":
-        return await run_in_threadpool(_api_key_principal, request, settings, value)
+        try:
+            return await run_in_threadpool(_api_key_principal, request, settings, value)
+        except Unauthorized as exc:
+            # Sent as Basic auth (a BI tool): answer with the challenge it understands.
+            scheme = request.headers.get("authorization", "").partition(" ")[0]
+            if scheme.lower() == "basic":
+                exc.headers = {"WWW-Authenticate": _BASIC_CHALLENGE}
+            raise
     keys = cached_user_token_keys(settings)
     if keys is None:
         keys = await run_in_threadpool(user_token_keys, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -29,15 +30,18 @@ class ServiceClient:
         self._transports = transports or {}
         self._clients: dict[str, httpx.Client] = {}
         self._timeout = timeout
+        # The worker's delivery lanes share one client; httpx.Client is thread-safe.
+        self._lock = threading.Lock()
 
     def _client(self, service: ServiceName) -> httpx.Client:
-        if service not in self._clients:
-            self._clients[service] = httpx.Client(
-                base_url=self._settings.service_url(service),
-                transport=self._transports.get(service),
-                timeout=self._timeout,
-            )
-        return self._clients[service]
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = httpx.Client(
+                    base_url=self._settings.service_url(service),
+                    transport=self._transports.get(service),
+                    timeout=self._timeout,
+                )
+            return self._clients[service]
 
     def request(
         self,
@@ -47,10 +51,18 @@ class ServiceClient:
         *,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
+        """``timeout`` (seconds) replaces the client's for this request."""
         token = mint_service_token(self._settings, self._caller)
         all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-        return self._client(service).request(method, path, json=json, headers=all_headers)
+        return self._client(service).request(
+            method,
+            path,
+            json=json,
+            headers=all_headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
 
     def close(self) -> None:
         for client in self._clients.values():

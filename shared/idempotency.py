@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 from shared.auth import Principal
 from shared.errors import Unprocessable
 
+# Set on an answer that is the stored first answer to an earlier request with the same key.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
 
 def idempotent_create(
     request: Request,
@@ -33,7 +36,14 @@ def idempotent_create(
     create: Callable[[], Any],
     *,
     status_code: int = 201,
+    location: Callable[[dict[str, Any]], str] | None = None,
 ) -> JSONResponse:
+    """``location`` gives the URL path of the created resource from the answer's body; it
+    is sent as ``Location``, on a replay too."""
+
+    def _headers(result: Any) -> dict[str, str]:
+        return {"Location": location(result)} if location is not None else {}
+
     body = jsonable_encoder(payload)
     request_hash = hashlib.sha256(
         json.dumps([request.method, request.url.path, body], sort_keys=True).encode()
@@ -61,7 +71,7 @@ def idempotent_create(
             return JSONResponse(
                 found["response_body"],
                 status_code=found["status_code"],
-                headers={"Idempotent-Replayed": "true"},
+                headers={REPLAYED_HEADER: "true", **_headers(found["response_body"])},
             )
     result = jsonable_encoder(create())
     if key is not None:
@@ -76,4 +86,4 @@ def idempotent_create(
                 response_body=result,
             )
         )
-    return JSONResponse(result, status_code=status_code)
+    return JSONResponse(result, status_code=status_code, headers=_headers(result))

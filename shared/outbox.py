@@ -1,10 +1,44 @@
 """Transactional outbox: write an event in the same transaction as the change that causes
-it; a worker claims due rows with ``FOR UPDATE SKIP LOCKED``, delivers them over HTTP to the
-target service with retries and exponential back-off, and marks them delivered.
+it; a worker delivers it over HTTP to the target service with retries and exponential
+back-off.
 
 Delivery is at-least-once; the receiver makes it exactly-once in effect by recording the
 ``Idempotency-Key`` (``<table>:<id>``) in its inbox in the same transaction as the effect
 (see :func:`receive_once`).
+
+Claims and leases. No transaction is ever open while a request is on the wire:
+
+1. *Claim* (short transaction): due rows are picked with ``FOR UPDATE SKIP LOCKED`` and set
+   to ``status = 'delivering'`` with a fresh ``claim_token``, ``attempts + 1`` and
+   ``leased_until = now() + lease``; commit. Due means ``pending`` and past
+   ``next_attempt_at``, or ``delivering`` with a lease that has passed (the worker that
+   claimed it died or hung): such a row is simply claimed again, with a new token.
+2. *Deliver*, outside any transaction, with the row's timeout (:meth:`OutboxWorker.timeout_for`).
+3. *Settle* (short transaction): ``delivered``, or back to ``pending`` with back-off, or
+   ``dead`` after ``outbox_max_attempts``; the UPDATE matches ``claim_token``, so the outcome
+   of a claim that was meanwhile taken over (its lease expired) changes nothing.
+
+The lease is longer than the longest a delivery can take (httpx applies the timeout to
+connect, write and read separately, so three timeouts plus a grace), so a live worker's
+row is not claimed twice. A row whose lease expires with no attempts left goes ``dead``
+(a poison event that kills every worker that takes it stops being retried).
+
+Lanes. :meth:`OutboxWorker.run_forever` runs ``outbox_lanes_per_target`` threads per
+target service. A lane claims one row at a time, from every outbox table, addressed to its
+target only. So a receiver that hangs holds only its own lanes (each for at most one
+timeout per row), while events for the other services keep flowing; and within a target a
+slow delivery holds one lane while the others keep claiming the rows behind it. Ordering is
+by id within a lane but not across lanes, which no receiver relies on (each event stands
+alone and the inbox makes repeats harmless).
+
+Timeouts. Ordinary events get ``outbox_delivery_timeout_seconds`` (short): receivers
+answer at once and run long work as a job of their own (metrics answers 202). Event types
+in ``outbox_long_event_types`` (ticket-import processing, which the ingest service still
+runs inside the request) get ``outbox_long_delivery_timeout_seconds``; they only hold a lane
+of their own target.
+
+Admins see dead events and set them back to pending (:func:`list_events`, :func:`redrive`),
+through an endpoint of each owning service.
 """
 
 from __future__ import annotations
@@ -12,20 +46,25 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 import httpx
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from shared.errors import Conflict, NotFound
 from shared.http import ServiceClient
-from shared.settings import ServiceName, Settings
+from shared.settings import SERVICES, ServiceName, Settings
 
 log = logging.getLogger("yardstick.outbox")
+
+# Several timeouts (connect, write, read) plus this grace: longer than any live delivery.
+LEASE_TIMEOUTS = 3
 
 
 def enqueue(
@@ -65,6 +104,28 @@ class DeliveryResult:
     delivered: int = 0
     failed: int = 0
     dead: int = 0
+    # Outcomes not written because the claim had been taken over meanwhile.
+    stale: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+Outcome = Literal["delivered", "failed", "dead", "stale"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row claimed for delivery: its values at claim time and the claim's token."""
+
+    table: Table
+    engine: Engine
+    row: dict[str, Any]
+    token: uuid.UUID
+
+    @property
+    def key(self) -> str:
+        return f"{self.table.name}:{self.row['id']}"
 
 
 class OutboxWorker:
@@ -84,80 +145,97 @@ class OutboxWorker:
         self.batch_size = batch_size
         self._stop = threading.Event()
 
+    # ------------------------------------------------------------------ the three steps
+
+    def timeout_for(self, event_type: str) -> float:
+        if event_type in self.settings.outbox_long_event_types:
+            return self.settings.outbox_long_delivery_timeout_seconds
+        return self.settings.outbox_delivery_timeout_seconds
+
+    def lease_for(self, timeout: float) -> timedelta:
+        return timedelta(
+            seconds=LEASE_TIMEOUTS * timeout + self.settings.outbox_lease_grace_seconds
+        )
+
     def backoff(self, attempts: int) -> timedelta:
         base = self.settings.outbox_backoff_base_seconds * (2 ** max(attempts - 1, 0))
         capped = min(base, self.settings.outbox_backoff_cap_seconds)
         return timedelta(seconds=capped * random.uniform(0.8, 1.2))
 
-    def run_once(self) -> DeliveryResult:
-        result = DeliveryResult()
-        for table, engine in self.sources:
-            self._drain(table, engine, result)
-        return result
-
-    def _drain(self, table: Table, engine: Engine, result: DeliveryResult) -> None:
+    def claim(
+        self, table: Table, engine: Engine, *, limit: int, target: ServiceName | None = None
+    ) -> list[Claim]:
+        """Claim up to ``limit`` due rows (oldest first) in one short transaction."""
+        t = table
+        now = func.now()
+        token = uuid.uuid4()
+        long_types = list(self.settings.outbox_long_event_types)
+        lease = case(
+            (
+                t.c.event_type.in_(long_types),
+                literal(self.lease_for(self.settings.outbox_long_delivery_timeout_seconds)),
+            ),
+            else_=literal(self.lease_for(self.settings.outbox_delivery_timeout_seconds)),
+        )
+        expired = and_(t.c.status == "delivering", t.c.leased_until < now)
+        scope = [t.c.target == target] if target is not None else []
         with Session(engine) as session, session.begin():
+            # A row whose every attempt ended with its worker gone would be claimed for
+            # ever: it is dead once its lease passes with no attempts left.
+            out_of_attempts = (
+                select(t.c.id)
+                .where(expired, t.c.attempts >= self.settings.outbox_max_attempts, *scope)
+                .with_for_update(skip_locked=True)
+            )
+            session.execute(
+                update(t)
+                .where(t.c.id.in_(out_of_attempts.scalar_subquery()))
+                .values(
+                    status="dead",
+                    claim_token=None,
+                    leased_until=None,
+                    last_error=func.coalesce(t.c.last_error + " / ", "")
+                    + "lease expired during the last attempt (worker stopped or hung)",
+                )
+            )
+            due = (
+                select(t.c.id)
+                .where(
+                    or_(and_(t.c.status == "pending", t.c.next_attempt_at <= now), expired),
+                    *scope,
+                )
+                .order_by(t.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
             rows = (
                 session.execute(
-                    select(table)
-                    .where(
-                        table.c.status == "pending", table.c.next_attempt_at <= datetime.now(UTC)
+                    update(t)
+                    .where(t.c.id.in_(due.scalar_subquery()))
+                    .values(
+                        status="delivering",
+                        claim_token=token,
+                        leased_until=now + lease,
+                        attempts=t.c.attempts + 1,
                     )
-                    .order_by(table.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
+                    .returning(*t.c)
                 )
                 .mappings()
                 .all()
             )
-            for row in rows:
-                # Each row's outcome is recorded in this transaction, which holds the row
-                # locks: a crash before commit releases them and the rows are retried.
-                error = self._deliver(table, row)
-                if error is None:
-                    session.execute(
-                        update(table)
-                        .where(table.c.id == row["id"])
-                        .values(
-                            status="delivered",
-                            delivered_at=datetime.now(UTC),
-                            last_error=None,
-                            attempts=row["attempts"] + 1,
-                        )
-                    )
-                    result.delivered += 1
-                    continue
-                attempts = row["attempts"] + 1
-                dead = attempts >= self.settings.outbox_max_attempts
-                session.execute(
-                    update(table)
-                    .where(table.c.id == row["id"])
-                    .values(
-                        attempts=attempts,
-                        last_error=error[:2000],
-                        status="dead" if dead else "pending",
-                        next_attempt_at=datetime.now(UTC) + self.backoff(attempts),
-                    )
-                )
-                result.dead += int(dead)
-                result.failed += int(not dead)
-                log.warning(
-                    "outbox %s#%s to %s failed (attempt %s): %s",
-                    table.name,
-                    row["id"],
-                    row["target"],
-                    attempts,
-                    error,
-                )
+        return [Claim(table, engine, dict(r), token) for r in sorted(rows, key=lambda r: r["id"])]
 
-    def _deliver(self, table: Table, row: Any) -> str | None:
+    def deliver(self, claim: Claim) -> str | None:
+        """POST the event to its target; None on a 2xx answer, else what went wrong."""
+        row = claim.row
         try:
             response = self.client.request(
                 row["target"],
                 "POST",
                 row["path"],
                 json={"event_type": row["event_type"], "payload": row["payload"]},
-                headers={"Idempotency-Key": f"{table.name}:{row['id']}"},
+                headers={"Idempotency-Key": claim.key},
+                timeout=self.timeout_for(row["event_type"]),
             )
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
@@ -165,16 +243,102 @@ class OutboxWorker:
             return f"HTTP {response.status_code}: {response.text[:500]}"
         return None
 
-    def run_forever(self) -> None:
-        log.info("outbox worker started for %s", ", ".join(t.name for t, _ in self.sources))
+    def settle(self, claim: Claim, error: str | None) -> Outcome:
+        """Write the delivery's outcome in a short transaction, if the claim still holds."""
+        t, row = claim.table, claim.row
+        attempts = int(row["attempts"])  # counted at claim time
+        outcome: Outcome
+        if error is None:
+            values: dict[str, Any] = {
+                "status": "delivered",
+                "delivered_at": func.now(),
+                "last_error": None,
+            }
+            outcome = "delivered"
+        else:
+            dead = attempts >= self.settings.outbox_max_attempts
+            values = {
+                "status": "dead" if dead else "pending",
+                "last_error": error[:2000],
+                "next_attempt_at": func.now() + literal(self.backoff(attempts)),
+            }
+            outcome = "dead" if dead else "failed"
+        with Session(claim.engine) as session, session.begin():
+            written = session.execute(
+                update(t)
+                .where(
+                    t.c.id == row["id"],
+                    t.c.claim_token == claim.token,
+                    t.c.status == "delivering",
+                )
+                .values(claim_token=None, leased_until=None, **values)
+                .returning(t.c.id)
+            ).first()
+        if written is None:
+            log.warning(
+                "outbox %s: outcome %s ignored, the claim was taken over", claim.key, outcome
+            )
+            return "stale"
+        if error is not None:
+            log.warning(
+                "outbox %s to %s failed (attempt %s%s): %s",
+                claim.key,
+                row["target"],
+                attempts,
+                ", now dead" if outcome == "dead" else "",
+                error,
+            )
+        return outcome
+
+    def process(self, claim: Claim) -> Outcome:
+        return self.settle(claim, self.deliver(claim))
+
+    # ------------------------------------------------------------------------ driving
+
+    def run_once(self) -> DeliveryResult:
+        """One pass, in this thread: claim a batch of due rows per table and deliver them.
+
+        For tests and one-shot use; :meth:`run_forever` runs the lanes."""
+        result = DeliveryResult()
+        for table, engine in self.sources:
+            for claim in self.claim(table, engine, limit=self.batch_size):
+                result.add(self.process(claim))
+        return result
+
+    def run_lane(self, target: ServiceName) -> None:
+        """Deliver events for ``target``, one claimed row at a time, until stopped."""
         while not self.stopping:
-            try:
-                result = self.run_once()
-            except Exception:
-                log.exception("outbox worker pass failed; retrying")
-                result = DeliveryResult()
-            if result.delivered == 0:
+            busy = False
+            for table, engine in self.sources:
+                if self.stopping:
+                    return
+                try:
+                    for claim in self.claim(table, engine, limit=1, target=target):
+                        busy = True
+                        self.process(claim)
+                except Exception:
+                    # A database outage: the claim (if any) is retried when its lease ends.
+                    log.exception("outbox lane for %s failed; retrying", target)
+            if not busy:
                 self.wait(self.settings.outbox_poll_seconds)
+
+    def run_forever(self) -> None:
+        names = ", ".join(t.name for t, _ in self.sources)
+        lanes = [
+            threading.Thread(
+                target=self.run_lane, args=(target,), name=f"outbox-{target}-{n}", daemon=True
+            )
+            for target in SERVICES
+            for n in range(self.settings.outbox_lanes_per_target)
+        ]
+        log.info("outbox worker started for %s with %s lanes", names, len(lanes))
+        for lane in lanes:
+            lane.start()
+        self._stop.wait()
+        # A lane in the middle of a delivery finishes it (or its lease ends); idle lanes
+        # see the stop at once.
+        for lane in lanes:
+            lane.join(timeout=1.0)
 
     def stop(self) -> None:
         """Ask :meth:`run_forever` (and anything waiting in :meth:`wait`) to finish."""
@@ -189,3 +353,62 @@ class OutboxWorker:
 
         For threads that run beside the worker and must end with it (the periodic jobs)."""
         return self._stop.wait(timeout)
+
+
+# --------------------------------------------------------------------------- admin
+
+
+class OutboxEventNotFound(NotFound):
+    code = "outbox_event_not_found"
+
+
+class OutboxEventNotDead(Conflict):
+    code = "outbox_event_not_dead"
+
+
+def list_events(
+    session: Session, table: Table, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``table``'s events, newest first, optionally of one status."""
+    where = [table.c.status == status] if status is not None else []
+    total: int = session.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+    rows = session.execute(
+        select(table).where(*where).order_by(table.c.id.desc()).limit(limit).offset(offset)
+    )
+    return [dict(r) for r in rows.mappings()], total
+
+
+def get_event(session: Session, table: Table, event_id: int) -> dict[str, Any]:
+    row = session.execute(select(table).where(table.c.id == event_id)).mappings().first()
+    if row is None:
+        raise OutboxEventNotFound(f"There is no outbox event {event_id} in {table.name}.")
+    return dict(row)
+
+
+def redrive(session: Session, table: Table, event_id: int, by: str) -> dict[str, Any]:
+    """Set a dead event back to pending, due now, with its attempts reset; records who."""
+    row = (
+        session.execute(
+            update(table)
+            .where(table.c.id == event_id, table.c.status == "dead")
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=func.now(),
+                redriven_by=by,
+                redriven_at=func.now(),
+            )
+            .returning(*table.c)
+        )
+        .mappings()
+        .first()
+    )
+    if row is not None:
+        log.info("outbox %s:%s re-driven by %s", table.name, event_id, by)
+        return dict(row)
+    status = session.execute(select(table.c.status).where(table.c.id == event_id)).scalar()
+    if status is None:
+        raise OutboxEventNotFound(f"There is no outbox event {event_id} in {table.name}.")
+    raise OutboxEventNotDead(
+        f"Outbox event {event_id} is {status}; only a dead event can be re-driven."
+    )

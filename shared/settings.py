@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
@@ -46,7 +47,9 @@ class Settings(BaseSettings):
     # Host header, which a client chooses. The survey's is public_survey_url.
     ingest_public_url: str | None = None
     metrics_public_url: str | None = None
-    cors_origins: list[str] = []
+    # Origins of browser frontends allowed to call the API: a comma-separated list
+    # ("https://a.example, https://b.example"), one origin, "*", or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = []
     # Request bodies: the limit of every endpoint that declares none of its own (FastAPI's
     # max_body_size on the route); larger bodies get 413 before they are read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=0)
@@ -71,9 +74,27 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 300.0
     outbox_poll_seconds: float = 0.5
-    # One delivery may process a several-GB ticket import inside the receiving service,
-    # far beyond an ordinary request's 30 s, so the worker's HTTP client waits this long.
-    outbox_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
+    # Receivers answer an event at once (long work becomes a job on their side), so a
+    # delivery that takes longer than this is a hung receiver: retry later.
+    outbox_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Events whose receiver still works inside the request (ticket-import processing, a
+    # several-GB file) get the long timeout; they hold only a lane of their own target.
+    outbox_long_event_types: tuple[str, ...] = ("ticket_import.received",)
+    outbox_long_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
+    # A claim's lease is 3 timeouts (connect, write, read) plus this; a row whose lease
+    # has passed is claimed again (its worker died or hung).
+    outbox_lease_grace_seconds: float = Field(default=30.0, ge=0)
+    # Delivery threads per target service (see shared.outbox, "Lanes").
+    outbox_lanes_per_target: int = Field(default=2, ge=1, le=16)
+
+    # Metrics jobs (long work an event asks for, run in the metrics process).
+    metrics_jobs_in_background: bool = True
+    metrics_job_poll_seconds: float = Field(default=0.5, gt=0)
+    # A running job's row stays locked while it runs; the lease only decides how soon a
+    # job whose process died is taken up again.
+    metrics_job_lease_seconds: float = Field(default=60.0, gt=0)
+    metrics_job_max_attempts: int = Field(default=5, ge=1)
+    metrics_job_backoff_seconds: float = Field(default=5.0, ge=0)
 
     # Ticket-import watchdog (run by the worker's periodic jobs): an import with no progress
     # for this long and no process on it is queued again, and failed once it has been
@@ -107,6 +128,28 @@ class Settings(BaseSettings):
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
     # An entry is one response body, typically 5-60 kB.
     results_cache_size: int = Field(default=512, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        # NoDecode: pydantic-settings would otherwise parse the variable as JSON, and a
+        # plain "https://a.example" stopped the service at start-up.
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        parts: Any = text.split(",")
+        if text.startswith("["):
+            try:
+                parts = json.loads(text)
+            except ValueError:
+                raise ValueError(
+                    "not a JSON list; write the origins comma-separated instead, "
+                    "e.g. https://a.example,https://b.example"
+                ) from None
+            if not isinstance(parts, list):
+                return parts
+        # A browser's Origin header never ends in "/", so a trailing one would never match.
+        return [str(p).strip().rstrip("/") for p in parts if str(p).strip()]
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -1,8 +1,18 @@
-"""CSV for spreadsheets and BI tools, the same in every service: UTF-8, a header row,
-stable snake_case column names, ISO 8601 dates, and no cell that a spreadsheet would run as
-a formula. A cell whose text starts with = + - @ (or tab / carriage return) gets a leading
-apostrophe; that includes negative numbers (``'-0.35``), as the API promises no cell
-starting with those characters. The JSON forms of the same tables keep numbers as numbers.
+"""CSV for spreadsheets and BI tools, the same in every service: RFC 4180, UTF-8, a header
+row, stable snake_case column names, ISO 8601 dates.
+
+Numbers stay numbers: an int, float or Decimal is written plainly (``-0.35``), so pandas,
+Polars, Excel, Power BI and Tableau read a numeric column as numbers, negatives included.
+Formula-injection escaping applies to text cells only: text that starts with = + - @ (or
+tab / carriage return) gets a leading apostrophe, so a spreadsheet shows it instead of
+running it. A number cannot run as a formula, so it is never escaped.
+
+``?bom=1`` on any CSV download (:data:`CsvBom`) puts a UTF-8 byte order mark first, for a
+file that is double-clicked into Excel (without it, Excel reads the file as the local
+ANSI code page and ``Ŵ`` becomes ``Å´``).
+
+A download is the whole result, written in chunks as it goes out, unless the endpoint says
+it is a page (``Link: <…>; rel="next"`` and ``X-Total-Count``; see :func:`page_headers`).
 """
 
 from __future__ import annotations
@@ -10,14 +20,29 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi.responses import Response
+from fastapi import Query, Request
+from fastapi.responses import StreamingResponse
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+UTF8_BOM = b"\xef\xbb\xbf"
+# Rows per chunk of a streamed download: large enough that writing is not per row, small
+# enough that a 15,000-row report is never held as one string.
+CHUNK_ROWS = 1000
+
+CsvBom = Annotated[
+    bool,
+    Query(
+        description="CSV only: start the file with a UTF-8 byte order mark (bom=1), so "
+        "Excel opens a double-clicked download with accents and Welsh letters intact"
+    ),
+]
 
 
 def csv_cell(value: Any) -> str:
@@ -25,35 +50,92 @@ def csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, datetime | date):
-        text = value.isoformat()
-    elif isinstance(value, float):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
         # round away binary noise (0.30000000000000004) and write 2.0 as 2
         text = repr(round(value, 10))
-        text = text.removesuffix(".0") if value.is_integer() else text
-    elif isinstance(value, list | dict):
-        text = json.dumps(value, ensure_ascii=False)
-    else:
-        text = str(value)
+        return text.removesuffix(".0") if value.is_integer() else text
+    if isinstance(value, Decimal):
+        # fixed-point, never exponent form (Decimal("1E+2") is written 100)
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    # text: escaped when a spreadsheet would run it
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _values(row: Mapping[str, Any] | Sequence[Any], columns: Sequence[str]) -> Sequence[Any]:
+    return [row.get(c) for c in columns] if isinstance(row, Mapping) else row
+
+
+def csv_chunks(
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[str]:
+    """The document in pieces of ``chunk_rows`` rows, the header row first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    pending = 0
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in _values(row, columns)])
+        pending += 1
+        if pending >= chunk_rows:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            pending = 0
+    if out.tell():
+        yield out.getvalue()
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> str:
     """Rows are mappings (read by column name) or sequences in column order."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        values = [row.get(c) for c in columns] if isinstance(row, Mapping) else row
-        writer.writerow([csv_cell(v) for v in values])
-    return out.getvalue()
+    return "".join(csv_chunks(columns, rows))
+
+
+def with_bom(body: bytes, bom: bool) -> bytes:
+    return UTF8_BOM + body if bom else body
+
+
+def content_disposition(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
 
 
 def csv_response(
-    columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], filename: str
-) -> Response:
-    return Response(
-        csv_text(columns, rows).encode("utf-8"),
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    filename: str,
+    *,
+    bom: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> StreamingResponse:
+    """Every row of ``rows`` as a CSV download, encoded and sent in chunks."""
+
+    def body() -> Iterator[bytes]:
+        if bom:
+            yield UTF8_BOM
+        for chunk in csv_chunks(columns, rows):
+            yield chunk.encode("utf-8")
+
+    return StreamingResponse(
+        body(),
         media_type=CSV_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        headers={**content_disposition(filename), **(headers or {})},
     )
+
+
+def page_headers(request: Request, *, total: int, offset: int, limit: int) -> dict[str, str]:
+    """Headers saying a download is one page of ``total`` rows: ``X-Total-Count`` and, when
+    rows remain, ``Link: <…>; rel="next"``. The link is relative (path and query only), so
+    a client's ``Host`` header is never reflected into it."""
+    headers = {"X-Total-Count": str(total)}
+    if offset + limit < total:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+        query.append(("offset", str(offset + limit)))
+        headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+    return headers

@@ -15,7 +15,7 @@ from shared.db.tables.ingest import ingest_outbox
 from shared.db.tables.survey import survey_outbox
 from shared.http import ServiceClient
 from shared.outbox import OutboxWorker
-from shared.settings import Settings
+from shared.settings import SERVICES, Settings
 
 log = logging.getLogger("yardstick.worker")
 
@@ -23,15 +23,20 @@ log = logging.getLogger("yardstick.worker")
 def build_worker(
     settings: Settings, database_url: str, client: ServiceClient | None = None
 ) -> tuple[OutboxWorker, list[Engine]]:
+    # Each lane holds a connection only to claim or settle, but all may do so at once.
+    pool = max(2, settings.outbox_lanes_per_target * len(SERVICES) // 2)
+
     def engine(role: str) -> Engine:
-        return make_engine(database_url, role=role if settings.db_set_role else None, pool_size=2)
+        return make_engine(
+            database_url, role=role if settings.db_set_role else None, pool_size=pool
+        )
 
     ingest_engine, survey_engine = engine("ingest"), engine("survey")
     worker = OutboxWorker(
         settings,
         [(ingest_outbox, ingest_engine), (survey_outbox, survey_engine)],
-        client
-        or ServiceClient(settings, "worker", timeout=settings.outbox_delivery_timeout_seconds),
+        # Each delivery passes its own timeout (OutboxWorker.timeout_for).
+        client or ServiceClient(settings, "worker"),
     )
     return worker, [ingest_engine, survey_engine]
 

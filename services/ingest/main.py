@@ -12,6 +12,7 @@ from services.ingest.cycles.router import router as cycles_router
 from services.ingest.feedback.router import router as feedback_router
 from services.ingest.imports.router import router as imports_router
 from services.ingest.organisations.router import router as organisations_router
+from services.ingest.outbox.router import router as outbox_router
 from services.ingest.sla_config.router import router as sla_config_router
 from services.ingest.submissions.router import router as submissions_router
 from services.ingest.tickets.router import internal as tickets_internal
@@ -29,6 +30,7 @@ ROUTERS = [
     submissions_router,
     imports_router,
     feedback_router,
+    outbox_router,
 ]
 
 

@@ -7,11 +7,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.metrics.events.router import router as events_router
+from services.metrics.events.service import job_handlers
 from services.metrics.feedback.router import router as feedback_router
 from services.metrics.results.cache import ResultCache
 from services.metrics.results.router import admin_router as benchmarks_router
 from services.metrics.results.router import router as results_router
 from services.metrics.results.snapshots import SnapshotReader
+from services.metrics.runs.jobs import JobRunner
+from services.metrics.runs.router import jobs_router
 from services.metrics.runs.router import router as runs_router
 from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (registers events)
 from services.metrics.sla.router import router as sla_router
@@ -23,6 +26,7 @@ from shared.db.grants import role_name
 ROUTERS = [
     events_router,
     runs_router,
+    jobs_router,
     results_router,
     benchmarks_router,
     sla_router,
@@ -31,15 +35,20 @@ ROUTERS = [
 ]
 
 
-def _open_snapshots(app: FastAPI) -> None:
+def _startup(app: FastAPI) -> None:
     # The results API's own asyncio connection, on the same database and role as the
     # engine; it connects on the first results request, in the serving event loop.
     conninfo = psycopg_conninfo(app.state.engine.url.render_as_string(hide_password=False))
     role = role_name("metrics") if app.state.settings.db_set_role else None
     app.state.snapshots = SnapshotReader(conninfo, role)
+    # Long work asked for by events (202 answers) runs here, beside the API.
+    app.state.jobs = JobRunner(app.state.engine, app.state.settings, job_handlers())
+    if app.state.settings.metrics_jobs_in_background:
+        app.state.jobs.start()
 
 
-async def _close_snapshots(app: FastAPI) -> None:
+async def _shutdown(app: FastAPI) -> None:
+    app.state.jobs.stop()
     await app.state.snapshots.close()
 
 
@@ -48,8 +57,8 @@ def build(**kwargs: Any) -> FastAPI:
         "metrics",
         ROUTERS,
         description="Every figure: benchmarks, trends, SLA reports, survey results, BI feeds.",
-        on_startup=_open_snapshots,
-        on_shutdown=_close_snapshots,
+        on_startup=_startup,
+        on_shutdown=_shutdown,
         **kwargs,
     )
     # Per process, like the engine; entries are checked against the data version on every

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from services.survey.campaigns.router import router as campaigns_router
 from services.survey.jobs.router import router as jobs_router
 from services.survey.mail.router import router as mail_router
+from services.survey.outbox.router import router as outbox_router
 from services.survey.privacy import install_redaction
 from services.survey.respond.router import api as respond_api
 from services.survey.respond.router import html as respond_html
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     respond_html,
     mail_router,
     jobs_router,
+    outbox_router,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.grants import role_name
+
+log = logging.getLogger("yardstick.db")
+
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10
 
 
 def normalise_url(url: str) -> str:
@@ -36,8 +42,19 @@ def make_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> En
         normalise_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        # A database restart leaves every pooled connection dead. pre_ping tests each one
+        # as it is checked out and replaces a dead one (and, on the first dead one found,
+        # retires every connection older than it), so the services recover by themselves
+        # once the database is back; meanwhile requests get a 503 (shared.errors).
         pool_pre_ping=True,
-        connect_args={"application_name": f"yardstick-{role or 'admin'}"},
+        # A request waits at most this long for a free connection before it gets a 503.
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={
+            "application_name": f"yardstick-{role or 'admin'}",
+            # An unreachable host (packets dropped, not refused) must not hold a request
+            # for the operating system's TCP timeout, minutes long.
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        },
     )
     if role is not None:
         pg_role = role_name(role)
@@ -67,7 +84,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        try:
+            session.rollback()
+        except Exception:
+            # The connection is gone (a database restart): the pool discards it, and the
+            # error being raised already says what happened; don't replace it with this one.
+            log.debug("rollback failed after an error", exc_info=True)
         raise
     finally:
         session.close()

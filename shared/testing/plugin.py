@@ -74,6 +74,8 @@ def settings(database_url: str) -> Settings:
         outbox_backoff_base_seconds=0.0,
         outbox_backoff_cap_seconds=0.0,
         db_pool_size=5,
+        # Tests run metrics jobs when they deliver (Stack.deliver), not in a thread.
+        metrics_jobs_in_background=False,
     )
 
 
@@ -133,13 +135,21 @@ class Stack:
         return {"Authorization": f"Bearer {self.token(role, orgs, subject)}"}
 
     def deliver(self) -> int:
-        """Run the outbox worker until nothing is due; return how many were delivered."""
+        """Run the outbox worker until nothing is due, then the metrics jobs the events
+        queued (synchronously); return how many events were delivered."""
         total = 0
         while True:
             result = self.worker.run_once()
             total += result.delivered
             if result.delivered == 0:
-                return total
+                break
+        self.run_jobs()
+        return total
+
+    def run_jobs(self) -> int:
+        """Run the metrics service's pending jobs in this thread; how many finished."""
+        done: int = self.apps["metrics"].state.jobs.run_pending()
+        return done
 
 
 @pytest.fixture(scope="session")
@@ -165,12 +175,7 @@ def _stack(settings: Settings, database_url: str) -> Iterator[Stack]:
     worker, engines = build_worker(
         settings,
         database_url,
-        ServiceClient(
-            settings,
-            "worker",
-            transports=transports,
-            timeout=settings.outbox_delivery_timeout_seconds,
-        ),
+        ServiceClient(settings, "worker", transports=transports),
     )
     stack = Stack(
         settings=settings, apps=apps, clients=clients, transports=transports, worker=worker

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -267,13 +268,15 @@ def test_restart_from_checkpoint_after_a_crash(api, database_url, owner_engine, 
     def crashing(session: Any, frame: Any, import_id: int, **kw: Any) -> Any:
         calls.append(frame.height)
         if len(calls) == 3:
-            raise RuntimeError("simulated crash in the middle of the third batch")
+            # what a crash looks like to the job: the connection gone mid-batch (transient,
+            # so the job stays `processing` for the outbox to retry from its checkpoint)
+            raise psycopg.OperationalError("simulated crash in the middle of the third batch")
         return real_upsert(session, frame, import_id, **kw)
 
     monkeypatch.setattr(tickets_repo, "upsert_batch", crashing)
     engine = make_engine(database_url, role="ingest")
     try:
-        with pytest.raises(RuntimeError, match="simulated crash"):
+        with pytest.raises(psycopg.OperationalError, match="simulated crash"):
             tickets_service.process_import(engine, job_id)
     finally:
         engine.dispose()

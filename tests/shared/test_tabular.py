@@ -4,12 +4,17 @@ from decimal import Decimal
 from shared.tabular import csv_cell, csv_text
 
 
-def test_cells_that_a_spreadsheet_would_run_are_escaped():
-    for raw in ("=1+1", "+44", "-2+3", "@SUM(A1)", "\tx", "\rx"):
+def test_text_cells_that_a_spreadsheet_would_run_are_escaped():
+    for raw in ("=1+1", "+44", "-2+3", "-0.35", "@SUM(A1)", "\tx", "\rx"):
         assert csv_cell(raw) == "'" + raw
-    assert csv_cell(-0.35) == "'-0.35"
-    assert csv_cell(Decimal("-3.0")) == "'-3.0"
     assert csv_cell("a=b") == "a=b"
+
+
+def test_numbers_stay_numbers_negatives_included():
+    assert csv_cell(-0.35) == "-0.35"
+    assert csv_cell(-1) == "-1" and csv_cell(-2.0) == "-2"
+    assert csv_cell(Decimal("-3.0")) == "-3.0"
+    assert csv_cell(Decimal("1E+2")) == "100" and csv_cell(Decimal("-1E-3")) == "-0.001"
 
 
 def test_values_are_written_the_same_way_everywhere():

@@ -42,6 +42,7 @@ def create_api_key(
         lambda: ApiKeyCreated(
             **service.create(session, settings, principal, body, principal.subject)
         ),
+        location=lambda created: f"{router.prefix}/{created['id']}",
     )
 
 

@@ -38,6 +38,7 @@ def create_cycle(
         idempotency_key,
         body,
         lambda: Cycle(**service.create(session, body)),
+        location=lambda created: f"{router.prefix}/{created['id']}",
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from services.ingest.imports import service
 from services.ingest.imports.schemas import ImportBatch
@@ -31,6 +31,7 @@ def create_import(
     body: Annotated[bytes, Body(media_type="text/csv")],
     session: DbSession,
     principal: AdminPrincipal,
+    response: Response,
     filename: Annotated[str | None, Query(max_length=200, description="For the record")] = None,
 ) -> ImportBatch:
     if len(body) > MAX_BYTES:
@@ -40,7 +41,9 @@ def create_import(
             code="payload_too_large",
             title="Payload too large",
         )
-    return ImportBatch(**service.run_import(session, principal, body, filename))
+    created = ImportBatch(**service.run_import(session, principal, body, filename))
+    response.headers["Location"] = f"{router.prefix}/{created.id}"
+    return created
 
 
 @router.get("", response_model=Page[ImportBatch], summary="Imports, newest first (admins)")

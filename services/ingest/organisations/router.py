@@ -37,6 +37,7 @@ def create_organisation(
         idempotency_key,
         body,
         lambda: Organisation(**service.create(session, body)),
+        location=lambda created: f"{router.prefix}/{created['id']}",
     )
 
 

@@ -46,7 +46,19 @@ def list_calendars(session: Session, organisation_id: int) -> list[dict[str, Any
 
 
 def delete_calendar(session: Session, calendar_id: int) -> None:
-    session.execute(delete(bc).where(bc.c.id == calendar_id))
+    """Delete the calendar; a policy still using it makes the database refuse (the foreign
+    key is ON DELETE RESTRICT), which rolls back to a savepoint and raises IntegrityError."""
+    with session.begin_nested():
+        session.execute(delete(bc).where(bc.c.id == calendar_id))
+
+
+def policies_using(session: Session, organisation_id: int, calendar_id: int) -> list[int]:
+    rows = session.execute(
+        select(sp.c.id)
+        .where(sp.c.organisation_id == organisation_id, sp.c.calendar_id == calendar_id)
+        .order_by(sp.c.id)
+    )
+    return [int(i) for i in rows.scalars()]
 
 
 def replace_closures(session: Session, calendar_id: int, rows: list[dict[str, Any]]) -> None:

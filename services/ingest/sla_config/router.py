@@ -18,9 +18,15 @@ Editor = Annotated[Principal, Depends(require_roles("admin", "participant"))]
     "/calendars", status_code=201, response_model=Calendar, summary="Add a business calendar"
 )
 def create_calendar(
-    organisation_id: IdPath, body: CalendarIn, session: DbSession, principal: Editor
+    organisation_id: IdPath,
+    body: CalendarIn,
+    session: DbSession,
+    principal: Editor,
+    response: Response,
 ) -> Calendar:
-    return Calendar(**service.create_calendar(session, principal, organisation_id, body))
+    created = Calendar(**service.create_calendar(session, principal, organisation_id, body))
+    response.headers["Location"] = f"/api/v1/organisations/{organisation_id}/calendars/{created.id}"
+    return created
 
 
 @router.get("/calendars", response_model=list[Calendar], summary="This organisation's calendars")
@@ -71,9 +77,17 @@ def delete_calendar(
     summary="Add an effective-dated SLA policy for a priority (and request type)",
 )
 def create_policy(
-    organisation_id: IdPath, body: PolicyIn, session: DbSession, principal: Editor
+    organisation_id: IdPath,
+    body: PolicyIn,
+    session: DbSession,
+    principal: Editor,
+    response: Response,
 ) -> Policy:
-    return Policy(**service.create_policy(session, principal, organisation_id, body))
+    created = Policy(**service.create_policy(session, principal, organisation_id, body))
+    response.headers["Location"] = (
+        f"/api/v1/organisations/{organisation_id}/sla-policies/{created.id}"
+    )
+    return created
 
 
 @router.get("/sla-policies", response_model=list[Policy], summary="This organisation's policies")

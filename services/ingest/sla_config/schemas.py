@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date as date_
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -29,6 +30,14 @@ class Closure(BaseModel):
 
     date: IsoDate
     reason: SingleLine = Field(default="", max_length=200)
+
+
+class StoredClosure(BaseModel):
+    """A closure as stored: read back as it is, without the input checks (a value stored
+    before a check existed must never turn a read into a 500)."""
+
+    date: date_
+    reason: str = ""
 
 
 class CalendarIn(BaseModel):
@@ -77,6 +86,9 @@ class Calendar(CalendarIn):
         },
     )
 
+    # Output: stored values are read back as they are (input checks apply to CalendarIn).
+    name: str
+    closures: list[StoredClosure] = Field(default=[], description="Local closures")  # type: ignore[assignment]
     id: int
     organisation_id: int
     time_zone: str = "Europe/London"
@@ -131,6 +143,10 @@ class Policy(PolicyIn):
         },
     )
 
+    request_type: str | None = Field(
+        default=None, description="For P4: the request type it applies to"
+    )
+    effective_from: date_ = Field(description="Applies to tickets logged from this date")
     id: int
     organisation_id: int
     clock: str = Field(description="'24x7' or 'business calendar <id>'")

@@ -11,10 +11,12 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ingest.sla_config import repository as repo
 from services.ingest.sla_config.exceptions import (
+    CalendarInUse,
     CalendarNotFound,
     InvalidCalendar,
     InvalidPolicy,
@@ -25,6 +27,7 @@ from services.ingest.tickets.exceptions import OrganisationNotFound
 from services.ingest.tickets.repository import organisation_exists
 from shared.auth import Principal
 from shared.db.tables.ingest import ingest_outbox
+from shared.errors import STILL_REFERENCED_STATES, sqlstate_of
 from shared.outbox import enqueue
 
 
@@ -168,7 +171,15 @@ def delete_calendar(
     principal.require_organisation(organisation_id)
     if repo.get_calendar(session, organisation_id, calendar_id) is None:
         raise CalendarNotFound(calendar_id)
-    repo.delete_calendar(session, calendar_id)  # a policy using it → 409 (foreign key)
+    try:
+        repo.delete_calendar(session, calendar_id)
+    except IntegrityError as exc:
+        # The database decides (no check-then-delete race); we only say who still uses it.
+        if sqlstate_of(exc) not in STILL_REFERENCED_STATES:
+            raise
+        raise CalendarInUse(
+            calendar_id, repo.policies_using(session, organisation_id, calendar_id)
+        ) from None
     _recompute(session, organisation_id, "calendar")
 
 

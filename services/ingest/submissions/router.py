@@ -50,6 +50,7 @@ def create_submission(
         lambda: Submission(
             **service.create(session, principal, body.organisation_id, body.cycle_id, body.module)
         ),
+        location=lambda created: f"{router.prefix}/{created['id']}",
     )
 
 

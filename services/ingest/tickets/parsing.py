@@ -72,6 +72,7 @@ from typing import IO, Any, Literal
 import polars as pl
 
 from services.ingest.tickets.profiles import CANONICAL_FIELDS, Profile
+from shared.tickets import parsed_schema
 
 LONDON = "Europe/London"
 DEFAULT_BATCH_SIZE = 10_000
@@ -79,27 +80,9 @@ READ_CHUNK = 1 << 20
 
 _DT = pl.Datetime("us", "UTC")
 
-CANONICAL_SCHEMA: dict[str, pl.DataType] = {
-    "organisation_id": pl.Utf8(),
-    "source_system": pl.Utf8(),
-    "ticket_ref": pl.Utf8(),
-    "type": pl.Utf8(),
-    "priority": pl.Utf8(),
-    "request_type": pl.Utf8(),
-    "team": pl.Utf8(),
-    "closure_category": pl.Utf8(),
-    "logged_at": _DT,
-    "resolved_at": _DT,
-    "closed_at": _DT,
-    "status": pl.Utf8(),
-    "reopen_count": pl.Int32(),
-    "resolved_first_contact": pl.Boolean(),
-    "nps_rating": pl.Int8(),
-    "source_row": pl.Int64(),
-    "flag_dst_gap": pl.Boolean(),
-    "flag_dst_ambiguous": pl.Boolean(),
-    "flag_resolved_before_logged": pl.Boolean(),
-}
+# The rows the parser yields: every field of the ticket declaration (shared/tickets.py,
+# which says what each means), in its order and with its dtype.
+CANONICAL_SCHEMA: dict[str, pl.DataType] = parsed_schema()
 
 NAIVE_FORMATS = (
     "%d/%m/%Y %H:%M",
@@ -724,7 +707,7 @@ def _normalise(
         .fill_null(False)
         .alias("flag_resolved_before_logged"),
     )
-    return out.cast(CANONICAL_SCHEMA), issues  # type: ignore[arg-type]
+    return out.select(pl.col(c).cast(t) for c, t in CANONICAL_SCHEMA.items()), issues
 
 
 _VALUE_COLUMNS = [c for c in CANONICAL_SCHEMA if c != "source_row"]

@@ -5,9 +5,10 @@ the file wins; header matching ignores case and surrounding spaces), plus value 
 priority, type and status. JSON-lines records are flattened with dots
 (``{"priority": {"name": "P1"}}`` → ``priority.name``), so API field paths work too.
 
-Canonical fields: organisation, ticket_ref, type, priority, request_type, team,
-closure_category, logged_at, resolved_at, closed_at, status, reopen_count,
-resolved_first_contact, nps_rating.
+The canonical fields a column maps to are ``MAPPED_FIELDS`` of the ticket declaration
+(``shared/tickets.py``, which says what each means): organisation, ticket_ref, type,
+priority, request_type, team, closure_category, logged_at, resolved_at, closed_at, status,
+reopen_count, resolved_first_contact, nps_rating.
 
 Where the names come from
 -------------------------
@@ -126,22 +127,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-CANONICAL_FIELDS = (
-    "organisation",
-    "ticket_ref",
-    "type",
-    "priority",
-    "request_type",
-    "team",
-    "closure_category",
-    "logged_at",
-    "resolved_at",
-    "closed_at",
-    "status",
-    "reopen_count",
-    "resolved_first_contact",
-    "nps_rating",
-)
+from shared.tickets import MAPPED_FIELDS
+
+CANONICAL_FIELDS = MAPPED_FIELDS
 
 PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
 TYPES = ("incident", "request")

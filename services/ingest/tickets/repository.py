@@ -26,41 +26,20 @@ from shared.db.tables.ingest_tickets import (
 from shared.db.tables.ingest_tickets import (
     tickets as t,
 )
+from shared.tickets import STORED_COLUMNS, TICKET_KEY
 
-# Columns copied from a parsed batch into the staging table, in order.
-STAGE_COLUMNS = (
-    "organisation_id",
-    "source_system",
-    "reference",
-    "type",
-    "priority",
-    "request_type",
-    "team",
-    "closure_category",
-    "logged_at",
-    "resolved_at",
-    "closed_at",
-    "status",
-    "reopen_count",
-    "resolved_first_contact",
-    "nps_rating",
-    "flag_dst_gap",
-    "flag_dst_ambiguous",
-)
+# Columns copied from a parsed batch into the staging table, in order: the stored fields
+# of the ticket declaration (shared/tickets.py), named as in the table.
+STAGE_COLUMNS = STORED_COLUMNS
 LONDON = "Europe/London"
-# A ticket's identity: the primary key of tickets.
-TICKET_KEY = ["organisation_id", "source_system", "reference"]
 _VALUES = [c for c in STAGE_COLUMNS if c not in TICKET_KEY]
 
-_CREATE_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS ticket_stage (
-    organisation_id integer, source_system text, reference text, type text, priority text,
-    request_type text, team text, closure_category text, logged_at timestamptz,
-    resolved_at timestamptz, closed_at timestamptz, status text, reopen_count integer,
-    resolved_first_contact boolean, nps_rating smallint, flag_dst_gap boolean,
-    flag_dst_ambiguous boolean
-) ON COMMIT DELETE ROWS
-"""
+# Built from the real table, so the two cannot drift (columns the batch does not carry take
+# their defaults and are not copied on).
+_CREATE_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ticket_stage (LIKE tickets INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS"
+)
 
 # Only rows whose values really differ are updated, so pushing the same export again
 # leaves every stored ticket (and its updated_at) untouched.
@@ -68,7 +47,7 @@ _UPSERT = f"""
 WITH up AS (
     INSERT INTO tickets AS t ({", ".join(STAGE_COLUMNS)}, last_import_id)
     SELECT {", ".join(STAGE_COLUMNS)}, %(import_id)s FROM ticket_stage
-    ON CONFLICT (organisation_id, source_system, reference) DO UPDATE SET
+    ON CONFLICT ({", ".join(TICKET_KEY)}) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUES)},
         last_import_id = EXCLUDED.last_import_id,
         updated_at = now()

@@ -231,9 +231,17 @@ def replace_intervals(
     summary="Save a custom column mapping for this organisation's exports",
 )
 def create_mapping(
-    organisation_id: IdPath, body: MappingCreate, session: DbSession, principal: Editor
+    organisation_id: IdPath,
+    body: MappingCreate,
+    session: DbSession,
+    principal: Editor,
+    response: Response,
 ) -> Mapping:
-    return Mapping(**service.create_mapping(session, principal, organisation_id, body))
+    created = Mapping(**service.create_mapping(session, principal, organisation_id, body))
+    response.headers["Location"] = (
+        f"/api/v1/organisations/{organisation_id}/ticket-mappings/{created.id}"
+    )
+    return created
 
 
 @router.get(

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.ingest.tickets.profiles import CANONICAL_FIELDS
+from shared.tickets import MAPPED_FIELDS
 from shared.types import SingleLine
 
 ImportStatus = Literal["queued", "processing", "done", "failed"]
@@ -14,23 +14,12 @@ FileFormat = Literal["csv", "jsonl"]
 NO_NUL = r"^[^\x00]*$"
 Key = Annotated[SingleLine, Field(max_length=200, pattern=NO_NUL)]
 
-CanonicalField = Literal[
-    "organisation",
-    "ticket_ref",
-    "type",
-    "priority",
-    "request_type",
-    "team",
-    "closure_category",
-    "logged_at",
-    "resolved_at",
-    "closed_at",
-    "status",
-    "reopen_count",
-    "resolved_first_contact",
-    "nps_rating",
-]
-assert set(CanonicalField.__args__) == set(CANONICAL_FIELDS)  # type: ignore[attr-defined]
+if TYPE_CHECKING:
+    CanonicalField = str
+else:
+    # The fields a file column may map to, from the ticket declaration (shared/tickets.py):
+    # the enum of the mapping API.
+    CanonicalField = Literal[MAPPED_FIELDS]
 
 
 class ImportProgress(BaseModel):
@@ -191,6 +180,13 @@ class Mapping(MappingCreate):
             ]
         },
     )
+
+    # Output: stored values are read back as they are (input checks apply to MappingCreate).
+    name: str
+    columns: dict[str, CanonicalField] = Field(description="Source column header → canonical field")
+    priority_map: dict[str, Literal["P0", "P1", "P2", "P3", "P4"]] = {}
+    type_map: dict[str, Literal["incident", "request"]] = {}
+    status_map: dict[str, Literal["new", "open", "on_hold", "resolved", "closed", "cancelled"]] = {}
 
     id: int
     organisation_id: int

@@ -57,6 +57,7 @@ from shared.db.tables.ingest import ingest_outbox
 from shared.errors import Forbidden
 from shared.outbox import enqueue
 from shared.settings import Settings
+from shared.tickets import COLUMN_NAMES, TICKET_KEY
 
 log = logging.getLogger("yardstick.ingest.tickets")
 
@@ -230,7 +231,8 @@ def _check_organisations(
         for r in bad.select("source_row", "organisation_id").iter_rows(named=True)
     ]
     good = rows.filter(ok).with_columns(pl.col("organisation_id").cast(pl.Int32))
-    return good.rename({"ticket_ref": "reference"}), issues
+    # From here on the rows carry the table's column names (ticket_ref → reference).
+    return good.rename(COLUMN_NAMES), issues
 
 
 def _error_rows(import_id: int, issues: list[RowIssue]) -> list[dict[str, Any]]:
@@ -564,9 +566,9 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
 
             def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
-                keys = rows.select(repo.TICKET_KEY)
+                keys = rows.select(list(TICKET_KEY))
                 shared = bool(previous_keys) and (
-                    keys.join(previous_keys[0], on=repo.TICKET_KEY, how="semi").height > 0
+                    keys.join(previous_keys[0], on=list(TICKET_KEY), how="semi").height > 0
                 )
                 previous_keys[:] = [keys]
                 return Prepared(

@@ -15,3 +15,7 @@ class Event(BaseModel):
 class EventAck(BaseModel):
     event_key: str
     handled: bool = Field(description="False when this event had been handled before")
+    job_id: int | None = Field(
+        default=None,
+        description="The job that will do the event's work (answered 202), if it is long work",
+    )

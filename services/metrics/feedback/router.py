@@ -13,6 +13,7 @@ from services.metrics.sla.service import visible_organisations
 from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, DbSession
 from shared.errors import Unprocessable
+from shared.tabular import CsvBom
 
 router = APIRouter(prefix="/api/v1/sla/feedback", tags=["feedback reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
@@ -53,7 +54,7 @@ _NOTES = {
     responses=_CSV,
     summary="Net Promoter Score by month and organisation (ticket exports and feedback)",
 )
-def nps(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+def nps(session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False) -> Response:
     orgs, start, end = scope
     return render(
         "feedback-nps",
@@ -73,6 +74,7 @@ def nps(session: DbSession, scope: Scope, format: Format = "json") -> Response:
             "combined": "a rating sent through POST /api/v1/feedback for a ticket replaces "
             "the rating in that ticket's export",
         },
+        bom=bom,
     )
 
 
@@ -82,7 +84,9 @@ def nps(session: DbSession, scope: Scope, format: Format = "json") -> Response:
     responses=_CSV,
     summary="Mean post-interaction satisfaction (1-7) by month and organisation",
 )
-def satisfaction(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+def satisfaction(
+    session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False
+) -> Response:
     orgs, start, end = scope
     return render(
         "feedback-satisfaction",
@@ -95,4 +99,5 @@ def satisfaction(session: DbSession, scope: Scope, format: Format = "json") -> R
             "dissatisfied": "ratings of 1-3",
         },
         _NOTES,
+        bom=bom,
     )

@@ -27,7 +27,7 @@ from services.metrics.results.service import Access, PeerGroup
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.settings import Settings
-from shared.tabular import CSV_MEDIA_TYPE, csv_text
+from shared.tabular import CSV_MEDIA_TYPE, CsvBom, csv_text, with_bom
 
 router = APIRouter(prefix="/api/v1/results", tags=["results"])
 admin_router = APIRouter(prefix="/api/v1/benchmarks", tags=["results"])
@@ -98,6 +98,8 @@ async def _answer(
     cycle: int,
     key: tuple[Hashable, ...],
     build: Build,
+    *,
+    bom: bool = False,
 ) -> Response:
     """Every results endpoint: decide access afresh (role and scope, then the cycle and
     the data version from this request's snapshot), then serve the rendered body for
@@ -120,7 +122,8 @@ async def _answer(
         if body.filename
         else None
     )
-    return Response(body.content, media_type=body.media_type, headers=headers)
+    # The cache holds the body without a BOM; ``bom=1`` is added as it goes out.
+    return Response(with_bom(body.content, bom), media_type=body.media_type, headers=headers)
 
 
 # ------------------------------------------------------------------ comparison
@@ -189,6 +192,7 @@ async def comparison_csv(
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
+    bom: CsvBom = False,
 ) -> Response:
     return await _answer(
         request,
@@ -201,6 +205,7 @@ async def comparison_csv(
             service.comparison(session, settings, access, organisation_id, group)["rows"],
             f"comparison-{cycle}",
         ),
+        bom=bom,
     )
 
 
@@ -272,6 +277,7 @@ async def distribution_csv(
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
+    bom: CsvBom = False,
 ) -> Response:
     return await _answer(
         request,
@@ -284,6 +290,7 @@ async def distribution_csv(
             service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
             f"distribution-{cycle}-{metric}",
         ),
+        bom=bom,
     )
 
 
@@ -349,6 +356,7 @@ async def trends_csv(
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
+    bom: CsvBom = False,
 ) -> Response:
     service.check_trends_group(group)
     return await _answer(
@@ -362,6 +370,7 @@ async def trends_csv(
             service.trends(session, settings, access, organisation_id, metric, group)["rows"],
             f"trends-{cycle}-{metric}",
         ),
+        bom=bom,
     )
 
 

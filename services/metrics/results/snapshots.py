@@ -33,7 +33,7 @@ from typing import Any
 import psycopg
 
 from services.metrics.results import repository as repo
-from shared.errors import ProblemError
+from shared.errors import DatabaseUnavailable
 
 log = logging.getLogger("yardstick.metrics.snapshots")
 
@@ -101,11 +101,8 @@ class SnapshotReader:
                     reused = False
                     continue
                 log.warning("results snapshot failed: %s", type(exc).__name__)
-                raise ProblemError(
-                    "The database is not reachable; try again shortly.",
-                    status=503,
-                    code="database_unavailable",
-                    title="Service unavailable",
+                raise DatabaseUnavailable(
+                    "The database is not reachable; try again shortly."
                 ) from exc
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:

@@ -6,16 +6,18 @@ calendar's interval table is built (see ``calendar.py``).
 
 Input frames
 ------------
-tickets (one row per ticket; key = organisation_id + ticket_ref):
-    organisation_id (any dtype, matched against policies), ticket_ref Utf8,
+tickets (one row per ticket; key = organisation_id + ticket_key):
+    organisation_id (any dtype, matched against policies), ticket_key Utf8 (identifies
+    the ticket within its organisation; the repository joins source system and reference),
     type Utf8 "incident" | "request", priority Utf8 "P0".."P4" (null = none),
     request_type Utf8, team Utf8, closure_category Utf8,
     logged_at, resolved_at, closed_at Datetime (UTC; naive values are taken as UTC),
     status Utf8, reopen_count Int, resolved_first_contact Boolean,
     nps_rating Int (0–10, null = no rating).
     Optional columns missing from the frame are added as nulls.
-holds: organisation_id, ticket_ref, start, end (Datetime UTC; end null = still on hold).
-reopens: organisation_id, ticket_ref, resolved_at, reopened_at — the gap between a
+    The facts (type … nps_rating) mean what ``shared/tickets.py`` declares.
+holds: organisation_id, ticket_key, start, end (Datetime UTC; end null = still on hold).
+reopens: organisation_id, ticket_key, resolved_at, reopened_at — the gap between a
     resolution and the reopening, which does not count.
 policies: organisation_id, priority, request_type (null = any request type; non-null
     rows are meant for P4), target_seconds Int | null, target_working_days Float | null
@@ -64,26 +66,16 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from services.metrics.sla.calendar import LONDON, Clock
+from shared.tickets import FACT_FIELDS
 
-KEY = ["organisation_id", "ticket_ref"]
+KEY = ["organisation_id", "ticket_key"]
 
 SLA_STATUSES = ("met", "missed", "open_within", "open_breached", "data_quality")
 
 TICKET_COLUMNS: dict[str, pl.DataType] = {
     "organisation_id": pl.Utf8(),
-    "ticket_ref": pl.Utf8(),
-    "type": pl.Utf8(),
-    "priority": pl.Utf8(),
-    "request_type": pl.Utf8(),
-    "team": pl.Utf8(),
-    "closure_category": pl.Utf8(),
-    "logged_at": pl.Datetime("us", "UTC"),
-    "resolved_at": pl.Datetime("us", "UTC"),
-    "closed_at": pl.Datetime("us", "UTC"),
-    "status": pl.Utf8(),
-    "reopen_count": pl.Int32(),
-    "resolved_first_contact": pl.Boolean(),
-    "nps_rating": pl.Int8(),
+    "ticket_key": pl.Utf8(),
+    **{f.name: f.dtype for f in FACT_FIELDS},
 }
 
 _DT_UTC = pl.Datetime("us", "UTC")
@@ -228,7 +220,7 @@ def _pause_intervals(
         parts.append(
             h.select(
                 pl.col("organisation_id").cast(org_dtype),
-                pl.col("ticket_ref").cast(pl.Utf8),
+                pl.col("ticket_key").cast(pl.Utf8),
                 pl.col("start").dt.epoch("s").alias("ps"),
                 pl.col("end").dt.epoch("s").fill_null(as_of_s).alias("pe"),
                 (
@@ -242,7 +234,7 @@ def _pause_intervals(
         parts.append(
             r.select(
                 pl.col("organisation_id").cast(org_dtype),
-                pl.col("ticket_ref").cast(pl.Utf8),
+                pl.col("ticket_key").cast(pl.Utf8),
                 pl.col("resolved_at").dt.epoch("s").alias("ps"),
                 pl.col("reopened_at").dt.epoch("s").fill_null(as_of_s).alias("pe"),
                 pl.lit(False).alias("current_hold"),
@@ -252,7 +244,7 @@ def _pause_intervals(
         return pl.DataFrame(
             schema={
                 "organisation_id": org_dtype,
-                "ticket_ref": pl.Utf8,
+                "ticket_key": pl.Utf8,
                 "ps": pl.Int64,
                 "pe": pl.Int64,
                 "current_hold": pl.Boolean,

@@ -1,4 +1,5 @@
-"""Outbox events that recompute SLA outcomes (registered on import of this module)."""
+"""Outbox events that recompute SLA outcomes: jobs (acknowledged at once, run by the job
+runner), registered on import of this module."""
 
 from __future__ import annotations
 
@@ -10,14 +11,36 @@ from sqlalchemy.orm import Session
 from services.metrics.events.service import handler
 from services.metrics.runs import repository as runs
 from services.metrics.sla import service
+from shared.errors import Unprocessable
 from shared.settings import Settings
 
 
-@handler("tickets.imported")
-def _tickets_imported(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
-    months = {int(o["organisation_id"]): list(o["months"]) for o in payload["organisations"]}
+def _months(payload: dict[str, Any]) -> dict[int, list[str]]:
+    """tickets.imported's ``organisations`` as organisation → months touched."""
+    try:
+        return {int(o["organisation_id"]): list(o["months"]) for o in payload["organisations"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unprocessable(
+            "tickets.imported needs organisations: [{organisation_id, months}].",
+            errors=[{"field": "payload.organisations", "message": str(exc) or type(exc).__name__}],
+        ) from exc
+
+
+def _organisation(payload: dict[str, Any]) -> int:
+    try:
+        return int(payload["organisation_id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unprocessable(
+            "sla.recompute needs an integer organisation_id.",
+            errors=[{"field": "payload.organisation_id", "message": "an integer"}],
+        ) from exc
+
+
+@handler("tickets.imported", job=True, check=_months)
+def _tickets_imported(session: Session, payload: dict[str, Any], _settings: Settings) -> int:
+    months = _months(payload)
     n = service.recompute(session, months=months, as_of=datetime.now(UTC))
-    runs.record(
+    return runs.record(
         session,
         kind="sla_outcomes",
         scope={"import_id": payload.get("import_id"), "organisations": sorted(months)},
@@ -26,11 +49,11 @@ def _tickets_imported(session: Session, payload: dict[str, Any], _settings: Sett
     )
 
 
-@handler("sla.recompute")
-def _sla_recompute(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
-    org = int(payload["organisation_id"])
+@handler("sla.recompute", job=True, check=_organisation)
+def _sla_recompute(session: Session, payload: dict[str, Any], _settings: Settings) -> int:
+    org = _organisation(payload)
     n = service.recompute(session, organisation_ids=[org], as_of=datetime.now(UTC))
-    runs.record(
+    return runs.record(
         session,
         kind="sla_outcomes",
         scope={"organisations": [org]},

@@ -16,8 +16,11 @@ from services.metrics.sla.calendar import (
     BusinessCalendar,
     TwentyFourSeven,
 )
+from shared.tickets import FACT_FIELDS
 
-SEP = "\x1f"  # joins source_system and reference into the engine's ticket_ref
+# Joins source_system and reference into the engine's ticket_key, the one string that
+# identifies a ticket within its organisation (ticket_ref is the reference alone).
+SEP = "\x1f"
 
 _EPOCH = "floor(extract(epoch FROM {c}))::bigint AS {a}"
 
@@ -73,22 +76,24 @@ def _params(
     }
 
 
+# The ticket frame the SLA engine takes: the key, then every fact of the ticket declaration
+# (shared/tickets.py), instants read as epoch seconds and made UTC datetimes after.
+_INSTANTS = tuple(f.name for f in FACT_FIELDS if f.kind == "instant")
 TICKET_SCHEMA: dict[str, pl.DataType] = {
     "organisation_id": pl.Int64(),
-    "ticket_ref": pl.Utf8(),
-    "type": pl.Utf8(),
-    "priority": pl.Utf8(),
-    "request_type": pl.Utf8(),
-    "team": pl.Utf8(),
-    "closure_category": pl.Utf8(),
-    "logged_at": pl.Int64(),
-    "resolved_at": pl.Int64(),
-    "closed_at": pl.Int64(),
-    "status": pl.Utf8(),
-    "reopen_count": pl.Int32(),
-    "resolved_first_contact": pl.Boolean(),
-    "nps_rating": pl.Int8(),
+    "ticket_key": pl.Utf8(),
+    **{f.name: pl.Int64() if f.name in _INSTANTS else f.dtype for f in FACT_FIELDS},
 }
+_TICKET_SELECT = ", ".join(
+    [
+        "organisation_id",
+        "source_system || chr(31) || reference AS ticket_key",
+        *(
+            _EPOCH.format(c=f.column, a=f.name) if f.name in _INSTANTS else f.column
+            for f in FACT_FIELDS
+        ),
+    ]
+)
 
 
 def load_tickets(
@@ -96,22 +101,16 @@ def load_tickets(
     organisation_ids: list[int] | None,
     months: dict[int, list[str]] | None = None,
 ) -> pl.DataFrame:
-    sql = (
-        "SELECT organisation_id, source_system || chr(31) || reference AS ticket_ref, type, "
-        "priority, request_type, team, closure_category, "
-        + ", ".join(_EPOCH.format(c=c, a=c) for c in ("logged_at", "resolved_at", "closed_at"))
-        + ", status, reopen_count, resolved_first_contact, nps_rating FROM tickets WHERE "
-        + _scope(organisation_ids, months)
-    )
+    sql = f"SELECT {_TICKET_SELECT} FROM tickets WHERE " + _scope(organisation_ids, months)
     df = _copy_frame(session, sql, _params(organisation_ids, months), TICKET_SCHEMA)
-    return df.with_columns(_to_utc("logged_at", "resolved_at", "closed_at"))
+    return df.with_columns(_to_utc(*_INSTANTS))
 
 
 def load_intervals(
     session: Session, organisation_ids: list[int] | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     sql = (
-        "SELECT organisation_id, source_system || chr(31) || reference AS ticket_ref, kind, "
+        "SELECT organisation_id, source_system || chr(31) || reference AS ticket_key, kind, "
         + _EPOCH.format(c="start_at", a="start")
         + ", "
         + _EPOCH.format(c="end_at", a="end")
@@ -124,7 +123,7 @@ def load_intervals(
         _params(organisation_ids, None),
         {
             "organisation_id": pl.Int64(),
-            "ticket_ref": pl.Utf8(),
+            "ticket_key": pl.Utf8(),
             "kind": pl.Utf8(),
             "start": pl.Int64(),
             "end": pl.Int64(),
@@ -229,7 +228,7 @@ def write_outcomes(
     """Store evaluated tickets. With ``replace_organisations``, every outcome of those
     organisations is replaced (a full recompute); otherwise only the tickets given."""
     frame = results.with_columns(
-        pl.col("ticket_ref").str.split_exact(SEP, 1).struct.rename_fields(["ss", "ref"]).alias("_k")
+        pl.col("ticket_key").str.split_exact(SEP, 1).struct.rename_fields(["ss", "ref"]).alias("_k")
     ).with_columns(
         pl.col("_k").struct.field("ss").alias("source_system"),
         pl.col("_k").struct.field("ref").alias("reference"),

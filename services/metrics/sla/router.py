@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.metrics.sla import service
@@ -12,7 +12,7 @@ from services.metrics.sla.schemas import Report
 from services.metrics.sla.service import ReportQuery
 from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, DbSession
-from shared.tabular import csv_response
+from shared.tabular import CsvBom, csv_response, page_headers
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
@@ -64,12 +64,24 @@ def render(
     *,
     limit: int | None = None,
     offset: int | None = None,
+    bom: bool = False,
+    csv_page: Request | None = None,
 ) -> Response:
+    """A report as JSON (``limit``/``offset`` page it; the total is in ``total_rows``) or
+    as CSV. The CSV is the whole report, streamed, with its row count in
+    ``X-Total-Count``; with ``csv_page`` (the client asked for ``limit`` or ``offset``)
+    it is that page, with ``X-Total-Count`` and ``Link: <…>; rel="next"`` while rows
+    remain."""
     total = df.height
+    if fmt == "csv":
+        headers = {"X-Total-Count": str(total)}
+        if csv_page is not None and limit is not None:
+            start = offset or 0
+            df = df.slice(start, limit)
+            headers = page_headers(csv_page, total=total, offset=start, limit=limit)
+        return csv_response(df.columns, df.iter_rows(), f"sla-{name}", bom=bom, headers=headers)
     if limit is not None:
         df = df.slice(offset or 0, limit)
-    if fmt == "csv":
-        return csv_response(df.columns, df.iter_rows(), f"sla-{name}")
     body = Report(
         report=name,
         columns=df.columns,
@@ -92,7 +104,9 @@ _MONTH = {"month": "first day of the month (Europe/London)"}
     responses=_CSV,
     summary="Per month: met, missed, % met vs target, closure time",
 )
-def monthly(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+def monthly(
+    session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False
+) -> Response:
     orgs, q = scope
     return render(
         "monthly",
@@ -113,14 +127,21 @@ def monthly(session: DbSession, scope: Scope, format: Format = "json") -> Respon
             "month_basis": "month of resolution (Europe/London)",
             "counted": "resolved tickets; data-quality rejects excluded",
         },
+        bom=bom,
     )
 
 
 @router.get("/logged", response_model=Report, responses=_CSV, summary="Tickets logged per month")
-def logged(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+def logged(
+    session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False
+) -> Response:
     orgs, q = scope
     return render(
-        "logged", service.logged(session, orgs, q), format, {**_MONTH, "logged": "tickets"}
+        "logged",
+        service.logged(session, orgs, q),
+        format,
+        {**_MONTH, "logged": "tickets"},
+        bom=bom,
     )
 
 
@@ -134,6 +155,7 @@ def backlog(
     session: DbSession,
     scope: Scope,
     format: Format = "json",
+    bom: CsvBom = False,
     as_of: Annotated[
         datetime | None, Query(description="ISO 8601 with offset; default now")
     ] = None,
@@ -160,6 +182,7 @@ def backlog(
             "as_of": moment.isoformat(),
             "reopened": "tickets with a reopen count above 0, open or not",
         },
+        bom=bom,
     )
 
 
@@ -169,7 +192,7 @@ def backlog(
     responses=_CSV,
     summary="Net Promoter Score by month and organisation",
 )
-def nps(session: DbSession, scope: Scope, format: Format = "json") -> Response:
+def nps(session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False) -> Response:
     orgs, q = scope
     return render(
         "nps",
@@ -184,6 +207,7 @@ def nps(session: DbSession, scope: Scope, format: Format = "json") -> Response:
             "nps": "% promoters - % detractors (1 dp); null when no ratings",
         },
         {"month_basis": "month of resolution (logged month while unresolved)"},
+        bom=bom,
     )
 
 
@@ -197,6 +221,7 @@ def performance(
     session: DbSession,
     scope: Scope,
     format: Format = "json",
+    bom: CsvBom = False,
     clock_basis: Annotated[
         Literal["24x7", "sla_clock"],
         Query(description="24x7 wall clock, or each ticket's SLA clock"),
@@ -218,6 +243,7 @@ def performance(
             "clock_basis": clock_basis,
             "denominator": "resolved incidents (first contact: all incidents)",
         },
+        bom=bom,
     )
 
 
@@ -226,15 +252,22 @@ def performance(
     response_model=Report,
     responses=_CSV,
     summary="Tickets never counted as met or missed, with the reason",
+    description="JSON: a page of `limit` rows (500 unless asked), the total in `total_rows`. "
+    "CSV: every row, streamed, the count in `X-Total-Count`; with `limit` or `offset` in "
+    'the query, that page only, with `X-Total-Count` and `Link: <...>; rel="next"` while '
+    "rows remain.",
 )
 def data_quality(
+    request: Request,
     session: DbSession,
     scope: Scope,
     format: Format = "json",
+    bom: CsvBom = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     orgs, q = scope
+    paged = "limit" in request.query_params or "offset" in request.query_params
     return render(
         "data-quality",
         service.data_quality(session, orgs, q),
@@ -242,4 +275,6 @@ def data_quality(
         {"logged_at": "UTC instant", "resolution_at": "UTC instant"},
         limit=limit,
         offset=offset,
+        bom=bom,
+        csv_page=request if paged else None,
     )

@@ -9,7 +9,7 @@ from services.metrics.survey_results import service
 from services.metrics.survey_results.schemas import SurveyResults, Table
 from shared.auth import Principal, require_roles
 from shared.deps import AppSettings, DbSession, IdPath
-from shared.tabular import csv_response
+from shared.tabular import CsvBom, csv_response
 
 router = APIRouter(prefix="/api/v1/survey-results", tags=["survey results"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "reader"))]
@@ -23,10 +23,12 @@ TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _table(columns: list[str], rows: list[dict[str, Any]], fmt: str, name: str) -> Response:
+def _table(
+    columns: list[str], rows: list[dict[str, Any]], fmt: str, name: str, bom: bool
+) -> Response:
     if fmt == "json":
         return JSONResponse(Table(columns=columns, rows=rows).model_dump(mode="json"))
-    return csv_response(columns, rows, name)
+    return csv_response(columns, rows, name, bom=bom)
 
 
 @router.get(
@@ -52,10 +54,14 @@ def compute_results(campaign_id: IdPath, session: DbSession, principal: Reader) 
     summary="Per factor: satisfaction, importance, gap, weight gap",
 )
 def factors(
-    campaign_id: IdPath, session: DbSession, principal: Reader, format: Format = "json"
+    campaign_id: IdPath,
+    session: DbSession,
+    principal: Reader,
+    format: Format = "json",
+    bom: CsvBom = False,
 ) -> Response:
     columns, rows = service.table(session, principal, campaign_id, "factors")
-    return _table(columns, rows, format, f"campaign-{campaign_id}-factors")
+    return _table(columns, rows, format, f"campaign-{campaign_id}-factors", bom)
 
 
 @router.get(
@@ -65,10 +71,14 @@ def factors(
     summary="Breakdowns by attribute, small cells suppressed",
 )
 def breakdowns(
-    campaign_id: IdPath, session: DbSession, principal: Reader, format: Format = "json"
+    campaign_id: IdPath,
+    session: DbSession,
+    principal: Reader,
+    format: Format = "json",
+    bom: CsvBom = False,
 ) -> Response:
     columns, rows = service.table(session, principal, campaign_id, "breakdowns")
-    return _table(columns, rows, format, f"campaign-{campaign_id}-breakdowns")
+    return _table(columns, rows, format, f"campaign-{campaign_id}-breakdowns", bom)
 
 
 @router.get(
@@ -78,10 +88,14 @@ def breakdowns(
     summary="Comments (the organisation's own users only)",
 )
 def comments(
-    campaign_id: IdPath, session: DbSession, principal: Reader, format: Format = "json"
+    campaign_id: IdPath,
+    session: DbSession,
+    principal: Reader,
+    format: Format = "json",
+    bom: CsvBom = False,
 ) -> Response:
     columns, rows = service.comments(session, principal, campaign_id)
-    return _table(columns, rows, format, f"campaign-{campaign_id}-comments")
+    return _table(columns, rows, format, f"campaign-{campaign_id}-comments", bom)
 
 
 @router.get(
@@ -96,9 +110,10 @@ def benchmark(
     principal: Reader,
     cycle_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
     format: Format = "json",
+    bom: CsvBom = False,
 ) -> Response:
     columns, rows = service.benchmark(session, principal, cycle_id, settings.disclosure_min_n)
-    return _table(columns, rows, format, f"survey-benchmark-{cycle_id}")
+    return _table(columns, rows, format, f"survey-benchmark-{cycle_id}", bom)
 
 
 @router.get(
@@ -112,6 +127,7 @@ def nps(
     principal: Reader,
     organisation_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     format: Format = "json",
+    bom: CsvBom = False,
 ) -> Response:
     columns, rows = service.nps(session, principal, organisation_id)
-    return _table(columns, rows, format, "nps")
+    return _table(columns, rows, format, "nps", bom)

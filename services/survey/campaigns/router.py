@@ -68,6 +68,7 @@ def create_campaign(
         idempotency_key,
         body,
         lambda: Campaign(**service.create(session, settings, principal, body)),
+        location=lambda created: f"{router.prefix}/{created['id']}",
     )
 
 

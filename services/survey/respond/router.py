@@ -401,7 +401,7 @@ def save_draft(token: Token, body: DraftIn, session: DbSession) -> DraftOut:
     responses=LINK_RESPONSES,
     summary="Send the answers (once per link)",
 )
-def submit(token: Token, body: SubmissionIn, request: Request) -> SubmissionOut:
+def submit(token: Token, body: SubmissionIn, request: Request, response: Response) -> SubmissionOut:
     try:
         stored = service.submit_answers(request.app.state.engine, token, body.answers)
     except LinkError as error:
@@ -413,4 +413,6 @@ def submit(token: Token, body: SubmissionIn, request: Request) -> SubmissionOut:
             "Answers have already been sent with this link; nothing more is accepted.",
             code="already_submitted",
         )
+    # The link's one submission lives at the address it was sent to.
+    response.headers["Location"] = request.url.path
     return SubmissionOut(status="received")

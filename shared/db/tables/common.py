@@ -1,5 +1,12 @@
 """Table shapes every service repeats: its outbox, its inbox of handled events, its
-idempotency records. Each service gets its own copy so each table still has one owner."""
+idempotency records. Each service gets its own copy so each table still has one owner.
+
+An outbox row moves ``pending`` → ``delivering`` (claimed: ``claim_token`` and
+``leased_until`` set in a short transaction) → ``delivered`` or back to ``pending`` (retry)
+or ``dead`` (out of attempts); see :mod:`shared.outbox`. A ``delivering`` row whose lease
+has passed is claimable again (its worker died). ``redriven_by``/``redriven_at`` record the
+admin who last set a dead row back to pending.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +23,11 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.db.metadata import metadata, owned
+
+OUTBOX_STATUSES = ("pending", "delivering", "delivered", "dead")
 
 
 def outbox_table(service: str) -> Table:
@@ -39,12 +48,26 @@ def outbox_table(service: str) -> Table:
         Column("last_error", Text),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("delivered_at", DateTime(timezone=True)),
-        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        Column("claim_token", UUID(as_uuid=True)),
+        Column("leased_until", DateTime(timezone=True)),
+        Column("redriven_by", Text),
+        Column("redriven_at", DateTime(timezone=True)),
+        CheckConstraint("status IN ('pending', 'delivering', 'delivered', 'dead')", name="status"),
+        CheckConstraint(
+            "status <> 'delivering' OR (claim_token IS NOT NULL AND leased_until IS NOT NULL)",
+            name="lease",
+        ),
         Index(
             f"ix_{name}_due",
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        Index(
+            f"ix_{name}_leased",
+            "leased_until",
+            postgresql_where=text("status = 'delivering'"),
+        ),
+        Index(f"ix_{name}_status_id", "status", "id"),
         info=owned(service, readers=()),
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.db.metadata import metadata, owned
+from shared.tickets import TICKET_KEY, table_columns
 
 IMPORT_STATUSES = ("queued", "processing", "done", "failed")
 
@@ -88,32 +88,14 @@ ticket_import_errors = Table(
 tickets = Table(
     "tickets",
     metadata,
-    Column(
-        "organisation_id",
-        Integer,
-        ForeignKey("organisations.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("source_system", Text, nullable=False),
-    Column("reference", Text, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("priority", Text),
-    Column("request_type", Text),
-    Column("team", Text),
-    Column("closure_category", Text),
-    Column("logged_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True)),
-    Column("closed_at", DateTime(timezone=True)),
-    Column("status", Text),
-    Column("reopen_count", Integer),
-    Column("resolved_first_contact", Boolean),
-    Column("nps_rating", SmallInteger),
-    Column("flag_dst_gap", Boolean, nullable=False, server_default="false"),
-    Column("flag_dst_ambiguous", Boolean, nullable=False, server_default="false"),
+    # The canonical fields (organisation_id … flag_dst_ambiguous), declared once with what
+    # each means in shared/tickets.py; the rest is bookkeeping.
+    *table_columns(),
     Column("last_import_id", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("organisation_id", "source_system", "reference"),
+    PrimaryKeyConstraint(*TICKET_KEY),
+    ForeignKeyConstraint(["organisation_id"], ["organisations.id"], ondelete="CASCADE"),
     CheckConstraint("type IN ('incident','request')", name="type"),
     CheckConstraint("priority IN ('P0','P1','P2','P3','P4')", name="priority"),
     CheckConstraint("nps_rating BETWEEN 0 AND 10", name="nps_rating"),

@@ -41,7 +41,7 @@ def tickets(*rows: dict[str, Any]) -> pl.DataFrame:
         "resolved_first_contact": False,
         "nps_rating": None,
     }
-    data = [base | {"ticket_ref": f"T{i}"} | r for i, r in enumerate(rows)]
+    data = [base | {"ticket_key": f"T{i}"} | r for i, r in enumerate(rows)]
     return pl.DataFrame(
         data,
         schema_overrides={
@@ -113,7 +113,7 @@ def test_on_hold_worked_example(clocks: Any) -> None:
     holds = pl.DataFrame(
         {
             "organisation_id": ["o1"],
-            "ticket_ref": ["T0"],
+            "ticket_key": ["T0"],
             "start": [local(2021, 6, 7, 11)],
             "end": [local(2021, 6, 9, 10)],
         },
@@ -131,7 +131,7 @@ def test_hold_entirely_outside_working_hours_has_no_effect(clocks: Any) -> None:
     holds = pl.DataFrame(
         {
             "organisation_id": ["o1", "o1"],
-            "ticket_ref": ["T0", "T0"],
+            "ticket_key": ["T0", "T0"],
             "start": [local(2021, 3, 5, 19), local(2021, 3, 6, 9)],
             "end": [local(2021, 3, 5, 22), local(2021, 3, 7, 23)],
         },
@@ -147,7 +147,7 @@ def test_overlapping_holds_not_subtracted_twice(clocks: Any) -> None:
     holds = pl.DataFrame(
         {
             "organisation_id": ["o1"] * 3,
-            "ticket_ref": ["T0"] * 3,
+            "ticket_key": ["T0"] * 3,
             "start": [local(2021, 3, 1, 9), local(2021, 3, 1, 10), local(2021, 3, 1, 7)],
             "end": [local(2021, 3, 1, 11), local(2021, 3, 1, 12), local(2021, 3, 1, 8, 30)],
         },
@@ -165,7 +165,7 @@ def test_hold_begun_before_the_ticket_was_logged_pauses_only_from_logging(clocks
     holds = pl.DataFrame(
         {
             "organisation_id": ["o1", "o1"],
-            "ticket_ref": ["T0", "T0"],
+            "ticket_key": ["T0", "T0"],
             "start": [local(2021, 3, 1, 9), local(2021, 3, 1, 14)],
             "end": [local(2021, 3, 1, 11), local(2021, 3, 1, 16)],
         },
@@ -191,7 +191,7 @@ def test_reopened_ticket_gap_does_not_count(clocks: Any) -> None:
     reopens = pl.DataFrame(
         {
             "organisation_id": ["o1"],
-            "ticket_ref": ["T0"],
+            "ticket_key": ["T0"],
             "resolved_at": [local(2021, 3, 1, 10)],
             "reopened_at": [local(2021, 3, 3, 10)],
         },
@@ -238,7 +238,7 @@ def test_due_at_for_ticket_on_hold_assumes_hold_ends_now(clocks: Any) -> None:
     holds = pl.DataFrame(
         {
             "organisation_id": ["o1"],
-            "ticket_ref": ["T0"],
+            "ticket_key": ["T0"],
             "start": [local(2021, 3, 1, 10)],
             "end": [None],
         },
@@ -496,5 +496,5 @@ def test_row_order_preserved_across_calendars(clocks: Any) -> None:
         ]
     )
     r = evaluate(t, clocks, p)
-    assert r["ticket_ref"].to_list() == [f"T{i}" for i in range(6)]
+    assert r["ticket_key"].to_list() == [f"T{i}" for i in range(6)]
     assert r["elapsed_sla_seconds"].to_list() == [0, H, 0, 3 * H, 0, 5 * H]
