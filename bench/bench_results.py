@@ -12,7 +12,7 @@ the target (p99 under 50 ms) was met.
 
 The results endpoint is async: it decides access afresh for every request from a
 snapshot query sent after the request arrived (shared by the requests that arrive
-together, see services/metrics/results/snapshots.py), then serves the body from the
+together, see services/metrics/benchmark/snapshots.py), then serves the body from the
 per-process results cache; the first request per worker computes. Default: one uvicorn
 worker per CPU.
 

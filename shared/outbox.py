@@ -58,6 +58,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, NotFound
+from shared.events import EventPayload
 from shared.http import ServiceClient
 from shared.settings import SERVICES, ServiceName, Settings
 
@@ -83,6 +84,18 @@ def enqueue(
         .returning(table.c.id)
     ).scalar_one()
     return new_id
+
+
+def enqueue_event(session: Session, table: Table, event: EventPayload) -> int:
+    """Queue a declared event (shared/events.py): its type, receiver and path come with it."""
+    return enqueue(
+        session,
+        table,
+        event_type=event.event_type,
+        target=event.target,
+        path=event.path(),
+        payload=event.model_dump(mode="json", exclude_none=True),
+    )
 
 
 def receive_once(session: Session, inbox: Table, event_key: str, event_type: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.events import EventType
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_SERVICE_SECRET = "yardstick-dev-service-secret-0123456789abcdef"  # noqa: S105
@@ -79,7 +81,7 @@ class Settings(BaseSettings):
     outbox_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
     # Events whose receiver still works inside the request (ticket-import processing, a
     # several-GB file) get the long timeout; they hold only a lane of their own target.
-    outbox_long_event_types: tuple[str, ...] = ("ticket_import.received",)
+    outbox_long_event_types: tuple[str, ...] = (EventType.TICKET_IMPORT_RECEIVED.value,)
     outbox_long_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
     # A claim's lease is 3 timeouts (connect, write, read) plus this; a row whose lease
     # has passed is claimed again (its worker died or hung).

@@ -57,12 +57,17 @@ TARGETS: dict[str, list[Target]] = {
             ("tests/unit/benchmark/test_benchmark_engine.py",),
         ),
         Target(
+            "services/metrics/figures.py",
+            ("half_up", "half_up_pct", "half_up_float", "nps"),
+            ("tests/unit/test_figures.py", "tests/unit/survey/test_survey_engine.py"),
+        ),
+        Target(
             "services/metrics/surveys/engine.py",
-            ("round_half_up", "nps_counts", "response_rate"),
+            ("response_rate",),
             ("tests/unit/survey/test_survey_engine.py",),
         ),
         Target(
-            "services/metrics/results/service.py",
+            "services/metrics/benchmark/service.py",
             ("distribution",),
             ("tests/metrics/test_results.py::test_distribution_orders_tied_values_by_code",),
         ),
@@ -93,7 +98,7 @@ TARGETS: dict[str, list[Target]] = {
     ],
     "access": [
         Target(
-            "services/metrics/results/service.py",
+            "services/metrics/benchmark/service.py",
             ("add_months", "check_caller", "check_access"),
             (
                 "tests/metrics/test_results.py::test_check_access_boundaries",

@@ -6,19 +6,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.metrics.benchmark.cache import ResultCache
+from services.metrics.benchmark.router import admin_router as benchmarks_router
+from services.metrics.benchmark.router import router as results_router
+from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
-from services.metrics.feedback.router import router as feedback_router
-from services.metrics.results.cache import ResultCache
-from services.metrics.results.router import admin_router as benchmarks_router
-from services.metrics.results.router import router as results_router
-from services.metrics.results.snapshots import SnapshotReader
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
 from services.metrics.runs.router import router as runs_router
-from services.metrics.sla import handlers as _sla_handlers  # noqa: F401  (registers events)
+from services.metrics.sla.router import feedback_router
 from services.metrics.sla.router import router as sla_router
-from services.metrics.survey_results.router import router as survey_results_router
+from services.metrics.surveys.router import router as survey_results_router
 from shared.app import create_app
 from shared.db.engine import psycopg_conninfo
 from shared.db.grants import role_name

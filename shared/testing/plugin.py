@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -153,20 +153,26 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def _stack(settings: Settings, database_url: str) -> Iterator[Stack]:
-    import importlib
+def service_builders() -> dict[str, Callable[..., FastAPI]]:
+    """Each service's ``build`` (its app factory), by name: the test tree's conftest.py
+    provides them (shared code never imports a service)."""
+    raise pytest.UsageError("Define a session fixture service_builders in the tests' conftest.")
 
+
+@pytest.fixture(scope="session")
+def _stack(
+    settings: Settings, database_url: str, service_builders: dict[str, Callable[..., FastAPI]]
+) -> Iterator[Stack]:
+    # The services' app factories come from the test tree's conftest (``service_builders``):
+    # shared never imports services, not even through importlib.
     from shared.http import ServiceClient
     from shared.worker import build_worker
 
     transports: dict[str, httpx.BaseTransport] = {}
     apps: dict[str, FastAPI] = {}
     clients: dict[str, TestClient] = {}
-    for name in ("ingest", "metrics", "survey"):
-        module = importlib.import_module(f"services.{name}.main")
-        apps[name] = module.build(
-            settings=settings, database_url=database_url, transports=transports
-        )
+    for name, build in service_builders.items():
+        apps[name] = build(settings=settings, database_url=database_url, transports=transports)
     for name, app in apps.items():
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()

@@ -19,8 +19,9 @@ import psycopg
 from sqlalchemy import text
 
 from services.ingest.tickets import repository as tickets_repo
-from services.ingest.tickets.service import PROCESS_PATH, _lock_key
+from services.ingest.tickets.service import _lock_key
 from shared.auth import mint_service_token
+from shared.events import TicketImportReceived
 from shared.http import ServiceClient
 from shared.worker import run_periodic_jobs
 from tests.factories import make_org
@@ -54,14 +55,14 @@ def _events(owner_engine: Any, job_id: int) -> list[tuple[str, int]]:
     with owner_engine.connect() as conn:
         rows = conn.execute(
             text("SELECT status, attempts FROM ingest_outbox WHERE path = :p ORDER BY id"),
-            {"p": PROCESS_PATH.format(id=job_id)},
+            {"p": TicketImportReceived(import_id=job_id).path()},
         )
         return [(r[0], r[1]) for r in rows]
 
 
 def _stall(owner_engine: Any, job_id: int, extra_dead_events: int = 0) -> None:
     """As left by a worker that crashed mid-import after its event went dead."""
-    path = PROCESS_PATH.format(id=job_id)
+    path = TicketImportReceived(import_id=job_id).path()
     with owner_engine.begin() as conn:
         conn.execute(
             text("UPDATE ingest_outbox SET status = 'dead', attempts = 12 WHERE path = :p"),

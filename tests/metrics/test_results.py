@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 from sqlalchemy import text
 
-from services.metrics.results.service import add_months, check_access
+from services.metrics.benchmark.service import add_months, check_access
 from shared.auth import Principal
 from shared.errors import Forbidden
 from shared.settings import Settings

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from services.metrics.results.cache import Body, ResultCache
-from services.metrics.results.service import add_months
+from services.metrics.benchmark.cache import Body, ResultCache
+from services.metrics.benchmark.service import add_months
 from tests.factories import accepted_submission, assert_problem, make_cycle, make_org, publish
 
 RECENT = (date.today() - timedelta(days=30)).isoformat()

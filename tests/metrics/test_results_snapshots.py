@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from services.metrics.results.snapshots import SnapshotReader
+from services.metrics.benchmark.snapshots import SnapshotReader
 from shared.db.engine import normalise_url, psycopg_conninfo
 from shared.db.grants import role_name
 from shared.errors import ProblemError

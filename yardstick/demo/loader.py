@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.ingest.cycles.service import ensure_codes
-from services.metrics.benchmark.recompute import recompute
+from services.metrics.benchmark.service import recompute
 from services.metrics.sla.service import recompute as sla_recompute
-from services.metrics.survey_results.service import on_campaign_closed
+from services.metrics.surveys.service import store_closed_campaign
 from shared.catalogue import load_catalogue
 from shared.db.tables.ingest import cycles, organisations
 from shared.db.tables.ingest_submissions import submission_answers, submission_audit, submissions
@@ -186,5 +186,5 @@ def _load_surveys(database_url: str, organisation_ids: list[int], cycle_id: int)
         )
     with admin_session(database_url, role="metrics") as session:
         for campaign_id in campaign_ids:
-            on_campaign_closed(session, campaign_id)
+            store_closed_campaign(session, campaign_id)
     return inserted

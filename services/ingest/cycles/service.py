@@ -17,7 +17,8 @@ from services.ingest.cycles import repository as repo
 from services.ingest.cycles.exceptions import CodesExhausted, CycleNotFound, ReleaseDateRequired
 from services.ingest.cycles.schemas import CycleCreate, CycleUpdate
 from shared.db.tables.ingest import ingest_outbox
-from shared.outbox import enqueue
+from shared.events import CycleStatusChanged
+from shared.outbox import enqueue_event
 
 _rng = secrets.SystemRandom()
 
@@ -75,13 +76,10 @@ def update(session: Session, cycle_id: int, data: CycleUpdate) -> dict[str, Any]
         return current
     updated = repo.update_cycle(session, cycle_id, changes)
     if current["status"] != updated["status"]:
-        enqueue(
+        enqueue_event(
             session,
             ingest_outbox,
-            event_type="cycle.status_changed",
-            target="metrics",
-            path="/internal/events",
-            payload={"cycle_id": cycle_id, "year": updated["year"], "status": updated["status"]},
+            CycleStatusChanged(cycle_id=cycle_id, year=updated["year"], status=updated["status"]),
         )
     return updated
 

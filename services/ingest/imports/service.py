@@ -27,7 +27,6 @@ from services.ingest.cycles.service import ensure_codes
 from services.ingest.imports import repository as repo
 from services.ingest.submissions import repository as sub_repo
 from services.ingest.submissions.service import (
-    INPUTS_CHANGED,
     SHAPE_CODES,
     audit_value,
     coerce,
@@ -37,7 +36,8 @@ from shared.auth import Principal
 from shared.catalogue import available_cycles
 from shared.db.tables.ingest import ingest_outbox
 from shared.errors import Unprocessable
-from shared.outbox import enqueue
+from shared.events import BenchmarkInputsChanged
+from shared.outbox import enqueue_event
 
 REQUIRED = ("organisation", "cycle", "module", "question", "value")
 MAX_ERRORS = 200
@@ -282,13 +282,10 @@ def run_import(
     for year in years:
         orgs_in_year = {o for (o, y, _m) in groups if y == year}
         ensure_codes(session, cycles[year], orgs_in_year)
-    enqueue(
+    enqueue_event(
         session,
         ingest_outbox,
-        event_type=INPUTS_CHANGED,
-        target="metrics",
-        path="/internal/events",
-        payload={"cycle_years": years, "reason": "import.completed", "import_id": batch["id"]},
+        BenchmarkInputsChanged(cycle_years=years, reason="import.completed", import_id=batch["id"]),
     )
     return batch
 

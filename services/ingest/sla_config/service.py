@@ -28,7 +28,8 @@ from services.ingest.tickets.repository import organisation_exists
 from shared.auth import Principal
 from shared.db.tables.ingest import ingest_outbox
 from shared.errors import STILL_REFERENCED_STATES, sqlstate_of
-from shared.outbox import enqueue
+from shared.events import SlaRecompute
+from shared.outbox import enqueue_event
 
 
 def _minutes(w: Window) -> tuple[int, int]:
@@ -77,13 +78,8 @@ def working_day_seconds(hours: dict[str, list[list[str]]]) -> int:
 
 
 def _recompute(session: Session, organisation_id: int, reason: str) -> None:
-    enqueue(
-        session,
-        ingest_outbox,
-        event_type="sla.recompute",
-        target="metrics",
-        path="/internal/events",
-        payload={"organisation_id": organisation_id, "reason": reason},
+    enqueue_event(
+        session, ingest_outbox, SlaRecompute(organisation_id=organisation_id, reason=reason)
     )
 
 

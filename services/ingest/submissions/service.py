@@ -40,7 +40,8 @@ from shared.auth import Principal
 from shared.catalogue import Catalogue, Issue, Question
 from shared.db.tables.ingest import ingest_outbox
 from shared.errors import Forbidden, Unprocessable
-from shared.outbox import enqueue
+from shared.events import BenchmarkInputsChanged
+from shared.outbox import enqueue_event
 
 EDITABLE = ("draft", "returned")
 # Issues about one answer on its own: checked on every save. The rest (required
@@ -56,7 +57,6 @@ SHAPE_CODES = frozenset(
         "out_of_range",
     }
 )
-INPUTS_CHANGED = "benchmark.inputs_changed"
 
 
 # ------------------------------------------------------------------ values
@@ -190,17 +190,12 @@ def _audit(
 
 
 def _notify(session: Session, sub: dict[str, Any], why: str) -> None:
-    enqueue(
+    enqueue_event(
         session,
         ingest_outbox,
-        event_type=INPUTS_CHANGED,
-        target="metrics",
-        path="/internal/events",
-        payload={
-            "cycle_years": [sub["cycle_year"]],
-            "reason": why,
-            "submission_id": sub["id"],
-        },
+        BenchmarkInputsChanged(
+            cycle_years=[sub["cycle_year"]], reason=why, submission_id=sub["id"]
+        ),
     )
 
 

@@ -55,7 +55,8 @@ from services.ingest.tickets.schemas import IntervalsReplace, MappingCreate
 from shared.auth import Principal
 from shared.db.tables.ingest import ingest_outbox
 from shared.errors import Forbidden
-from shared.outbox import enqueue
+from shared.events import ImportedMonths, SlaRecompute, TicketImportReceived, TicketsImported
+from shared.outbox import enqueue_event
 from shared.settings import Settings
 from shared.tickets import COLUMN_NAMES, TICKET_KEY
 
@@ -64,7 +65,6 @@ log = logging.getLogger("yardstick.ingest.tickets")
 # Canonical headers (the column names Yardstick itself uses): for hand-made files.
 YARDSTICK_PROFILE = custom_profile({c: c for c in CANONICAL_FIELDS}, name="yardstick")
 READY_PROFILES: dict[str, Profile] = {"yardstick": YARDSTICK_PROFILE, **PROFILES}
-PROCESS_PATH = "/internal/ticket-imports/{id}/process"
 # Rows per committed batch: large enough that COPY and the upsert dominate, small
 # enough that a batch's frames stay a few tens of MB and progress moves visibly.
 IMPORT_BATCH_SIZE = 50_000
@@ -142,14 +142,7 @@ def create_import(
             "created_by": principal.subject,
         },
     )
-    enqueue(
-        session,
-        ingest_outbox,
-        event_type="ticket_import.received",
-        target="ingest",
-        path=PROCESS_PATH.format(id=job["id"]),
-        payload={"import_id": job["id"]},
-    )
+    enqueue_event(session, ingest_outbox, TicketImportReceived(import_id=job["id"]))
     return job
 
 
@@ -631,18 +624,15 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             {**final, **counts, "status": "done", "finished_at": datetime.now(UTC)},
         )
         if months:
-            enqueue(
+            enqueue_event(
                 session,
                 ingest_outbox,
-                event_type="tickets.imported",
-                target="metrics",
-                path="/internal/events",
-                payload={
-                    "import_id": import_id,
-                    "organisations": [
-                        {"organisation_id": org, "months": m} for org, m in months.items()
+                TicketsImported(
+                    import_id=import_id,
+                    organisations=[
+                        ImportedMonths(organisation_id=org, months=m) for org, m in months.items()
                     ],
-                },
+                ),
             )
         session.commit()
     _remove(job["spool_path"])
@@ -665,19 +655,13 @@ def resume_stalled_imports(session: Session, settings: Settings) -> dict[str, li
     for job in repo.stalled_imports(session, stale_before):
         if not repo.try_xact_lock(session, _lock_key(job["id"])):
             continue  # being processed right now
-        path = PROCESS_PATH.format(id=job["id"])
+        event = TicketImportReceived(import_id=job["id"], resumed=True)
+        path = event.path()
         attempts, waiting = repo.process_events(session, ingest_outbox, path)
         if waiting:
             continue
         if attempts < settings.ticket_import_max_attempts:
-            enqueue(
-                session,
-                ingest_outbox,
-                event_type="ticket_import.received",
-                target="ingest",
-                path=path,
-                payload={"import_id": job["id"], "resumed": True},
-            )
+            enqueue_event(session, ingest_outbox, event)
             repo.update_import(session, job["id"], {})  # progress clock restarts
             log.warning(
                 "ticket import %s stalled; queued again (attempt %s)", job["id"], attempts + 1
@@ -761,13 +745,10 @@ def replace_intervals(
     repo.replace_intervals(
         session, body.organisation_id, body.source_system, references, list(unique.values())
     )
-    enqueue(
+    enqueue_event(
         session,
         ingest_outbox,
-        event_type="sla.recompute",
-        target="metrics",
-        path="/internal/events",
-        payload={"organisation_id": body.organisation_id, "reason": "intervals"},
+        SlaRecompute(organisation_id=body.organisation_id, reason="intervals"),
     )
     return {"tickets": len(references), "intervals": len(unique)}
 

@@ -1,20 +1,203 @@
-"""SQL for the benchmark recompute: one read of the accepted answers, bulk writes."""
+"""SQL of the benchmark family.
+
+Serving results reads only the metrics service's own result tables, plus cycles,
+organisations (existence only) and anonymous codes. The recompute (at the end) reads every
+accepted answer in one query and writes its results in bulk."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import delete, insert, select, text
+import psycopg
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import cycles as c
+from shared.db.tables.ingest import organisation_codes as oc
 from shared.db.tables.ingest import organisations as o
 from shared.db.tables.ingest_submissions import submission_answers as a
 from shared.db.tables.ingest_submissions import submissions as s
+from shared.db.tables.metrics import computation_runs as runs
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
 from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
 from shared.db.tables.metrics_benchmark import metric_values as mv
+
+GROUP_VALUES_SCHEMA = {
+    "cycle_year": pl.Int32,
+    "organisation_id": pl.Int64,
+    "metric_key": pl.String,
+    "value": pl.Float64,
+    "type": pl.String,
+    "nation": pl.String,
+    "partnership": pl.Boolean,
+    "users": pl.Int64,
+    "size_band": pl.String,
+}
+
+
+def cycle_by_year(session: Session, year: int) -> dict[str, Any] | None:
+    row = session.execute(select(c).where(c.c.year == year)).mappings().first()
+    return dict(row) if row else None
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """What one snapshot query read for a batch of requests (see ``snapshots``)."""
+
+    version: tuple[Any, ...]
+    cycles: dict[int, dict[str, Any]]  # by year, only the years asked for
+    organisations: frozenset[int]  # those asked for that exist
+
+    def for_request(self, year: int, organisation_id: int) -> dict[str, Any]:
+        """One request's view: its cycle's row (``cycle_id`` None when there is no such
+        cycle), whether its organisation exists, and the data version."""
+        cycle = self.cycles.get(year)
+        return {
+            "cycle_id": cycle["id"] if cycle else None,
+            "year": year,
+            "status": cycle["status"] if cycle else None,
+            "results_release_date": cycle["results_release_date"] if cycle else None,
+            "organisation_exists": organisation_id in self.organisations,
+            "version": self.version,
+        }
+
+
+async def snapshots(
+    conn: psycopg.AsyncConnection[Any], years: Collection[int], organisation_ids: Collection[int]
+) -> Snapshots:
+    """One round trip for a batch of results requests: the cycles of ``years``, which of
+    ``organisation_ids`` exist, and the data version.
+
+    The version changes whenever anything a results response is built from changes:
+    metric values, members and statistics are only ever rewritten by a recompute, which
+    records a ``benchmark`` computation run in the same transaction (the run's id *and*
+    start time, so a restarted sequence cannot repeat a version); cycles (status, release
+    date, a new cycle) move ``max(updated_at)``/``count``; anonymous codes are insert-only.
+    """
+    cur = await conn.execute(_SNAPSHOT, {"years": list(years), "orgs": list(organisation_ids)})
+    row = await cur.fetchone()
+    assert row is not None  # the query always returns exactly one row
+    # (run id, run start, cycles' max(updated_at) and count, codes' count and max(created_at))
+    *version, ids, cyears, statuses, releases, orgs = row
+    cycles = {
+        year: {"id": cid, "status": status, "results_release_date": release}
+        for cid, year, status, release in zip(
+            ids or (), cyears or (), statuses or (), releases or (), strict=True
+        )
+    }
+    return Snapshots(tuple(version), cycles, frozenset(orgs or ()))
+
+
+# Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
+# batch of results requests. Scalar subqueries over tiny tables or an index
+# (computation_runs by primary key, newest first, stops at the first benchmark run).
+_SNAPSHOT = f"""
+    SELECT r.id, r.started_at,
+      (SELECT max(updated_at) FROM {c.name}),
+      (SELECT count(*) FROM {c.name}),
+      (SELECT count(*) FROM {oc.name}),
+      (SELECT max(created_at) FROM {oc.name}),
+      cy.ids, cy.years, cy.statuses, cy.releases,
+      ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[]))
+    FROM (
+      SELECT array_agg(id) AS ids, array_agg(year) AS years,
+        array_agg(status::text) AS statuses, array_agg(results_release_date) AS releases
+      FROM {c.name} WHERE year = ANY(%(years)s::int[])
+    ) AS cy
+    LEFT JOIN (
+      SELECT id, started_at FROM {runs.name} WHERE kind = 'benchmark' ORDER BY id DESC LIMIT 1
+    ) AS r ON true
+    """
+
+
+def cycles(session: Session) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(select(c).order_by(c.c.year)).mappings()]
+
+
+def my_values(
+    session: Session, organisation_id: int, years: list[int], metric: str | None = None
+) -> dict[tuple[int, str], float]:
+    query = select(mv.c.cycle_year, mv.c.metric_key, mv.c.value).where(
+        mv.c.organisation_id == organisation_id, mv.c.cycle_year.in_(years)
+    )
+    if metric is not None:
+        query = query.where(mv.c.metric_key == metric)
+    return {(r[0], r[1]): r[2] for r in session.execute(query)}
+
+
+def statistics(
+    session: Session, years: list[int], peer_group_key: str, metric: str | None = None
+) -> dict[tuple[int, str], dict[str, Any]]:
+    query = select(bs).where(bs.c.cycle_year.in_(years), bs.c.peer_group_key == peer_group_key)
+    if metric is not None:
+        query = query.where(bs.c.metric_key == metric)
+    return {(r["cycle_year"], r["metric_key"]): dict(r) for r in session.execute(query).mappings()}
+
+
+def group_values(
+    session: Session,
+    *,
+    years: list[int] | None = None,
+    before: int | None = None,
+    metric: str | None = None,
+    members: dict[str, list[Any]] | None = None,
+) -> pl.DataFrame:
+    """Values with their organisation's attributes, for the given cycles (or all cycles
+    before ``before``), optionally one metric, optionally only organisations whose
+    attributes (type, nation, partnership, size_band) are among the given values."""
+    query = select(
+        mv.c.cycle_year,
+        mv.c.organisation_id,
+        mv.c.metric_key,
+        mv.c.value,
+        bm.c.type,
+        bm.c.nation,
+        bm.c.partnership,
+        bm.c.users,
+        bm.c.size_band,
+    ).join(
+        bm,
+        (bm.c.organisation_id == mv.c.organisation_id) & (bm.c.cycle_year == mv.c.cycle_year),
+    )
+    if years is not None:
+        query = query.where(mv.c.cycle_year.in_(years))
+    if before is not None:
+        query = query.where(mv.c.cycle_year < before)
+    if metric is not None:
+        query = query.where(mv.c.metric_key == metric)
+    for column, allowed in (members or {}).items():
+        query = query.where(bm.c[column].in_(allowed))
+    rows = session.execute(query).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=GROUP_VALUES_SCHEMA, orient="row")
+
+
+def codes(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Anonymous codes for (cycle year, organisation id) pairs."""
+    if not pairs:
+        return {}
+    years = {y for y, _ in pairs}
+    rows = session.execute(
+        select(c.c.year, oc.c.organisation_id, oc.c.code)
+        .join(c, c.c.id == oc.c.cycle_id)
+        .where(c.c.year.in_(years), oc.c.organisation_id.in_({i for _, i in pairs}))
+    )
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+def peer_groups(session: Session, year: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(bs.c.peer_group_key, func.max(bs.c.n_organisations))
+        .where(bs.c.cycle_year == year)
+        .group_by(bs.c.peer_group_key)
+        .order_by(bs.c.peer_group_key)
+    )
+    return [{"peer_group_key": r[0], "n_organisations": r[1]} for r in rows]
+
+
+# ------------------------------------------------------------------ recompute
 
 ANSWER_SCHEMA = {
     "cycle_year": pl.Int32,

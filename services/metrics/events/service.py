@@ -1,11 +1,14 @@
 """Events delivered by other services' outboxes, applied exactly once in effect.
 
-Handlers register by event type. An ordinary handler runs in the same transaction as the
-inbox record and the event is answered 200. A *job* handler (long work: SLA and benchmark
-recomputes) only has its payload checked there; the inbox record and a durable job row
-are written together and the event is answered 202, and the work runs in the metrics
-process's job runner (services.metrics.runs.jobs) with retries. Either way a repeated
-event finds its inbox record and changes nothing.
+``HANDLERS`` is the one list of every event the metrics service accepts, with the family
+service function that handles it; the payload shapes are declared in ``shared/events.py``
+and checked on receipt (a bad one is refused with 422 before anything is recorded).
+
+An ordinary handler runs in the same transaction as the inbox record and the event is
+answered 200. A *job* handler (long work: SLA and benchmark recomputes) runs after: the
+inbox record and a durable job row are written together and the event is answered 202,
+and the work runs in the metrics process's job runner (services.metrics.runs.jobs) with
+retries. Either way a repeated event finds its inbox record and changes nothing.
 """
 
 from __future__ import annotations
@@ -16,90 +19,53 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.metrics.benchmark.recompute import recompute
+from services.metrics.benchmark import service as benchmark
 from services.metrics.runs import repository as runs
 from services.metrics.runs.jobs import JobHandler
-from services.metrics.survey_results import service as survey_results
+from services.metrics.sla import service as sla
+from services.metrics.surveys import service as surveys
 from shared.db.tables.metrics import metrics_inbox
-from shared.errors import Unprocessable
+from shared.events import PAYLOADS, EventType, read_event
 from shared.outbox import receive_once
 from shared.settings import Settings
 
-Handler = Callable[[Session, dict[str, Any], Settings], int | None]
-PayloadCheck = Callable[[dict[str, Any]], object]
+# (session, the payload as its shared.events model, settings) → the computation run, if any
+Handler = Callable[[Session, Any, Settings], int | None]
 
 
 @dataclass(frozen=True)
-class Registered:
+class Handled:
     run: Handler
-    # A job runs after the event is acknowledged; ``check`` refuses a bad payload first.
+    # Long work: acknowledged at once (202) and run by the job runner.
     job: bool = False
-    check: PayloadCheck | None = None
 
 
-HANDLERS: dict[str, Registered] = {}
+HANDLERS: dict[EventType, Handled] = {
+    EventType.CYCLE_STATUS_CHANGED: Handled(benchmark.on_cycle_status_changed),
+    EventType.BENCHMARK_INPUTS_CHANGED: Handled(benchmark.on_inputs_changed, job=True),
+    EventType.SURVEY_CAMPAIGN_CLOSED: Handled(surveys.on_campaign_closed),
+    EventType.TICKETS_IMPORTED: Handled(sla.on_tickets_imported, job=True),
+    EventType.SLA_RECOMPUTE: Handled(sla.on_recompute_requested, job=True),
+}
 
 
-def handler(
-    event_type: str, *, job: bool = False, check: PayloadCheck | None = None
-) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[event_type] = Registered(fn, job, check)
-        return fn
+def _job(event_type: EventType, handled: Handled) -> JobHandler:
+    def run(session: Session, payload: dict[str, Any], settings: Settings) -> int | None:
+        # Stored payloads were checked on receipt; reading them again gives the model.
+        return handled.run(session, PAYLOADS[event_type].model_validate(payload), settings)
 
-    return register
+    return run
 
 
 def job_handlers() -> dict[str, JobHandler]:
     """The handlers the job runner may run, by event type."""
-    return {name: r.run for name, r in HANDLERS.items() if r.job}
+    return {str(t): _job(t, h) for t, h in HANDLERS.items() if h.job}
 
 
 @dataclass(frozen=True)
 class Receipt:
     handled: bool
     job_id: int | None = None
-
-
-@handler("cycle.status_changed")
-def _cycle_status_changed(session: Session, payload: dict[str, Any], _settings: Settings) -> int:
-    return runs.record(
-        session,
-        kind="cycle_status",
-        scope={"cycle_id": payload.get("cycle_id"), "status": payload.get("status")},
-        trigger="cycle.status_changed",
-    )
-
-
-@handler("survey.campaign_closed")
-def _survey_campaign_closed(session: Session, payload: dict[str, Any], _settings: Settings) -> None:
-    campaign_id = payload.get("campaign_id")
-    if not isinstance(campaign_id, int):
-        raise Unprocessable("survey.campaign_closed needs an integer campaign_id.")
-    survey_results.on_campaign_closed(session, campaign_id)
-
-
-def _cycle_years(payload: dict[str, Any]) -> list[int]:
-    years = payload.get("cycle_years")
-    if not isinstance(years, list) or not all(isinstance(y, int) for y in years):
-        raise Unprocessable(
-            "benchmark.inputs_changed needs cycle_years, a list of cycle years.",
-            errors=[{"field": "payload.cycle_years", "message": "a list of integers"}],
-        )
-    return years
-
-
-@handler("benchmark.inputs_changed", job=True, check=_cycle_years)
-def _benchmark_inputs_changed(
-    session: Session, payload: dict[str, Any], settings: Settings
-) -> None:
-    # recompute records its own computation run (the job's run_id stays empty).
-    recompute(
-        session,
-        _cycle_years(payload),
-        min_n=settings.disclosure_min_n,
-        trigger=str(payload.get("reason", "benchmark.inputs_changed")),
-    )
 
 
 def receive(
@@ -109,19 +75,13 @@ def receive(
     event_type: str,
     payload: dict[str, Any],
 ) -> Receipt:
-    registered = HANDLERS.get(event_type)
-    if registered is None:
-        raise Unprocessable(
-            f"Unknown event type {event_type!r}; known: {', '.join(sorted(HANDLERS))}.",
-            code="unknown_event",
-        )
-    if registered.check is not None:
-        registered.check(payload)
+    event = read_event(event_type, payload, HANDLERS)
+    handled = HANDLERS[event.event_type]
     if not receive_once(session, metrics_inbox, event_key, event_type):
         return Receipt(handled=False)
-    if registered.job:
+    if handled.job:
         return Receipt(
             handled=True, job_id=runs.insert_job(session, event_key, event_type, payload)
         )
-    registered.run(session, payload, settings)
+    handled.run(session, event, settings)
     return Receipt(handled=True)

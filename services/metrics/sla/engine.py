@@ -65,6 +65,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from services.metrics import figures
 from services.metrics.sla.calendar import LONDON, Clock
 from shared.tickets import FACT_FIELDS
 
@@ -488,24 +489,6 @@ def apply_filter(results: pl.DataFrame, f: TicketFilter | None) -> pl.DataFrame:
     return results.filter(cond)
 
 
-def pct_half_up(numerator: pl.Expr, denominator: pl.Expr, decimals: int = 2) -> pl.Expr:
-    """100 × num / den rounded half-up (away from zero) to ``decimals``, as a Decimal.
-
-    Done in integer arithmetic so 1585 / 2702 gives exactly 58.66; null when den is 0.
-    """
-    scale = 10**decimals
-    num = numerator.cast(pl.Int64)
-    den = denominator.cast(pl.Int64)
-    mag = (num.abs() * (100 * scale * 2) + den) // (den * 2)
-    signed = pl.when(num < 0).then(-mag).otherwise(mag)
-    return (
-        pl.when(den > 0)
-        .then(signed.cast(pl.Decimal(18, decimals)) / scale)
-        .otherwise(None)
-        .cast(pl.Decimal(18, decimals))
-    )
-
-
 def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
     """Per organisation, priority and resolved month (local): SLA counts and closure times.
 
@@ -513,7 +496,8 @@ def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.Data
     (UInt32), pct_met Decimal(2 dp, half-up), target_share_pct Decimal(2 dp; the share
     of the most recently effective policy among the month's tickets), target_achieved
     Bool, avg_closure_sla_clock_seconds Float64 (on each ticket's SLA clock, pauses
-    deducted), avg_closure_wall_seconds Float64 (real seconds, 24×7, nothing deducted).
+    deducted), avg_closure_wall_seconds Float64 (real seconds, 24×7, nothing deducted),
+    and the same two means in hours, 2 dp half-up (``*_hours``, Float64).
     Only resolved tickets that are not data-quality rejects count.
     """
     r = apply_filter(results, f).filter(pl.col("sla_status").is_in(["met", "missed"]))
@@ -527,18 +511,25 @@ def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.Data
             pl.col("target_share").sort_by("policy_effective_from").last().alias("_share"),
             pl.col("elapsed_sla_seconds").mean().alias("avg_closure_sla_clock_seconds"),
             pl.col("elapsed_wall_seconds").mean().alias("avg_closure_wall_seconds"),
+            pl.col("elapsed_sla_seconds").sum().alias("_sla_sum"),
+            pl.col("elapsed_sla_seconds").count().alias("_sla_n"),
+            pl.col("elapsed_wall_seconds").sum().alias("_wall_sum"),
+            pl.col("elapsed_wall_seconds").count().alias("_wall_n"),
         )
     )
     return (
         g.with_columns(
-            pct_half_up(pl.col("met"), pl.col("total")).alias("pct_met"),
-            (pl.col("_share") * 10_000)
-            .round(0)
-            .cast(pl.Int64)
-            .cast(pl.Decimal(18, 2))
-            .truediv(100)
-            .cast(pl.Decimal(18, 2))
+            figures.half_up_pct(pl.col("met"), pl.col("total")).alias("pct_met"),
+            (figures.half_up_float(pl.col("_share"), 4) * 100)
+            .cast(pl.Decimal(38, 2))
             .alias("target_share_pct"),
+            # Exact means of whole seconds, in hours (Float64 as before, rounded once).
+            figures.half_up(pl.col("_sla_sum"), pl.col("_sla_n") * 3600, 2)
+            .cast(pl.Float64)
+            .alias("avg_closure_sla_clock_hours"),
+            figures.half_up(pl.col("_wall_sum"), pl.col("_wall_n") * 3600, 2)
+            .cast(pl.Float64)
+            .alias("avg_closure_wall_hours"),
         )
         .with_columns((pl.col("pct_met") >= pl.col("target_share_pct")).alias("target_achieved"))
         .select(
@@ -553,6 +544,8 @@ def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.Data
             "target_achieved",
             "avg_closure_sla_clock_seconds",
             "avg_closure_wall_seconds",
+            "avg_closure_sla_clock_hours",
+            "avg_closure_wall_hours",
         )
         .sort("organisation_id", "priority", "month")
     )
@@ -590,18 +583,11 @@ def backlog(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFram
     )
 
 
-def nps_expr(rating: pl.Expr) -> pl.Expr:
-    """NPS = % promoters (9–10) − % detractors (0–6), one decimal, half-up; null if none."""
-    n = rating.is_not_null().sum()
-    net = (rating >= 9).sum().cast(pl.Int64) - (rating <= 6).sum().cast(pl.Int64)
-    return pct_half_up(net, n, decimals=1)
-
-
 def nps_by_month(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
     """NPS per organisation and month of resolution (local; logged month if unresolved).
 
     Columns: organisation_id, month, responses, promoters, passives, detractors,
-    nps Decimal(1 dp) — null for a month with tickets but no ratings.
+    nps Decimal(1 dp) — null for a month with tickets but no ratings (figures.nps).
     """
     r = apply_filter(results, f).with_columns(
         pl.coalesce(
@@ -614,13 +600,7 @@ def nps_by_month(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.Dat
     rating = pl.col("nps_rating")
     return (
         r.group_by("organisation_id", "month")
-        .agg(
-            rating.is_not_null().sum().alias("responses"),
-            (rating >= 9).sum().alias("promoters"),
-            rating.is_between(7, 8).sum().alias("passives"),
-            (rating <= 6).sum().alias("detractors"),
-            nps_expr(rating).alias("nps"),
-        )
+        .agg(figures.nps(rating, ratings="responses"))
         .sort("organisation_id", "month")
     )
 
@@ -661,16 +641,18 @@ def performance_metrics(
         (inc & pl.col("resolved_first_contact").fill_null(False)).sum().alias("_fcr"),
     )
     g = g.with_columns(
-        pct_half_up(pl.col("_w15"), pl.col("resolved_incidents")).alias(
+        figures.half_up_pct(pl.col("_w15"), pl.col("resolved_incidents")).alias(
             f"pct_incidents_resolved_within_15m_{sfx}"
         ),
-        pct_half_up(pl.col("_w4h"), pl.col("resolved_incidents")).alias(
+        figures.half_up_pct(pl.col("_w4h"), pl.col("resolved_incidents")).alias(
             f"pct_incidents_resolved_within_4h_{sfx}"
         ),
-        pct_half_up(pl.col("_o16"), pl.col("resolved_incidents")).alias(
+        figures.half_up_pct(pl.col("_o16"), pl.col("resolved_incidents")).alias(
             f"pct_incidents_over_16h_{sfx}"
         ),
-        pct_half_up(pl.col("_fcr"), pl.col("incidents")).alias("pct_first_contact_resolution"),
+        figures.half_up_pct(pl.col("_fcr"), pl.col("incidents")).alias(
+            "pct_first_contact_resolution"
+        ),
     ).drop("_w15", "_w4h", "_o16", "_fcr")
     if denominators is not None:
         d = denominators.with_columns(pl.col("organisation_id").cast(g.schema["organisation_id"]))
@@ -687,10 +669,12 @@ def performance_metrics(
             )
             .with_columns(
                 pl.when(pl.col("users") > 0)
-                .then((contacts / pl.col("users")).round(2))
+                .then(figures.half_up_float(contacts / pl.col("users"), 2).cast(pl.Float64))
                 .alias("contacts_per_user"),
                 pl.when(pl.col("service_desk_fte") > 0)
-                .then((contacts / pl.col("service_desk_fte")).round(2))
+                .then(
+                    figures.half_up_float(contacts / pl.col("service_desk_fte"), 2).cast(pl.Float64)
+                )
                 .alias("contacts_per_service_desk_fte"),
             )
             .drop("users", "service_desk_fte")

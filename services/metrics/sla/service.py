@@ -1,4 +1,5 @@
-"""SLA outcomes (recomputed on events) and the SLA reports built from them."""
+"""SLA outcomes (recomputed on events), the SLA reports built from them, and the feedback
+reports (NPS and satisfaction from post-interaction ratings)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from services.metrics import figures
+from services.metrics.runs import repository as runs
 from services.metrics.sla import engine
 from services.metrics.sla import repository as repo
 from services.metrics.sla.engine import TicketFilter
 from shared.auth import Principal
 from shared.errors import Forbidden
+from shared.events import EventType, SlaRecompute, TicketsImported
+from shared.settings import Settings
 
 
 def _evaluate(
@@ -44,6 +49,33 @@ def recompute(
     results = _evaluate(session, organisation_ids, months, as_of)
     return repo.write_outcomes(
         session, results, replace_organisations=organisation_ids if months is None else None
+    )
+
+
+def on_tickets_imported(session: Session, event: TicketsImported, _settings: Settings) -> int:
+    """A job (services.metrics.events): recompute the months a ticket import touched."""
+    months = event.months()
+    n = recompute(session, months=months, as_of=datetime.now(UTC))
+    return runs.record(
+        session,
+        kind="sla_outcomes",
+        scope={"import_id": event.import_id, "organisations": sorted(months)},
+        trigger=EventType.TICKETS_IMPORTED,
+        detail={"tickets": n, "months": {str(k): v for k, v in months.items()}},
+    )
+
+
+def on_recompute_requested(session: Session, event: SlaRecompute, _settings: Settings) -> int:
+    """A job (services.metrics.events): an organisation's policies, calendars or intervals
+    changed, so all its outcomes are recomputed."""
+    org = event.organisation_id
+    n = recompute(session, organisation_ids=[org], as_of=datetime.now(UTC))
+    return runs.record(
+        session,
+        kind="sla_outcomes",
+        scope={"organisations": [org]},
+        trigger=f"{EventType.SLA_RECOMPUTE}:{event.reason}",
+        detail={"tickets": n},
     )
 
 
@@ -93,12 +125,7 @@ def _outcomes(session: Session, orgs: list[int] | None) -> pl.DataFrame:
 
 def monthly(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
     out = engine.monthly_sla(_outcomes(session, orgs), _filter(q))
-    return out.with_columns(
-        (pl.col("avg_closure_sla_clock_seconds") / 3600)
-        .round(2)
-        .alias("avg_closure_sla_clock_hours"),
-        (pl.col("avg_closure_wall_seconds") / 3600).round(2).alias("avg_closure_wall_hours"),
-    ).drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
+    return out.drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
 
 
 def logged(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
@@ -153,3 +180,61 @@ def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     for r in conv.iter_rows(named=True):
         out.append({k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()})
     return out
+
+
+# ------------------------------------------------------------------ feedback reports
+# NPS and mean service-desk satisfaction from post-interaction ratings (Polars).
+#
+# Ratings come from ticket exports (the 0-10 ``nps_rating`` column) and from
+# ``POST /api/v1/feedback`` (satisfaction 1-7 and/or recommendation 0-10). Each report has
+# a row per organisation and month, then a row per organisation over the whole period
+# (``month`` null). A month or organisation with ratings of the other kind only shows
+# 0 ratings and a null figure: no ratings gives no score, not 0.
+
+
+def _by_month_and_total(df: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
+    monthly = df.group_by("organisation_id", "month").agg(aggs)
+    total = (
+        df.group_by("organisation_id").agg(aggs).with_columns(pl.lit(None, pl.Date).alias("month"))
+    )
+    return pl.concat([monthly, total.select(monthly.columns)]).sort(
+        "organisation_id", "month", nulls_last=True
+    )
+
+
+def feedback_nps(
+    session: Session, orgs: list[int] | None, month_from: date | None, month_to: date | None
+) -> pl.DataFrame:
+    df = repo.load_ratings(session, orgs, month_from, month_to)
+    r = pl.col("recommendation")
+    ratings, *counts_and_score = figures.nps(r)
+    return _by_month_and_total(
+        df,
+        [
+            ratings,
+            ((pl.col("origin") == "ticket_export") & r.is_not_null())
+            .sum()
+            .alias("from_ticket_exports"),
+            ((pl.col("origin") == "feedback") & r.is_not_null()).sum().alias("from_feedback"),
+            *counts_and_score,
+        ],
+    )
+
+
+def feedback_satisfaction(
+    session: Session, orgs: list[int] | None, month_from: date | None, month_to: date | None
+) -> pl.DataFrame:
+    # Ticket exports carry no satisfaction rating, so only endpoint rows take part.
+    df = repo.load_ratings(session, orgs, month_from, month_to).filter(
+        pl.col("origin") == "feedback"
+    )
+    s = pl.col("satisfaction")
+    return _by_month_and_total(
+        df,
+        [
+            s.count().alias("ratings"),
+            figures.half_up(s.sum(), s.count(), 2).alias("mean_satisfaction"),
+            (s >= 5).sum().alias("satisfied"),
+            (s <= 3).sum().alias("dissatisfied"),
+        ],
+    )

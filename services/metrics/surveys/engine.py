@@ -19,9 +19,10 @@ figure here is a column aggregate, and a wide frame keeps one row per respondent
 what disclosure control counts. Columns absent from the frame are treated as unanswered.
 
 Rounding: everything is computed at full precision; rounding happens only in the ``*_2dp``
-/ ``nps`` presentation columns, **half away from zero** (Decimal's ROUND_HALF_UP), done in
-exact integer arithmetic on sums and counts (Int128), so 2.675 rounds to 2.68 and -0.125 to
--0.13, which float rounding would not guarantee.
+/ ``nps`` presentation columns, half up (away from zero) on the exact ratio of sums and
+counts, by the one rule every family uses (``services.metrics.figures``), so 2.675 rounds
+to 2.68 and -0.125 to -0.13. Those columns are Float64 (survey results are kept as JSON
+numbers): the nearest float to the rounded decimal.
 
 This module does not import the survey service (services are independent); the factor keys
 are repeated here and checked against the instrument by a test.
@@ -32,9 +33,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import polars as pl
+
+from services.metrics import figures
 
 FACTOR_KEYS: tuple[str, ...] = tuple(f"S{i}" for i in range(1, 21))
 FACTOR_MEASURES: tuple[str, str] = ("satisfaction", "importance")
@@ -66,17 +69,8 @@ def _with_missing(frame: pl.LazyFrame, columns: Sequence[str], dtype: pl.DataTyp
 
 
 def round_half_up(numerator: pl.Expr, denominator: pl.Expr, decimals: int) -> pl.Expr:
-    """``numerator / denominator`` rounded half away from zero, exactly, as Float64.
-
-    Both inputs are integer expressions; a zero or null denominator gives null.
-    """
-    scale = 10**decimals
-    num = numerator.cast(pl.Int128) * scale
-    den = denominator.cast(pl.Int128)
-    quotient = (num.abs() * 2 + den) // (den * 2)
-    # .round: Polars turns ``/ scale`` into ``* (1 / scale)``, so -489 / 10 gave -48.900000000000006
-    rounded = ((num.sign() * quotient).cast(pl.Float64) / scale).round(decimals)
-    return pl.when(den > 0).then(rounded).otherwise(None)
+    """:func:`services.metrics.figures.half_up` as Float64; a zero denominator gives null."""
+    return figures.half_up(numerator, denominator, decimals).cast(pl.Float64)
 
 
 def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
@@ -107,9 +101,7 @@ def response_rate(responses: int, in_scope: int) -> ResponseRate:
         return ResponseRate(
             responses, in_scope, None, f"no users in scope ({responses:,} responses)"
         )
-    percent = (Decimal(responses * 100) / Decimal(in_scope)).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_UP
-    )
+    percent = figures.half_up_value(responses * 100, in_scope, 1)
     return ResponseRate(
         responses, in_scope, percent, f"{percent}% ({responses:,} out of {in_scope:,})"
     )
@@ -412,23 +404,10 @@ def breakdowns(
 def nps_counts(column: str = "nps") -> list[pl.Expr]:
     """Aggregations: ratings, promoters (9–10), passives (7–8), detractors (0–6), nps.
 
-    ``nps`` = % promoters − % detractors, one decimal, half away from zero, exact;
-    null when there are no ratings (no score is not a score of 0). Values outside 0–10
-    are not ratings and are ignored (the form never accepts them).
+    :func:`services.metrics.figures.nps` (the one NPS rule), with ``nps`` as Float64.
     """
-    rating = pl.col(column).cast(pl.Int64)
-    valid = rating.filter(rating.is_between(0, 10))
-    # Counts come back unsigned (u32); cast before subtracting or 2 − 3 wraps round.
-    ratings = valid.count().cast(pl.Int64)
-    promoters = (valid >= 9).sum().cast(pl.Int64)
-    detractors = (valid <= 6).sum().cast(pl.Int64)
-    return [
-        ratings.alias("ratings"),
-        promoters.alias("promoters"),
-        valid.is_between(7, 8).sum().cast(pl.Int64).alias("passives"),
-        detractors.alias("detractors"),
-        round_half_up((promoters - detractors) * 100, ratings, 1).alias("nps"),
-    ]
+    *counts, score = figures.nps(pl.col(column))
+    return [*counts, score.cast(pl.Float64)]
 
 
 def nps_summary(
@@ -529,8 +508,10 @@ def sdma_summary(
         if by
         else per_area.lazy().select(overall_aggs)
     )
-    # A mean of rational means: the one figure rounded from a float, half away from zero.
+    # A mean of rational means: the one figure rounded from a float (as it prints).
     overall = grouped.with_columns(
-        pl.col("mean_maturity").round(2, mode="half_away_from_zero").alias("mean_maturity_2dp")
+        figures.half_up_float(pl.col("mean_maturity"), 2)
+        .cast(pl.Float64)
+        .alias("mean_maturity_2dp")
     ).collect()
     return per_area, overall

@@ -13,6 +13,8 @@ from shared.db.tables.ingest import organisations
 from shared.db.tables.survey import survey_outbox
 from shared.db.tables.survey_campaigns import survey_campaigns as c
 from shared.db.tables.survey_campaigns import survey_invitations as inv
+from shared.events import MAIL_REQUESTS, EventType, MailFailed
+from shared.outbox import enqueue_event
 
 
 def organisation_exists(session: Session, organisation_id: int) -> bool:
@@ -107,22 +109,22 @@ def queue_invitations(session: Session, campaign_id: int) -> list[int]:
     return [int(i) for i in ids]
 
 
-MAIL_FAILED_EVENT = "survey.mail.failed"
-
-
 def enqueue_mails(session: Session, invitation_ids: Sequence[int], kind: str) -> None:
     if not invitation_ids:
         return
+    model = MAIL_REQUESTS[kind]
+    # One multi-row INSERT (a campaign may invite thousands), of declared events.
+    events = [model(invitation_id=i) for i in invitation_ids]
     session.execute(
         insert(survey_outbox),
         [
             {
-                "event_type": f"survey.mail.{kind}",
-                "target": "survey",
-                "path": "/internal/mail",
-                "payload": {"invitation_id": i, "kind": kind},
+                "event_type": e.event_type,
+                "target": e.target,
+                "path": e.path(),
+                "payload": e.model_dump(mode="json"),
             }
-            for i in invitation_ids
+            for e in events
         ],
     )
 
@@ -159,19 +161,16 @@ def record_mail_failure(
     """The durable record of one message that could not be built (read back by
     :func:`mail_failures`), delivered to the survey service's mail step, which tells the
     campaign's contact once per campaign and reason."""
-    session.execute(
-        insert(survey_outbox).values(
-            event_type=MAIL_FAILED_EVENT,
-            target="survey",
-            path="/internal/mail",
-            payload={
-                "campaign_id": campaign_id,
-                "invitation_id": invitation_id,
-                "kind": kind,
-                "reason_code": reason_code,
-                "reason": reason,
-            },
-        )
+    enqueue_event(
+        session,
+        survey_outbox,
+        MailFailed(
+            campaign_id=campaign_id,
+            invitation_id=invitation_id,
+            kind=kind,
+            reason_code=reason_code,
+            reason=reason,
+        ),
     )
 
 
@@ -196,7 +195,7 @@ def mail_failures(session: Session, campaign_ids: Sequence[int]) -> dict[int, di
     rows = session.execute(
         select(campaign, func.count(), latest)
         .where(
-            survey_outbox.c.event_type == MAIL_FAILED_EVENT,
+            survey_outbox.c.event_type == EventType.SURVEY_MAIL_FAILED,
             campaign.in_(list(campaign_ids)),
         )
         .group_by(campaign)

@@ -40,7 +40,8 @@ from services.survey.privacy import (
 )
 from shared.auth import Principal
 from shared.db.tables.survey import survey_outbox
-from shared.outbox import enqueue
+from shared.events import SurveyCampaignClosed
+from shared.outbox import enqueue_event
 from shared.settings import Settings
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -442,14 +443,7 @@ def close_and_announce(session: Session, campaign_ids: list[int], now: datetime)
     the results): the same for the close job and a manual close."""
     repo.close_campaigns(session, campaign_ids, now)
     for campaign_id in campaign_ids:
-        enqueue(
-            session,
-            survey_outbox,
-            event_type="survey.campaign_closed",
-            target="metrics",
-            path="/internal/events",
-            payload={"campaign_id": campaign_id},
-        )
+        enqueue_event(session, survey_outbox, SurveyCampaignClosed(campaign_id=campaign_id))
 
 
 def report_bounces(

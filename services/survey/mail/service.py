@@ -24,11 +24,19 @@ from shared.db.tables.survey_campaigns import survey_campaigns as c
 from shared.db.tables.survey_campaigns import survey_inbox
 from shared.db.tables.survey_campaigns import survey_invitation_tokens as tokens
 from shared.db.tables.survey_campaigns import survey_invitations as inv
-from shared.errors import ProblemError, Unprocessable
+from shared.errors import ProblemError
+from shared.events import EventType, InvitationMail, MailFailed, ReminderMail, read_event
 from shared.outbox import receive_once
 from shared.settings import Settings
 
 log = logging.getLogger("services.survey.mail")
+
+# The events the mail step receives (through the survey outbox, from this service itself).
+MAIL_EVENTS = (
+    EventType.SURVEY_MAIL_INVITATION,
+    EventType.SURVEY_MAIL_REMINDER,
+    EventType.SURVEY_MAIL_FAILED,
+)
 
 
 class MailDeferred(ProblemError):
@@ -38,12 +46,11 @@ class MailDeferred(ProblemError):
 def deliver(
     session: Session, settings: Settings, event_key: str, event_type: str, payload: dict[str, Any]
 ) -> str:
-    if event_type == campaigns.MAIL_FAILED_EVENT:
-        return notify_owner(session, settings, event_key, payload)
-    kind = payload.get("kind")
-    invitation_id = payload.get("invitation_id")
-    if kind not in ("invitation", "reminder") or not isinstance(invitation_id, int):
-        raise Unprocessable("payload needs kind (invitation|reminder) and invitation_id")
+    event = read_event(event_type, payload, MAIL_EVENTS)
+    if isinstance(event, MailFailed):
+        return notify_owner(session, settings, event_key, event)
+    assert isinstance(event, InvitationMail | ReminderMail)
+    kind, invitation_id = event.kind, event.invitation_id
     if not receive_once(session, survey_inbox, event_key, event_type):
         return "duplicate"
     row = (
@@ -186,21 +193,17 @@ def _failed(
     )
 
 
-def notify_owner(
-    session: Session, settings: Settings, event_key: str, payload: dict[str, Any]
-) -> str:
+def notify_owner(session: Session, settings: Settings, event_key: str, event: MailFailed) -> str:
     """Tell the campaign's contact (``survey_mail_problems_to``) that its mail cannot be
     built: one notice per campaign and reason however many messages failed."""
-    campaign_id, code = payload.get("campaign_id"), payload.get("reason_code")
-    if not isinstance(campaign_id, int) or not isinstance(code, str):
-        raise Unprocessable("payload needs campaign_id and reason_code")
-    if not receive_once(session, survey_inbox, event_key, campaigns.MAIL_FAILED_EVENT):
+    campaign_id, code = event.campaign_id, event.reason_code
+    if not receive_once(session, survey_inbox, event_key, EventType.SURVEY_MAIL_FAILED):
         return "duplicate"
     to = settings.survey_mail_problems_to
     if not to:
         return "recorded"
-    notice_key = f"{campaigns.MAIL_FAILED_EVENT}:notice:{campaign_id}:{code}"
-    if not receive_once(session, survey_inbox, notice_key, "survey.mail.notice"):
+    notice_key = f"{EventType.SURVEY_MAIL_FAILED}:notice:{campaign_id}:{code}"
+    if not receive_once(session, survey_inbox, notice_key, EventType.SURVEY_MAIL_NOTICE):
         return "already_notified"
     row = (
         session.execute(
@@ -217,8 +220,8 @@ def notify_owner(
         campaign_id=campaign_id,
         survey_title=row[0],
         organisation_name=row[1],
-        failed_kind="reminder" if payload.get("kind") == "reminder" else "invitation",
-        reason=str(payload.get("reason", "")),
+        failed_kind="reminder" if event.kind == "reminder" else "invitation",
+        reason=event.reason,
     )
     try:
         smtp.send(settings, smtp.build_message(settings, to, body.subject, body.text))

@@ -1,6 +1,6 @@
 """Tables owned by the metrics service for benchmarking results.
 
-Rewritten per cycle by a recompute (``services/metrics/benchmark/recompute.py``), in one
+Rewritten per cycle by a recompute (``services/metrics/benchmark/service.py``), in one
 transaction: a reader sees the old figures or the new ones, never a mix.
 
 - ``metric_values``: each organisation's value of each metric in a cycle (accepted

@@ -9,10 +9,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.orm import Session
 
-from services.metrics.benchmark.recompute import recompute
-from services.metrics.results import service
-from services.metrics.results.cache import Body, ResultCache
-from services.metrics.results.schemas import (
+from services.metrics.benchmark import service
+from services.metrics.benchmark.cache import Body, ResultCache
+from services.metrics.benchmark.schemas import (
     Comparison,
     ComparisonRow,
     Distribution,
@@ -23,7 +22,7 @@ from services.metrics.results.schemas import (
     TrendRow,
     Trends,
 )
-from services.metrics.results.service import Access, PeerGroup
+from services.metrics.benchmark.service import Access, PeerGroup
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.settings import Settings
@@ -397,7 +396,7 @@ def recompute_now(
     body: RecomputeBody, session: DbSession, settings: AppSettings, principal: AdminPrincipal
 ) -> RecomputeResult:
     return RecomputeResult(
-        **recompute(
+        **service.recompute(
             session,
             body.cycle_years,
             min_n=settings.disclosure_min_n,

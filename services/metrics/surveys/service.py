@@ -15,10 +15,13 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from services.metrics.survey_results import repository as repo
+from services.metrics import figures
 from services.metrics.surveys import engine
+from services.metrics.surveys import repository as repo
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.events import EventType, SurveyCampaignClosed
+from shared.settings import Settings
 
 FACTOR_COLUMNS = [
     "factor",
@@ -120,10 +123,16 @@ def recompute(session: Session, principal: Principal, campaign_id: int) -> dict[
     return found
 
 
-def on_campaign_closed(session: Session, campaign_id: int) -> None:
+def store_closed_campaign(session: Session, campaign_id: int) -> None:
+    """Compute and keep a closed campaign's results (the figures it keeps for good)."""
     campaign = repo.get_campaign(session, campaign_id)
     if campaign is not None:
-        repo.store(session, campaign, "survey.campaign_closed", compute(session, campaign))
+        repo.store(session, campaign, EventType.SURVEY_CAMPAIGN_CLOSED, compute(session, campaign))
+
+
+def on_campaign_closed(session: Session, event: SurveyCampaignClosed, _settings: Settings) -> None:
+    """Event handler (services.metrics.events): the survey service closed a campaign."""
+    store_closed_campaign(session, event.campaign_id)
 
 
 def table(
@@ -161,6 +170,11 @@ BENCHMARK_COLUMNS = [
     "reason",
     "values",
 ]
+
+
+def _2dp(column: str) -> pl.Expr:
+    # Means and quartiles are floats: rounded half up as they print (figures.half_up_float).
+    return figures.half_up_float(pl.col(column), 2).cast(pl.Float64)
 
 
 def benchmark(
@@ -220,7 +234,8 @@ def benchmark(
         )
         .collect()
     )
-    values = per_org.collect()
+    stats = stats.with_columns(_2dp(c) for c in ("lower_quartile", "median", "upper_quartile"))
+    values = per_org.with_columns(_2dp("value")).collect()
     by_metric = {row["metric"]: row for row in stats.to_dicts()}
     rows = []
     for metric in BENCHMARK_METRICS:
@@ -234,7 +249,7 @@ def benchmark(
                 (
                     {
                         "code": codes.get(int(v["organisation_id"]), "uncoded"),
-                        "value": round(float(v["value"]), 2),
+                        "value": v["value"],
                         "yours": int(v["organisation_id"]) in principal.organisations,
                     }
                     for v in values.filter(pl.col("metric") == metric).to_dicts()
@@ -247,9 +262,9 @@ def benchmark(
                 "metric": metric,
                 "unit": "%" if metric == "response_rate" else "mean rating 1-7",
                 "n": n,
-                "lower_quartile": None if suppressed else round(float(stat["lower_quartile"]), 2),
-                "median": None if suppressed else round(float(stat["median"]), 2),
-                "upper_quartile": None if suppressed else round(float(stat["upper_quartile"]), 2),
+                "lower_quartile": None if suppressed else stat["lower_quartile"],
+                "median": None if suppressed else stat["median"],
+                "upper_quartile": None if suppressed else stat["upper_quartile"],
                 "suppressed": suppressed,
                 "reason": f"fewer than {min_n} organisations" if suppressed else None,
                 "values": metric_values,

@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from services.metrics.survey_results import service
-from services.metrics.survey_results.schemas import SurveyResults, Table
+from services.metrics.surveys import service
+from services.metrics.surveys.schemas import SurveyResults, Table
 from shared.auth import Principal, require_roles
 from shared.deps import AppSettings, DbSession, IdPath
 from shared.tabular import CsvBom, csv_response

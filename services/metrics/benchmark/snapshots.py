@@ -32,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from services.metrics.results import repository as repo
+from services.metrics.benchmark import repository as repo
 from shared.errors import DatabaseUnavailable
 
 log = logging.getLogger("yardstick.metrics.snapshots")
