@@ -264,6 +264,7 @@ def test_public_operations_are_only_health_and_the_respondent_link():
         + [
             "survey GET /api/v1/respond/{token}",
             "survey POST /api/v1/respond/{token}/submission",
+            "survey GET /api/v1/respond/{token}/submission",
             "survey PUT /api/v1/respond/{token}/draft",
         ]
     )
