@@ -212,7 +212,7 @@ def table_response(
     request: Request,
     out: Output,
     envelope: type[BaseModel],
-    columns: Sequence[str],
+    csv_columns: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
     filename: str,
     **meta: Any,
@@ -225,7 +225,7 @@ def table_response(
     if out.format == "csv":
         chosen = out.window(rows) if out.paged else rows
         headers = csv_download_headers(request, out, total)
-        return csv_response(columns, chosen, filename, bom=out.bom, headers=headers)
+        return csv_response(csv_columns, chosen, filename, bom=out.bom, headers=headers)
     body = envelope.model_validate(
         {
             "items": list(out.window(rows)),

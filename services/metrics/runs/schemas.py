@@ -24,7 +24,7 @@ class ComputationRun(BaseModel):
                     "id": 418,
                     "kind": "sla_outcomes",
                     "scope": {"import_id": 77, "organisations": [12]},
-                    "trigger": "tickets.imported",
+                    "trigger": "manual:admin@example.org",
                     "status": "done",
                     "detail": {"tickets": 14941},
                     "started_at": "2026-11-29T23:45:20Z",
@@ -60,9 +60,9 @@ class ComputationJob(BaseModel):
             "examples": [
                 {
                     "id": 93,
-                    "event_key": "ingest:tickets.imported:77",
-                    "event_type": "tickets.imported",
-                    "payload": {"import_id": 77},
+                    "event_key": "ingest-outbox-77",
+                    "event_type": "sla" + ".recompute",
+                    "payload": {"organisation_id": 12, "reason": "policy_changed"},
                     "status": "done",
                     "attempts": 1,
                     "run_after": "2026-11-29T23:45:19Z",
