@@ -6,7 +6,7 @@ row's ``unit`` (percent: 0-100 points; gbp: pounds; ratio: a plain ratio)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,13 +48,13 @@ class ComparisonRow(_Context, _Figures):
     rank_of: int | None
 
 
-_CONTEXT = {
+_CONTEXT: dict[str, Any] = {
     "organisation_code": "A7",
     "cycle_year": 2020,
     "data_year": "2019/20",
     "peer_group_key": "all",
 }
-_FIGURES = {
+_FIGURES: dict[str, Any] = {
     "median": 0.42,
     "q1": 0.31,
     "q3": 0.58,
@@ -65,8 +65,8 @@ _FIGURES = {
     "suppressed": False,
     "suppression_reason": None,
 }
-_PAGE = {"total": 1, "limit": 500, "offset": 0, "next": None}
-_COMPARISON_ROW = {
+_PAGE: dict[str, Any] = {"total": 1, "limit": 500, "offset": 0, "next": None}
+_COMPARISON_ROW: dict[str, Any] = {
     **_CONTEXT,
     **_FIGURES,
     "results_release_date": "2020-11-30",

@@ -10,7 +10,7 @@ once, half up, to the places their description gives.
 from __future__ import annotations
 
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,7 @@ class SlaReport(Page[Row], Generic[Row]):
     notes: dict[str, str] = Field(description="How the figures were made (clock basis, as_of…)")
 
 
-def _example(report: str, row: dict[str, object], units: dict[str, str]) -> ConfigDict:
+def _example(report: str, row: dict[str, Any], units: dict[str, Any]) -> ConfigDict:
     return ConfigDict(
         json_schema_extra={
             "examples": [
@@ -74,7 +74,7 @@ class MonthlyRow(BaseModel):
     )
 
 
-_MONTHLY_ROW = {
+_MONTHLY_ROW: dict[str, Any] = {
     "organisation_id": 12,
     "priority": "P2",
     "month": "2021-03-01",

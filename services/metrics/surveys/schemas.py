@@ -57,7 +57,7 @@ class FactorRow(BaseModel):
     )
 
 
-_FACTOR = {
+_FACTOR: dict[str, Any] = {
     "factor": "S1",
     "n_satisfaction": 41,
     "mean_satisfaction_2dp": 5.12,
