@@ -1,8 +1,8 @@
-"""One envelope for every list: ``{items, total, limit, offset, next}``.
+"""Offset pagination: the one envelope of every list and report.
 
-``next`` is a relative reference (path and query, e.g.
-``/api/v1/organisations?limit=2&offset=2``), the next page's address on whatever origin the
-client used; ``null`` on the last page. It is never built from the request's ``Host``.
+``{"items": [...], "total": n, "limit": l, "offset": o, "next": "/path?...&offset=…"}``;
+``next`` is a relative reference (path and query, never built from ``Host``), null on the
+last page. Reports add their own metadata beside these fields (``units``, ``notes``…).
 A list whose rows the database pages gives ``make_page`` one page and the total; a list
 that is small by nature (an organisation's calendars, the ready ticket profiles) is read
 whole and cut with ``page_of``, so it has the same envelope and parameters.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Generic, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
@@ -33,33 +34,27 @@ def page_params(
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
-    total: int = Field(description="Items in the whole list")
-    limit: int
-    offset: int
+    total: int = Field(description="Items in the whole result")
+    limit: int = Field(description="Items per page asked for")
+    offset: int = Field(description="Items skipped before this page")
     next: str | None = Field(
-        default=None,
-        description="The next page as a path and query (relative to this service); "
-        "null on the last page",
-        examples=["/api/v1/organisations?limit=50&offset=50"],
+        default=None, description="Path and query of the next page; null on the last page"
     )
 
 
-def next_link(request: Request, params: PageParams, shown: int, total: int) -> str | None:
-    """The path and query of the page after this one, or None when this is the last."""
-    if params.offset + shown >= total:
+def next_link(request: Request, *, offset: int, limit: int, total: int) -> str | None:
+    """The next page's path and query (relative: the client's ``Host`` is never echoed),
+    or None when this page reaches ``total``."""
+    if offset + limit >= total:
         return None
-    url = request.url.include_query_params(offset=params.offset + params.limit)
-    return f"{url.path}?{url.query}"
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+    query.append(("offset", str(offset + limit)))
+    return f"{request.url.path}?{urlencode(query)}"
 
 
 def make_page(request: Request, items: list[T], total: int, params: PageParams) -> Page[T]:
-    return Page[T](
-        items=items,
-        total=total,
-        limit=params.limit,
-        offset=params.offset,
-        next=next_link(request, params, len(items), total),
-    )
+    nxt = next_link(request, offset=params.offset, limit=params.limit, total=total)
+    return Page[T](items=items, total=total, limit=params.limit, offset=params.offset, next=nxt)
 
 
 def page_of(request: Request, everything: Sequence[T], params: PageParams) -> Page[T]:

@@ -11,7 +11,7 @@
   Money is pence (an integer) and needs neither.
 
 Both change only the JSON (and JSON schema) form: in Python a model still holds a
-``datetime``/``Decimal``. ``utc_text`` is the same text for code that writes JSON or CSV
+``datetime``/``Decimal``. ``utc_iso`` is the same text for code that writes JSON or CSV
 without a model.
 """
 
@@ -26,7 +26,7 @@ from pydantic import PlainSerializer, WithJsonSchema
 UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 
 
-def utc_text(value: datetime) -> str:
+def utc_iso(value: datetime) -> str:
     """``2026-11-29T23:45:20Z``: the instant in UTC, whole seconds, ``Z``."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -42,7 +42,7 @@ def decimal_number(value: Decimal) -> float:
 
 UtcDateTime = Annotated[
     datetime,
-    PlainSerializer(utc_text, return_type=str, when_used="json"),
+    PlainSerializer(utc_iso, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "type": "string",

@@ -9,7 +9,7 @@ from decimal import Decimal
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
-from shared.serialization import UTC_PATTERN, JsonDecimal, UtcDateTime, utc_text
+from shared.serialization import UTC_PATTERN, JsonDecimal, UtcDateTime, utc_iso
 
 
 class _Row(BaseModel):
@@ -28,8 +28,8 @@ def test_an_instant_is_written_in_utc_with_z_and_whole_seconds() -> None:
     assert row.model_dump(mode="json")["at"] == "2026-05-31T23:45:20Z"
     # Python keeps the datetime itself
     assert row.at.microsecond == 999_999
-    assert utc_text(datetime(2026, 11, 29, 23, 45, 20)) == "2026-11-29T23:45:20Z"  # naive = UTC
-    assert utc_text(datetime(2026, 11, 29, 23, 45, 20, tzinfo=UTC)) == "2026-11-29T23:45:20Z"
+    assert utc_iso(datetime(2026, 11, 29, 23, 45, 20)) == "2026-11-29T23:45:20Z"  # naive = UTC
+    assert utc_iso(datetime(2026, 11, 29, 23, 45, 20, tzinfo=UTC)) == "2026-11-29T23:45:20Z"
 
 
 def test_a_decimal_figure_is_a_json_number() -> None:
