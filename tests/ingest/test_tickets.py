@@ -107,7 +107,7 @@ def test_bad_rows_are_reported_by_row_and_good_rows_land(api, owner_engine):
         "/api/v1/sla/data-quality", params={"organisation_id": org}, headers=api.auth("admin")
     ).json()
     # No policy exists yet, so the good row is listed too, with its own reason.
-    assert [(r["reference"], r["reason"]) for r in dq["rows"]] == [
+    assert [(r["reference"], r["reason"]) for r in dq["items"]] == [
         ("A1", "no_policy_for_priority"),
         ("A4", "resolved_before_logged"),
     ]

@@ -170,7 +170,9 @@ def test_distribution_lists_codes_in_value_order_and_marks_mine(api):
     assert [r["value"] for r in dist["items"]] == [float(k) for k in range(1, 11)]
     codes = {
         c["organisation_id"]: c["code"]
-        for c in api.ingest.get(f"/api/v1/cycles/{cycle['id']}/codes", headers=api.auth()).json()
+        for c in api.ingest.get(f"/api/v1/cycles/{cycle['id']}/codes", headers=api.auth()).json()[
+            "items"
+        ]
     }
     assert [r["peer_code"] for r in dist["items"]] == [codes[o["id"]] for o in orgs]
     assert [r["is_mine"] for r in dist["items"]] == [k == 5 for k in range(1, 11)]
