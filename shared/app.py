@@ -24,7 +24,7 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
-from shared.idempotency import REPLAYED_HEADER
+from shared.idempotency import IDEMPOTENCY_KEY, MAX_KEY_LENGTH, REPLAYED_HEADER
 from shared.ratelimit import RateLimiter
 from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
 
@@ -217,7 +217,23 @@ def _add_problem_schema(app: FastAPI) -> None:
             },
             "required": ["type", "title", "status", "code", "detail"],
         }
+        _declare_idempotency_key(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare_idempotency_key(schema: dict[str, Any]) -> None:
+    """Every ``Idempotency-Key`` header is declared as shared/idempotency.py checks it
+    (1 to 200 characters), whichever router declared the parameter."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_KEY:
+                    parameter["schema"] = {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_KEY_LENGTH,
+                        "title": IDEMPOTENCY_KEY,
+                    }

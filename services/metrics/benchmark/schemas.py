@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 Unit = Literal["ratio", "percent", "gbp", "index", "rating", "count"]
 Polarity = Literal["higher_better", "lower_better", "neutral"]
@@ -102,7 +102,7 @@ class PeerGroupInfo(BaseModel):
 
 
 class RecomputeBody(BaseModel):
-    cycle_years: list[int] | None = Field(
+    cycle_years: list[StrictInt] | None = Field(
         default=None, description="Cycles whose data changed (later cycles follow); all if absent"
     )
 
