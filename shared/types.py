@@ -92,6 +92,24 @@ def _iso_date(value: Any) -> Any:
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar date sent as ``YYYY-MM-DD``; numbers and datetimes are refused."""
 
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+
+
+def _iso_datetime(value: Any) -> Any:
+    # Pydantic's lax datetime reads 0 and "0" as a Unix time (1970-01-01T00:00Z).
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "datetime_format",
+        "Must be a date and time as an ISO 8601 string (e.g. 2025-04-01T09:30:00+01:00)",
+    )
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+"""A moment sent as an ISO 8601 string; numbers (Unix times) are refused."""
+
 
 def nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     """Where a decoded JSON document holds a NUL character: the path of every string value

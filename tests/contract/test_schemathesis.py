@@ -69,6 +69,33 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "POST /api/v1/submissions/{submission_id}/reopen"): {
         "positive_data_acceptance": _STORED + " (an accepted submission needs a reason)"
     },
+    ("ingest", "POST /api/v1/cycles"): {
+        "positive_data_acceptance": _ACROSS + " (a published cycle has a release date)"
+    },
+    ("ingest", "POST /api/v1/imports"): {
+        "positive_data_acceptance": "the CSV text must have the columns of a module"
+    },
+    ("ingest", "POST /api/v1/organisations/{organisation_id}/calendars"): {
+        "positive_data_acceptance": _ACROSS + " (at least one working window in the week)"
+    },
+    ("ingest", "POST /api/v1/organisations/{organisation_id}/sla-policies"): {
+        "positive_data_acceptance": _STORED + " (calendar_id names a stored calendar)"
+    },
+    ("ingest", "POST /api/v1/organisations/{organisation_id}/ticket-mappings"): {
+        "positive_data_acceptance": _ACROSS + " (the columns cover the profile's fields)"
+    },
+    ("ingest", "POST /api/v1/submissions"): {
+        "positive_data_acceptance": _STORED + " (module is in the stored cycle's catalogue)"
+    },
+    ("ingest", "PUT /api/v1/submissions/{submission_id}/answers"): {
+        "positive_data_acceptance": _STORED + " (answers fit the stored catalogue)"
+    },
+    **{
+        ("metrics", f"GET /api/v1/sla/feedback/{report}"): {
+            "positive_data_acceptance": _ACROSS + " (month_to is not before month_from)"
+        }
+        for report in ("nps", "satisfaction")
+    },
     ("survey", "POST /api/v1/campaigns"): {"positive_data_acceptance": _CLOCK},
     **{
         ("metrics", f"GET /api/v1/results/{report}{suffix}"): {"positive_data_acceptance": _PEERS}

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.ingest.tickets.profiles import PROFILES
 from shared.tickets import MAPPED_FIELDS
 from shared.types import SingleLine
 
@@ -78,7 +79,10 @@ class MappingCreate(BaseModel):
 
     name: SingleLine = Field(min_length=1, max_length=100, pattern=NO_NUL)
     base_profile: str | None = Field(
-        default=None, max_length=50, description="A ready profile this mapping extends"
+        default=None,
+        max_length=50,
+        description="A ready profile this mapping extends",
+        json_schema_extra={"enum": ["yardstick", *PROFILES, None]},
     )
     columns: dict[Key, CanonicalField] = Field(
         description="Source column header → canonical field", min_length=1

@@ -14,7 +14,7 @@ from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, DbSession
 from shared.errors import Unprocessable
 from shared.tabular import CsvBom, csv_response, page_headers
-from shared.types import IsoDate
+from shared.types import IsoDate, IsoDateTime
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
@@ -163,7 +163,7 @@ def backlog(
     format: Format = "json",
     bom: CsvBom = False,
     as_of: Annotated[
-        datetime | None, Query(description="ISO 8601 with offset; default now")
+        IsoDateTime | None, Query(description="ISO 8601 with offset; default now")
     ] = None,
 ) -> Response:
     orgs, q = scope
