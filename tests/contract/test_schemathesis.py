@@ -97,6 +97,14 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         for report in ("nps", "satisfaction")
     },
     ("survey", "POST /api/v1/campaigns"): {"positive_data_acceptance": _CLOCK},
+    ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
+        "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"
+    },
+    ("survey", "POST /api/v1/campaigns/{campaign_id}/recipients"): {
+        # The edge refuses a NUL at any depth of a JSON document, the keys of extra fields
+        # included (shared/types.py nul_paths); the body schema cannot say that recursively.
+        "positive_data_acceptance": "a NUL anywhere in the document is refused"
+    },
     **{
         ("metrics", f"GET /api/v1/results/{report}{suffix}"): {"positive_data_acceptance": _PEERS}
         for report in ("comparison", "distribution", "trends")
