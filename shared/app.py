@@ -16,6 +16,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,7 +25,8 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
-from shared.idempotency import IDEMPOTENCY_KEY, MAX_KEY_LENGTH, REPLAYED_HEADER
+from shared.idempotency import REPLAYED_HEADER
+from shared.openapi import install_docs, install_openapi, operation_id
 from shared.ratelimit import RateLimiter
 from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
 
@@ -109,6 +111,9 @@ def create_app(
         description=description,
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # served by install_docs, from packaged assets
+        redoc_url=None,
     )
     app.state.settings = settings or get_settings()
     app.state.service = service
@@ -128,7 +133,8 @@ def create_app(
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)
-    _add_problem_schema(app)
+    install_openapi(app)
+    install_docs(app)
     return app
 
 
@@ -151,16 +157,38 @@ class PublicOriginMiddleware:
         await self.app(scope, receive, send)
 
 
+class Health(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok", "service": "ingest"}]}
+    )
+
+    status: str
+    service: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ready", "service": "ingest", "revision": "0006"}]
+        }
+    )
+
+    status: str
+    service: str
+    revision: str | None
+
+
 def _health_router(service: str) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", summary="Liveness: the process answers")
+    @router.get("/healthz", summary="Liveness: the process answers", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
     @router.get(
         "/readyz",
         summary="Readiness: database reachable and migrations at head",
+        response_model=Readiness,
         responses={503: {"description": "Not ready"}},
     )
     def readyz(request: Request) -> Any:
@@ -187,53 +215,3 @@ def _readiness(app: FastAPI, service: str) -> Any:
             f"{app.state.head_revision}; run `yardstick migrate`.",
         )
     return {"status": "ready", "service": service, "revision": current}
-
-
-def _add_problem_schema(app: FastAPI) -> None:
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
-            "type": "object",
-            "title": "Problem",
-            "description": "RFC 9457 problem details",
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "code": {"type": "string"},
-                "detail": {"type": "string"},
-                "instance": {"type": "string"},
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                    },
-                },
-            },
-            "required": ["type", "title", "status", "code", "detail"],
-        }
-        _declare_idempotency_key(schema)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _declare_idempotency_key(schema: dict[str, Any]) -> None:
-    """Every ``Idempotency-Key`` header is declared as shared/idempotency.py checks it
-    (1 to 200 characters), whichever router declared the parameter."""
-    for item in schema.get("paths", {}).values():
-        for operation in item.values():
-            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                if parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_KEY:
-                    parameter["schema"] = {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": MAX_KEY_LENGTH,
-                        "title": IDEMPOTENCY_KEY,
-                    }

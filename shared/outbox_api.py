@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Table
 
 from shared import outbox
@@ -23,6 +23,29 @@ OutboxStatus = Literal["pending", "delivering", "delivered", "dead"]
 
 
 class OutboxEvent(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 118,
+                    "event_type": "cycle.status_changed",
+                    "target": "metrics",
+                    "path": "/internal/events",
+                    "payload": {"cycle_id": 3, "year": 2021, "status": "closed"},
+                    "status": "dead",
+                    "attempts": 12,
+                    "next_attempt_at": "2024-05-01T10:42:00Z",
+                    "leased_until": None,
+                    "last_error": "metrics answered 503: the database is not reachable",
+                    "created_at": "2024-05-01T09:30:00Z",
+                    "delivered_at": None,
+                    "redriven_by": None,
+                    "redriven_at": None,
+                }
+            ]
+        }
+    )
+
     id: int
     event_type: str
     target: str = Field(description="The service it is delivered to")

@@ -2,13 +2,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.types import SingleLine
 
 Role = Literal["admin", "participant", "partner", "reader"]
+
+KEY_EXAMPLE: dict[str, Any] = {
+    "id": "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
+    "prefix": "k7Qm2x",
+    "name": "Power BI",
+    "role": "reader",
+    "organisations": [12],
+    "created_by": "admin@example.gov.uk",
+    "created_at": "2024-05-01T09:30:00Z",
+    "expires_at": "2025-05-01T00:00:00Z",
+    "revoked_at": None,
+}
 
 
 class ApiKeyCreate(BaseModel):
@@ -25,6 +37,8 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKey(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [KEY_EXAMPLE]})
+
     id: uuid.UUID
     prefix: str
     name: str
@@ -37,4 +51,10 @@ class ApiKey(BaseModel):
 
 
 class ApiKeyCreated(ApiKey):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**KEY_EXAMPLE, "key": "ys_k7Qm2x_Zp4rW9tVb3nQ8sLd2fXc6hJ1"}]
+        }
+    )
+
     key: str = Field(description="The key itself; shown once, store it now")

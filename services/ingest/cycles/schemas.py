@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from shared.types import IsoDate
 
 CycleStatus = Literal["open", "closed", "published"]
+
+CODE_EXAMPLE: dict[str, Any] = {"cycle_id": 3, "organisation_id": 12, "code": "L21a7"}
 
 
 class CycleCreate(BaseModel):
@@ -30,6 +32,22 @@ class CycleUpdate(BaseModel):
 
 
 class Cycle(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "year": 2021,
+                    "status": "open",
+                    "results_release_date": "2021-11-01",
+                    "created_at": "2024-05-01T09:30:00Z",
+                    "updated_at": "2024-05-01T09:30:00Z",
+                    "data_year": "2020/21",
+                }
+            ]
+        }
+    )
+
     id: int
     year: int
     status: CycleStatus
@@ -45,10 +63,18 @@ class Cycle(BaseModel):
 
 
 class OrganisationCode(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CODE_EXAMPLE]})
+
     cycle_id: int
     organisation_id: int
     code: str = Field(description="Anonymous code TYYxx, with ' (P)' for a partnership")
 
 
 class OrganisationCodeAdmin(OrganisationCode):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**CODE_EXAMPLE, "organisation_name": "London Borough of Camden"}]
+        }
+    )
+
     organisation_name: str

@@ -43,6 +43,19 @@ class FeedbackBatch(BaseModel):
 
 
 class FeedbackAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "stored": 250,
+                    "organisations": [12],
+                    "first_received_at": "2024-04-01T08:12:00Z",
+                    "last_received_at": "2024-04-30T17:45:00Z",
+                }
+            ]
+        }
+    )
+
     stored: int
     organisations: list[int]
     first_received_at: datetime

@@ -39,6 +39,23 @@ class OrganisationUpdate(BaseModel):
 
 
 class Organisation(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 12,
+                    "name": "London Borough of Camden",
+                    "type": "L",
+                    "nation": "England",
+                    "partnership": False,
+                    "users": 4200,
+                    "created_at": "2024-05-01T09:30:00Z",
+                    "updated_at": "2024-05-01T09:30:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     name: str
     type: OrgType

@@ -55,7 +55,36 @@ class CalendarIn(BaseModel):
 
 
 class Calendar(CalendarIn):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Service desk hours",
+                    "nation": "GB-ENG",
+                    "hours": {
+                        "monday": [{"start": "08:30", "end": "17:00"}],
+                        "tuesday": [{"start": "08:30", "end": "17:00"}],
+                        "wednesday": [{"start": "08:30", "end": "17:00"}],
+                        "thursday": [{"start": "08:30", "end": "17:00"}],
+                        "friday": [{"start": "08:30", "end": "17:00"}],
+                    },
+                    "closures": [
+                        {
+                            "date": "2024-12-27",
+                            "reason": "Office closed between Christmas and New Year",
+                        }
+                    ],
+                    "id": 4,
+                    "organisation_id": 12,
+                    "time_zone": "Europe/London",
+                    "working_day_hours": "8.5",
+                    "created_at": "2024-05-01T09:30:00Z",
+                    "updated_at": "2024-05-01T09:30:00Z",
+                }
+            ]
+        },
+    )
 
     # Output: stored values are read back as they are (input checks apply to CalendarIn).
     name: str
@@ -93,7 +122,26 @@ class PolicyIn(BaseModel):
 
 
 class Policy(PolicyIn):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "priority": "P2",
+                    "request_type": None,
+                    "target_hours": None,
+                    "target_working_days": "2",
+                    "calendar_id": 4,
+                    "target_share_pct": "90",
+                    "effective_from": "2024-04-01",
+                    "id": 9,
+                    "organisation_id": 12,
+                    "clock": "business calendar 4",
+                    "created_at": "2024-05-01T09:30:00Z",
+                }
+            ]
+        },
+    )
 
     request_type: str | None = Field(
         default=None, description="For P4: the request type it applies to"

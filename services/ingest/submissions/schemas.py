@@ -15,6 +15,20 @@ AnswerIn = bool | int | float | MultiLine | None
 
 MAX_ID = 2_147_483_647
 
+SUMMARY_EXAMPLE: dict[str, Any] = {
+    "id": 31,
+    "organisation_id": 12,
+    "cycle_id": 3,
+    "cycle_year": 2021,
+    "module": "estate",
+    "state": "submitted",
+    "imported": False,
+    "created_at": "2024-05-01T09:30:00Z",
+    "updated_at": "2024-05-02T14:05:00Z",
+    "submitted_at": "2024-05-02T14:05:00Z",
+    "decided_at": None,
+}
+
 
 class SubmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -89,6 +103,8 @@ class ValidationIssue(BaseModel):
 
 
 class SubmissionSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+
     id: int
     organisation_id: int
     cycle_id: int
@@ -103,6 +119,29 @@ class SubmissionSummary(BaseModel):
 
 
 class Submission(SubmissionSummary):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **SUMMARY_EXAMPLE,
+                    "answers": {"users": 4200, "ict_fte": 61.5, "cyber_essentials_plus": True},
+                    "answer_comments": {"ict_fte": "Includes 4 FTE seconded from the county."},
+                    "warning_comments": [
+                        {
+                            "rule_key": "users_per_fte_range",
+                            "message": "Users per ICT FTE (68.3) is outside the usual range.",
+                            "comment": "Most staff moved to self-service laptops this year.",
+                            "created_by": "participant@camden.gov.uk",
+                            "created_at": "2024-05-02T14:05:00Z",
+                        }
+                    ],
+                    "review_reasons": [],
+                    "issues": [],
+                }
+            ]
+        }
+    )
+
     answers: dict[str, AnswerValue]
     answer_comments: dict[str, str]
     warning_comments: list[WarningComment]
@@ -115,6 +154,24 @@ class Submission(SubmissionSummary):
 
 
 class AuditEntry(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 205,
+                    "submission_id": 31,
+                    "actor": "participant@camden.gov.uk",
+                    "at": "2024-05-01T09:30:00Z",
+                    "action": "answer_set",
+                    "question_key": "ict_fte",
+                    "old_value": 58,
+                    "new_value": 61.5,
+                    "reason": None,
+                }
+            ]
+        }
+    )
+
     id: int
     submission_id: int
     actor: str

@@ -38,6 +38,40 @@ class ImportProgress(BaseModel):
 
 
 class TicketImport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 15,
+                    "status": "done",
+                    "organisation_id": 12,
+                    "source_system": "servicenow-prod",
+                    "profile": "servicenow",
+                    "mapping_id": None,
+                    "file_format": "csv",
+                    "bytes_received": 3481920,
+                    "encoding": "utf-8",
+                    "progress": {
+                        "rows_read": 14941,
+                        "rows_accepted": 14930,
+                        "rows_rejected": 11,
+                        "rows_inserted": 14800,
+                        "rows_updated": 120,
+                        "rows_unchanged": 10,
+                        "warnings": 3,
+                        "duplicates_merged": 2,
+                        "replaced_characters": 0,
+                    },
+                    "failure": None,
+                    "created_at": "2024-05-01T09:30:00Z",
+                    "started_at": "2024-05-01T09:30:01Z",
+                    "finished_at": "2024-05-01T09:30:09Z",
+                    "errors_url": "https://yardstick.example.gov.uk/api/v1/ticket-imports/15/errors",
+                }
+            ]
+        }
+    )
+
     id: int
     status: ImportStatus
     organisation_id: int | None
@@ -60,6 +94,22 @@ class TicketImport(BaseModel):
 
 
 class RowError(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "row": 18,
+                    "column": "priority",
+                    "code": "unknown_priority",
+                    "message": "Priority '6 - Planning' is not one of the profile's "
+                    "priorities; map it with a ticket mapping.",
+                    "severity": "error",
+                    "related_row": None,
+                }
+            ]
+        }
+    )
+
     row: int = Field(description="Row as a spreadsheet shows it (CSV header = row 1)")
     column: str | None
     code: str
@@ -69,6 +119,23 @@ class RowError(BaseModel):
 
 
 class ProfileInfo(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "servicenow",
+                    "columns": {
+                        "organisation": ["company", "company.display_value"],
+                        "ticket_ref": ["number"],
+                        "priority": ["priority"],
+                        "logged_at": ["opened_at", "sys_created_on"],
+                    },
+                    "default_type": "incident",
+                }
+            ]
+        }
+    )
+
     name: str
     columns: dict[str, list[str]] = Field(description="Canonical field → accepted headers")
     default_type: str | None
@@ -94,7 +161,29 @@ class MappingCreate(BaseModel):
 
 
 class Mapping(MappingCreate):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Hornbill export",
+                    "base_profile": "hornbill",
+                    "columns": {
+                        "Reference": "ticket_ref",
+                        "Priority": "priority",
+                        "Logged": "logged_at",
+                    },
+                    "priority_map": {"Critical": "P1", "High": "P2"},
+                    "type_map": {},
+                    "status_map": {},
+                    "default_type": "incident",
+                    "id": 2,
+                    "organisation_id": 12,
+                    "created_at": "2024-05-01T09:30:00Z",
+                }
+            ]
+        },
+    )
 
     # Output: stored values are read back as they are (input checks apply to MappingCreate).
     name: str
@@ -131,5 +220,7 @@ class IntervalsReplace(BaseModel):
 
 
 class IntervalsResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"tickets": 3, "intervals": 5}]})
+
     tickets: int
     intervals: int

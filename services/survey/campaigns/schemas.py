@@ -69,6 +69,42 @@ class MailProblem(BaseModel):
 
 
 class Campaign(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 5,
+                    "organisation_id": 12,
+                    "cycle_id": 3,
+                    "kind": "user_satisfaction",
+                    "title": "ICT user satisfaction survey 2024",
+                    "opens_on": "2024-06-03",
+                    "closes_on": "2024-06-28",
+                    "opens_at": "2024-06-02T23:00:00Z",
+                    "closes_at": "2024-06-28T23:00:00Z",
+                    "users_in_scope": 4200,
+                    "reminder_count": 2,
+                    "reminder_interval_days": 7,
+                    "retention_days": 30,
+                    "attribute_options": {"location": ["Town Hall", "Crowndale Centre", "Home"]},
+                    "breakdown_attributes": ["location", "device_type", "mode_of_working", "role"],
+                    "comments_enabled": True,
+                    "suppression_threshold": 10,
+                    "status": "live",
+                    "anonymity_locked": True,
+                    "recipients": 4180,
+                    "mail_failed_count": 0,
+                    "mail_problem": None,
+                    "first_sent_at": "2024-06-03T08:00:00Z",
+                    "closed_at": None,
+                    "addresses_erased_at": None,
+                    "created_at": "2024-05-20T10:15:00Z",
+                    "updated_at": "2024-06-03T08:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     organisation_id: int
     cycle_id: int | None
@@ -116,6 +152,28 @@ class DuplicateRow(BaseModel):
 
 
 class RecipientUploadResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rows": 4182,
+                    "new": 4180,
+                    "merged": 2,
+                    "invalid": 1,
+                    "duplicates": [{"row": 311, "first_row": 12}],
+                    "warnings": [
+                        {
+                            "row": 1,
+                            "code": "unknown_columns",
+                            "message": "column(s) name ignored; expected email, location, role",
+                        }
+                    ],
+                    "recipients": 4180,
+                }
+            ]
+        }
+    )
+
     rows: int = Field(description="Recipient rows read (valid ones)")
     new: int = Field(description="Addresses added to the campaign")
     merged: int = Field(description="Rows merged with an address already on the list or file")
@@ -126,6 +184,8 @@ class RecipientUploadResult(BaseModel):
 
 
 class SendResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"queued": 4180, "status": "live"}]})
+
     queued: int = Field(description="Invitations queued for sending by this request")
     status: Literal["draft", "live", "closed"]
 
@@ -138,6 +198,10 @@ class BounceReport(BaseModel):
 
 
 class BounceResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"matched": 12, "unmatched": 1, "invalid": 0}]}
+    )
+
     matched: int
     unmatched: int
     invalid: int

@@ -45,6 +45,48 @@ class SurveyPage(BaseModel):
 
 
 class RespondentSurvey(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "user_satisfaction",
+                    "title": "ICT user satisfaction survey",
+                    "description": "Tell us how well the ICT service supports your work.",
+                    "organisation_name": "London Borough of Camden",
+                    "closes_on": "2024-06-28",
+                    "pages": [
+                        {
+                            "number": 1,
+                            "title": "ICT services, factors 1 to 10",
+                            "intro": "Say how satisfied you are with each part of the service.",
+                            "questions": [
+                                {
+                                    "key": "S1.satisfaction",
+                                    "label": "How satisfied are you?",
+                                    "type": "rating",
+                                    "required": False,
+                                    "min": 1,
+                                    "max": 7,
+                                    "points": [
+                                        {"value": 1, "label": "Very dissatisfied"},
+                                        {"value": 7, "label": "Very satisfied"},
+                                    ],
+                                    "options": [],
+                                    "max_length": None,
+                                    "hint": None,
+                                    "group": "S1",
+                                    "measure": "satisfaction",
+                                }
+                            ],
+                        }
+                    ],
+                    "answers": {"S1.satisfaction": 6},
+                    "page": 1,
+                }
+            ]
+        }
+    )
+
     kind: str
     title: str
     description: str | None
@@ -65,6 +107,12 @@ class DraftIn(BaseModel):
 
 
 class DraftOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"answers": {"S1.satisfaction": 6, "S1.importance": 7}, "page": 2}]
+        }
+    )
+
     answers: dict[str, int | str]
     page: int
 
@@ -76,6 +124,8 @@ class SubmissionIn(BaseModel):
 
 
 class SubmissionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "received"}]})
+
     status: Literal["received"]
 
 
