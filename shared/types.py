@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AwareDatetime, BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -109,6 +109,9 @@ def _iso_datetime(value: Any) -> Any:
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 """A moment sent as an ISO 8601 string; numbers (Unix times) are refused."""
+
+IsoAwareDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+"""A moment sent as an ISO 8601 string with an offset; numbers (Unix times) are refused."""
 
 
 def nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from shared.deps import MAX_INT32
-from shared.types import SingleLine
+from shared.types import IsoAwareDateTime, SingleLine
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
@@ -21,7 +21,7 @@ class FeedbackIn(BaseModel):
     ticket_reference: Annotated[
         SingleLine | None, Field(min_length=1, max_length=200, pattern=NO_NUL)
     ] = None
-    received_at: Annotated[AwareDatetime, Field(description="ISO 8601 with an offset")]
+    received_at: Annotated[IsoAwareDateTime, Field(description="ISO 8601 with an offset")]
     satisfaction: Annotated[
         StrictInt | None, Field(ge=1, le=7, description="Service-desk satisfaction, 1-7")
     ] = None

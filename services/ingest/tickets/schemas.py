@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest.tickets.profiles import PROFILES
 from shared.tickets import MAPPED_FIELDS
-from shared.types import SingleLine
+from shared.types import IsoAwareDateTime, SingleLine
 
 ImportStatus = Literal["queued", "processing", "done", "failed"]
 FileFormat = Literal["csv", "jsonl"]
@@ -204,8 +204,8 @@ class Interval(BaseModel):
     kind: Literal["hold", "reopen"] = Field(
         description="hold: the ticket was on hold; reopen: from a resolution to the reopening"
     )
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime | None = Field(default=None, description="null: still on hold")
+    start: IsoAwareDateTime = Field(description="ISO 8601 with offset")
+    end: IsoAwareDateTime | None = Field(default=None, description="null: still on hold")
 
 
 class IntervalsReplace(BaseModel):

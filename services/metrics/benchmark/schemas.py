@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Unit = Literal["ratio", "percent", "gbp", "index", "rating", "count"]
 Polarity = Literal["higher_better", "lower_better", "neutral"]
@@ -102,6 +102,8 @@ class PeerGroupInfo(BaseModel):
 
 
 class RecomputeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     cycle_years: list[StrictInt] | None = Field(
         default=None, description="Cycles whose data changed (later cycles follow); all if absent"
     )
