@@ -90,6 +90,9 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "PUT /api/v1/submissions/{submission_id}/answers"): {
         "positive_data_acceptance": _STORED + " (answers fit the stored catalogue)"
     },
+    ("ingest", "PATCH /api/v1/submissions/{submission_id}/answers"): {
+        "positive_data_acceptance": _STORED + " (answers fit the stored catalogue)"
+    },
     **{
         ("metrics", f"GET /api/v1/sla/feedback/{report}"): {
             "positive_data_acceptance": _ACROSS + " (month_to is not before month_from)"
