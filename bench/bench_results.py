@@ -167,7 +167,7 @@ def main() -> int:
             time.sleep(0.1)
         first = httpx.get(base + path, headers=headers, timeout=10)
         first.raise_for_status()
-        rows = first.json()["rows"]
+        rows = first.json()["items"]
         n = next(r["n_organisations"] for r in rows if r["metric_key"] == "users_per_ict_fte")
         print(
             f"request: GET {path}\n  {len(rows)} metrics, peer group {group} (n={n}), "

@@ -13,6 +13,13 @@ ANSI code page and ``Ŵ`` becomes ``Å´``).
 
 A download is the whole result, written in chunks as it goes out, unless the endpoint says
 it is a page (``Link: <…>; rel="next"`` and ``X-Total-Count``; see :func:`page_headers`).
+
+One way to ask for a format: ``?format=json`` (the default) or ``?format=csv``, read by the
+one dependency :data:`OutputQuery` with ``bom``, ``limit`` and ``offset``. JSON is the page
+envelope (shared/pagination.py: ``items``, ``total``, ``limit`` 500 unless asked, max
+10,000, ``offset``, ``next``); CSV is every row, streamed, unless ``limit`` or ``offset``
+is in the query (then that page, with ``X-Total-Count`` and ``Link: <…>; rel="next"``).
+See :func:`table_response`.
 """
 
 from __future__ import annotations
@@ -21,13 +28,18 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from shared.pagination import next_link
+from shared.serialization import utc_iso
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -59,7 +71,10 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, Decimal):
         # fixed-point, never exponent form (Decimal("1E+2") is written 100)
         return format(value, "f")
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # the JSON form: UTC with Z (shared/serialization.py); a naive value is as stored
+        return utc_iso(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     # text: escaped when a spreadsheet would run it
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)
@@ -139,3 +154,98 @@ def page_headers(request: Request, *, total: int, offset: int, limit: int) -> di
         query.append(("offset", str(offset + limit)))
         headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
     return headers
+
+
+# ------------------------------------------------------------------ the format switch
+
+Format = Literal["json", "csv"]
+REPORT_LIMIT = 500
+REPORT_MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the client asked for: the format, a BOM for CSV, and the page."""
+
+    format: Format
+    bom: bool
+    limit: int
+    offset: int
+    paged: bool  # limit or offset was in the query (a CSV is then that page only)
+
+    def window(self, rows: Sequence[Any]) -> Sequence[Any]:
+        return rows[self.offset : self.offset + self.limit]
+
+
+async def output(
+    request: Request,
+    format: Annotated[
+        Format,
+        Query(description="json (the default: a page envelope), or csv with the same columns"),
+    ] = "json",
+    bom: CsvBom = False,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=REPORT_MAX_LIMIT,
+            description="Rows per page (JSON: 500 unless asked; CSV: every row unless asked)",
+        ),
+    ] = REPORT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")] = 0,
+) -> Output:
+    paged = "limit" in request.query_params or "offset" in request.query_params
+    return Output(format=format, bom=bom, limit=limit, offset=offset, paged=paged)
+
+
+OutputQuery = Annotated[Output, Depends(output)]
+
+
+def csv_download_headers(request: Request, out: Output, total: int) -> dict[str, str]:
+    """``X-Total-Count`` always; for a paged CSV, ``Link: <…>; rel="next"`` too."""
+    if out.paged:
+        return page_headers(request, total=total, offset=out.offset, limit=out.limit)
+    return {"X-Total-Count": str(total)}
+
+
+def table_response(
+    request: Request,
+    out: Output,
+    envelope: type[BaseModel],
+    csv_columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    filename: str,
+    **meta: Any,
+) -> Response:
+    """``rows`` as the client asked: a CSV download (see module doc) or the JSON
+    ``envelope`` (a :class:`shared.pagination.Page` subclass) of ``out``'s page, with
+    ``meta`` beside the page fields. Row fields a row does not carry are left out of the
+    JSON (a row model may declare columns only some reports have)."""
+    total = len(rows)
+    if out.format == "csv":
+        chosen = out.window(rows) if out.paged else rows
+        headers = csv_download_headers(request, out, total)
+        return csv_response(csv_columns, chosen, filename, bom=out.bom, headers=headers)
+    body = envelope.model_validate(
+        {
+            "items": list(out.window(rows)),
+            "total": total,
+            "limit": out.limit,
+            "offset": out.offset,
+            "next": next_link(request, offset=out.offset, limit=out.limit, total=total),
+            **meta,
+        }
+    )
+    return Response(body.model_dump_json(exclude_unset=True), media_type="application/json")
+
+
+def table_responses(envelope: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a table endpoint: the envelope as JSON, or CSV."""
+    return {
+        200: {
+            "model": envelope,
+            "description": "A page of rows as JSON (format=json), or the rows as CSV "
+            "(format=csv; the same columns)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }

@@ -12,6 +12,7 @@ from services.metrics.benchmark.router import router as results_router
 from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
+from services.metrics.nps.router import router as nps_router
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
 from services.metrics.runs.router import router as runs_router
@@ -31,6 +32,7 @@ ROUTERS = [
     sla_router,
     survey_results_router,
     feedback_router,
+    nps_router,
 ]
 
 

@@ -35,7 +35,7 @@ def test_ticket_demo_loads_once_and_feeds_the_sla_reports(api, database_url, own
     assert api.deliver() >= 1
     rows = api.metrics.get(
         "/api/v1/sla/monthly", params={"organisation_id": a}, headers=api.auth("admin")
-    ).json()["rows"]
+    ).json()["items"]
     assert {r["priority"] for r in rows} == {"P0", "P1", "P2", "P3", "P4"}
     assert 6 <= len({r["month"] for r in rows}) <= 7
     assert sum(r["met"] + r["missed"] for r in rows) > 1300

@@ -31,7 +31,7 @@ R = "/api/v1/results"
 
 
 def row(body, metric):
-    return next(r for r in body["rows"] if r["metric_key"] == metric)
+    return next(r for r in body["items"] if r["metric_key"] == metric)
 
 
 def estate(users, ict_fte):
@@ -145,7 +145,7 @@ def test_a_group_of_four_is_suppressed_with_its_reason(api):
     dist = api.metrics.get(
         f"{R}/distribution", params={**params, "metric": "users_per_ict_fte"}, headers=who
     ).json()
-    assert dist["suppressed"] is True and dist["rows"] == []
+    assert dist["suppressed"] is True and dist["items"] == []
     # the same four as a custom group on request: also suppressed; six L: shown
     custom = api.metrics.get(
         f"{R}/comparison",
@@ -167,13 +167,13 @@ def test_distribution_lists_codes_in_value_order_and_marks_mine(api):
         params={"organisation_id": me["id"], "cycle": 2020, "metric": "users_per_ict_fte"},
         headers=api.auth("participant", [me["id"]]),
     ).json()
-    assert [r["value"] for r in dist["rows"]] == [float(k) for k in range(1, 11)]
+    assert [r["value"] for r in dist["items"]] == [float(k) for k in range(1, 11)]
     codes = {
         c["organisation_id"]: c["code"]
         for c in api.ingest.get(f"/api/v1/cycles/{cycle['id']}/codes", headers=api.auth()).json()
     }
-    assert [r["peer_code"] for r in dist["rows"]] == [codes[o["id"]] for o in orgs]
-    assert [r["is_mine"] for r in dist["rows"]] == [k == 5 for k in range(1, 11)]
+    assert [r["peer_code"] for r in dist["items"]] == [codes[o["id"]] for o in orgs]
+    assert [r["is_mine"] for r in dist["items"]] == [k == 5 for k in range(1, 11)]
     assert dist["my_value"] == 5.0 and dist["unit"] == "ratio"
 
 
@@ -214,7 +214,7 @@ def test_distribution_orders_tied_values_by_code(api, owner_engine):
         headers=api.auth("participant", [me["id"]]),
     )
     assert dist.status_code == 200, dist.text
-    rows = dist.json()["rows"]
+    rows = dist.json()["items"]
     assert [r["value"] for r in rows] == [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0]
     assert [r["position"] for r in rows] == list(range(1, 8))
     tied_codes = [r["peer_code"] for r in rows if r["value"] == 2.0]
@@ -230,15 +230,15 @@ def test_a_participant_never_sees_another_organisations_name_or_raw_answers(api)
     base = {"organisation_id": me["id"], "cycle": 2020}
     texts = []
     for group in ({"peer_group": "all"}, {"peer_group": "type:L"}, {"type": ["L", "D"]}):
-        for suffix in ("", ".json", ".csv"):
-            got = api.metrics.get(f"{R}/comparison{suffix}", params={**base, **group}, headers=who)
+        for fmt in ({}, {"format": "json"}, {"format": "csv"}):
+            got = api.metrics.get(f"{R}/comparison", params={**base, **group, **fmt}, headers=who)
             assert got.status_code == 200, got.text
             texts.append(got.text)
             for metric in ("users_per_ict_fte", "devices_per_user"):
                 for table in ("distribution", "trends"):
                     got = api.metrics.get(
-                        f"{R}/{table}{suffix}",
-                        params={**base, **group, "metric": metric},
+                        f"{R}/{table}",
+                        params={**base, **group, **fmt, "metric": metric},
                         headers=who,
                     )
                     assert got.status_code == 200, got.text
@@ -287,10 +287,10 @@ def test_access_ends_twelve_months_after_release_with_the_reason(api):
     params = {"organisation_id": me["id"], "cycle": 2020}
     # someone else's organisation: never, even while the results are open to its members
     other = api.auth("participant", [orgs[1]["id"]])
-    for suffix in ("", ".csv", ".json"):
-        assert api.metrics.get(f"{R}/comparison{suffix}", params=params, headers=who).is_success
+    for fmt in ({}, {"format": "csv"}, {"format": "json"}):
+        assert api.metrics.get(f"{R}/comparison", params={**params, **fmt}, headers=who).is_success
         assert_problem(
-            api.metrics.get(f"{R}/comparison{suffix}", params=params, headers=other),
+            api.metrics.get(f"{R}/comparison", params={**params, **fmt}, headers=other),
             403,
             "organisation_forbidden",
         )
@@ -299,9 +299,9 @@ def test_access_ends_twelve_months_after_release_with_the_reason(api):
         json={"results_release_date": "2020-11-02"},
         headers=api.auth(),
     )
-    for suffix in ("", ".csv", ".json"):
+    for fmt in ({}, {"format": "csv"}, {"format": "json"}):
         body = assert_problem(
-            api.metrics.get(f"{R}/comparison{suffix}", params=params, headers=who),
+            api.metrics.get(f"{R}/comparison", params={**params, **fmt}, headers=who),
             403,
             "access_expired",
         )
@@ -418,11 +418,12 @@ def test_csv_and_flat_json_for_bi_with_an_api_key(api):
     basic = base64.b64encode(f"powerbi:{created.json()['key']}".encode()).decode()
     key_auth = {"Authorization": f"Basic {basic}"}
     params = {"organisation_id": me["id"], "cycle": 2020}
-    got = api.metrics.get(f"{R}/comparison.csv", params=params, headers=key_auth)
+    got = api.metrics.get(f"{R}/comparison", params={**params, "format": "csv"}, headers=key_auth)
     assert got.status_code == 200, got.text
     assert got.headers["content-type"] == "text/csv; charset=utf-8"
     table = list(csv.reader(io.StringIO(got.content.decode("utf-8"))))
-    flat = api.metrics.get(f"{R}/comparison.json", params=params, headers=key_auth).json()
+    flat = api.metrics.get(f"{R}/comparison", params=params, headers=key_auth).json()
+    flat = flat["items"]
     assert table[0] == list(flat[0].keys())
     assert (
         table[0][:5] == ["organisation_code", "cycle_year", "data_year", "peer_group_key", "median"]
@@ -444,7 +445,9 @@ def test_csv_and_flat_json_for_bi_with_an_api_key(api):
             assert not c.startswith("-") or float(c) < 0, c
     # the key sees only its own organisation
     other = {**params, "organisation_id": orgs[1]["id"]}
-    assert_problem(api.metrics.get(f"{R}/comparison.csv", params=other, headers=key_auth), 403)
+    assert_problem(
+        api.metrics.get(f"{R}/comparison", params={**other, "format": "csv"}, headers=key_auth), 403
+    )
 
 
 def test_trends_use_imported_history_and_flag_definition_changes(api):
@@ -478,13 +481,13 @@ def test_trends_use_imported_history_and_flag_definition_changes(api):
     ).json()
     assert [
         (r["cycle_year"], r["median"], r["my_value"], r["definition_changed"])
-        for r in trends["rows"]
+        for r in trends["items"]
     ] == [
         (2016, 2.0, 2.0, False),
         (2017, 3.0, 3.0, True),
         (2018, 4.0, 4.0, False),
     ]
-    assert all(r["unit"] == "ratio" for r in trends["rows"])
+    assert all(r["unit"] == "ratio" for r in trends["items"])
     # past responses pool 2016 and 2017 for 2018: 10 responses from 5 organisations
     past = row(
         api.metrics.get(

@@ -46,7 +46,7 @@ def test_the_csv_is_the_whole_report_streamed(api, owner_engine):
     assert frame["reference"].to_list() == [f"DQ{i:05d}" for i in range(1, ROWS + 1)]
     # the JSON form still pages (500 by default) and says the total
     body = api.metrics.get(URL, params={"organisation_id": 3}, headers=api.auth("admin")).json()
-    assert (len(body["rows"]), body["total_rows"]) == (500, ROWS)
+    assert (len(body["items"]), body["total"]) == (500, ROWS)
 
 
 def test_a_csv_page_says_so_with_link_and_total(api, owner_engine):

@@ -76,7 +76,7 @@ def test_domain_worked_examples(api):
     )
     assert hold.status_code == 200, hold.text
     api.deliver()
-    rows = report(api, "monthly", org).json()["rows"]
+    rows = report(api, "monthly", org).json()["items"]
     by_month = {r["month"]: r for r in rows}
     # 2 h, 0 h 45 m → both met (4 h); averages in hours on the SLA clock
     assert by_month["2021-03-01"]["met"] == 2
@@ -98,7 +98,7 @@ def test_month_of_1585_met_and_1117_missed(api):
     api.deliver()
     body = report(api, "monthly", org).json()
     assert body["units"]["pct_met"].startswith("%")
-    (row,) = body["rows"]
+    (row,) = body["items"]
     assert (row["met"], row["missed"], row["total"], row["pct_met"]) == (1585, 1117, 2702, 58.66)
     assert row["target_share_pct"] == 95.0 and row["target_achieved"] is False
     got = report(api, "monthly", org, format="csv")
@@ -127,7 +127,7 @@ def test_csv_escapes_formula_cells_and_participants_see_only_their_own(api):
     assert job["progress"]["rows_accepted"] == 5, job
     api.deliver()
     quality = report(api, "data-quality", org).json()
-    assert sorted(r["reference"] for r in quality["rows"]) == sorted(hostile)  # JSON: as sent
+    assert sorted(r["reference"] for r in quality["items"]) == sorted(hostile)  # JSON: as sent
     got = report(api, "data-quality", org, format="csv")
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(got.text)))
@@ -142,9 +142,9 @@ def test_csv_escapes_formula_cells_and_participants_see_only_their_own(api):
     )
     assert lines[1] == f"{org},P1,1,1,0,0,0,4"  # the four hostile references
     # one second after the 4 h due time (09:00 + 4 h = 13:00 GMT) it is breached
-    late = report(api, "backlog", org, as_of="2021-03-05T13:00:01+00:00").json()["rows"][0]
+    late = report(api, "backlog", org, as_of="2021-03-05T13:00:01+00:00").json()["items"][0]
     assert (late["open_within"], late["open_breached"]) == (0, 1)
-    on_time = report(api, "backlog", org, as_of="2021-03-05T13:00:00+00:00").json()["rows"][0]
+    on_time = report(api, "backlog", org, as_of="2021-03-05T13:00:00+00:00").json()["items"][0]
     assert (on_time["open_within"], on_time["open_breached"]) == (1, 0)
     teams = report(api, "logged", org, format="csv", team="=cmd|' /C calc'!A0")
     assert teams.text.splitlines()[1] == f"{org},P1,2021-03-01,1"
@@ -165,5 +165,10 @@ def test_nps_by_month(api):
     )
     push(api, org, (head + rows).encode())
     api.deliver()
-    (row,) = report(api, "nps", org).json()["rows"]
-    assert (row["responses"], row["promoters"], row["detractors"], row["nps"]) == (5, 2, 2, 0.0)
+    got = api.metrics.get(
+        "/api/v1/nps", params={"source": "tickets", "organisation_id": org}, headers=api.auth()
+    )
+    month, whole = got.json()["items"]
+    assert (month["month"], whole["month"]) == ("2021-03-01", None)
+    for row in (month, whole):
+        assert (row["responses"], row["promoters"], row["detractors"], row["nps"]) == (5, 2, 2, 0.0)

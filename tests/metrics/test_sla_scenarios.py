@@ -59,7 +59,7 @@ def monthly(api: Any, org: int) -> dict[str, tuple[Any, ...]]:
             row["avg_closure_sla_clock_hours"],
             row["avg_closure_wall_hours"],
         )
-        for row in r.json()["rows"]
+        for row in r.json()["items"]
     }
 
 

@@ -58,11 +58,11 @@ def test_results_breakdowns_and_csv(api, owner_engine):
 def test_benchmark_quartiles_are_type_7_with_codes(api, owner_engine):
     orgs, cycle, _ = _load(api, owner_engine, 5)
     r = api.metrics.get(
-        f"/api/v1/survey-results/benchmark?cycle_id={cycle['id']}",
+        f"/api/v1/survey-results/benchmark?cycle={cycle['year']}",
         headers=api.auth("participant", [orgs[0]]),
     )
     assert r.status_code == 200, r.text
-    rows = {row["metric"]: row for row in r.json()["rows"]}
+    rows = {row["metric"]: row for row in r.json()["items"]}
     rate = rows["response_rate"]
     assert rate["n"] == 5 and rate["median"] == 25.0 and rate["suppressed"] is False
     overall = [v["value"] for v in rows["overall"]["values"]]
@@ -77,9 +77,9 @@ def test_benchmark_quartiles_are_type_7_with_codes(api, owner_engine):
             {"o": orgs[0]},
         )
     r = api.metrics.get(
-        f"/api/v1/survey-results/benchmark?cycle_id={cycle['id']}", headers=api.auth("admin")
+        f"/api/v1/survey-results/benchmark?cycle={cycle['year']}", headers=api.auth("admin")
     )
-    assert all(row["suppressed"] and row["median"] is None for row in r.json()["rows"])
+    assert all(row["suppressed"] and row["median"] is None for row in r.json()["items"])
 
 
 def _expected_nps(owner_engine) -> list[dict]:
@@ -92,7 +92,7 @@ def _expected_nps(owner_engine) -> list[dict]:
         ).all()
     groups: dict[tuple[int, str | None], list[int]] = {}
     for org, day, rating in stored:
-        for month in (day.strftime("%Y-%m"), None):
+        for month in (day.strftime("%Y-%m-01"), None):
             ratings = groups.setdefault((org, month), [])
             if rating is not None and 0 <= int(rating) <= 10:
                 ratings.append(int(rating))
@@ -110,7 +110,7 @@ def _expected_nps(owner_engine) -> list[dict]:
             {
                 "organisation_id": org,
                 "month": month,
-                "ratings": len(ratings),
+                "responses": len(ratings),
                 "promoters": promoters,
                 "passives": sum(7 <= r <= 8 for r in ratings),
                 "detractors": detractors,
@@ -134,20 +134,21 @@ def test_nps_by_month_and_organisation(api, owner_engine):
     assert moved > 0
     expected = _expected_nps(owner_engine)
     assert [(r["organisation_id"], r["month"]) for r in expected] == [
-        (orgs[0], "2020-09"),
-        (orgs[0], "2020-10"),
+        (orgs[0], "2020-09-01"),
+        (orgs[0], "2020-10-01"),
         (orgs[0], None),
-        (orgs[1], "2020-10"),
+        (orgs[1], "2020-10-01"),
         (orgs[1], None),
     ]
-    r = api.metrics.get("/api/v1/survey-results/nps", headers=api.auth("admin"))
+    survey = {"source": "survey"}
+    r = api.metrics.get("/api/v1/nps", params=survey, headers=api.auth("admin"))
     assert r.status_code == 200, r.text
     assert r.json()["columns"] == list(expected[0])
-    assert r.json()["rows"] == expected
+    assert r.json()["items"] == expected
     # a participant sees only their own organisation's rows, exactly the same figures
     mine = api.metrics.get(
-        "/api/v1/survey-results/nps", headers=api.auth("participant", [orgs[1]])
-    ).json()["rows"]
+        "/api/v1/nps", params=survey, headers=api.auth("participant", [orgs[1]])
+    ).json()["items"]
     assert mine == [row for row in expected if row["organisation_id"] == orgs[1]]
 
 
@@ -184,7 +185,7 @@ def test_csv_cells_that_could_be_formulas_are_escaped(api, owner_engine):
     url = f"/api/v1/survey-results/campaigns/{campaign}/comments"
     as_json = api.metrics.get(url, headers=headers)
     assert as_json.status_code == 200, as_json.text
-    assert [r["comment"] for r in as_json.json()["rows"]] == HOSTILE_COMMENTS  # JSON: as sent
+    assert [r["comment"] for r in as_json.json()["items"]] == HOSTILE_COMMENTS  # JSON: as sent
     got = api.metrics.get(url, params={"format": "csv"}, headers=headers)
     assert got.status_code == 200, got.text
     assert got.headers["content-type"] == "text/csv; charset=utf-8"

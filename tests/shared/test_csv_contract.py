@@ -79,15 +79,18 @@ def test_results_csvs_keep_negative_numbers_as_numbers(api):
         ("distribution", {**base, "metric": "us_s1_gap"}),
         ("trends", {**base, "metric": "us_s1_gap"}),
     ):
-        got = api.metrics.get(f"/api/v1/results/{name}.csv", params=params, headers=who)
+        url = f"/api/v1/results/{name}"
+        got = api.metrics.get(url, params={**params, "format": "csv"}, headers=who)
         assert got.status_code == 200, got.text
-        flat = api.metrics.get(f"/api/v1/results/{name}.json", params=params, headers=who)
-        seen[name] = assert_numbers_stay_numbers(got.content, flat.json())
+        flat = api.metrics.get(url, params=params, headers=who)
+        seen[name] = assert_numbers_stay_numbers(got.content, flat.json()["items"])
     assert all(n > 0 for n in seen.values()), seen
     # the comparison's gap row, read as a BI tool would
     frame = pl.read_csv(
         io.BytesIO(
-            api.metrics.get("/api/v1/results/comparison.csv", params=base, headers=who).content
+            api.metrics.get(
+                "/api/v1/results/comparison", params={**base, "format": "csv"}, headers=who
+            ).content
         )
     )
     gap = frame.filter(pl.col("metric_key") == "us_s1_gap").row(0, named=True)
@@ -111,12 +114,13 @@ def test_survey_results_gap_columns_are_numbers(api, owner_engine):
         url = f"/api/v1/survey-results/campaigns/1/{name}"
         got = api.metrics.get(url, params={"format": "csv"}, headers=who)
         assert got.status_code == 200, got.text
-        rows = api.metrics.get(url, headers=who).json()["rows"]
+        rows = api.metrics.get(url, headers=who).json()["items"]
         negatives[name] = assert_numbers_stay_numbers(got.content, rows)
-    got = api.metrics.get("/api/v1/survey-results/nps", params={"format": "csv"}, headers=who)
+    survey = {"source": "survey"}
+    got = api.metrics.get("/api/v1/nps", params={**survey, "format": "csv"}, headers=who)
     assert got.status_code == 200, got.text
     assert_numbers_stay_numbers(
-        got.content, api.metrics.get("/api/v1/survey-results/nps", headers=who).json()["rows"]
+        got.content, api.metrics.get("/api/v1/nps", params=survey, headers=who).json()["items"]
     )
     factors = pl.read_csv(
         io.BytesIO(
@@ -147,26 +151,29 @@ def test_sla_and_feedback_csvs_keep_negative_numbers_as_numbers(api):
     for path, extra in (
         ("/api/v1/sla/monthly", {}),
         ("/api/v1/sla/logged", {}),
-        ("/api/v1/sla/nps", {}),
+        ("/api/v1/nps", {"source": "tickets"}),
         ("/api/v1/sla/performance", {}),
         ("/api/v1/sla/backlog", {"as_of": "2021-03-05T09:30:00+00:00"}),
-        ("/api/v1/sla/feedback/nps", {}),
+        ("/api/v1/nps", {"source": "feedback"}),
     ):
         params = {"organisation_id": org, **extra}
         got = api.metrics.get(path, params={**params, "format": "csv"}, headers=who)
         assert got.status_code == 200, got.text
         body = api.metrics.get(path, params=params, headers=who).json()
-        negatives[path] = assert_numbers_stay_numbers(got.content, body["rows"])
-    # 1 promoter and 3 detractors of 4: NPS -50
-    assert negatives["/api/v1/sla/nps"] == 1 and negatives["/api/v1/sla/feedback/nps"] >= 1
+        negatives[f"{path} {extra}"] = assert_numbers_stay_numbers(got.content, body["items"])
+    # 1 promoter and 3 detractors of 4: NPS -50 (the month and the whole period)
+    assert negatives["/api/v1/nps {'source': 'tickets'}"] == 2
+    assert negatives["/api/v1/nps {'source': 'feedback'}"] >= 1
     frame = pl.read_csv(
         io.BytesIO(
             api.metrics.get(
-                "/api/v1/sla/nps", params={"organisation_id": org, "format": "csv"}, headers=who
+                "/api/v1/nps",
+                params={"source": "tickets", "organisation_id": org, "format": "csv"},
+                headers=who,
             ).content
         )
     )
-    assert frame.schema["nps"] == pl.Float64 and frame["nps"].to_list() == [-50.0]
+    assert frame.schema["nps"] == pl.Float64 and frame["nps"].to_list() == [-50.0, -50.0]
 
 
 # ------------------------------------------------------------------ text and BOM
@@ -226,12 +233,12 @@ def test_bom_on_every_csv_endpoint_welsh_text_round_trips(api, owner_engine):
     # the cached results path adds the mark as the body goes out, and the cache keeps none
     me, participant = _gap_results(api)
     params = {"organisation_id": me["id"], "cycle": 2020}
-    first = api.metrics.get("/api/v1/results/comparison.csv", params=params, headers=participant)
-    again = api.metrics.get(
-        "/api/v1/results/comparison.csv", params={**params, "bom": "1"}, headers=participant
-    )
+    params = {**params, "format": "csv"}
+    url = "/api/v1/results/comparison"
+    first = api.metrics.get(url, params=params, headers=participant)
+    again = api.metrics.get(url, params={**params, "bom": "1"}, headers=participant)
     assert again.content == UTF8_BOM + first.content
-    after = api.metrics.get("/api/v1/results/comparison.csv", params=params, headers=participant)
+    after = api.metrics.get(url, params=params, headers=participant)
     assert after.content == first.content
 
 
@@ -247,5 +254,6 @@ def test_every_csv_operation_offers_bom(api):
                 names = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
                 assert "bom" in names, f"{method.upper()} {path} has no bom parameter"
                 csv_operations += 1
-    # results (3), survey results (5), SLA (6), feedback reports (2)
-    assert csv_operations == 16
+    # results (3), survey results (4), SLA (5), feedback satisfaction (1), NPS (1); plus
+    # whatever CSV operations ingest and survey have (none today)
+    assert csv_operations == 14

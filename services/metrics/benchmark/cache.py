@@ -38,6 +38,7 @@ class Body:
     content: bytes
     media_type: str
     filename: str | None = None  # CSV attachments
+    total: int | None = None  # rows in the whole result (a paged CSV's X-Total-Count)
 
 
 class ResultCache:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from services.metrics.benchmark import service
@@ -17,6 +17,7 @@ from services.metrics.benchmark.schemas import (
     Distribution,
     DistributionRow,
     PeerGroupInfo,
+    PeerGroups,
     RecomputeBody,
     RecomputeResult,
     TrendRow,
@@ -25,8 +26,17 @@ from services.metrics.benchmark.schemas import (
 from services.metrics.benchmark.service import Access, PeerGroup
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.pagination import PageParams, make_page, next_link, page_params
 from shared.settings import Settings
-from shared.tabular import CSV_MEDIA_TYPE, CsvBom, csv_text, with_bom
+from shared.tabular import (
+    CSV_MEDIA_TYPE,
+    Output,
+    OutputQuery,
+    csv_download_headers,
+    csv_text,
+    table_responses,
+    with_bom,
+)
 
 router = APIRouter(prefix="/api/v1/results", tags=["results"])
 admin_router = APIRouter(prefix="/api/v1/benchmarks", tags=["results"])
@@ -34,12 +44,12 @@ admin_router = APIRouter(prefix="/api/v1/benchmarks", tags=["results"])
 OrgQuery = Annotated[int, Query(ge=1, le=MAX_INT32, description="Your organisation's id")]
 CycleQuery = Annotated[int, Query(ge=2000, le=2100, description="Cycle (collection year)")]
 MetricQuery = Annotated[str, Query(min_length=1, max_length=100, description="Metric key")]
-CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "CSV, UTF-8, header row",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-    }
-}
+_PAGING = (
+    "JSON (`format=json`, the default): the rows in `items`, a page of `limit` (500 unless "
+    "asked), with the context beside them. CSV (`format=csv`): every row with the same "
+    "columns, or the page asked for with `limit`/`offset` (then `X-Total-Count` and a "
+    "`Link` rel=next)."
+)
 
 
 async def peer_group(
@@ -65,23 +75,34 @@ async def peer_group(
 Group = Annotated[PeerGroup, Depends(peer_group)]
 Build = Callable[[Session, Settings, Access], Body]
 
-# Validated and serialised once per cache miss (pydantic-core writes the JSON), instead of
-# FastAPI validating the returned dict against the response model on every request.
-_COMPARISON = TypeAdapter(Comparison)
-_COMPARISON_ROWS = TypeAdapter(list[ComparisonRow])
-_DISTRIBUTION = TypeAdapter(Distribution)
-_DISTRIBUTION_ROWS = TypeAdapter(list[DistributionRow])
-_TRENDS = TypeAdapter(Trends)
-_TREND_ROWS = TypeAdapter(list[TrendRow])
+Rendered = Callable[[Session, Settings, Access], dict[str, Any]]
 
 
-def _json(adapter: TypeAdapter[Any], data: Any) -> Body:
-    return Body(adapter.dump_json(adapter.validate_python(data)), "application/json")
-
-
-def _csv(model: type[BaseModel], rows: list[dict[str, Any]], name: str) -> Body:
-    body = csv_text(list(model.model_fields), rows).encode("utf-8")
-    return Body(body, CSV_MEDIA_TYPE, f"{name}.csv")
+def _render(
+    request: Request,
+    out: Output,
+    envelope: type[BaseModel],
+    row: type[BaseModel],
+    data: dict[str, Any],
+    name: str,
+) -> Body:
+    """One result as the client asked for it: the JSON envelope of ``out``'s page, the
+    result's context beside it, or the rows as CSV (every row unless paged)."""
+    rows: list[dict[str, Any]] = data.pop("rows")
+    total = len(rows)
+    chosen = rows[out.offset : out.offset + out.limit] if out.paged else rows
+    if out.format == "csv":
+        body = csv_text(list(row.model_fields), chosen).encode("utf-8")
+        return Body(body, CSV_MEDIA_TYPE, f"{name}.csv", total)
+    page = {
+        "items": rows[out.offset : out.offset + out.limit],
+        "total": total,
+        "limit": out.limit,
+        "offset": out.offset,
+        "next": next_link(request, offset=out.offset, limit=out.limit, total=total),
+    }
+    model = envelope.model_validate({**data, **page})
+    return Body(model.model_dump_json().encode("utf-8"), "application/json", None, total)
 
 
 def _build(app: Any, build: Build, access: Access) -> Body:
@@ -96,13 +117,16 @@ async def _answer(
     organisation_id: int,
     cycle: int,
     key: tuple[Hashable, ...],
-    build: Build,
-    *,
-    bom: bool = False,
+    out: Output,
+    envelope: type[BaseModel],
+    row: type[BaseModel],
+    name: str,
+    compute: Rendered,
 ) -> Response:
     """Every results endpoint: decide access afresh (role and scope, then the cycle and
     the data version from this request's snapshot), then serve the rendered body for
-    ``key`` at that version: from the cache, or built in the thread pool on a miss.
+    ``key`` (with the format and page asked for) at that version: from the cache, or built
+    in the thread pool on a miss.
 
     Async, so a cache hit runs on the event loop with no thread hand-off and no
     connection checked out: the snapshot is the request's only I/O (see snapshots.py)."""
@@ -111,29 +135,40 @@ async def _answer(
     snap = await app.state.snapshots.read(cycle, organisation_id)
     access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
     cache: ResultCache = app.state.results_cache
-    full_key = (*key, access.is_admin)
+    full_key = (*key, out.format, out.limit, out.offset, out.paged, access.is_admin)
     body = cache.get(full_key, access.version)
     if body is None:
+
+        def build(session: Session, settings: Settings, access: Access) -> Body:
+            return _render(request, out, envelope, row, compute(session, settings, access), name)
+
         body = await run_in_threadpool(_build, app, build, access)
         cache.put(full_key, access.version, body)
-    headers = (
-        {"Content-Disposition": f'attachment; filename="{body.filename}"'}
-        if body.filename
-        else None
-    )
+    headers = None
+    if body.filename:
+        headers = {
+            "Content-Disposition": f'attachment; filename="{body.filename}"',
+            **csv_download_headers(request, out, body.total or 0),
+        }
     # The cache holds the body without a BOM; ``bom=1`` is added as it goes out.
-    return Response(with_bom(body.content, bom), media_type=body.media_type, headers=headers)
+    return Response(
+        with_bom(body.content, out.bom and out.format == "csv"),
+        media_type=body.media_type,
+        headers=headers,
+    )
 
 
 # ------------------------------------------------------------------ comparison
-# Key: (endpoint, format, organisation, cycle, peer group[, metric]); the response models
-# stay declared for the OpenAPI document.
+# Key: (endpoint, organisation, cycle, peer group[, metric]), then the format and page;
+# the response models are declared for the OpenAPI document.
 
 
 @router.get(
     "/comparison",
     response_model=Comparison,
+    responses=table_responses(Comparison),
     summary="My organisation against a peer group, every metric",
+    description=_PAGING,
 )
 async def comparison(
     request: Request,
@@ -141,70 +176,21 @@ async def comparison(
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     group: Group,
+    out: OutputQuery,
 ) -> Response:
     return await _answer(
         request,
         principal,
         organisation_id,
         cycle,
-        ("comparison", "json", organisation_id, cycle, group.key),
-        lambda session, settings, access: _json(
-            _COMPARISON, service.comparison(session, settings, access, organisation_id, group)
+        ("comparison", organisation_id, cycle, group.key),
+        out,
+        Comparison,
+        ComparisonRow,
+        f"comparison-{cycle}",
+        lambda session, settings, access: service.comparison(
+            session, settings, access, organisation_id, group
         ),
-    )
-
-
-@router.get(
-    "/comparison.json",
-    response_model=list[ComparisonRow],
-    summary="The comparison as flat JSON rows (BI tools)",
-)
-async def comparison_flat(
-    request: Request,
-    principal: CurrentPrincipal,
-    organisation_id: OrgQuery,
-    cycle: CycleQuery,
-    group: Group,
-) -> Response:
-    return await _answer(
-        request,
-        principal,
-        organisation_id,
-        cycle,
-        ("comparison", "flat", organisation_id, cycle, group.key),
-        lambda session, settings, access: _json(
-            _COMPARISON_ROWS,
-            service.comparison(session, settings, access, organisation_id, group)["rows"],
-        ),
-    )
-
-
-@router.get(
-    "/comparison.csv",
-    response_class=Response,
-    responses=CSV_RESPONSE,
-    summary="The comparison as CSV",
-)
-async def comparison_csv(
-    request: Request,
-    principal: CurrentPrincipal,
-    organisation_id: OrgQuery,
-    cycle: CycleQuery,
-    group: Group,
-    bom: CsvBom = False,
-) -> Response:
-    return await _answer(
-        request,
-        principal,
-        organisation_id,
-        cycle,
-        ("comparison", "csv", organisation_id, cycle, group.key),
-        lambda session, settings, access: _csv(
-            ComparisonRow,
-            service.comparison(session, settings, access, organisation_id, group)["rows"],
-            f"comparison-{cycle}",
-        ),
-        bom=bom,
     )
 
 
@@ -214,7 +200,9 @@ async def comparison_csv(
 @router.get(
     "/distribution",
     response_model=Distribution,
+    responses=table_responses(Distribution),
     summary="One metric: every peer's anonymous code and value, in value order",
+    description=_PAGING,
 )
 async def distribution(
     request: Request,
@@ -223,73 +211,21 @@ async def distribution(
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
+    out: OutputQuery,
 ) -> Response:
     return await _answer(
         request,
         principal,
         organisation_id,
         cycle,
-        ("distribution", "json", organisation_id, cycle, group.key, metric),
-        lambda session, settings, access: _json(
-            _DISTRIBUTION,
-            service.distribution(session, settings, access, organisation_id, metric, group),
+        ("distribution", organisation_id, cycle, group.key, metric),
+        out,
+        Distribution,
+        DistributionRow,
+        f"distribution-{cycle}-{metric}",
+        lambda session, settings, access: service.distribution(
+            session, settings, access, organisation_id, metric, group
         ),
-    )
-
-
-@router.get(
-    "/distribution.json",
-    response_model=list[DistributionRow],
-    summary="The distribution as flat JSON rows (BI tools)",
-)
-async def distribution_flat(
-    request: Request,
-    principal: CurrentPrincipal,
-    organisation_id: OrgQuery,
-    cycle: CycleQuery,
-    metric: MetricQuery,
-    group: Group,
-) -> Response:
-    return await _answer(
-        request,
-        principal,
-        organisation_id,
-        cycle,
-        ("distribution", "flat", organisation_id, cycle, group.key, metric),
-        lambda session, settings, access: _json(
-            _DISTRIBUTION_ROWS,
-            service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
-        ),
-    )
-
-
-@router.get(
-    "/distribution.csv",
-    response_class=Response,
-    responses=CSV_RESPONSE,
-    summary="The distribution as CSV",
-)
-async def distribution_csv(
-    request: Request,
-    principal: CurrentPrincipal,
-    organisation_id: OrgQuery,
-    cycle: CycleQuery,
-    metric: MetricQuery,
-    group: Group,
-    bom: CsvBom = False,
-) -> Response:
-    return await _answer(
-        request,
-        principal,
-        organisation_id,
-        cycle,
-        ("distribution", "csv", organisation_id, cycle, group.key, metric),
-        lambda session, settings, access: _csv(
-            DistributionRow,
-            service.distribution(session, settings, access, organisation_id, metric, group)["rows"],
-            f"distribution-{cycle}-{metric}",
-        ),
-        bom=bom,
     )
 
 
@@ -299,7 +235,9 @@ async def distribution_csv(
 @router.get(
     "/trends",
     response_model=Trends,
+    responses=table_responses(Trends),
     summary="One metric across cycles: the benchmark and my value, definition changes flagged",
+    description=_PAGING,
 )
 async def trends(
     request: Request,
@@ -308,6 +246,7 @@ async def trends(
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
+    out: OutputQuery,
 ) -> Response:
     service.check_trends_group(group)
     return await _answer(
@@ -315,61 +254,14 @@ async def trends(
         principal,
         organisation_id,
         cycle,
-        ("trends", "json", organisation_id, cycle, group.key, metric),
-        lambda session, settings, access: _json(
-            _TRENDS, service.trends(session, settings, access, organisation_id, metric, group)
+        ("trends", organisation_id, cycle, group.key, metric),
+        out,
+        Trends,
+        TrendRow,
+        f"trends-{cycle}-{metric}",
+        lambda session, settings, access: service.trends(
+            session, settings, access, organisation_id, metric, group
         ),
-    )
-
-
-@router.get(
-    "/trends.json", response_model=list[TrendRow], summary="Trends as flat JSON rows (BI tools)"
-)
-async def trends_flat(
-    request: Request,
-    principal: CurrentPrincipal,
-    organisation_id: OrgQuery,
-    cycle: CycleQuery,
-    metric: MetricQuery,
-    group: Group,
-) -> Response:
-    service.check_trends_group(group)
-    return await _answer(
-        request,
-        principal,
-        organisation_id,
-        cycle,
-        ("trends", "flat", organisation_id, cycle, group.key, metric),
-        lambda session, settings, access: _json(
-            _TREND_ROWS,
-            service.trends(session, settings, access, organisation_id, metric, group)["rows"],
-        ),
-    )
-
-
-@router.get("/trends.csv", response_class=Response, responses=CSV_RESPONSE, summary="Trends as CSV")
-async def trends_csv(
-    request: Request,
-    principal: CurrentPrincipal,
-    organisation_id: OrgQuery,
-    cycle: CycleQuery,
-    metric: MetricQuery,
-    group: Group,
-    bom: CsvBom = False,
-) -> Response:
-    service.check_trends_group(group)
-    return await _answer(
-        request,
-        principal,
-        organisation_id,
-        cycle,
-        ("trends", "csv", organisation_id, cycle, group.key, metric),
-        lambda session, settings, access: _csv(
-            TrendRow,
-            service.trends(session, settings, access, organisation_id, metric, group)["rows"],
-            f"trends-{cycle}-{metric}",
-        ),
-        bom=bom,
     )
 
 
@@ -378,13 +270,20 @@ async def trends_csv(
 
 @admin_router.get(
     "/peer-groups",
-    response_model=list[PeerGroupInfo],
+    response_model=PeerGroups,
     summary="Standard peer groups of a cycle with their sizes (admins)",
 )
 def peer_groups(
-    session: DbSession, _principal: AdminPrincipal, cycle: CycleQuery
-) -> list[PeerGroupInfo]:
-    return [PeerGroupInfo(**g) for g in service.peer_groups(session, cycle)]
+    request: Request,
+    session: DbSession,
+    _principal: AdminPrincipal,
+    cycle: CycleQuery,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> PeerGroups:
+    groups = service.peer_groups(session, cycle)
+    window = groups[params.offset : params.offset + params.limit]
+    page = make_page(request, [PeerGroupInfo(**g) for g in window], len(groups), params)
+    return PeerGroups(**page.model_dump())
 
 
 @admin_router.post(

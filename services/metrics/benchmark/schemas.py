@@ -1,12 +1,16 @@
-"""Result tables. Each ``*Row`` is one flat row: the same columns in the JSON ``rows``,
-the flat JSON export and the CSV export (column names are these field names, stable)."""
+"""Result tables. Each ``*Row`` is one flat row: the same columns in the JSON ``items``
+and the CSV (``format=csv``; column names are these field names, stable). A result is the
+page envelope (shared/pagination.py) with its context beside ``items``. Figures are in the
+row's ``unit`` (percent: 0-100 points; gbp: pounds; ratio: a plain ratio)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from shared.pagination import Page
 
 Unit = Literal["ratio", "percent", "gbp", "index", "rating", "count"]
 Polarity = Literal["higher_better", "lower_better", "neutral"]
@@ -20,11 +24,11 @@ class _Context(BaseModel):
 
 
 class _Figures(BaseModel):
-    median: float | None
-    q1: float | None
-    q3: float | None
-    min: float | None
-    max: float | None
+    median: float | None = Field(description="The peer group's median, in the unit")
+    q1: float | None = Field(description="Lower quartile, in the unit")
+    q3: float | None = Field(description="Upper quartile, in the unit")
+    min: float | None = Field(description="Lowest peer value, in the unit")
+    max: float | None = Field(description="Highest peer value, in the unit")
     n: int = Field(description="Responses in the peer group with a value")
     n_organisations: int = Field(description="Distinct organisations among them")
     suppressed: bool = Field(description="Statistics withheld (disclosure control)")
@@ -38,19 +42,69 @@ class ComparisonRow(_Context, _Figures):
     module: str
     unit: Unit = Field(description="Unit of every figure in the row (percent: 0-100 points)")
     polarity: Polarity
-    my_value: float | None
+    my_value: float | None = Field(description="Your value, in the unit")
     quartile_band: int | None = Field(description="1 = best quarter ... 4 = worst")
     rank: int | None = Field(description="1 = best")
     rank_of: int | None
 
 
-class Comparison(_Context):
+_CONTEXT: dict[str, Any] = {
+    "organisation_code": "A7",
+    "cycle_year": 2020,
+    "data_year": "2019/20",
+    "peer_group_key": "all",
+}
+_FIGURES: dict[str, Any] = {
+    "median": 0.42,
+    "q1": 0.31,
+    "q3": 0.58,
+    "min": 0.12,
+    "max": 0.93,
+    "n": 41,
+    "n_organisations": 41,
+    "suppressed": False,
+    "suppression_reason": None,
+}
+_PAGE: dict[str, Any] = {"total": 1, "limit": 500, "offset": 0, "next": None}
+_COMPARISON_ROW: dict[str, Any] = {
+    **_CONTEXT,
+    **_FIGURES,
+    "results_release_date": "2020-11-30",
+    "metric_key": "cost_per_user",
+    "metric_name": "ICT cost per user",
+    "module": "finance",
+    "unit": "gbp",
+    "polarity": "lower_better",
+    "my_value": 0.38,
+    "quartile_band": 2,
+    "rank": 15,
+    "rank_of": 41,
+}
+
+
+class Comparison(Page[ComparisonRow], _Context):
     organisation_id: int
     results_release_date: date | None
     access_ends_on: date | None
     peer_group_custom: bool
     min_n: int = Field(description="Statistics over fewer organisations are suppressed")
-    rows: list[ComparisonRow]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_CONTEXT,
+                    "organisation_id": 12,
+                    "results_release_date": "2020-11-30",
+                    "access_ends_on": "2023-11-30",
+                    "peer_group_custom": False,
+                    "min_n": 5,
+                    "items": [_COMPARISON_ROW],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
 
 
 class DistributionRow(_Context):
@@ -64,15 +118,48 @@ class DistributionRow(_Context):
     is_mine: bool
 
 
-class Distribution(_Context, _Figures):
+class Distribution(Page[DistributionRow], _Context, _Figures):
+    """``items``: peers in value order; empty if suppressed."""
+
     organisation_id: int
     results_release_date: date | None
     metric_key: str
     metric_name: str
     unit: Unit
     polarity: Polarity
-    my_value: float | None
-    rows: list[DistributionRow] = Field(description="Peers in value order; empty if suppressed")
+    my_value: float | None = Field(description="Your value, in the unit")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_CONTEXT,
+                    **_FIGURES,
+                    "organisation_id": 12,
+                    "results_release_date": "2020-11-30",
+                    "metric_key": "cost_per_user",
+                    "metric_name": "ICT cost per user",
+                    "unit": "gbp",
+                    "polarity": "lower_better",
+                    "my_value": 0.38,
+                    "items": [
+                        {
+                            **_CONTEXT,
+                            "results_release_date": "2020-11-30",
+                            "metric_key": "cost_per_user",
+                            "unit": "gbp",
+                            "position": 1,
+                            "peer_code": "B3",
+                            "peer_cycle_year": 2020,
+                            "value": 0.12,
+                            "is_mine": False,
+                        }
+                    ],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
 
 
 class TrendRow(_Figures):
@@ -89,16 +176,53 @@ class TrendRow(_Figures):
     my_value: float | None
 
 
-class Trends(_Context):
+class Trends(Page[TrendRow], _Context):
     organisation_id: int
     results_release_date: date | None
     metric_key: str
-    rows: list[TrendRow]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_CONTEXT,
+                    "organisation_id": 12,
+                    "results_release_date": "2020-11-30",
+                    "metric_key": "cost_per_user",
+                    "items": [
+                        {
+                            **_FIGURES,
+                            "organisation_code": "A7",
+                            "cycle_year": 2020,
+                            "data_year": "2019/20",
+                            "peer_group_key": "all",
+                            "metric_key": "cost_per_user",
+                            "metric_name": "ICT cost per user",
+                            "unit": "gbp",
+                            "polarity": "lower_better",
+                            "definition_changed": False,
+                            "introduced": False,
+                            "my_value": 0.38,
+                        }
+                    ],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
 
 
 class PeerGroupInfo(BaseModel):
-    peer_group_key: str
+    peer_group_key: str = Field(description="all, past, type:L, nation:Wales, …")
     n_organisations: int = Field(description="Organisations with any value in the group")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"peer_group_key": "nation:Wales", "n_organisations": 22}]}
+    )
+
+
+class PeerGroups(Page[PeerGroupInfo]):
+    pass
 
 
 class RecomputeBody(BaseModel):
@@ -110,8 +234,22 @@ class RecomputeBody(BaseModel):
 
 
 class RecomputeResult(BaseModel):
-    cycles: list[int]
-    metric_values: int
-    statistics: int
-    organisations: int
-    seconds: float
+    cycles: list[int] = Field(description="Cycles (years) recomputed")
+    metric_values: int = Field(description="Metric values written")
+    statistics: int = Field(description="Peer-group statistics written")
+    organisations: int = Field(description="Organisations with values")
+    seconds: float = Field(description="Time taken (seconds)")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cycles": [2020, 2021],
+                    "metric_values": 5904,
+                    "statistics": 3120,
+                    "organisations": 82,
+                    "seconds": 1.84,
+                }
+            ]
+        }
+    )

@@ -583,24 +583,28 @@ def backlog(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFram
     )
 
 
+def nps_ratings(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
+    """One row per ticket: organisation_id, month (local month of resolution; logged month
+    while unresolved) and ``rating`` (its 0-10 NPS rating, null if none)."""
+    return apply_filter(results, f).select(
+        "organisation_id",
+        pl.coalesce(_local("resolution_at").dt.date(), pl.col("logged_date"))
+        .dt.truncate("1mo")
+        .alias("month"),
+        pl.col("nps_rating").alias("rating"),
+    )
+
+
 def nps_by_month(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
     """NPS per organisation and month of resolution (local; logged month if unresolved).
 
     Columns: organisation_id, month, responses, promoters, passives, detractors,
     nps Decimal(1 dp) — null for a month with tickets but no ratings (figures.nps).
     """
-    r = apply_filter(results, f).with_columns(
-        pl.coalesce(
-            _local("resolution_at").dt.date(),
-            pl.col("logged_date"),
-        )
-        .dt.truncate("1mo")
-        .alias("month")
-    )
-    rating = pl.col("nps_rating")
     return (
-        r.group_by("organisation_id", "month")
-        .agg(figures.nps(rating, ratings="responses"))
+        nps_ratings(results, f)
+        .group_by("organisation_id", "month")
+        .agg(figures.nps(pl.col("rating"), ratings="responses"))
         .sort("organisation_id", "month")
     )
 

@@ -1,24 +1,32 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from services.metrics.sla import service
-from services.metrics.sla.schemas import Report
+from services.metrics.sla.schemas import (
+    BacklogReport,
+    DataQualityReport,
+    LoggedReport,
+    MonthlyReport,
+    PerformanceReport,
+    SatisfactionReport,
+    SlaReport,
+)
 from services.metrics.sla.service import ReportQuery
 from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, DbSession
 from shared.errors import Unprocessable
-from shared.tabular import CsvBom, csv_response, page_headers
+from shared.serialization import utc_iso
+from shared.tabular import Output, OutputQuery, table_response, table_responses
 from shared.types import IsoDate, IsoDateTime
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
-Format = Annotated[Literal["json", "csv"], Query(description="json, or csv with the same columns")]
 _Str = Annotated[str, Query(min_length=1, max_length=200)]
 
 
@@ -56,68 +64,59 @@ def report_query(
 
 
 Scope = Annotated[tuple[list[int] | None, ReportQuery], Depends(report_query)]
-_CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
-}
 
 
 def render(
+    request: Request,
+    out: Output,
+    envelope: type[SlaReport[Any]],
     name: str,
     df: pl.DataFrame,
-    fmt: str,
     units: dict[str, str],
     notes: dict[str, str] | None = None,
-    *,
-    limit: int | None = None,
-    offset: int | None = None,
-    bom: bool = False,
-    csv_page: Request | None = None,
 ) -> Response:
-    """A report as JSON (``limit``/``offset`` page it; the total is in ``total_rows``) or
-    as CSV. The CSV is the whole report, streamed, with its row count in
-    ``X-Total-Count``; with ``csv_page`` (the client asked for ``limit`` or ``offset``)
-    it is that page, with ``X-Total-Count`` and ``Link: <…>; rel="next"`` while rows
-    remain."""
-    total = df.height
-    if fmt == "csv":
-        headers = {"X-Total-Count": str(total)}
-        if csv_page is not None and limit is not None:
-            start = offset or 0
-            df = df.slice(start, limit)
-            headers = page_headers(csv_page, total=total, offset=start, limit=limit)
-        return csv_response(df.columns, df.iter_rows(), f"sla-{name}", bom=bom, headers=headers)
-    if limit is not None:
-        df = df.slice(offset or 0, limit)
-    body = Report(
+    """A report in the page envelope (JSON: ``limit`` rows, 500 unless asked) with its
+    columns, units and notes beside it; or as CSV: every row, streamed, its count in
+    ``X-Total-Count`` (with ``limit`` or ``offset`` in the query, that page and a
+    ``Link: <…>; rel="next"`` while rows remain)."""
+    return table_response(
+        request,
+        out,
+        envelope,
+        df.columns,
+        df.to_dicts(),
+        f"sla-{name}",
         report=name,
         columns=df.columns,
         units={k: v for k, v in units.items() if k in df.columns},
         notes=notes or {},
-        rows=service.rows(df),
-        total_rows=total,
-        limit=limit,
-        offset=offset,
     )
-    return JSONResponse(body.model_dump(mode="json"))
 
 
 _MONTH = {"month": "first day of the month (Europe/London)"}
+_PAGING = (
+    "JSON: a page of `limit` rows (500 unless asked, at most 10,000) in `items`, the total "
+    "in `total`, the next page's path in `next`. CSV (`format=csv`): every row, streamed, "
+    "the count in `X-Total-Count`; with `limit` or `offset` in the query, that page only, "
+    'with `X-Total-Count` and `Link: <...>; rel="next"` while rows remain.'
+)
 
 
 @router.get(
     "/monthly",
-    response_model=Report,
-    responses=_CSV,
+    response_model=MonthlyReport,
+    responses=table_responses(MonthlyReport),
     summary="Per month: met, missed, % met vs target, closure time",
+    description=_PAGING,
 )
-def monthly(
-    session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False
-) -> Response:
+def monthly(request: Request, session: DbSession, scope: Scope, out: OutputQuery) -> Response:
     orgs, q = scope
     return render(
+        request,
+        out,
+        MonthlyReport,
         "monthly",
         service.monthly(session, orgs, q),
-        format,
         {
             **_MONTH,
             "met": "tickets",
@@ -133,101 +132,81 @@ def monthly(
             "month_basis": "month of resolution (Europe/London)",
             "counted": "resolved tickets; data-quality rejects excluded",
         },
-        bom=bom,
     )
 
 
-@router.get("/logged", response_model=Report, responses=_CSV, summary="Tickets logged per month")
-def logged(
-    session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False
-) -> Response:
+@router.get(
+    "/logged",
+    response_model=LoggedReport,
+    responses=table_responses(LoggedReport),
+    summary="Tickets logged per month",
+    description=_PAGING,
+)
+def logged(request: Request, session: DbSession, scope: Scope, out: OutputQuery) -> Response:
     orgs, q = scope
     return render(
+        request,
+        out,
+        LoggedReport,
         "logged",
         service.logged(session, orgs, q),
-        format,
         {**_MONTH, "logged": "tickets"},
-        bom=bom,
     )
 
 
 @router.get(
     "/backlog",
-    response_model=Report,
-    responses=_CSV,
+    response_model=BacklogReport,
+    responses=table_responses(BacklogReport),
     summary="Open (within / breached), on hold, reopened, as of a moment",
+    description=_PAGING,
 )
 def backlog(
+    request: Request,
     session: DbSession,
     scope: Scope,
-    format: Format = "json",
-    bom: CsvBom = False,
+    out: OutputQuery,
     as_of: Annotated[
         IsoDateTime | None, Query(description="ISO 8601 with offset; default now")
     ] = None,
 ) -> Response:
     orgs, q = scope
     if as_of is not None and as_of.tzinfo is None:
-        from shared.errors import Unprocessable
-
         raise Unprocessable(
-            "as_of needs a UTC offset, e.g. 2021-03-08T09:30:00+00:00.",
+            "as_of needs a UTC offset, e.g. 2021-03-08T09:30:00Z.",
             errors=[{"field": "query.as_of", "message": "offset required"}],
         )
-    moment = as_of or datetime.now().astimezone()
+    moment = as_of or datetime.now(UTC)
     units = {
         c: "tickets"
         for c in ("open", "open_within", "open_breached", "on_hold", "reopened", "data_quality")
     }
     return render(
+        request,
+        out,
+        BacklogReport,
         "backlog",
         service.backlog(session, orgs, q, moment),
-        format,
         units,
         {
-            "as_of": moment.isoformat(),
+            "as_of": utc_iso(moment),
             "reopened": "tickets with a reopen count above 0, open or not",
         },
-        bom=bom,
-    )
-
-
-@router.get(
-    "/nps",
-    response_model=Report,
-    responses=_CSV,
-    summary="Net Promoter Score by month and organisation",
-)
-def nps(session: DbSession, scope: Scope, format: Format = "json", bom: CsvBom = False) -> Response:
-    orgs, q = scope
-    return render(
-        "nps",
-        service.nps(session, orgs, q),
-        format,
-        {
-            **_MONTH,
-            "responses": "ratings",
-            "promoters": "ratings 9-10",
-            "passives": "ratings 7-8",
-            "detractors": "ratings 0-6",
-            "nps": "% promoters - % detractors (1 dp); null when no ratings",
-        },
-        {"month_basis": "month of resolution (logged month while unresolved)"},
-        bom=bom,
     )
 
 
 @router.get(
     "/performance",
-    response_model=Report,
-    responses=_CSV,
+    response_model=PerformanceReport,
+    responses=table_responses(PerformanceReport),
     summary="Performance-module metrics from tickets",
+    description=_PAGING,
 )
 def performance(
+    request: Request,
     session: DbSession,
     scope: Scope,
-    format: Format = "json",
-    bom: CsvBom = False,
+    out: OutputQuery,
     clock_basis: Annotated[
         Literal["24x7", "sla_clock"],
         Query(description="24x7 wall clock, or each ticket's SLA clock"),
@@ -241,48 +220,35 @@ def performance(
         "resolved_incidents": "tickets",
     }
     return render(
+        request,
+        out,
+        PerformanceReport,
         "performance",
         df,
-        format,
         units,
         {
             "clock_basis": clock_basis,
             "denominator": "resolved incidents (first contact: all incidents)",
         },
-        bom=bom,
     )
 
 
 @router.get(
     "/data-quality",
-    response_model=Report,
-    responses=_CSV,
+    response_model=DataQualityReport,
+    responses=table_responses(DataQualityReport),
     summary="Tickets never counted as met or missed, with the reason",
-    description="JSON: a page of `limit` rows (500 unless asked), the total in `total_rows`. "
-    "CSV: every row, streamed, the count in `X-Total-Count`; with `limit` or `offset` in "
-    'the query, that page only, with `X-Total-Count` and `Link: <...>; rel="next"` while '
-    "rows remain.",
+    description=_PAGING,
 )
-def data_quality(
-    request: Request,
-    session: DbSession,
-    scope: Scope,
-    format: Format = "json",
-    bom: CsvBom = False,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> Response:
+def data_quality(request: Request, session: DbSession, scope: Scope, out: OutputQuery) -> Response:
     orgs, q = scope
-    paged = "limit" in request.query_params or "offset" in request.query_params
     return render(
+        request,
+        out,
+        DataQualityReport,
         "data-quality",
         service.data_quality(session, orgs, q),
-        format,
         {"logged_at": "UTC instant", "resolution_at": "UTC instant"},
-        limit=limit,
-        offset=offset,
-        bom=bom,
-        csv_page=request if paged else None,
     )
 
 
@@ -300,18 +266,22 @@ def feedback_scope(
     month_from: Annotated[IsoDate | None, Query(description="First month (any day in it)")] = None,
     month_to: Annotated[IsoDate | None, Query(description="Last month (any day in it)")] = None,
 ) -> tuple[list[int] | None, date | None, date | None]:
+    check_months(month_from, month_to)
+    return service.visible_organisations(principal, organisation_id), month_from, month_to
+
+
+def check_months(month_from: date | None, month_to: date | None) -> None:
     if month_from and month_to and month_to < month_from:
         raise Unprocessable(
             "month_to is before month_from.",
             errors=[{"field": "query.month_to", "message": "before month_from"}],
         )
-    return service.visible_organisations(principal, organisation_id), month_from, month_to
 
 
 FeedbackScope = Annotated[
     tuple[list[int] | None, date | None, date | None], Depends(feedback_scope)
 ]
-_FEEDBACK_NOTES = {
+FEEDBACK_NOTES = {
     "month": "first day of the month (Europe/London); null = the organisation's whole period",
     "month_basis": "ticket-export ratings: month of resolution (logged if unresolved); "
     "endpoint ratings: month received",
@@ -319,59 +289,28 @@ _FEEDBACK_NOTES = {
 
 
 @feedback_router.get(
-    "/nps",
-    response_model=Report,
-    responses=_CSV,
-    summary="Net Promoter Score by month and organisation (ticket exports and feedback)",
-    name="nps",  # the route's name (and operationId) as before the move
-)
-def feedback_nps(
-    session: DbSession, scope: FeedbackScope, format: Format = "json", bom: CsvBom = False
-) -> Response:
-    orgs, start, end = scope
-    return render(
-        "feedback-nps",
-        service.feedback_nps(session, orgs, start, end),
-        format,
-        {
-            "ratings": "0-10 ratings",
-            "from_ticket_exports": "ratings",
-            "from_feedback": "ratings",
-            "promoters": "ratings of 9-10",
-            "passives": "ratings of 7-8",
-            "detractors": "ratings of 0-6",
-            "nps": "% promoters - % detractors (1 dp, half-up); null when no ratings",
-        },
-        {
-            **_FEEDBACK_NOTES,
-            "combined": "a rating sent through POST /api/v1/feedback for a ticket replaces "
-            "the rating in that ticket's export",
-        },
-        bom=bom,
-    )
-
-
-@feedback_router.get(
     "/satisfaction",
-    response_model=Report,
-    responses=_CSV,
+    response_model=SatisfactionReport,
+    responses=table_responses(SatisfactionReport),
     summary="Mean post-interaction satisfaction (1-7) by month and organisation",
+    description=_PAGING,
     name="satisfaction",
 )
 def feedback_satisfaction(
-    session: DbSession, scope: FeedbackScope, format: Format = "json", bom: CsvBom = False
+    request: Request, session: DbSession, scope: FeedbackScope, out: OutputQuery
 ) -> Response:
     orgs, start, end = scope
     return render(
+        request,
+        out,
+        SatisfactionReport,
         "feedback-satisfaction",
         service.feedback_satisfaction(session, orgs, start, end),
-        format,
         {
             "ratings": "1-7 ratings",
             "mean_satisfaction": "mean rating on the 1-7 scale (2 dp, half-up)",
             "satisfied": "ratings of 5-7",
             "dissatisfied": "ratings of 1-3",
         },
-        _FEEDBACK_NOTES,
-        bom=bom,
+        FEEDBACK_NOTES,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -140,8 +139,9 @@ def backlog(
     return engine.backlog(results, _filter(q))
 
 
-def nps(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
-    return engine.nps_by_month(_outcomes(session, orgs), _filter(q))
+def ticket_ratings(session: Session, orgs: list[int] | None) -> pl.DataFrame:
+    """NPS ratings in ticket exports: organisation_id, month, rating (services.metrics.nps)."""
+    return engine.nps_ratings(_outcomes(session, orgs))
 
 
 def performance(
@@ -171,17 +171,6 @@ def data_quality(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl
     )
 
 
-def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows: dates ISO, decimals as numbers."""
-    conv = df.with_columns(
-        [pl.col(c).cast(pl.Float64) for c, t in df.schema.items() if isinstance(t, pl.Decimal)]
-    )
-    out = []
-    for r in conv.iter_rows(named=True):
-        out.append({k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()})
-    return out
-
-
 # ------------------------------------------------------------------ feedback reports
 # NPS and mean service-desk satisfaction from post-interaction ratings (Polars).
 #
@@ -202,23 +191,13 @@ def _by_month_and_total(df: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
     )
 
 
-def feedback_nps(
+def feedback_ratings(
     session: Session, orgs: list[int] | None, month_from: date | None, month_to: date | None
 ) -> pl.DataFrame:
+    """0-10 recommendation ratings, ticket exports and ``POST /api/v1/feedback`` combined
+    (a rating sent for a ticket replaces the export's): organisation_id, month, rating."""
     df = repo.load_ratings(session, orgs, month_from, month_to)
-    r = pl.col("recommendation")
-    ratings, *counts_and_score = figures.nps(r)
-    return _by_month_and_total(
-        df,
-        [
-            ratings,
-            ((pl.col("origin") == "ticket_export") & r.is_not_null())
-            .sum()
-            .alias("from_ticket_exports"),
-            ((pl.col("origin") == "feedback") & r.is_not_null()).sum().alias("from_feedback"),
-            *counts_and_score,
-        ],
-    )
+    return df.select("organisation_id", "month", pl.col("recommendation").alias("rating"))
 
 
 def feedback_satisfaction(

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.metrics.surveys.engine import ATTRIBUTES, FACTOR_KEYS
-from shared.db.tables.ingest import organisation_codes
+from shared.db.tables.ingest import cycles, organisation_codes
 from shared.db.tables.metrics_surveys import survey_results
 from shared.db.tables.survey_campaigns import survey_campaigns as c
 from shared.db.tables.survey_campaigns import survey_responses as r
@@ -97,6 +97,11 @@ def benchmark_campaigns(session: Session, cycle_id: int) -> list[dict[str, Any]]
         .order_by(c.c.organisation_id, c.c.closes_on.desc(), c.c.id.desc())
     ).mappings()
     return [dict(x) for x in rows]
+
+
+def cycle_id(session: Session, year: int) -> int | None:
+    found = session.execute(select(cycles.c.id).where(cycles.c.year == year)).scalar()
+    return None if found is None else int(found)
 
 
 def codes(session: Session, cycle_id: int) -> dict[int, str]:

@@ -1,34 +1,41 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from services.metrics.surveys import service
-from services.metrics.surveys.schemas import SurveyResults, Table
+from services.metrics.surveys.schemas import (
+    BreakdownTable,
+    CommentTable,
+    FactorTable,
+    SurveyBenchmarkTable,
+    SurveyResults,
+    Table,
+)
 from shared.auth import Principal, require_roles
 from shared.deps import AppSettings, DbSession, IdPath
-from shared.tabular import CsvBom, csv_response
+from shared.tabular import OutputQuery, table_response, table_responses
 
 router = APIRouter(prefix="/api/v1/survey-results", tags=["survey results"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "reader"))]
-Format = Annotated[Literal["json", "csv"], Query(description="json or csv (same columns)")]
-TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The table as JSON, or as CSV with the same columns",
-        "model": Table,  # so the schema lands in components (a bare $ref dangled)
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-    }
-}
+_PAGING = (
+    "JSON: a page of `limit` rows (500 unless asked) in `items`, with `columns`; CSV "
+    "(`format=csv`): every row with the same columns, or the page asked for with "
+    "`limit`/`offset` (then `X-Total-Count` and a `Link` rel=next)."
+)
 
 
 def _table(
-    columns: list[str], rows: list[dict[str, Any]], fmt: str, name: str, bom: bool
+    request: Request,
+    out: Any,
+    envelope: type[Table[Any]],
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    name: str,
 ) -> Response:
-    if fmt == "json":
-        return JSONResponse(Table(columns=columns, rows=rows).model_dump(mode="json"))
-    return csv_response(columns, rows, name, bom=bom)
+    return table_response(request, out, envelope, columns, rows, name, columns=columns)
 
 
 @router.get(
@@ -49,85 +56,60 @@ def compute_results(campaign_id: IdPath, session: DbSession, principal: Reader) 
 
 @router.get(
     "/campaigns/{campaign_id}/factors",
-    response_class=Response,
-    responses=TABLE_RESPONSES,
+    response_model=FactorTable,
+    responses=table_responses(FactorTable),
     summary="Per factor: satisfaction, importance, gap, weight gap",
+    description=_PAGING,
 )
 def factors(
-    campaign_id: IdPath,
-    session: DbSession,
-    principal: Reader,
-    format: Format = "json",
-    bom: CsvBom = False,
+    request: Request, campaign_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
 ) -> Response:
     columns, rows = service.table(session, principal, campaign_id, "factors")
-    return _table(columns, rows, format, f"campaign-{campaign_id}-factors", bom)
+    return _table(request, out, FactorTable, columns, rows, f"campaign-{campaign_id}-factors")
 
 
 @router.get(
     "/campaigns/{campaign_id}/breakdowns",
-    response_class=Response,
-    responses=TABLE_RESPONSES,
+    response_model=BreakdownTable,
+    responses=table_responses(BreakdownTable),
     summary="Breakdowns by attribute, small cells suppressed",
+    description=_PAGING,
 )
 def breakdowns(
-    campaign_id: IdPath,
-    session: DbSession,
-    principal: Reader,
-    format: Format = "json",
-    bom: CsvBom = False,
+    request: Request, campaign_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
 ) -> Response:
     columns, rows = service.table(session, principal, campaign_id, "breakdowns")
-    return _table(columns, rows, format, f"campaign-{campaign_id}-breakdowns", bom)
+    return _table(request, out, BreakdownTable, columns, rows, f"campaign-{campaign_id}-breakdowns")
 
 
 @router.get(
     "/campaigns/{campaign_id}/comments",
-    response_class=Response,
-    responses=TABLE_RESPONSES,
+    response_model=CommentTable,
+    responses=table_responses(CommentTable),
     summary="Comments (the organisation's own users only)",
+    description=_PAGING,
 )
 def comments(
-    campaign_id: IdPath,
-    session: DbSession,
-    principal: Reader,
-    format: Format = "json",
-    bom: CsvBom = False,
+    request: Request, campaign_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
 ) -> Response:
     columns, rows = service.comments(session, principal, campaign_id)
-    return _table(columns, rows, format, f"campaign-{campaign_id}-comments", bom)
+    return _table(request, out, CommentTable, columns, rows, f"campaign-{campaign_id}-comments")
 
 
 @router.get(
     "/benchmark",
-    response_class=Response,
-    responses=TABLE_RESPONSES,
+    response_model=SurveyBenchmarkTable,
+    responses=table_responses(SurveyBenchmarkTable),
     summary="User-satisfaction metrics across organisations: median and quartiles",
+    description=_PAGING + " In CSV, `values` is a JSON array in one cell.",
 )
 def benchmark(
+    request: Request,
     session: DbSession,
     settings: AppSettings,
     principal: Reader,
-    cycle_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
-    format: Format = "json",
-    bom: CsvBom = False,
+    out: OutputQuery,
+    cycle: Annotated[int, Query(ge=2000, le=2100, description="Cycle (collection year)")],
 ) -> Response:
-    columns, rows = service.benchmark(session, principal, cycle_id, settings.disclosure_min_n)
-    return _table(columns, rows, format, f"survey-benchmark-{cycle_id}", bom)
-
-
-@router.get(
-    "/nps",
-    response_class=Response,
-    responses=TABLE_RESPONSES,
-    summary="NPS by organisation and month",
-)
-def nps(
-    session: DbSession,
-    principal: Reader,
-    organisation_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    format: Format = "json",
-    bom: CsvBom = False,
-) -> Response:
-    columns, rows = service.nps(session, principal, organisation_id)
-    return _table(columns, rows, format, "nps", bom)
+    columns, rows = service.benchmark(session, principal, cycle, settings.disclosure_min_n)
+    return _table(request, out, SurveyBenchmarkTable, columns, rows, f"survey-benchmark-{cycle}")

@@ -70,7 +70,7 @@ def compute(session: Session, campaign: dict[str, Any]) -> dict[str, Any]:
         "response_rate": {
             "responses": rate.responses,
             "users_in_scope": rate.in_scope,
-            "percent": None if rate.percent is None else str(rate.percent),
+            "percent": None if rate.percent is None else float(rate.percent),
             "unit": "%",
             "text": rate.text,
         },
@@ -178,10 +178,14 @@ def _2dp(column: str) -> pl.Expr:
 
 
 def benchmark(
-    session: Session, principal: Principal, cycle_id: int, min_n: int
+    session: Session, principal: Principal, cycle: int, min_n: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Median and quartiles (type 7, linear) across organisations of each user-satisfaction
-    metric; each organisation appears only under its anonymous code for the cycle."""
+    metric; each organisation appears only under its anonymous code for the cycle (the
+    collection year ``cycle``)."""
+    cycle_id = repo.cycle_id(session, cycle)
+    if cycle_id is None:
+        raise NotFound(f"There is no cycle for the year {cycle}.", code="cycle_not_found")
     chosen = repo.benchmark_campaigns(session, cycle_id)
     codes = repo.codes(session, cycle_id)
     frame = (
@@ -273,29 +277,12 @@ def benchmark(
     return BENCHMARK_COLUMNS, rows
 
 
-NPS_COLUMNS = ["organisation_id", "month", "ratings", "promoters", "passives", "detractors", "nps"]
-
-
-def nps(
-    session: Session, principal: Principal, organisation_id: int | None
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """NPS from the surveys' 0-10 answers, by organisation and month (month null = all)."""
-    if organisation_id is not None:
-        principal.require_organisation(organisation_id)
-        only: list[int] | None = [organisation_id]
-    else:
-        only = None if principal.is_admin else sorted(principal.organisations)
-    frame = repo.responses_frame(session, [], organisations=only)
-    if frame.height == 0:
-        return NPS_COLUMNS, []
-    monthly = engine.nps_summary(frame, by=["organisation_id"], monthly=True)
-    overall = engine.nps_summary(frame, by=["organisation_id"]).with_columns(
-        pl.lit(None, dtype=pl.Date).alias("month")
+def survey_ratings(session: Session, orgs: list[int] | None) -> pl.DataFrame:
+    """The surveys' 0-10 recommendation answers, one row per response: organisation_id,
+    month (of the response date) and rating (null if unanswered; services.metrics.nps)."""
+    frame = repo.responses_frame(session, [], organisations=orgs)
+    return frame.select(
+        "organisation_id",
+        pl.col("response_date").cast(pl.Date).dt.truncate("1mo").alias("month"),
+        pl.col("nps").alias("rating"),
     )
-    both = pl.concat([monthly.select(NPS_COLUMNS), overall.select(NPS_COLUMNS)]).sort(
-        ["organisation_id", "month"], nulls_last=True
-    )
-    return NPS_COLUMNS, [
-        {**row, "month": row["month"].isoformat()[:7] if row["month"] else None}
-        for row in both.to_dicts()
-    ]
