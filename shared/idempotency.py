@@ -24,6 +24,8 @@ from shared.errors import Unprocessable
 
 # Set on an answer that is the stored first answer to an earlier request with the same key.
 REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
 
 
 def location_responses(
@@ -68,7 +70,7 @@ def idempotent_create(
         json.dumps([request.method, request.url.path, body], sort_keys=True).encode()
     ).hexdigest()
     if key is not None:
-        if not 1 <= len(key) <= 200:
+        if not 1 <= len(key) <= MAX_KEY_LENGTH:
             raise Unprocessable(
                 "Idempotency-Key must be 1 to 200 characters.",
                 errors=[{"field": "header.Idempotency-Key", "message": "1 to 200 characters"}],

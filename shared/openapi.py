@@ -34,6 +34,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from shared.auth import get_principal, require_service
+from shared.idempotency import IDEMPOTENCY_KEY, MAX_KEY_LENGTH
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerAuth": {
@@ -270,8 +271,24 @@ def customise(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
                 if not operation["security"]:  # no credentials asked, none refused
                     for status in ("401", "403"):
                         operation["responses"].pop(status, None)
+    _declare_idempotency_key(doc)
     _add_examples(doc)
     return doc
+
+
+def _declare_idempotency_key(doc: dict[str, Any]) -> None:
+    """Every ``Idempotency-Key`` header is declared as shared/idempotency.py checks it
+    (1 to 200 characters), whichever router declared the parameter."""
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_KEY:
+                    parameter["schema"] = {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_KEY_LENGTH,
+                        "title": IDEMPOTENCY_KEY,
+                    }
 
 
 def install_openapi(app: FastAPI) -> None:

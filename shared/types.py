@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AwareDatetime, BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -91,6 +91,27 @@ def _iso_date(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar date sent as ``YYYY-MM-DD``; numbers and datetimes are refused."""
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+
+
+def _iso_datetime(value: Any) -> Any:
+    # Pydantic's lax datetime reads 0 and "0" as a Unix time (1970-01-01T00:00Z).
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "datetime_format",
+        "Must be a date and time as an ISO 8601 string (e.g. 2025-04-01T09:30:00+01:00)",
+    )
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+"""A moment sent as an ISO 8601 string; numbers (Unix times) are refused."""
+
+IsoAwareDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+"""A moment sent as an ISO 8601 string with an offset; numbers (Unix times) are refused."""
 
 
 def nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.serialization import UtcDateTime
-from shared.types import SingleLine
+from shared.types import IsoDateTime, SingleLine
 
 Role = Literal["admin", "participant", "partner", "reader"]
 
@@ -34,7 +33,7 @@ class ApiKeyCreate(BaseModel):
     organisations: list[int] = Field(
         default_factory=list, max_length=1000, description="Organisation ids the key may see"
     )
-    expires_at: datetime | None = Field(default=None, description="When the key stops working")
+    expires_at: IsoDateTime | None = Field(default=None, description="When the key stops working")
 
 
 class ApiKey(BaseModel):

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from shared.deps import MAX_INT32
 from shared.serialization import UtcDateTime
-from shared.types import SingleLine
+from shared.types import IsoAwareDateTime, SingleLine
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
@@ -16,17 +16,17 @@ class FeedbackIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    organisation_id: Annotated[int, Field(ge=1, le=MAX_INT32)]
+    organisation_id: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)]
     source_system: Annotated[SingleLine, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     ticket_reference: Annotated[
         SingleLine | None, Field(min_length=1, max_length=200, pattern=NO_NUL)
     ] = None
-    received_at: Annotated[AwareDatetime, Field(description="ISO 8601 with an offset")]
+    received_at: Annotated[IsoAwareDateTime, Field(description="ISO 8601 with an offset")]
     satisfaction: Annotated[
-        int | None, Field(ge=1, le=7, description="Service-desk satisfaction, 1-7")
+        StrictInt | None, Field(ge=1, le=7, description="Service-desk satisfaction, 1-7")
     ] = None
     recommendation: Annotated[
-        int | None, Field(ge=0, le=10, description="Likelihood to recommend, 0-10 (NPS)")
+        StrictInt | None, Field(ge=0, le=10, description="Likelihood to recommend, 0-10 (NPS)")
     ] = None
 
     @model_validator(mode="after")

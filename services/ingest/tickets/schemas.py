@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.ingest.tickets.profiles import PROFILES
 from shared.serialization import UtcDateTime
 from shared.tickets import MAPPED_FIELDS
-from shared.types import SingleLine
+from shared.types import IsoAwareDateTime, SingleLine
 
 ImportStatus = Literal["queued", "processing", "done", "failed"]
 FileFormat = Literal["csv", "jsonl"]
@@ -145,7 +146,10 @@ class MappingCreate(BaseModel):
 
     name: SingleLine = Field(min_length=1, max_length=100, pattern=NO_NUL)
     base_profile: str | None = Field(
-        default=None, max_length=50, description="A ready profile this mapping extends"
+        default=None,
+        max_length=50,
+        description="A ready profile this mapping extends",
+        json_schema_extra={"enum": ["yardstick", *PROFILES, None]},
     )
     columns: dict[Key, CanonicalField] = Field(
         description="Source column header → canonical field", min_length=1
@@ -200,8 +204,8 @@ class Interval(BaseModel):
     kind: Literal["hold", "reopen"] = Field(
         description="hold: the ticket was on hold; reopen: from a resolution to the reopening"
     )
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime | None = Field(default=None, description="null: still on hold")
+    start: IsoAwareDateTime = Field(description="ISO 8601 with offset")
+    end: IsoAwareDateTime | None = Field(default=None, description="null: still on hold")
 
 
 class IntervalsReplace(BaseModel):

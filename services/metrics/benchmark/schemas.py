@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared.pagination import Page
 
@@ -226,7 +226,9 @@ class PeerGroups(Page[PeerGroupInfo]):
 
 
 class RecomputeBody(BaseModel):
-    cycle_years: list[int] | None = Field(
+    model_config = ConfigDict(extra="forbid")
+
+    cycle_years: list[StrictInt] | None = Field(
         default=None, description="Cycles whose data changed (later cycles follow); all if absent"
     )
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +12,7 @@ from services.metrics.sla.service import visible_organisations
 from shared.deps import MAX_INT32, DbSession
 from shared.errors import Forbidden
 from shared.tabular import OutputQuery, table_response, table_responses
+from shared.types import IsoDate
 
 router = APIRouter(prefix="/api/v1/nps", tags=["nps"])
 
@@ -51,8 +51,8 @@ def nps(
         list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
         Query(description="Organisations (repeat the parameter); default: all you may see"),
     ] = None,
-    month_from: Annotated[date | None, Query(description="First month (any day in it)")] = None,
-    month_to: Annotated[date | None, Query(description="Last month (any day in it)")] = None,
+    month_from: Annotated[IsoDate | None, Query(description="First month (any day in it)")] = None,
+    month_to: Annotated[IsoDate | None, Query(description="Last month (any day in it)")] = None,
 ) -> Response:
     check_months(month_from, month_to)
     if source == "survey" and not principal.has_any_role(SURVEY_ROLES):

@@ -23,6 +23,7 @@ from shared.deps import MAX_INT32, DbSession
 from shared.errors import Unprocessable
 from shared.serialization import utc_iso
 from shared.tabular import Output, OutputQuery, table_response, table_responses
+from shared.types import IsoDate, IsoDateTime
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla reports"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "partner", "reader"))]
@@ -40,10 +41,14 @@ def report_query(
     ] = None,
     team: Annotated[list[_Str] | None, Query(description="Teams")] = None,
     closure_category: Annotated[list[_Str] | None, Query(description="Closure categories")] = None,
-    resolved_from: Annotated[date | None, Query(description="Resolved on or after (local)")] = None,
-    resolved_to: Annotated[date | None, Query(description="Resolved on or before (local)")] = None,
-    logged_from: Annotated[date | None, Query(description="Logged on or after (local)")] = None,
-    logged_to: Annotated[date | None, Query(description="Logged on or before (local)")] = None,
+    resolved_from: Annotated[
+        IsoDate | None, Query(description="Resolved on or after (local)")
+    ] = None,
+    resolved_to: Annotated[
+        IsoDate | None, Query(description="Resolved on or before (local)")
+    ] = None,
+    logged_from: Annotated[IsoDate | None, Query(description="Logged on or after (local)")] = None,
+    logged_to: Annotated[IsoDate | None, Query(description="Logged on or before (local)")] = None,
 ) -> tuple[list[int] | None, ReportQuery]:
     orgs = service.visible_organisations(principal, organisation_id)
     return orgs, ReportQuery(
@@ -162,7 +167,7 @@ def backlog(
     scope: Scope,
     out: OutputQuery,
     as_of: Annotated[
-        datetime | None, Query(description="ISO 8601 with offset; default now")
+        IsoDateTime | None, Query(description="ISO 8601 with offset; default now")
     ] = None,
 ) -> Response:
     orgs, q = scope
@@ -258,8 +263,8 @@ def feedback_scope(
         list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
         Query(description="Organisations (repeat the parameter); default: all you may see"),
     ] = None,
-    month_from: Annotated[date | None, Query(description="First month (any day in it)")] = None,
-    month_to: Annotated[date | None, Query(description="Last month (any day in it)")] = None,
+    month_from: Annotated[IsoDate | None, Query(description="First month (any day in it)")] = None,
+    month_to: Annotated[IsoDate | None, Query(description="Last month (any day in it)")] = None,
 ) -> tuple[list[int] | None, date | None, date | None]:
     check_months(month_from, month_to)
     return service.visible_organisations(principal, organisation_id), month_from, month_to
