@@ -312,6 +312,14 @@ def test_size_bands() -> None:
         (9.0, "lower_better", 4),
         (1.0, "neutral", 1),
         (9.0, "neutral", 4),
+        # A value exactly on a boundary goes to the better band, on every boundary.
+        (5.5, "higher_better", 2),
+        (3.25, "higher_better", 3),
+        (5.5, "lower_better", 2),
+        (7.75, "lower_better", 3),
+        (3.25, "neutral", 1),
+        (5.5, "neutral", 2),
+        (7.75, "neutral", 3),
     ],
 )
 def test_quartile_band(value: float, polarity: str, band: int) -> None:
