@@ -157,6 +157,34 @@ def test_small_cells_together_under_threshold_take_more():
     assert suppressed([3, 4, 11, 40]) == [3, 4, 11]
 
 
+def test_every_primary_cell_is_suppressed_even_once_two_reach_the_threshold():
+    # 5 + 6 = 11 already reaches 10, but 7 is under the threshold itself: it goes too.
+    assert suppressed([5, 6, 7, 50]) == [5, 6, 7]
+
+
+def test_suppressed_cells_exactly_at_the_threshold_together_are_enough():
+    # 4 + 6 = 10: as safe as one cell of 10, so 20 stays visible.
+    assert suppressed([4, 6, 20]) == [4, 6]
+
+
+def test_a_breakdown_without_small_cells_is_untouched_by_another_breakdowns_cells():
+    cells = pl.LazyFrame(
+        {
+            "org": ["a", "a", "b", "b", "b"],
+            "value": ["x", "y", "x", "y", "z"],
+            "n": [30, 40, 3, 8, 20],
+        }
+    )
+    out = suppression_flags(cells, threshold=10, by=["org"]).collect()
+    assert out.select("org", "n", "suppressed").rows() == [
+        ("a", 30, False),
+        ("a", 40, False),
+        ("b", 3, True),
+        ("b", 8, True),
+        ("b", 20, False),
+    ]
+
+
 def test_nothing_suppressed_when_all_cells_are_big_enough():
     assert suppressed([10, 10, 25]) == []
 
