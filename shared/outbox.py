@@ -32,10 +32,10 @@ by id within a lane but not across lanes, which no receiver relies on (each even
 alone and the inbox makes repeats harmless).
 
 Timeouts. Ordinary events get ``outbox_delivery_timeout_seconds`` (short): receivers
-answer at once and run long work as a job of their own (metrics answers 202). Event types
-in ``outbox_long_event_types`` (ticket-import processing, which the ingest service still
-runs inside the request) get ``outbox_long_delivery_timeout_seconds``; they only hold a lane
-of their own target.
+answer at once and run long work as a job of their own (metrics answers 202, and so does
+ingest's ticket-import processing). Event types in ``outbox_long_event_types`` (none by
+default; for a receiver that works inside the request) get
+``outbox_long_delivery_timeout_seconds``; they only hold a lane of their own target.
 
 Admins see dead events and set them back to pending (:func:`list_events`, :func:`redrive`),
 through an endpoint of each owning service.

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.events import EventType
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "yardstick-dev-secret-change-me-0123456789abcdef"  # noqa: S105
@@ -79,9 +78,10 @@ class Settings(BaseSettings):
     # Receivers answer an event at once (long work becomes a job on their side), so a
     # delivery that takes longer than this is a hung receiver: retry later.
     outbox_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
-    # Events whose receiver still works inside the request (ticket-import processing, a
-    # several-GB file) get the long timeout; they hold only a lane of their own target.
-    outbox_long_event_types: tuple[str, ...] = (EventType.TICKET_IMPORT_RECEIVED.value,)
+    # Events whose receiver works inside the request get the long timeout; they hold only
+    # a lane of their own target. None by default: ticket-import processing is answered
+    # 202 and runs in the ingest service's background executor.
+    outbox_long_event_types: tuple[str, ...] = ()
     outbox_long_delivery_timeout_seconds: float = Field(default=900.0, gt=0)
     # A claim's lease is 3 timeouts (connect, write, read) plus this; a row whose lease
     # has passed is claimed again (its worker died or hung).
@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # started this many times (its upload's own start included).
     ticket_import_stale_minutes: float = Field(default=15.0, gt=0)
     ticket_import_max_attempts: int = Field(default=3, ge=1)
+    # Threads of the ingest service's background executor that processes imports.
+    ticket_import_workers: int = Field(default=2, ge=1, le=8)
 
     disclosure_min_n: int = Field(default=5, ge=3)
 

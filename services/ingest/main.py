@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.catalogue.router import router as catalogue_router
@@ -18,6 +19,7 @@ from services.ingest.submissions.router import router as submissions_router
 from services.ingest.tickets.router import internal as tickets_internal
 from services.ingest.tickets.router import router as tickets_router
 from shared.app import create_app
+from shared.background import BackgroundRunner
 
 ROUTERS = [
     organisations_router,
@@ -34,10 +36,25 @@ ROUTERS = [
 ]
 
 
+def _startup(app: FastAPI) -> None:
+    # Ticket-import processing, acknowledged 202 to the outbox event that asks for it,
+    # runs here: bounded, beside the API (see tickets.router.process_import).
+    app.state.background = BackgroundRunner(
+        "ticket-import", workers=app.state.settings.ticket_import_workers
+    )
+
+
+async def _shutdown(app: FastAPI) -> None:
+    # Waits for the imports running; one cut short resumes from its checkpoint (watchdog).
+    await run_in_threadpool(app.state.background.shutdown)
+
+
 def build(**kwargs: Any) -> FastAPI:
     return create_app(
         "ingest",
         ROUTERS,
+        on_startup=_startup,
+        on_shutdown=_shutdown,
         description="Data in: organisations, cycles, submissions and review, ticket pushes.",
         **kwargs,
     )

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from shared.background import BackgroundRunner
 from shared.auth import mint_token
 from shared.db.engine import make_engine, normalise_url, psycopg_conninfo
 from shared.settings import Settings
@@ -135,16 +136,26 @@ class Stack:
         return {"Authorization": f"Bearer {self.token(role, orgs, subject)}"}
 
     def deliver(self) -> int:
-        """Run the outbox worker until nothing is due, then the metrics jobs the events
-        queued (synchronously); return how many events were delivered."""
+        """Run the outbox worker until nothing is due, waiting after each pass for the
+        background work the deliveries handed off (ingest's ticket imports), then the
+        metrics jobs the events queued (synchronously); return how many events were
+        delivered."""
         total = 0
         while True:
             result = self.worker.run_once()
             total += result.delivered
+            self.drain()
             if result.delivered == 0:
                 break
         self.run_jobs()
         return total
+
+    def drain(self, timeout: float = 120.0) -> None:
+        """Wait until every service's background executor is idle (bounded)."""
+        for name, app in self.apps.items():
+            runner = getattr(app.state, "background", None)
+            if isinstance(runner, BackgroundRunner):
+                assert runner.wait_idle(timeout), f"{name}: background work still running"
 
     def run_jobs(self) -> int:
         """Run the metrics service's pending jobs in this thread; how many finished."""

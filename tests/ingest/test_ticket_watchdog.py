@@ -127,14 +127,93 @@ def test_a_transient_database_error_is_retried_and_the_job_resumes(api, owner_en
 
     monkeypatch.setattr(tickets_repo, "upsert_batch", flaky)
     job_id = _upload(api, make_org(api)["id"])
-    assert api.worker.run_once().failed == 1
+    assert api.worker.run_once().delivered == 1  # acknowledged 202 at once
+    api.drain()
+    # The background run stopped on the transient error and queued the event again.
     assert _job(api, job_id)["status"] == "processing"
+    assert [s for s, _ in _events(owner_engine, job_id)] == ["delivered", "pending"]
     deadline = time.monotonic() + 20
     while _job(api, job_id)["status"] != "done":
         assert time.monotonic() < deadline, _job(api, job_id)
         api.deliver()
-    assert [s for s, _ in _events(owner_engine, job_id)] == ["delivered"]
+    assert [s for s, _ in _events(owner_engine, job_id)] == ["delivered", "delivered"]
     assert _references(owner_engine) == ["W1", "W2"]
+
+
+def test_transient_errors_requeue_at_most_max_attempts_then_the_watchdog_fails_it(
+    api, owner_engine, monkeypatch
+):
+    def down(*a: Any, **k: Any) -> Any:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tickets_repo, "upsert_batch", down)
+    job_id = _upload(api, make_org(api)["id"])
+    api.deliver()
+    attempts = api.settings.ticket_import_max_attempts
+    assert [s for s, _ in _events(owner_engine, job_id)] == ["delivered"] * attempts
+    assert _job(api, job_id)["status"] == "processing"
+    _stall(owner_engine, job_id)
+    assert _watchdog(api) == {"requeued": [], "failed": [job_id]}
+    assert _job(api, job_id)["status"] == "failed"
+
+
+def test_the_process_endpoint_answers_202_before_processing_finishes(
+    api, owner_engine, monkeypatch
+):
+    """Long work acknowledged quickly: the event's delivery (ordinary short timeout) is
+    answered 202 while the import runs in ingest's background executor."""
+    real = tickets_repo.upsert_batch
+    entered, release = threading.Event(), threading.Event()
+
+    def blocked(*a: Any, **k: Any) -> Any:
+        entered.set()
+        assert release.wait(30), "never released"
+        return real(*a, **k)
+
+    monkeypatch.setattr(tickets_repo, "upsert_batch", blocked)
+    job_id = _upload(api, make_org(api)["id"])
+    token = mint_service_token(api.settings, "worker")
+    path = TicketImportReceived(import_id=job_id).path()
+    try:
+        r = api.ingest.post(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 202, r.text
+        assert r.json() == {"import_id": job_id, "status": "accepted"}
+        assert entered.wait(30), "processing never started"
+        assert _job(api, job_id)["status"] == "processing"
+        # A second hand-off while it runs is a no-op (still 202, nothing queued twice).
+        again = api.ingest.post(path, headers={"Authorization": f"Bearer {token}"})
+        assert again.status_code == 202, again.text
+        assert api.apps["ingest"].state.background.pending == 1
+        # The outbox event itself is delivered with the ordinary short timeout.
+        seen: list[float] = []
+        real_request = api.worker.client.request
+
+        def recording(*a: Any, **k: Any) -> Any:
+            seen.append(k.get("timeout"))
+            return real_request(*a, **k)
+
+        monkeypatch.setattr(api.worker.client, "request", recording)
+        assert api.worker.run_once().delivered == 1
+        assert seen == [api.settings.outbox_delivery_timeout_seconds] == [10.0]
+        assert _job(api, job_id)["status"] == "processing"
+    finally:
+        release.set()
+    api.drain()
+    job = _job(api, job_id)
+    assert (job["status"], job["progress"]["rows_inserted"]) == ("done", 2)
+    assert _events(owner_engine, job_id) == [("delivered", 1)]
+    # Finished: the endpoint answers 200 with the status and queues nothing.
+    r = api.ingest.post(path, headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.json()["status"]) == (200, "done")
+    assert api.apps["ingest"].state.background.pending == 0
+
+
+def test_the_process_endpoint_for_a_missing_import_answers_200_missing(api):
+    token = mint_service_token(api.settings, "worker")
+    r = api.ingest.post(
+        "/internal/ticket-imports/999999/process", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (r.status_code, r.json()["status"]) == (200, "missing")
 
 
 def test_the_watchdog_queues_a_stalled_job_again_and_it_completes(api, owner_engine):

@@ -377,15 +377,19 @@ def test_admins_list_dead_events_and_redrive_them(api, owner_engine, service):
     assert _rows(owner_engine, table)[ids[1]]["status"] == "dead"
 
 
-def test_ordinary_events_get_the_short_timeout_and_imports_the_long_one(
-    clean_db, owner_engine, worker_factory
+@pytest.mark.parametrize("long_types", [None, ("ticket_import.received",)])
+def test_imports_get_the_short_timeout_and_long_event_types_the_long_one(
+    clean_db, owner_engine, worker_factory, long_types
 ):
+    """Ticket-import processing is answered 202 now, so by default it gets the ordinary
+    short timeout and lease; an event type listed in ``outbox_long_event_types`` still
+    gets the long ones."""
     seen: dict[str, float] = {}
 
     class Timeouts(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             seen[request.url.path] = request.extensions["timeout"]["read"]
-            return httpx.Response(200, json={})
+            return httpx.Response(202, json={})
 
     with owner_engine.begin() as conn:
         conn.execute(
@@ -395,13 +399,20 @@ def test_ordinary_events_get_the_short_timeout_and_imports_the_long_one(
                 " ('ticket_import.received', 'ingest', '/internal/ticket-imports/1/process', '{}')"
             )
         )
-    w = worker_factory({"metrics": Timeouts(), "ingest": Timeouts()})
+    overrides = {} if long_types is None else {"outbox_long_event_types": long_types}
+    w = worker_factory({"metrics": Timeouts(), "ingest": Timeouts()}, **overrides)
     assert Settings().outbox_delivery_timeout_seconds == 10.0
+    assert Settings().outbox_long_event_types == ()
     claims = w.claim(*w.sources[0], limit=10)
     leases = {c.row["event_type"]: c.row["leased_until"] - c.row["created_at"] for c in claims}
     # Lease: three timeouts plus the grace (measured from creation, so a little more).
     assert 3 * 10 + 30 <= leases["cycle.status_changed"].total_seconds() < 3 * 10 + 30 + 30
-    assert leases["ticket_import.received"].total_seconds() >= 3 * 900 + 30
+    imports = leases["ticket_import.received"].total_seconds()
+    if long_types is None:
+        assert 3 * 10 + 30 <= imports < 3 * 10 + 30 + 30
+    else:
+        assert imports >= 3 * 900 + 30
     for claim in claims:
         assert w.process(claim) == "delivered"
-    assert seen == {"/internal/events": 10.0, "/internal/ticket-imports/1/process": 900.0}
+    expected = 10.0 if long_types is None else 900.0
+    assert seen == {"/internal/events": 10.0, "/internal/ticket-imports/1/process": expected}

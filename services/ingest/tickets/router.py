@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -292,9 +293,20 @@ def delete_mapping(
 
 @internal.post("/ticket-imports/{import_id}/process")
 def process_import(
-    request: Request, import_id: IdPath, _principal: ServicePrincipal
-) -> dict[str, Any]:
-    return service.process_import(request.app.state.engine, import_id)
+    request: Request, import_id: IdPath, session: DbSession, _principal: ServicePrincipal
+) -> JSONResponse:
+    """Acknowledged at once: an import still to process is handed to the ingest app's
+    background executor (202); one already over answers 200 with its status. Running it
+    twice is harmless (a running import holds its lock; a finished one is left alone)."""
+    status = service.accept_import(session, import_id)
+    if status is not None:
+        return JSONResponse({"import_id": import_id, "status": status})
+    app = request.app
+    app.state.background.submit(
+        ("ticket-import", import_id),
+        partial(service.run_import, app.state.engine, app.state.settings, import_id),
+    )
+    return JSONResponse({"import_id": import_id, "status": "accepted"}, status_code=202)
 
 
 @internal.post("/jobs/ticket-imports")

@@ -487,12 +487,44 @@ def _fail(session: Session, job: dict[str, Any], reason: str) -> dict[str, Any]:
     return {"import_id": job["id"], "status": "failed"}
 
 
+def accept_import(session: Session, import_id: int) -> str | None:
+    """The status of an import a process event names when it is already over
+    (``done``, ``failed``, or ``missing`` once deleted with its organisation); None when
+    it still needs processing (``queued`` or ``processing``)."""
+    job = repo.get_import(session, import_id)
+    if job is None:
+        return "missing"
+    status: str = job["status"]
+    return status if status in ("done", "failed") else None
+
+
+def run_import(engine: Engine, settings: Settings, import_id: int) -> None:
+    """``process_import`` as background work (the event that asked for it has already
+    been answered 202). A transient error queues the process event again, through the
+    outbox and its backoff, while the import has been started fewer than
+    ``ticket_import_max_attempts`` times; past that (or when even that fails) the
+    watchdog (``resume_stalled_imports``) fails the stalled job with a reason."""
+    try:
+        process_import(engine, import_id)
+    except Exception as exc:
+        if not _is_transient(exc):
+            raise
+        log.warning("ticket import %s stopped on a transient error: %s", import_id, exc)
+        event = TicketImportReceived(import_id=import_id, resumed=True)
+        with Session(engine) as session:
+            attempts, waiting = repo.process_events(session, ingest_outbox, event.path())
+            if waiting or attempts >= settings.ticket_import_max_attempts:
+                return
+            enqueue_event(session, ingest_outbox, event)
+            session.commit()
+
+
 def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
     """Run (or resume) one import to completion; safe to call again at any time.
 
     Every outcome but a transient one (see ``_is_transient``) ends the job ``done`` or
-    ``failed`` with a reason, so the event that asked for it is delivered either way; a
-    transient error is raised for the outbox to retry, and the watchdog
+    ``failed`` with a reason; a transient error is raised (``run_import`` queues the event
+    again), and the watchdog
     (``resume_stalled_imports``) resumes or fails a job whose retries stopped.
     """
     with engine.connect() as lock_conn:
