@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from shared.background import BackgroundRunner
 from shared.auth import mint_token
+from shared.background import BackgroundRunner
 from shared.db.engine import make_engine, normalise_url, psycopg_conninfo
 from shared.settings import Settings
 
