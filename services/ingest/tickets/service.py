@@ -1,7 +1,8 @@
 """Ticket pushes: spool the upload, queue it through the outbox, process it in batches.
 
 Processing (``process_import``) is driven by an outbox event addressed to this service,
-so an upload survives a crash of the process that received it. Each batch commits its
+so an upload survives a crash of the process that received it; the event is answered 202
+at once and the import runs in the app's background executor (``run_import``). Each batch commits its
 tickets, row errors and the job's progress together, with a checkpoint (the last source
 row done); a restarted job re-reads the file and skips the batches before the
 checkpoint. Batches are loaded with COPY into a temp table and one
