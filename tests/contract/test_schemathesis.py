@@ -17,6 +17,7 @@ services in one xdist group so they share one worker.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -116,8 +117,17 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
 }
 
 MAX_EXAMPLES = 20
+# Derandomised, so a run is repeatable and CI never fails on a draw it cannot reproduce.
+# Why: with random draws, negative_data_rejection sometimes "fails" on a value that only
+# violates the schema before it is written into a query string (a number -2.6e16 for a
+# string-typed `closure_category`, which arrives as the valid string "-2.6e+16"); a
+# schemathesis false positive, not an API defect. Wider exploration: run with
+# YARDSTICK_SCHEMATHESIS_RANDOM=1 and read such failures with that in mind.
 SETTINGS = hypothesis_settings(
-    max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck)
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=not os.environ.get("YARDSTICK_SCHEMATHESIS_RANDOM"),
 )
 
 
