@@ -2,8 +2,8 @@
 
 Processing (``process_import``) is driven by an outbox event addressed to this service,
 so an upload survives a crash of the process that received it; the event is answered 202
-at once and the import runs in the app's background executor (``run_import``). Each batch commits its
-tickets, row errors and the job's progress together, with a checkpoint (the last source
+at once and the import runs in the app's background executor (``run_import``). Each batch
+commits its tickets, row errors and the job's progress together, with a checkpoint (the last source
 row done); a restarted job re-reads the file and skips the batches before the
 checkpoint. Batches are loaded with COPY into a temp table and one
 ``INSERT … ON CONFLICT … DO UPDATE … WHERE values differ``, so a second push of the same
