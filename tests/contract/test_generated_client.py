@@ -83,6 +83,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]
     try:
         for service in SERVICES:
             packages[service] = importlib.import_module(f"yardstick_{service}_client")
+            # the package's __init__ does not import its models: load them here, so
+            # `package.models` does not depend on which test imported an operation first
+            importlib.import_module(f"yardstick_{service}_client.models")
         yield packages
     finally:
         sys.path.remove(str(root))
