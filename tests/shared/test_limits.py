@@ -4,7 +4,6 @@ field types, 405 ``Allow``, links never built on the client's Host, rate-limit b
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 from shared.app import create_app
 from shared.ratelimit import Buckets, RateLimiter, TooManyRequests
 from shared.settings import Settings
+from shared.testing.asgi import drive
 from shared.types import IsoDate, MultiLine, SingleLine
 
 router = APIRouter()
@@ -66,44 +66,7 @@ def client(app):
 
 def call(app, method: str, path: str, headers: dict[str, str], chunks: list[bytes]):
     """Drive the ASGI app directly; report the answer and how many body chunks it read."""
-    read = 0
-    messages: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal read
-        if read < len(chunks):
-            read += 1
-            return {
-                "type": "http.request",
-                "body": chunks[read - 1],
-                "more_body": read < len(chunks),
-            }
-        await asyncio.sleep(3600)  # the client has nothing more to send
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=10))
-    start = next(m for m in messages if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    headers_out = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    return start["status"], headers_out, body, read
+    return drive(app, method, path, headers, chunks, timeout=10)
 
 
 def test_declared_oversize_body_is_refused_before_a_byte_is_read(app):

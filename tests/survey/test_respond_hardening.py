@@ -5,7 +5,6 @@ reflected; plus strict dates and single-line titles on the staff side."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
@@ -16,45 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from shared.testing.asgi import drive as drive_app
 from tests.factories import assert_problem, make_org
 from tests.survey.conftest import full_answers, make_campaign, staff, upload
 
 
 def drive(app, method: str, path: str, headers: dict[str, str], chunks: list[bytes]):
     """Call the ASGI app directly; return (status, body, chunks of the body it read)."""
-    read = 0
-    messages: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal read
-        if read < len(chunks):
-            read += 1
-            more = read < len(chunks)
-            return {"type": "http.request", "body": chunks[read - 1], "more_body": more}
-        await asyncio.sleep(3600)
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        "client": ("203.0.113.9", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=30))
-    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    status, _headers, body, read = drive_app(
+        app, method, path, headers, chunks, client="203.0.113.9"
+    )
     return status, body, read
 
 
