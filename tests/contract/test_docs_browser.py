@@ -8,29 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from shared.settings import PROJECT_ROOT
-from shared.testing.browser import find_chromium, missing_reason
+from shared.testing.browser import chromium, find_chromium, missing_reason, serve
 
 CHROMIUM = find_chromium()
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 # Set to a folder to keep a screenshot of the page (for a person to look at).
 SCREENSHOT_ENV = "YARDSTICK_DOCS_SCREENSHOT"
 
@@ -40,19 +27,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -60,22 +38,8 @@ def ingest_server(api, settings, database_url) -> Iterator[str]:
     """The ingest service under uvicorn in a thread, as a developer's browser reaches it."""
     from services.ingest.main import build
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = build(settings=settings, database_url=database_url)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="ingest-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the ingest server did not start")
-        time.sleep(0.02)  # waiting on a condition (uvicorn's started flag), bounded
-    yield base
-    server.should_exit = True
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with serve(build(settings=settings, database_url=database_url), "ingest") as base:
+        yield base
 
 
 def test_swagger_ui_renders_every_operation_and_try_it_out_works(api, browser, ingest_server):

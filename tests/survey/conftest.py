@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from shared.auth import mint_service_token
+from shared.testing.browser import free_port as _free_port
 from tests.factories import make_org
 
 LINK = re.compile(r"/s/([A-Za-z0-9_-]{43})(?!/opt-out)(?=\s|$|\")")
@@ -62,12 +62,6 @@ class Sink:
 
     def to(self, address: str) -> list[Delivered]:
         return [m for m in self.messages if address in m.to]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from shared.testing.browser import find_chromium, missing_reason
-from tests.survey.conftest import _free_port, make_campaign, upload
+from shared.testing.browser import chromium, find_chromium, missing_reason, serve
+from tests.survey.conftest import make_campaign, upload
 
 CHROMIUM = find_chromium()
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 
 pytestmark = [
@@ -47,11 +35,8 @@ def _axe_script() -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -59,21 +44,8 @@ def server(api, settings, database_url) -> Iterator[str]:
     """The survey service under uvicorn in a thread, as a respondent's browser reaches it."""
     from services.survey.main import build
 
-    port = _free_port()
-    app = build(settings=settings, database_url=database_url)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="survey-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the survey server did not start")
-        time.sleep(0.02)  # waiting on a condition (uvicorn's started flag), bounded
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with serve(build(settings=settings, database_url=database_url), "survey") as base:
+        yield base
 
 
 @pytest.fixture
