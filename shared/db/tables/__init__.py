@@ -2,10 +2,12 @@
 
 from shared.db.tables import (
     ingest,
+    ingest_governance,
     ingest_submissions,
     ingest_tickets,
     metrics,
     metrics_benchmark,
+    metrics_packs,
     metrics_sla,
     metrics_surveys,
     survey,
@@ -14,10 +16,12 @@ from shared.db.tables import (
 
 __all__ = [
     "ingest",
+    "ingest_governance",
     "ingest_submissions",
     "ingest_tickets",
     "metrics",
     "metrics_benchmark",
+    "metrics_packs",
     "metrics_sla",
     "metrics_surveys",
     "survey",
