@@ -11,6 +11,7 @@ from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.catalogue.router import router as catalogue_router
 from services.ingest.cycles.router import router as cycles_router
 from services.ingest.feedback.router import router as feedback_router
+from services.ingest.finance.router import router as finance_router
 from services.ingest.imports.router import router as imports_router
 from services.ingest.organisations.router import router as organisations_router
 from services.ingest.outbox.router import router as outbox_router
@@ -32,6 +33,7 @@ ROUTERS = [
     submissions_router,
     imports_router,
     feedback_router,
+    finance_router,
     outbox_router,
 ]
 
