@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.catalogue.router import router as catalogue_router
+from services.ingest.costs.router import router as costs_router
 from services.ingest.cycles.router import router as cycles_router
 from services.ingest.feedback.router import router as feedback_router
 from services.ingest.finance.router import router as finance_router
@@ -34,6 +35,7 @@ ROUTERS = [
     imports_router,
     feedback_router,
     finance_router,
+    costs_router,
     outbox_router,
 ]
 

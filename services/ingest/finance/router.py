@@ -59,7 +59,7 @@ from shared.tabular import OutputQuery, table_response, table_responses
 router = APIRouter(prefix="/api/v1/organisations/{organisation_id}", tags=["finance"])
 
 UPLOAD_LIMIT = 16 * MiB
-FILE_FORMAT = __doc__
+FILE_FORMAT = str(__doc__)
 GroupKeyPath = Annotated[
     str, Path(pattern=r"^[a-z][a-z0-9_]{0,49}$", description="The group's key", max_length=50)
 ]

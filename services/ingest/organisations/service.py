@@ -160,3 +160,15 @@ def replace_partners(
         )
     repo.replace_partners(session, service_id, partner_ids)
     return repo.partners(session, service_id)
+
+
+def service_and_partners(session: Session, service_id: int) -> list[dict[str, Any]]:
+    """The service first, then its partners in order: ``{id, name}`` each (no access check:
+    for the governance packages, after theirs)."""
+    service = repo.get_organisation(session, service_id)
+    if service is None:
+        raise OrganisationNotFound(service_id)
+    members = [{"id": service["id"], "name": service["name"]}]
+    return members + [
+        {"id": p["id"], "name": p["name"]} for p in repo.partners(session, service_id)
+    ]
