@@ -33,7 +33,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from shared.errors import Unprocessable
 
@@ -382,3 +384,43 @@ def flag_cell(value: Cell) -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"{text_cell(value)!r} is not yes or no")
+
+
+# Pydantic's error types → the codes of an import's row errors, so a file row checked by
+# the same model as a JSON item is refused with the same rule, named the file's way.
+_CODES = {
+    "missing": "missing_value",
+    "greater_than_equal": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "greater_than": "out_of_range",
+    "less_than": "out_of_range",
+    "int_parsing": "not_a_number",
+    "int_type": "not_a_number",
+    "string_too_short": "missing_value",
+    "literal_error": "invalid_value",
+    "date_from_datetime_parsing": "not_a_date",
+    "date_parsing": "not_a_date",
+}
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_row(
+    model: type[M], item: dict[str, Any], row: int, labels: Mapping[str, str]
+) -> tuple[M | None, list[dict[str, Any]]]:
+    """``item`` (a file row's cells, read per column; None for blank) as ``model``, or the
+    row's problems naming the file's columns (``labels``: field → column as written)."""
+    try:
+        return model.model_validate({k: v for k, v in item.items() if v is not None}), []
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            name = str(e["loc"][0]) if e["loc"] else "row"
+            message = (
+                f"the {name.replace('_', ' ')} is empty" if e["type"] == "missing" else e["msg"]
+            )
+            problems.append(
+                row_error(
+                    row, labels.get(name, name), message, _CODES.get(e["type"], "invalid_value")
+                )
+            )
+        return None, problems
