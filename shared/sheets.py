@@ -415,12 +415,7 @@ def validate_row(
         problems = []
         for e in exc.errors():
             name = str(e["loc"][0]) if e["loc"] else "row"
-            message = (
-                f"the {name.replace('_', ' ')} is empty" if e["type"] == "missing" else e["msg"]
-            )
-            problems.append(
-                row_error(
-                    row, labels.get(name, name), message, _CODES.get(e["type"], "invalid_value")
-                )
-            )
+            column = labels.get(name, name)
+            message = f"{column} is empty" if e["type"] == "missing" else e["msg"]
+            problems.append(row_error(row, column, message, _CODES.get(e["type"], "invalid_value")))
         return None, problems
