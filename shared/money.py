@@ -29,7 +29,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 # Minus signs a spreadsheet or a word processor may use.
 _MINUS = "-\u2212\u2013\u2014"
@@ -118,7 +118,7 @@ def _parse_text(raw: str) -> int:
 MAX_PENCE = 10**15
 
 Pence = Annotated[
-    int, Field(ge=-MAX_PENCE, le=MAX_PENCE, description="Pence (integer; £1,234.56 = 123456)")
+    StrictInt, Field(ge=-MAX_PENCE, le=MAX_PENCE, description="Pence (integer; £1,234.56 = 123456)")
 ]
 
 

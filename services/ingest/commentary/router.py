@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from services.ingest.commentary import service
 from services.ingest.commentary.schemas import Comment, CommentaryIn, Measure, Section
 from shared.auth import CurrentPrincipal
+from shared.bodies import MiB
 from shared.deps import DbSession, IdPath
 from shared.pagination import Page, PageParams, make_page
 from shared.periods import FinancialYearPath, PeriodPath
@@ -53,6 +54,7 @@ def list_commentary(
     "/commentary/{financial_year}/{period}",
     response_model=Page[Comment],
     summary="Write section summaries and measure comments for a period",
+    max_body_size=16 * MiB,  # 200 entries of up to 10,000 characters
     description="Each entry is created or replaced (by section and measure; measure '' is "
     "the section's summary); entries not sent stay. Answers with the period's whole "
     "commentary." + ACCESS,

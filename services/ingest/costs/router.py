@@ -89,6 +89,7 @@ def get_cost_table(
     "/cost-tables/{financial_year}/{period}",
     response_model=CostTable,
     summary="Replace the cost table of this title, year and period (JSON, pence)",
+    max_body_size=UPLOAD_LIMIT,
     description="The same rules as the file import; each row has one amount per column; "
     "a printed total names its organisation (null: across organisations) and column "
     "(null: across columns). Any problem: 422 `import_rejected` naming each field; "

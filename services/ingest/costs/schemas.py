@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared.money import Pence
 from shared.serialization import UtcDateTime
 from shared.types import SingleLine
 
 OrganisationRef = Annotated[
-    int | SingleLine,
+    StrictInt | SingleLine,
     Field(description="The organisation's id, or its name (or a distinctive part: 'Brent')"),
 ]
 ColumnLabel = Annotated[SingleLine, Field(min_length=1, max_length=50)]
@@ -81,8 +81,8 @@ class CostTableIn(BaseModel):
 
     title: SingleLine = Field(min_length=1, max_length=200)
     columns: list[ColumnLabel] = Field(min_length=1, max_length=60)
-    rows: list[CostRowIn] = Field(min_length=1, max_length=5000)
-    printed_totals: list[CostTotalIn] = Field(default_factory=list, max_length=2000)
+    rows: list[CostRowIn] = Field(min_length=1, max_length=1000)
+    printed_totals: list[CostTotalIn] = Field(default_factory=list, max_length=1000)
 
 
 class CostRow(BaseModel):

@@ -189,6 +189,7 @@ def list_finance_lines(
     "/finance-reports/{financial_year}/{period}",
     response_model=FinanceReport,
     summary="Replace the outturn for the year to a period (JSON, amounts in pence)",
+    max_body_size=UPLOAD_LIMIT,
     description="The same rules as the file import (groups, duplicate lines, periods), "
     "with amounts already in pence; `period_actuals_pence`, when given, has exactly one "
     "entry per period P1 … Pn. Any problem: 422 `import_rejected` naming each "

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.money import Pence
 from shared.serialization import UtcDateTime
@@ -83,7 +83,7 @@ class FinanceLineIn(BaseModel):
     printed_remaining_pence: Pence | None = Field(
         default=None, description="As the source printed it; null if it printed none"
     )
-    is_recharge: bool = Field(default=False, description="A recharge, excluded from actuals")
+    is_recharge: StrictBool = Field(default=False, description="A recharge, excluded from actuals")
     period_actuals_pence: list[Pence] | None = Field(
         default=None,
         max_length=12,
@@ -134,7 +134,7 @@ class FinanceReportIn(BaseModel):
         },
     )
 
-    lines: list[FinanceLineIn] = Field(min_length=1, max_length=5000)
+    lines: list[FinanceLineIn] = Field(min_length=1, max_length=2000)
     printed_totals: list[PrintedTotalIn] = Field(default_factory=list, max_length=100)
 
 

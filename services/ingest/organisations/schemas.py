@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared.serialization import UtcDateTime
 from shared.types import SingleLine
@@ -71,7 +71,7 @@ class PartnersIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"partner_ids": [12, 14, 15]}]}
     )
 
-    partner_ids: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] = Field(
+    partner_ids: list[Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]] = Field(
         max_length=100,
         description="The partner organisations, in the order reports list them; [] for none",
     )

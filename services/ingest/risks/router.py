@@ -112,6 +112,7 @@ def get_risk_register(
     "/risk-register/{financial_year}/{period}",
     response_model=RegisterImport,
     summary="Create or update risks and their assessments for a period (JSON)",
+    max_body_size=2 * UPLOAD_LIMIT,  # 200 risks of six 2,000-character texts
     description="The same rules as the file import; impact and probability 1-5, priority "
     "1-25 (a 422 `validation_error` names `risks.N.impact`); a reference twice is a 422 "
     "`import_rejected`. Nothing changes on any problem." + ACCESS,

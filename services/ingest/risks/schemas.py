@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from shared.serialization import UtcDateTime
 from shared.types import MultiLine, SingleLine
 
-Score = Annotated[int, Field(ge=1, le=5)]
-Text = Annotated[MultiLine, Field(max_length=4000)]
+Score = Annotated[StrictInt, Field(ge=1, le=5)]
+Text = Annotated[MultiLine, Field(max_length=2000)]
 
 RISK_EXAMPLE: dict[str, Any] = {
     "id": 7,
@@ -57,11 +57,11 @@ class RiskRowIn(BaseModel):
     developments: Text | None = Field(default=None, description="Recent developments")
     impact: Score
     probability: Score
-    priority: int | None = Field(
+    priority: StrictInt | None = Field(
         default=None, ge=1, le=25, description="The source's own priority, if it has one"
     )
     actions: Text | None = None
-    closed: bool = False
+    closed: StrictBool = False
 
 
 class RiskRegisterIn(BaseModel):
@@ -86,7 +86,7 @@ class RiskRegisterIn(BaseModel):
         },
     )
 
-    risks: list[RiskRowIn] = Field(min_length=1, max_length=2000)
+    risks: list[RiskRowIn] = Field(min_length=1, max_length=200)
 
 
 class Risk(BaseModel):

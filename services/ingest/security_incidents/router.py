@@ -101,7 +101,7 @@ def list_security_incidents(
 
 
 @router.post(
-    "/security-incidents/imports",
+    "/security-incident-imports",
     response_model=IncidentImport,
     summary="Create or replace security incidents from a CSV or XLSX log",
     description=str(__doc__) + ACCESS,

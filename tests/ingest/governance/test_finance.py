@@ -403,3 +403,12 @@ def test_access_partners_read_outsiders_do_not_partners_cannot_write(shared):
         404,
         "organisation_not_found",
     )
+
+
+def test_excel_plain_csv_in_windows_1252_reads_the_pound_sign(shared):
+    """Excel's "CSV (Comma delimited)" on a UK machine writes £ as the byte A3."""
+    content = WORKED.decode("utf-8").encode("cp1252")
+    assert b"\xa3" in content
+    r = _upload(shared, content, "outturn.csv")
+    assert r.status_code == 200, r.text
+    assert _lines(r.json()) == _pence(DOMAIN_LINES)

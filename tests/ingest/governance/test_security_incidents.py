@@ -15,7 +15,7 @@ LOG = (
 
 def _import(shared, text: str, who=None):
     return shared.api.ingest.post(
-        shared.path("security-incidents/imports"),
+        shared.path("security-incident-imports"),
         files={"file": ("log.csv", text.encode(), "text/csv")},
         headers=who or shared.staff,
     )
