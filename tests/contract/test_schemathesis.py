@@ -108,6 +108,7 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
             ("PUT", "finance-reports/{financial_year}/{period}", _STORED + " (the groups)"),
             ("PUT", "cost-tables/{financial_year}/{period}", _STORED + " (the partners)"),
             ("PUT", "commentary/{financial_year}/{period}", _ACROSS + " (an entry once)"),
+            ("PUT", "risk-register/{financial_year}/{period}", _ACROSS + " (a reference once)"),
             *(
                 (method, f"{path}", _FILE)
                 for method, path in (
