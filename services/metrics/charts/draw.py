@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from services.metrics.charts.format import DASH, money_compact, number, percent
+from services.metrics.charts.format import DASH, canonical, money_compact, number, percent
 from services.metrics.charts.svg import GRID, INK, MUTED, Svg, fmt, legend, nice_ticks, style
 from services.metrics.packs.schemas import Chart
 
@@ -157,7 +157,7 @@ def _stacked_bar(chart: Chart) -> str:
                     "stroke": style(j).colour,
                     "stroke-width": "1.2",
                     "data-series": chart.series[j].name,
-                    "data-value": str(value),
+                    "data-value": canonical(value),
                 },
             )
             base += value
@@ -211,7 +211,7 @@ def _line(chart: Chart) -> str:
             if value is not None:
                 point = svg.marker(s.marker, frame.x(i), frame.y(value), s.colour)
                 point.set("data-series", series.name)
-                point.set("data-value", str(value))
+                point.set("data-value", canonical(value))
         last = [(i, v) for i, v in enumerate(series.values) if v is not None]
         if last:
             i, v = last[-1]
@@ -258,7 +258,7 @@ def _bar(chart: Chart) -> str:
                     "stroke": style(j).colour,
                     "stroke-width": "1.2",
                     "data-series": series.name,
-                    "data-value": str(value),
+                    "data-value": canonical(value),
                 },
             )
             label_y = min(y0, y1) - 5 if value >= 0 else max(y0, y1) + 13
@@ -373,8 +373,8 @@ def box_plot(plot: BoxPlot) -> str:
                 "y2": fmt(centre),
                 "stroke": "#4d4d4d",
                 "stroke-width": "1.5",
-                "data-min": str(box.minimum),
-                "data-max": str(box.maximum),
+                "data-min": canonical(box.minimum),
+                "data-max": canonical(box.maximum),
             },
             parent=group,
         )
@@ -391,8 +391,8 @@ def box_plot(plot: BoxPlot) -> str:
                 "fill": "#c8c8c8",
                 "stroke": "#4d4d4d",
                 "stroke-width": "1.2",
-                "data-q1": str(box.q1),
-                "data-q3": str(box.q3),
+                "data-q1": canonical(box.q1),
+                "data-q3": canonical(box.q3),
             },
             parent=group,
         )
@@ -406,14 +406,14 @@ def box_plot(plot: BoxPlot) -> str:
                 "y2": fmt(centre + 14),
                 "stroke": INK,
                 "stroke-width": "3.5",
-                "data-median": str(box.median),
+                "data-median": canonical(box.median),
             },
             parent=group,
         )
         if box.own is not None:
             mark = svg.marker("diamond", x(box.own), centre, own_colour, 6)
             mark.set("class", "own")
-            mark.set("data-own", str(box.own))
+            mark.set("data-own", canonical(box.own))
             svg.text(
                 x(box.own),
                 centre - 19,

@@ -47,17 +47,27 @@ def money_compact(pence: int | None) -> str:
 
 
 def number(value: Decimal | int | None) -> str:
-    """A count or figure as given (thousands separated), a dash for None.
+    """A count or figure (thousands separated), a dash for None.
 
-    A Decimal keeps the places it was rounded to (58.66 stays 58.66, 92.50 stays 92.50):
-    rounding happened once, where the figure was computed."""
+    Trailing zeros after the point are dropped (92.50 → 92.5, 95.0 → 95): the value is the
+    same, and a figure read back from JSON (where 95 may arrive as 95.0) prints the same
+    text as the figure it was written from. Rounding happened once, where it was computed.
+    """
     if value is None:
         return DASH
     if isinstance(value, int):
         return f"{value:,}"
-    if value == value.to_integral_value() and value.as_tuple().exponent == 0:
+    if value == value.to_integral_value():
         return f"{int(value):,}"
-    return f"{value:,}"
+    text = f"{value.normalize():,f}"
+    return text
+
+
+def canonical(value: Decimal) -> str:
+    """One text per value, for machine-readable attributes: 95 for 95, 95.0 and 95.00."""
+    if value == value.to_integral_value():
+        return str(int(value))
+    return f"{value.normalize():f}"
 
 
 def percent(value: Decimal | None) -> str:

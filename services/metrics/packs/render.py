@@ -160,5 +160,39 @@ def pdf_from_source(source: str | Path) -> bytes:
 
     document = HTML(filename=str(source)) if isinstance(source, Path) else HTML(string=source)
     out = io.BytesIO()
-    document.write_pdf(out, pdf_variant=PDF_VARIANT, uncompressed_pdf=False)
+    document.write_pdf(out, pdf_variant=PDF_VARIANT)
+    return _scope_table_headers(out.getvalue())
+
+
+def _scope_table_headers(pdf: bytes) -> bytes:
+    """Give every table header cell its ``/Scope``: ``Column`` in a header row, ``Row`` in
+    the body and footer (the template's ``<th scope>`` everywhere else).
+
+    WeasyPrint ties data cells to their headers with ``/Headers`` and ``/ID``s, which PDF/UA
+    accepts, but leaves ``/Scope`` off the header cells; checkers that read the header cells
+    alone (Matterhorn 15-003) then cannot tell which way a header points.
+    """
+    import pikepdf
+
+    def walk(node: Any, in_head: bool) -> None:
+        if isinstance(node, pikepdf.Array):
+            for kid in node:
+                walk(kid, in_head)
+            return
+        if not isinstance(node, pikepdf.Dictionary) or "/S" not in node:
+            return
+        kind = str(node.S)
+        if kind == "/TH":
+            attributes = node.get("/A")
+            if not isinstance(attributes, pikepdf.Dictionary):
+                attributes = pikepdf.Dictionary(O=pikepdf.Name.Table)
+                node.A = attributes
+            attributes.Scope = pikepdf.Name.Column if in_head else pikepdf.Name.Row
+        if "/K" in node:
+            walk(node.K, in_head or kind == "/THead")
+
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        walk(document.Root.StructTreeRoot.K, False)
+        out = io.BytesIO()
+        document.save(out, deterministic_id=True)
     return out.getvalue()
