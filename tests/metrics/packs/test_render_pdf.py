@@ -111,8 +111,8 @@ def test_pdf_holds_the_jsons_figures(pack: Pack, pages: list[str], plain: str) -
     assert "Jun 2023 14 1 15 93.33% 6.67%" in text
     cost = data["cost_tables"][0]
     assert (
-        f"Grand total {' '.join(money(a) for a in cost['column_totals_pence'])} {money(cost['grand_total_pence'])}"
-        in text
+        f"Grand total {' '.join(money(a) for a in cost['column_totals_pence'])} "
+        f"{money(cost['grand_total_pence'])}" in text
     )
     # a risk's priority and band on its row
     l2 = next(
