@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from markupsafe import Markup
 
 from services.metrics.charts import render_svg
 from services.metrics.charts.format import DASH, money, number, percent, signed
+from services.metrics.charts.svg import slug
 from services.metrics.packs.schemas import Chart, Pack, Sentence
 
 LONDON = ZoneInfo("Europe/London")
@@ -115,12 +117,19 @@ def _by_section(items: Iterable[Sentence]) -> dict[str, list[str]]:
     return grouped
 
 
-def _charts(charts: Iterable[Chart]) -> dict[str, dict[str, Markup]]:
+@dataclass(frozen=True)
+class DrawnChart:
+    id: str
+    svg: Markup
+
+
+def _charts(charts: Iterable[Chart]) -> dict[str, dict[str, DrawnChart]]:
     """Charts drawn as SVG, by section and then by key; the SVG is built element by element
     with every text escaped (services.metrics.charts.svg), so it is safe markup."""
-    drawn: dict[str, dict[str, Markup]] = defaultdict(dict)
+    drawn: dict[str, dict[str, DrawnChart]] = defaultdict(dict)
     for chart in charts:
-        drawn[section_of(chart.key)][chart.key] = Markup(render_svg(chart))  # noqa: S704
+        svg = Markup(render_svg(chart))  # noqa: S704
+        drawn[section_of(chart.key)][chart.key] = DrawnChart(slug(chart.key), svg)
     return drawn
 
 

@@ -89,11 +89,11 @@ def test_kpi_summary_shows_rag_as_text(doc: Any) -> None:
         "80%",
         "■ Red",
         "71.2%",
-        "-0.08%",
+        "-0.08 pts",
     ]
     assert rows["P3 resolved within 2 working days"][6].startswith("P3 backlog")
     assert rows["P1 resolved within 4 hours"][3] == "▲ Amber"
-    assert rows["P2 resolved within 8 hours"][3:6] == ["● Green", "94.1%", "+1.28%"]
+    assert rows["P2 resolved within 8 hours"][3:6] == ["● Green", "94.1%", "+1.28 pts"]
     assert rows["Net Promoter Score (all partners, quarter)"][2:4] == ["–", "No target"]
     tiles = [text_of(t) for t in doc.xpath("//ul[@class='tiles']/li")]
     assert tiles[0] == "11 of 12 P1 incidents met their SLA"
