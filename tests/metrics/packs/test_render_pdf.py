@@ -127,7 +127,11 @@ def test_pdf_holds_the_jsons_figures(pack: Pack, pages: list[str], plain: str) -
         assert check.message in plain
     # chart labels are text in the PDF too
     assert "Target 95%" in text and "£1.79M" in text and "Brent 53.5" in text
-    assert number(pack.kpi.nps) == "36.5" and "36.5 Net Promoter Score" in text
+    # the KPI tiles, side by side: P1 met of P1 incidents, NPS, severe security incidents
+    kpi = data["kpi"]
+    tiles = rf"{kpi['p1_met']} of {kpi['p1_incidents']}\s+{number(pack.kpi.nps)}\s+"
+    assert re.search(tiles + rf"{kpi['severe_security_incidents']}\b", " ".join(pages))
+    assert tiles.startswith("11 of 12")
 
 
 def test_a4_numbered_pages_and_a_contents_page(pdf: Path, pages: list[str]) -> None:
