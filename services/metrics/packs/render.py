@@ -8,6 +8,15 @@ by WeasyPrint with its print stylesheet (A4, page numbers, a contents page with 
 numbers, table header rows repeated, rows never split), as PDF/UA-1: tagged, with the
 document language and the PDF/UA identification in its XMP metadata.
 
+Why WeasyPrint rather than typst (both tried on the sample pack): one template gives both
+the HTML and the PDF, so the two can never disagree, and the PDF's tags come from the
+HTML's own semantics (sections, H1–H3, captions, row and column headers, lists, links,
+the charts' titles as /Alt). typst compiled a converted pack about 20× faster (0.09–0.12 s
+cold against ~2 s) from a self-contained wheel, but needs a second template in its own
+markup for the same content and tags only column headers. A committee pack is rendered
+a few times a quarter and frozen when issued, so the seconds matter less than one source.
+WeasyPrint needs Pango from the OS (``.ci/run`` installs it).
+
 Floors for the bench: :func:`render_html` is "the template filled from ready figures";
 :func:`pdf_from_source` is "the renderer turning a finished HTML file into a PDF".
 """
