@@ -8,7 +8,10 @@ then is the cache consulted.
 
 Keys name everything a body depends on: the endpoint and format, the organisation, the
 cycle, the peer group's canonical key, the metric, and whether the caller is an admin
-(trends list unpublished cycles to admins only). Each entry also carries the data
+(trends list unpublished cycles to admins only). Only bodies with codes are filed: a
+named view (a results workshop's members seeing each other's names) is built for its
+request alone and never filed here (``router._answer``), so no key or lifetime can let
+a name reach a principal who may not see it, or outlive the workshop. Each entry also carries the data
 version read by the same snapshot query; an entry is only served to a request that read
 the same version, so a finished recompute or a changed cycle is never answered from
 older figures. Why a version query and not a TTL: the query is exact in every worker
