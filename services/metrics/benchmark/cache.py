@@ -8,10 +8,7 @@ then is the cache consulted.
 
 Keys name everything a body depends on: the endpoint and format, the organisation, the
 cycle, the peer group's canonical key, the metric, and whether the caller is an admin
-(trends list unpublished cycles to admins only). Only bodies with codes are filed: a
-named view (a results workshop's members seeing each other's names) is built for its
-request alone and never filed here (``router._answer``), so no key or lifetime can let
-a name reach a principal who may not see it, or outlive the workshop. Each entry also carries the data
+(trends list unpublished cycles to admins only). Each entry also carries the data
 version read by the same snapshot query; an entry is only served to a request that read
 the same version, so a finished recompute or a changed cycle is never answered from
 older figures. Why a version query and not a TTL: the query is exact in every worker
@@ -22,6 +19,11 @@ older figures until the notification arrived.
 A body built from data newer than the version it is filed under (a recompute committing
 between the snapshot and the build) is harmless: the next request reads the newer
 version and misses. The reverse cannot happen: the build reads after the snapshot.
+
+Only bodies with codes are filed. A named view (a results workshop's members seeing each
+other's names) is built for its request alone and never filed here (``router._answer``),
+so no key or lifetime can let a name reach a principal who may not see it, or outlive
+the workshop.
 
 Bounded: least recently used entries are evicted beyond ``size`` entries; ``size`` 0
 turns the cache off. Thread-safe: hits are looked up on the event loop, bodies built on

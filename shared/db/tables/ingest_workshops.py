@@ -52,9 +52,7 @@ workshops = Table(
 workshop_members = Table(
     "workshop_members",
     metadata,
-    Column(
-        "workshop_id", Integer, ForeignKey("workshops.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("workshop_id", Integer, ForeignKey("workshops.id", ondelete="CASCADE"), nullable=False),
     Column(
         "organisation_id",
         Integer,
