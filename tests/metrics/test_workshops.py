@@ -17,6 +17,7 @@ from yardstick.demo.surveys import load_demo_surveys
 
 R = "/api/v1/results"
 SB = "/api/v1/survey-results/benchmark"
+NV = "/api/v1/named-views"
 METRIC = "users_per_ict_fte"
 RECENT = (date.today() - timedelta(days=30)).isoformat()
 START = datetime(2030, 6, 10, 9, 0, tzinfo=UTC)  # 10:00 London
@@ -250,7 +251,7 @@ def test_the_audit_trail_lists_each_named_view(api, clock, workshop, owner_engin
     clock.set(ONE_SECOND_AFTER)
     _distribution(api, orgs["B"], _staff(api, orgs, "B"))  # codes again
 
-    got = api.metrics.get(f"/api/v1/workshops/{wid}/named-views", headers=api.auth())
+    got = api.metrics.get(NV, params={"workshop_id": wid}, headers=api.auth())
     assert got.status_code == 200, got.text
     trail = got.json()
     assert trail["total"] == 3
@@ -281,8 +282,10 @@ def test_the_audit_trail_lists_each_named_view(api, clock, workshop, owner_engin
         ("staff-B", orgs["B"], f"{SB}?cycle=2020", consenting, "2030-06-10T09:47:00Z"),
     ]
     assert {r["workshop_id"] for r in trail["items"]} == {wid}
+    everything = api.metrics.get(NV, headers=api.auth()).json()  # every workshop's
+    assert everything["items"] == trail["items"]
     csv_trail = api.metrics.get(
-        f"/api/v1/workshops/{wid}/named-views", params={"format": "csv"}, headers=api.auth()
+        NV, params={"workshop_id": wid, "format": "csv"}, headers=api.auth()
     )
     assert csv_trail.status_code == 200
     lines = csv_trail.text.splitlines()
@@ -292,11 +295,11 @@ def test_the_audit_trail_lists_each_named_view(api, clock, workshop, owner_engin
     assert len(lines) == 4 and lines[3].endswith("2030-06-10T09:47:00Z")
     # admins only; an unknown workshop is a 404
     assert_problem(
-        api.metrics.get(f"/api/v1/workshops/{wid}/named-views", headers=_staff(api, orgs, "A")),
+        api.metrics.get(NV, params={"workshop_id": wid}, headers=_staff(api, orgs, "A")),
         403,
     )
     assert_problem(
-        api.metrics.get("/api/v1/workshops/999999/named-views", headers=api.auth()),
+        api.metrics.get(NV, params={"workshop_id": 999_999}, headers=api.auth()),
         404,
         "workshop_not_found",
     )

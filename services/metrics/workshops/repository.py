@@ -80,9 +80,9 @@ def record_views(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(nv), rows)
 
 
-def views(session: Session, workshop_id: int) -> list[dict[str, Any]]:
-    """The trail of one workshop, oldest first."""
-    rows = session.execute(
-        select(nv).where(nv.c.workshop_id == workshop_id).order_by(nv.c.viewed_at, nv.c.id)
-    ).mappings()
-    return [dict(r) for r in rows]
+def views(session: Session, workshop_id: int | None) -> list[dict[str, Any]]:
+    """The trail (of one workshop, when given), oldest first."""
+    query = select(nv).order_by(nv.c.viewed_at, nv.c.id)
+    if workshop_id is not None:
+        query = query.where(nv.c.workshop_id == workshop_id)
+    return [dict(r) for r in session.execute(query).mappings()]

@@ -108,9 +108,9 @@ def record(
     )
 
 
-def trail(session: Session, workshop_id: int) -> list[dict[str, Any]]:
-    """Every named view recorded under ``workshop_id``, oldest first."""
+def trail(session: Session, workshop_id: int | None) -> list[dict[str, Any]]:
+    """Every named view recorded (under ``workshop_id``, when given), oldest first."""
     rows = repo.views(session, workshop_id)
-    if not rows and not repo.workshop_exists(session, workshop_id):
+    if workshop_id is not None and not rows and not repo.workshop_exists(session, workshop_id):
         raise NotFound(f"There is no workshop {workshop_id}.", code="workshop_not_found")
     return rows
