@@ -23,6 +23,7 @@ from services.ingest.sla_config.router import router as sla_config_router
 from services.ingest.submissions.router import router as submissions_router
 from services.ingest.tickets.router import internal as tickets_internal
 from services.ingest.tickets.router import router as tickets_router
+from services.ingest.workshops.router import router as workshops_router
 from shared.app import create_app
 from shared.background import BackgroundRunner
 
@@ -43,6 +44,7 @@ ROUTERS = [
     security_incidents_router,
     commentary_router,
     outbox_router,
+    workshops_router,
 ]
 
 

@@ -75,6 +75,10 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "POST /api/v1/cycles"): {
         "positive_data_acceptance": _ACROSS + " (a published cycle has a release date)"
     },
+    ("ingest", "POST /api/v1/workshops"): {
+        "positive_data_acceptance": _CLOCK
+        + "; ends_at after starts_at (across fields); members with a code in the stored cycle"
+    },
     ("ingest", "POST /api/v1/imports"): {
         "positive_data_acceptance": "the CSV text must have the columns of a module"
     },
