@@ -92,6 +92,9 @@ NAIVE_FORMATS = (
 )
 AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
 
+# The instants a row may carry, parsed alike.
+DATE_FIELDS = ("logged_at", "resolved_at", "closed_at", "first_response_at")
+
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -511,7 +514,7 @@ def _normalise(
     raw = raw.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in CANONICAL_FIELDS)
     extra = profile.extra_datetime_formats
     date_cols: list[pl.Series] = []
-    for c in ("logged_at", "resolved_at", "closed_at"):
+    for c in DATE_FIELDS:
         value, gap, amb = parse_datetime_series(raw[c], extra)
         date_cols += [value.alias(f"{c}__v"), gap.alias(f"{c}__gap"), amb.alias(f"{c}__amb")]
     type_default = pl.lit(profile.default_type, pl.Utf8)
@@ -593,7 +596,7 @@ def _normalise(
             "error",
         ),
     ]
-    for c in ("logged_at", "resolved_at", "closed_at"):
+    for c in DATE_FIELDS:
         checks += [
             (
                 pl.col(c).is_not_null() & pl.col(f"{c}__v").is_null(),
@@ -633,6 +636,13 @@ def _normalise(
             "resolved_at",
             "resolved_before_logged",
             pl.lit("resolved before logged: kept for the SLA data-quality list"),
+            "warning",
+        ),
+        (
+            pl.col("first_response_at__v") < pl.col("logged_at__v"),
+            "first_response_at",
+            "response_before_logged",
+            pl.lit("first response before logged: kept; its first-response figure is not counted"),
             "warning",
         ),
         (
@@ -696,13 +706,10 @@ def _normalise(
         .then(pl.col("nps__f"))
         .cast(pl.Int8)
         .alias("nps_rating"),
+        pl.col("first_response_at__v").alias("first_response_at"),
         "source_row",
-        pl.any_horizontal("logged_at__gap", "resolved_at__gap", "closed_at__gap").alias(
-            "flag_dst_gap"
-        ),
-        pl.any_horizontal("logged_at__amb", "resolved_at__amb", "closed_at__amb").alias(
-            "flag_dst_ambiguous"
-        ),
+        pl.any_horizontal(*(f"{c}__gap" for c in DATE_FIELDS)).alias("flag_dst_gap"),
+        pl.any_horizontal(*(f"{c}__amb" for c in DATE_FIELDS)).alias("flag_dst_ambiguous"),
         (pl.col("resolved_at__v") < pl.col("logged_at__v"))
         .fill_null(False)
         .alias("flag_resolved_before_logged"),

@@ -8,7 +8,7 @@ priority, type and status. JSON-lines records are flattened with dots
 The canonical fields a column maps to are ``MAPPED_FIELDS`` of the ticket declaration
 (``shared/tickets.py``, which says what each means): organisation, ticket_ref, type,
 priority, request_type, team, closure_category, logged_at, resolved_at, closed_at, status,
-reopen_count, resolved_first_contact, nps_rating.
+reopen_count, resolved_first_contact, nps_rating, first_response_at.
 
 Where the names come from
 -------------------------
