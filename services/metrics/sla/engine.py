@@ -22,7 +22,15 @@ reopens: organisation_id, ticket_key, resolved_at, reopened_at — the gap betwe
 policies: organisation_id, priority, request_type (null = any request type; non-null
     rows are meant for P4), target_seconds Int | null, target_working_days Float | null
     (exactly one of the two), calendar_id Utf8 (a key of ``clocks``; "24x7" for round
-    the clock), target_share Float (0.95 = 95 %), effective_from Date.
+    the clock), target_share Float (0.95 = 95 %), effective_from Date; optionally
+    pause_statuses List[Utf8], priority_change "retroactive" | "from_change",
+    reopen_rule "gap_excluded" | "new_cycle", response_target_seconds Int,
+    warning_pcts List[Float] (missing = none, retroactive, gap_excluded).
+events (optional, a ticket history): organisation_id, ticket_key, kind "status" |
+    "priority" | "assignment" | "response", at Datetime, value Utf8 (the tool's status
+    label, priority label or resolver group), canonical Utf8 (status: new, open,
+    on_hold, resolved, closed, cancelled or null; priority: P0-P4), end_at Datetime
+    (assignment only, optional). Events of one ticket and instant keep their order.
 
 Rules
 -----
@@ -53,6 +61,36 @@ Rules
   ``no_logged_at``; ``resolved_before_logged``; ``no_priority``;
   ``no_policy_for_priority``; ``unknown_calendar``.
 * Timestamps are counted in whole seconds (sub-second parts truncated).
+
+Histories (events after ``as_of`` have not happened yet and are ignored)
+---------
+* Priority: the ticket's priority is its last priority event's (the policy is chosen
+  with it). A change is an event whose priority differs from the one before it (a first
+  event at or before logging is the initial priority, not a change). The policy's
+  ``priority_change``: ``retroactive`` (default) runs the target from logging;
+  ``from_change`` runs it from the last change. Either way every pause inside the
+  clock's window counts: time paused before a change stays paused.
+* Status: each status lasts until the ticket's next status event (the last runs on).
+  Statuses the policy names in ``pause_statuses`` (ignoring case and surrounding spaces)
+  pause the clock; with holds and reopen gaps they are merged per ticket, so an instant
+  is never subtracted twice. ``pending_seconds`` is the business time paused by holds
+  and pause statuses alone; reopen gaps are not pending time.
+* Reopenings: a gap runs from the first of a run of resolved/closed statuses to the next
+  status that is neither (nor cancelled), besides the reopen intervals given.
+  ``reopen_rule`` ``gap_excluded`` (default): the gap does not count. ``new_cycle``
+  (Jira's way): the clock restarts at the last reopening; every earlier cycle (logging
+  or a reopening, to the next resolution) is judged on its own clock too, and a
+  resolved ticket with a missed cycle is missed. ``cycles`` = reopenings + 1.
+* Clock start (``clock_start_at``) = the latest of logging, the priority change
+  (from_change) and the last reopening (new_cycle); elapsed and pauses count from it.
+* First response: from logging to the earliest of ``first_response_at`` and the
+  response events, else the resolution; on the policy's clock with the same pauses;
+  judged only where the policy has ``response_target_seconds``: met, missed,
+  open_within, open_breached (``response_due_at`` while waiting), data_quality when the
+  response is before logging.
+* Warnings: for an open ticket, ``warning_pct`` is the highest of its policy's
+  ``warning_pcts`` that elapsed / target × 100 has reached.
+* OLAs (``evaluate_olas``): see its docstring.
 """
 
 from __future__ import annotations
@@ -527,7 +565,7 @@ class _Tables:
             if table is not None and part.drop_nulls().len():
                 max_x = int(part.max())  # type: ignore[arg-type]
                 span = (last - first).days
-                while _table_total(table) < max_x:
+                while table is not None and _table_total(table) < max_x:
                     span = max(span * 2, 60)
                     if span > 365 * 200:
                         raise ValueError("due date over 200 years away: check the SLA target")
