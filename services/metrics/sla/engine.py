@@ -1275,6 +1275,108 @@ def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.Data
     )
 
 
+TOTALS_BY = ("priority", "team", "closure_category")
+
+
+def sla_totals(
+    results: pl.DataFrame,
+    f: TicketFilter | None = None,
+    by: Sequence[str] = ("priority",),
+) -> pl.DataFrame:
+    """Over the whole filtered range (any dates, no months), per organisation and the
+    ``by`` columns (any of priority, team, closure_category): met, missed, total,
+    pct_met, target_share_pct (of the most recently effective policy among the tickets),
+    target_achieved, and the mean closure times in hours (2 dp, half up), as in
+    ``monthly_sla``; plus open_within and open_breached (tickets open as evaluated).
+    A missing team or closure category is its own group (null)."""
+    keys = ["organisation_id", *[c for c in TOTALS_BY if c in by]]
+    r = apply_filter(results, f)
+    resolved = pl.col("sla_status").is_in(["met", "missed"])
+    g = r.group_by(keys).agg(
+        (pl.col("sla_status") == "met").sum().alias("met"),
+        (pl.col("sla_status") == "missed").sum().alias("missed"),
+        resolved.sum().alias("total"),
+        pl.col("target_share")
+        .filter(resolved)
+        .sort_by(pl.col("policy_effective_from").filter(resolved))
+        .last()
+        .alias("_share"),
+        pl.col("elapsed_sla_seconds").filter(resolved).sum().alias("_sla_sum"),
+        pl.col("elapsed_sla_seconds").filter(resolved).count().alias("_sla_n"),
+        pl.col("elapsed_wall_seconds").filter(resolved).sum().alias("_wall_sum"),
+        pl.col("elapsed_wall_seconds").filter(resolved).count().alias("_wall_n"),
+        (pl.col("sla_status") == "open_within").sum().alias("open_within"),
+        (pl.col("sla_status") == "open_breached").sum().alias("open_breached"),
+    )
+    return (
+        g.with_columns(
+            figures.half_up_pct(pl.col("met"), pl.col("total")).alias("pct_met"),
+            (figures.half_up_float(pl.col("_share"), 4) * 100)
+            .cast(pl.Decimal(38, 2))
+            .alias("target_share_pct"),
+            figures.half_up(pl.col("_sla_sum"), pl.col("_sla_n") * 3600, 2)
+            .cast(pl.Float64)
+            .alias("avg_closure_sla_clock_hours"),
+            figures.half_up(pl.col("_wall_sum"), pl.col("_wall_n") * 3600, 2)
+            .cast(pl.Float64)
+            .alias("avg_closure_wall_hours"),
+        )
+        .with_columns((pl.col("pct_met") >= pl.col("target_share_pct")).alias("target_achieved"))
+        .select(
+            *keys,
+            "met",
+            "missed",
+            "total",
+            "pct_met",
+            "target_share_pct",
+            "target_achieved",
+            "avg_closure_sla_clock_hours",
+            "avg_closure_wall_hours",
+            "open_within",
+            "open_breached",
+        )
+        .sort(keys, nulls_last=True)
+    )
+
+
+def ola_summary(olas: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
+    """OLA outcomes per organisation and resolver group: met, missed, total (met +
+    missed), pct_met (2 dp, half up), target_share_pct (the most recently effective
+    OLA's), target_achieved, open_within, open_breached."""
+    r = apply_filter(olas, f)
+    done = pl.col("ola_status").is_in(["met", "missed"])
+    g = r.group_by("organisation_id", "resolver_group").agg(
+        (pl.col("ola_status") == "met").sum().alias("met"),
+        (pl.col("ola_status") == "missed").sum().alias("missed"),
+        done.sum().alias("total"),
+        pl.col("target_share").sort_by("policy_effective_from").last().alias("_share"),
+        (pl.col("ola_status") == "open_within").sum().alias("open_within"),
+        (pl.col("ola_status") == "open_breached").sum().alias("open_breached"),
+    )
+    return (
+        g.with_columns(
+            figures.half_up_pct(pl.col("met"), pl.col("total")).alias("pct_met"),
+            (figures.half_up_float(pl.col("_share"), 4) * 100)
+            .cast(pl.Decimal(38, 2))
+            .alias("target_share_pct"),
+        )
+        .with_columns((pl.col("pct_met") >= pl.col("target_share_pct")).alias("target_achieved"))
+        .select(
+            "organisation_id",
+            "resolver_group",
+            "met",
+            "missed",
+            "total",
+            "pct_met",
+            "target_share_pct",
+            "target_achieved",
+            "open_within",
+            "open_breached",
+        )
+        .sort("organisation_id", "resolver_group")
+    )
+
+
 def monthly_logged(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
     """Tickets logged per organisation, priority and local month (data-quality rows too)."""
     return (
