@@ -21,6 +21,7 @@ from services.ingest.tickets.profiles import (
     IVANTI,
     JIRA_SERVICE_MANAGEMENT,
     SERVICENOW,
+    TMF621,
     TOPDESK,
     Profile,
 )
@@ -615,3 +616,65 @@ def test_dropped_guesses_are_gone_and_documented_names_listed() -> None:
     assert FRESHSERVICE.columns["reopen_count"] == ("Reopened Count",)
     assert SERVICENOW.columns["resolved_first_contact"] == ("u_first_contact_resolution",)
     assert IVANTI.columns["resolved_first_contact"] == ("FirstCallResolution",)
+
+
+# --- TM Forum TMF621 -------------------------------------------------------------------
+
+
+def _tmf621_ticket(n: int, **kw: Any) -> dict[str, Any]:
+    return {
+        "id": f"TT-{n}",
+        "href": f"https://tt.example/troubleTicket/TT-{n}",
+        "@type": "TroubleTicket",
+        "ticketType": "incident",
+        "priority": "High",
+        "severity": "Major",
+        "status": "resolved",
+        "creationDate": "2021-06-07T08:00:00Z",
+        "resolutionDate": "2021-06-07T15:00:00Z",
+        "relatedParty": [
+            {"id": "u1", "name": "A. Caller", "role": "Originator", "@referredType": "Individual"},
+            {"id": "c7", "name": "Brent", "role": "customer", "@referredType": "Organization"},
+        ],
+        "statusChangeHistory": [
+            {"changeDate": "2021-06-07T08:00:00Z", "status": "acknowledged"},
+            {"changeDate": "2021-06-07T09:00:00Z", "status": "pending", "changeReason": "user"},
+            {"changeDate": "2021-06-07T10:00:00Z", "status": "inProgress"},
+            {"changeDate": "2021-06-07T15:00:00Z", "status": "resolved"},
+        ],
+        **kw,
+    }
+
+
+def test_tmf621_array_document_with_status_change_history() -> None:
+    body = json.dumps(
+        [_tmf621_ticket(1), _tmf621_ticket(2, ticketType="serviceRequest", priority="Low")]
+    ).encode()
+    batches, stats = parse_tickets(io.BytesIO(body), TMF621, file_format="json")
+    rows = pl.concat([b.rows for b in batches])
+    assert [i for b in batches for i in b.issues] == []
+    assert rows.select("organisation_id", "ticket_ref", "type", "priority", "status").rows() == [
+        ("Brent", "TT-1", "incident", "P2", "resolved"),
+        ("Brent", "TT-2", "request", "P4", "resolved"),
+    ]
+    events = pl.concat([b.events for b in batches if b.events is not None])
+    first = events.filter(pl.col("source_row") == 1)
+    assert first.select("kind", "at", "value", "canonical").rows() == [
+        ("status", utc(2021, 6, 7, 8), "acknowledged", "new"),
+        ("status", utc(2021, 6, 7, 9), "pending", "on_hold"),
+        ("status", utc(2021, 6, 7, 10), "inProgress", "open"),
+        ("status", utc(2021, 6, 7, 15), "resolved", "resolved"),
+    ]
+    assert stats.rows_accepted == 2
+
+
+def test_tmf621_history_event_after_the_ticket_closed_refuses_the_row() -> None:
+    late = _tmf621_ticket(3)
+    late["statusChangeHistory"].append({"changeDate": "2021-06-08T09:00:00Z", "status": "closed"})
+    body = jsonl(_tmf621_ticket(1), late)
+    batches, _ = parse_tickets(io.BytesIO(body), TMF621, file_format="jsonl")
+    rows = pl.concat([b.rows for b in batches])
+    issues = [i for b in batches for i in b.issues]
+    assert rows["ticket_ref"].to_list() == ["TT-1"]
+    assert [(i.row, i.column, i.code) for i in issues] == [(2, "history", "event_after_closed")]
+    assert "event 5 (status at 2021-06-08T09:00:00Z)" in issues[0].message
