@@ -76,7 +76,7 @@ def events(*rows: tuple[str, datetime, str | None, str | None]) -> pl.DataFrame:
                 "canonical": c,
             }
             for k, at, v, c in rows
-        ],  # fmt: skip
+        ],
         schema_overrides={"at": DT, "value": pl.Utf8, "canonical": pl.Utf8},
     )
 
@@ -261,7 +261,7 @@ def test_an_ola_starts_at_assignment(clocks):
                 "target_share": 0.9,
                 "effective_from": date(2020, 1, 1),
             },
-        ],  # fmt: skip
+        ],
         schema_overrides={"priority": pl.Utf8},
     )
     done = evaluate_olas(
