@@ -606,7 +606,7 @@ _ISSUE_COLUMNS = ["source_row", "check", "column", "code", "message", "severity"
 
 
 def normalise_events(
-    ev: pl.DataFrame, profile: Profile, *, column: str, ticket_bounds: bool
+    ev: pl.DataFrame, profile: Profile, *, column: str, ticket_bounds: bool, numbered: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Vectorised checks of history events: (good events as ``EVENT_SCHEMA``, issues).
 
@@ -654,11 +654,13 @@ def normalise_events(
         .select("source_row", "pos", "prev_at", "prev_end", "prev_pos")
     )
     ev = ev.join(assign, on=["source_row", "pos"], how="left")
-    where = pl.format(
-        "event {} ({} at {})",
-        pl.col("pos") + 1,
-        pl.col("kind").fill_null("no kind"),
-        pl.col("at").fill_null("no date"),
+    what = pl.format(
+        "{} at {}", pl.col("kind").fill_null("no kind"), pl.col("at").fill_null("no date")
+    )
+    where = (
+        pl.format("event {} ({})", pl.col("pos") + 1, what)
+        if numbered
+        else pl.format("{} event", what)
     )
     checks: list[tuple[pl.Expr, str, pl.Expr]] = [
         (
@@ -773,12 +775,16 @@ def _normalise(
             _lookup(pl.col("status"), profile.status_values()),
             pl.col("status").str.to_lowercase(),
         ).alias("status__v"),
-        pl.coalesce(
+        # A row's own organisation (through the value mapping, when there is one); the
+        # upload's only when the row names none.
+        pl.when(pl.col("organisation").is_null())
+        .then(pl.lit(organisation_id, pl.Utf8))
+        .otherwise(
             pl.col("organisation")
             if organisation_values is None
-            else _lookup(pl.col("organisation"), dict(organisation_values)),
-            pl.lit(organisation_id, pl.Utf8),
-        ).alias("org__v"),
+            else _lookup(pl.col("organisation"), dict(organisation_values))
+        )
+        .alias("org__v"),
         pl.col("reopen_count")
         .cast(pl.Float64, strict=False)
         .cast(pl.Int32, strict=False)
@@ -1170,6 +1176,11 @@ class TicketFileParser:
         )
         self.stats = ParseStats()
         self._seen = pl.DataFrame(schema=_SEEN_SCHEMA)
+        self.history: tuple[EventSource, ...] = profile.history
+
+    # What a record holds and which of it must be there.
+    fields: tuple[str, ...] = CANONICAL_FIELDS
+    required: tuple[str, ...] = ("ticket_ref", "logged_at")
 
     # ------------------------------------------------------------------ drivers
 
@@ -1293,8 +1304,8 @@ class TicketFileParser:
                 "The first line of the file is empty: a CSV export must start with its header "
                 "row (the column names)."
             )
-        mapping = _resolve_columns(self.profile.columns, header)
-        missing = [c for c in ("ticket_ref", "logged_at") if c not in mapping]
+        mapping = _resolve_columns(self.columns(), header)
+        missing = [c for c in self.required if c not in mapping]
         if missing:
             shown = self.delimiter.join(header)
             hint = ""
@@ -1318,9 +1329,13 @@ class TicketFileParser:
             pl.col("source_row"),
             *(
                 pl.col(f"c{index[c]}").alias(c) if c in index else pl.lit(None, pl.Utf8).alias(c)
-                for c in CANONICAL_FIELDS
+                for c in self.fields
             ),
         ]
+
+    def columns(self) -> Mapping[str, tuple[str, ...]]:
+        """Field → the headers (or JSON keys) it may come from."""
+        return self.profile.columns
 
     def _jsonl_frames(
         self, source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder
@@ -1332,17 +1347,17 @@ class TicketFileParser:
         else:
             objects = _jsonl_objects(iter_lines(texts))
         records: list[Record] = []
-        parsed = _json_records(objects, self.profile.columns, self.profile.history)
+        parsed = _json_records(objects, self.columns(), self.history)
         for item in parsed:
             if isinstance(item, RowIssue):
                 yield item
                 continue
             records.append(item)
             if len(records) >= self.batch_size:
-                yield _records_frame(records)
+                yield _records_frame(records, self.fields)
                 records = []
         if records:
-            yield _records_frame(records)
+            yield _records_frame(records, self.fields)
 
     # ------------------------------------------------------------------ one batch
 
@@ -1425,3 +1440,140 @@ def parse_tickets(
     parser = TicketFileParser(profile, **options)
     batches = list(parser.parse(source))
     return batches, parser.stats
+
+
+# --------------------------------------------------------------------- history files
+
+HISTORY_FIELDS = ("organisation", "ticket_ref", "kind", "at", "value", "end_at")
+# The rows a history file yields: one event each, for a ticket named by reference.
+HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "source_row": pl.Int64(),
+    "organisation_id": pl.Utf8(),
+    "ticket_ref": pl.Utf8(),
+    "pos": pl.Int64(),
+    "kind": pl.Utf8(),
+    "at": _DT,
+    "value": pl.Utf8(),
+    "canonical": pl.Utf8(),
+    "end_at": _DT,
+}
+
+
+class HistoryFileParser(TicketFileParser):
+    """A ticket history as a file of its own (the second file of an export): one event a
+    row (CSV) or a line (JSON lines) with ``ticket_ref``, ``kind`` (status, priority,
+    assignment or response), ``at``, ``value`` (the status, priority or resolver group as
+    the tool names it), optionally ``end_at`` (an assignment's end) and ``organisation``.
+    The profile's headers for the reference and organisation are accepted too, and its
+    value maps give statuses and priorities their canonical values.
+
+    Rows are checked alone here (see ``normalise_events``); checks against the stored
+    ticket (unknown, before logged, after closed) and across rows (overlapping
+    assignments) are the loader's, in the database.
+    """
+
+    fields = HISTORY_FIELDS
+    required = ("ticket_ref", "kind", "at")
+
+    def __init__(self, profile: Profile, **options: Any) -> None:
+        super().__init__(profile, **options)
+        self.history = ()
+
+    def columns(self) -> Mapping[str, tuple[str, ...]]:
+        own = self.profile.columns
+        return {
+            "organisation": ("organisation", *own.get("organisation", ())),
+            "ticket_ref": ("ticket_ref", "reference", *own.get("ticket_ref", ())),
+            "kind": ("kind", "event"),
+            "at": ("at", "changed_at", "date"),
+            "value": ("value",),
+            "end_at": ("end_at", "until"),
+        }
+
+    def _batch(self, raw: pl.DataFrame | None, early: list[RowIssue]) -> ParsedBatch:
+        count = 0 if raw is None else raw.height
+        self.stats.rows_read += count
+        if raw is None or count == 0:
+            return ParsedBatch(pl.DataFrame(schema=HISTORY_SCHEMA), early)
+        raw = raw.with_columns(
+            pl.col(c).str.strip_chars().replace("", None) for c in ("organisation", "ticket_ref")
+        )
+        org = pl.col("organisation")
+        mapped = org if self.organisation_values is None else _lookup(org, self.organisation_values)
+        raw = raw.with_columns(
+            pl.when(org.is_null())
+            .then(pl.lit(self.organisation_id, pl.Utf8))
+            .otherwise(mapped)
+            .alias("org__v"),
+            pl.lit(0, pl.Int64).alias("pos"),
+        )
+        row_checks: list[tuple[pl.Expr, str, str, pl.Expr]] = [
+            (
+                pl.any_horizontal(
+                    pl.col(c).str.contains("\x00", literal=True) for c in HISTORY_FIELDS
+                ),
+                "history",
+                "nul_character",
+                pl.lit("the row holds a NUL character, which cannot be stored"),
+            ),
+            (
+                pl.col("ticket_ref").is_null(),
+                "ticket_ref",
+                "missing_reference",
+                pl.lit("missing ticket reference"),
+            ),
+            (
+                pl.lit(self.organisation_values is not None)
+                & org.is_not_null()
+                & pl.col("org__v").is_null(),
+                "organisation",
+                "unmapped_organisation",
+                pl.format(
+                    "organisation '{}' is not in the organisation value mapping of this "
+                    "upload's organisation and source system",
+                    org,
+                ),
+            ),
+            (
+                pl.col("org__v").is_null() & org.is_null(),
+                "organisation",
+                "missing_organisation",
+                pl.lit("no organisation in the row and none given for the upload"),
+            ),
+        ]
+        frames = [
+            raw.filter(cond.fill_null(False)).select(
+                "source_row",
+                pl.lit(i, pl.Int32).alias("check"),
+                pl.lit(column, pl.Utf8).alias("column"),
+                pl.lit(code).alias("code"),
+                msg.cast(pl.Utf8).alias("message"),
+                pl.lit("error").alias("severity"),
+            )
+            for i, (cond, column, code, msg) in enumerate(row_checks)
+        ]
+        events, event_issues = normalise_events(
+            raw.select("source_row", "pos", "kind", "at", "value", "end_at"),
+            self.profile,
+            column="history",
+            ticket_bounds=False,
+            numbered=False,
+        )
+        issues_df = pl.concat([*frames, event_issues]).sort("source_row", "check")
+        issues = [
+            RowIssue(r["source_row"], r["column"], r["code"], r["message"], r["severity"])
+            for r in issues_df.iter_rows(named=True)
+        ]
+        rejected = issues_df["source_row"].unique()
+        rows = (
+            events.filter(~pl.col("source_row").is_in(rejected.implode()))
+            .join(
+                raw.select("source_row", pl.col("org__v").alias("organisation_id"), "ticket_ref"),
+                on="source_row",
+            )
+            .select(list(HISTORY_SCHEMA))
+            .cast(HISTORY_SCHEMA)  # type: ignore[arg-type]
+        )
+        self.stats.rows_rejected += count - rows.height
+        self.stats.rows_accepted += rows.height
+        return ParsedBatch(rows, sorted([*early, *issues], key=lambda i: i.row))
