@@ -942,8 +942,10 @@ def _ola_policy_frame(
     matched ignoring case and surrounding spaces)."""
     if "priority" not in olas:
         olas = olas.with_columns(pl.lit(None, pl.Utf8).alias("priority"))
-    key = olas["resolver_group"].cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-    return _policy_frame(olas, org_dtype, clocks).with_columns(key.alias("resolver_key"))
+    name = olas["resolver_group"].cast(pl.Utf8).str.strip_chars()
+    return _policy_frame(olas, org_dtype, clocks).with_columns(
+        name.str.to_lowercase().alias("resolver_key"), name.alias("resolver_name")
+    )
 
 
 def evaluate_olas(
@@ -965,9 +967,11 @@ def evaluate_olas(
     repeated assignments to one group add up. The policy is the one in force (for the
     ticket's priority, else for every priority) on the local date of the first
     assignment to the group. Holds and the OLA's pause statuses pause it (merged, never
-    twice). ``met`` / ``missed`` once the group has let go of the ticket (or it is
-    resolved); ``open_within`` / ``open_breached`` while assigned, with ``due_at`` the
-    instant the target is reached if work goes on. Groups without an OLA give no row.
+    twice). The group is named as its OLA names it (assignment events match it ignoring
+    case and surrounding spaces). ``met`` / ``missed`` once the group has let go of the
+    ticket (or it is resolved); ``open_within`` / ``open_breached`` while assigned, with
+    ``due_at`` the instant the target is reached if work goes on. Groups without an OLA
+    give no row.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -1059,6 +1063,7 @@ def evaluate_olas(
         "target_share",
         "policy_effective_from",
         "pause_statuses",
+        "resolver_name",
     ]
     specific = pol.filter(pl.col("priority").is_not_null())
     generic = pol.filter(pl.col("priority").is_null())
@@ -1153,7 +1158,8 @@ def evaluate_olas(
         "_row", "ticket_key", "team", "closure_category", "logged_date", "resolution_at"
     )
     return (
-        pairs.drop("logged_date")
+        pairs.drop("logged_date", "resolver_group")
+        .rename({"resolver_name": "resolver_group"})
         .join(tick, on="_row", how="left")
         .with_columns(
             due.alias("_due"),

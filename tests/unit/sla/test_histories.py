@@ -270,7 +270,7 @@ def test_an_ola_starts_at_assignment(clocks):
     # Network held it 11:00-14:00 (3 h, not the 5 h since logging): missed its 2 h;
     # Desktop 14:00-15:00: met.
     assert done.select("resolver_group", "assigned_at", "elapsed_seconds", "ola_status").rows() == [
-        ("Network", local(2021, 6, 7, 11), 3 * H, "missed"),
+        ("network", local(2021, 6, 7, 11), 3 * H, "missed"),  # as its OLA names it
         ("Desktop", local(2021, 6, 7, 14), 1 * H, "met"),
     ]
     running = evaluate_olas(ticket(), history, olas, clocks, as_of=local(2021, 6, 7, 16))
