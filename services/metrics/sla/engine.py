@@ -124,6 +124,8 @@ def _normalise_datetimes(df: pl.DataFrame, cols: Sequence[str]) -> pl.DataFrame:
     exprs = []
     for c in cols:
         dtype = df.schema[c]
+        if dtype == _DT_UTC:
+            continue
         if isinstance(dtype, pl.Datetime):
             e = pl.col(c)
             e = (
@@ -280,41 +282,102 @@ def _match_policies(
 # ------------------------------------------------------------------------- histories
 
 
+Events = dict[str, pl.DataFrame]
+# The columns each kind of event is used with (besides _row and at_s).
+_EVENT_COLUMNS = {
+    "status": ("value", "canonical"),
+    "priority": ("canonical",),
+    "response": (),
+    "assignment": ("value", "end_s"),
+}
+
+
+_H1 = pl.struct(KEY).hash(seed=5).alias("_h1")
+_H2 = pl.struct(KEY).hash(seed=7).alias("_h2")
+
+
+def _event_rows(e: pl.DataFrame, df: pl.DataFrame, tickets: pl.DataFrame | None) -> pl.Series:
+    """Each event's ticket row in ``df`` (null when its ticket is not there), found with a
+    128-bit fingerprint of the key (two independent 64-bit hashes; ``tickets`` holds the
+    tickets' ones) joined on its first half: several times faster than a join on the two
+    key columns, and no event columns ride along. Two different keys agreeing on all 128
+    bits is the one way this could pair wrongly (a chance of about n·m/2¹²⁸); tickets
+    sharing a first half (``tickets`` None) take the exact join."""
+    if tickets is not None:
+        found = (
+            e.select(_H1, _H2)
+            .join(tickets, on="_h1", how="left", maintain_order="left", suffix="_t")
+            .select(pl.when(pl.col("_h2") == pl.col("_h2_t")).then(pl.col("_row")))
+            .to_series()
+        )
+        if found.len() == e.height:
+            return found
+    return (
+        e.select(KEY)
+        .join(df.select(*KEY, "_row"), on=KEY, how="left", maintain_order="left")
+        .get_column("_row")
+    )
+
+
 def _prepare_events(
-    events: pl.DataFrame | None, df: pl.DataFrame, as_of_s: int
-) -> pl.DataFrame | None:
-    """History events keyed by ticket row: _row, kind, at_s, value, canonical, end_s.
+    events: pl.DataFrame | None, df: pl.DataFrame, as_of_s: int, kinds: Sequence[str]
+) -> Events | None:
+    """History events of the ``kinds`` asked for, keyed by ticket row, one frame per kind
+    (_row, at_s and the columns that kind is used with), sorted by row and instant.
 
     Events after ``as_of`` have not happened yet and are dropped; so are events of
-    tickets not in the frame. Rows keep their order within one ticket and instant.
+    tickets not in the frame. Events of one ticket and instant keep their order. Each
+    kind is taken out of ``events`` once, with only the columns it needs (copying text
+    is most of the cost here).
     """
     if events is None or events.height == 0:
         return None
-    e = events.with_columns(
-        pl.lit(None, pl.Utf8).alias(c) for c in ("value", "canonical") if c not in events
-    )
-    if "end_at" not in e:
-        e = e.with_columns(pl.lit(None, _DT_UTC).alias("end_at"))
-    e = _normalise_datetimes(e, ["at", "end_at"]).select(
-        pl.col("organisation_id").cast(df.schema["organisation_id"]),
-        pl.col("ticket_key").cast(pl.Utf8),
-        pl.col("kind").cast(pl.Utf8),
-        pl.col("at").dt.epoch("s").alias("at_s"),
-        pl.col("value").cast(pl.Utf8),
-        pl.col("canonical").cast(pl.Utf8),
-        pl.col("end_at").dt.epoch("s").alias("end_s"),
-    )
-    e = e.filter(pl.col("at_s") <= as_of_s).join(
-        df.select(*KEY, "_row"), on=KEY, how="inner", maintain_order="left"
-    )
-    return e.drop(KEY) if e.height else None
+    tickets: pl.DataFrame | None = df.select(_H1, _H2, "_row")
+    if tickets is not None and tickets["_h1"].n_unique() < tickets.height:
+        tickets = None
+    org_dtype = df.schema["organisation_id"]
+    columns = {
+        "value": pl.col("value").cast(pl.Utf8),
+        "canonical": pl.col("canonical").cast(pl.Utf8),
+        "end_s": pl.col("end_at").dt.epoch("s").alias("end_s"),
+    }
+    out: Events = {}
+    for kind in kinds:
+        needed = _EVENT_COLUMNS[kind]
+        e = events.filter(pl.col("kind") == kind)
+        if e.height == 0:
+            continue
+        e = e.with_columns(
+            pl.lit(None, pl.Utf8).alias(c) for c in ("value", "canonical") if c not in e
+        )
+        if "end_at" not in e:
+            e = e.with_columns(pl.lit(None, _DT_UTC).alias("end_at"))
+        e = _normalise_datetimes(e, ["at", "end_at"] if "end_s" in needed else ["at"]).select(
+            pl.col("organisation_id").cast(org_dtype),
+            pl.col("ticket_key").cast(pl.Utf8),
+            pl.col("at").dt.epoch("s").alias("at_s"),
+            *(columns[c] for c in needed),
+        )
+        if (e["at_s"].max() or 0) > as_of_s:  # type: ignore[operator]
+            e = e.filter(pl.col("at_s") <= as_of_s)
+        rows = _event_rows(e, df, tickets)
+        e = e.with_columns(rows.alias("_row")).drop(KEY)
+        if rows.null_count():
+            e = e.filter(pl.col("_row").is_not_null())
+        if e.height == 0:
+            continue
+        # Sorted by ticket row and instant (stable), unless the events already come so.
+        row, at = pl.col("_row").cast(pl.Int64).diff(), pl.col("at_s").diff()
+        ordered = e.select(((row > 0) | ((row == 0) & (at >= 0))).fill_null(True).all()).item()
+        out[kind] = e if ordered else e.sort("_row", "at_s", maintain_order=True)
+    return out or None
 
 
-def _sorted_kind(ev: pl.DataFrame | None, kind: str) -> pl.DataFrame | None:
+def _sorted_kind(ev: Events | None, kind: str) -> pl.DataFrame | None:
+    """The events of one kind, by ticket row and instant (``_prepare_events``' order)."""
     if ev is None:
         return None
-    out = ev.filter(pl.col("kind") == kind)
-    return out.sort("_row", "at_s", maintain_order=True) if out.height else None
+    return ev.get(kind)
 
 
 def _same_next() -> pl.Expr:
@@ -335,51 +398,52 @@ def _apply_priority_history(df: pl.DataFrame, priorities: pl.DataFrame | None) -
     """
     if priorities is None:
         return df.with_columns(pl.lit(None, pl.Int64).alias("changed_s"))
-    p = priorities.filter(pl.col("canonical").is_not_null()).join(
-        df.select("_row", "logged_s"), on="_row", how="inner", maintain_order="left"
-    )
+    # ``df`` is in row order, so a row's values are gathered and scattered by ``_row``.
+    p = priorities.filter(pl.col("canonical").is_not_null())
+    p = p.with_columns(df["logged_s"].gather(p["_row"]).alias("logged_s"))
     prev = pl.when(_same_prev()).then(pl.col("canonical").shift(1))
     change = (prev.is_null() | (prev != pl.col("canonical"))) & (
         pl.col("at_s") > pl.col("logged_s")
     )
-    per_row = (
-        p.with_columns(change.fill_null(False).alias("_chg"))
-        .group_by("_row")
-        .agg(
-            pl.col("canonical").last().alias("_prio"),
-            pl.col("at_s").filter(pl.col("_chg")).max().alias("changed_s"),
-        )
-    )
-    return (
-        df.join(per_row, on="_row", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("_prio", "priority").alias("priority"))
-        .drop("_prio")
+    p = p.with_columns(change.fill_null(False).alias("_chg"))
+    last = p.filter(~_same_next())
+    changes = p.filter("_chg")
+    last_change = changes.filter(~_same_next())
+    return df.with_columns(
+        df["priority"].scatter(last["_row"], last["canonical"]).alias("priority"),
+        _full(df.height, None).scatter(last_change["_row"], last_change["at_s"]).alias("changed_s"),
     )
 
 
 def _status_parts(
-    statuses: pl.DataFrame | None, base: pl.DataFrame, as_of_s: int
+    statuses: pl.DataFrame | None, valid: pl.Series, pause_lists: pl.Series, as_of_s: int
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """From a status history: the pause intervals (statuses the ticket's policy pauses
     on) and the reopen gaps (from the first of a run of resolved/closed statuses to the
     next status that is neither, nor cancelled).
 
     Each status lasts until the next status event of its ticket; the last one runs on
-    (to ``as_of``, clipped later to the ticket's end).
+    (to ``as_of``, clipped later to the ticket's end). ``valid`` and ``pause_lists`` are
+    per ticket row: whether it is judged, and its policy's pause statuses.
     """
     if statuses is None:
         return None, None
-    s = statuses.join(
-        base.select("_row", "pause_statuses"), on="_row", how="inner", maintain_order="left"
-    )
+    s = statuses if bool(valid.all()) else statuses.filter(valid.gather(statuses["_row"]))
     if s.height == 0:
         return None, None
     end = pl.when(_same_next()).then(pl.col("at_s").shift(-1))
     s = s.with_columns(end.alias("s_end"))
-    pause = s.filter(
-        pl.col("pause_statuses")
-        .list.contains(pl.col("value").str.strip_chars().str.to_lowercase())
-        .fill_null(False)
+    # Only statuses some policy pauses on are matched against their own ticket's policy;
+    # labels are compared ignoring case and spaces, worked out once per distinct label.
+    pausing = pause_lists.explode().drop_nulls().unique()
+    labels = s["value"].drop_nulls().unique()
+    hits = labels.filter(labels.str.strip_chars().str.to_lowercase().is_in(pausing.implode()))
+    candidates = s.filter(pl.col("value").is_in(hits.implode()))
+    label = pl.col("value").str.strip_chars().str.to_lowercase()
+    pause = (
+        candidates.with_columns(
+            pause_lists.gather(candidates["_row"]).alias("pause_statuses")
+        ).filter(pl.col("pause_statuses").list.contains(label).fill_null(False))
     ).select(
         "_row",
         pl.col("at_s").alias("ps"),
@@ -470,8 +534,17 @@ def _interval_parts(
     ]
 
 
+_ROW_SHIFT = 1 << 33  # above any instant (epoch seconds to the year 2242) and as_of
+
+
 def _merge(p: pl.DataFrame, lo: str, hi: str) -> pl.DataFrame:
-    """Clip to [lo, hi] and merge overlaps per ticket row: _row, ps, pe (disjoint)."""
+    """Clip to [lo, hi] and merge overlaps per ticket row: _row, ps, pe (disjoint).
+
+    Sorted by row and start, an interval opens a new merged one when it starts after the
+    running end of the row's intervals so far. The running end is one global cumulative
+    maximum of ``_row·2³³ + pe``: a row's values are above every earlier row's, so the
+    maximum never crosses into another ticket, and no window per row is needed.
+    """
     p = (
         p.with_columns(
             pl.max_horizontal("ps", lo).alias("ps"),
@@ -482,12 +555,17 @@ def _merge(p: pl.DataFrame, lo: str, hi: str) -> pl.DataFrame:
     )
     if p.height == 0:
         return p.select("_row", "ps", "pe")
-    prev_end = pl.col("pe").cum_max().shift(1).over("_row")
+    base = pl.col("_row").cast(pl.Int64) * _ROW_SHIFT
+    running = (base + pl.col("pe")).cum_max()
+    opens = (base + pl.col("ps") > running.shift(1)).fill_null(True)
     return (
-        p.with_columns((prev_end.is_null() | (pl.col("ps") > prev_end)).cum_sum().alias("_grp"))
-        .group_by("_grp")
-        .agg(pl.col("_row").first(), pl.col("ps").min(), pl.col("pe").max())
-        .drop("_grp")
+        p.with_columns(opens.alias("_open"), (running - base).alias("_end"))
+        .with_columns(
+            pl.when("_open").then(pl.col("ps")).forward_fill().alias("ps"),
+            pl.col("_open").shift(-1).fill_null(True).alias("_last"),
+        )
+        .filter("_last")
+        .select("_row", "ps", pl.col("_end").alias("pe"))
     )
 
 
@@ -536,6 +614,11 @@ class _Tables:
     def _each(self, cal: pl.Series) -> list[tuple[str, pl.Series | None]]:
         """(calendar, row mask or None for all rows) for each clock present in ``cal``."""
         out: list[tuple[str, pl.Series | None]] = []
+        if len(self.tables) == 1:  # the common case: one clock, no string comparisons
+            (only,) = self.tables
+            if cal.null_count() == cal.len():
+                return []
+            return [(only, None if cal.null_count() == 0 else cal.is_not_null())]
         present = set(cal.drop_nulls().unique().to_list())
         for cal_id in self.tables:
             if cal_id not in present:
@@ -627,7 +710,7 @@ def evaluate_tickets(
         pl.coalesce("resolved_at", "closed_at").alias("resolution_at"),
         pl.col("logged_at").dt.convert_time_zone(LONDON).dt.date().alias("logged_date"),
     ).with_columns(pl.col("resolution_at").dt.epoch("s").alias("res_s"))
-    ev = _prepare_events(events, df, as_of_s)
+    ev = _prepare_events(events, df, as_of_s, ("status", "priority", "response"))
     df = _apply_priority_history(df, _sorted_kind(ev, "priority"))
     df = df.with_columns(
         (pl.col("res_s").is_null() | (pl.col("res_s") > as_of_s)).alias("is_open"),
@@ -663,7 +746,9 @@ def evaluate_tickets(
     # Pauses: holds, reopen gaps (given, or read from the status history) and the
     # policy's pause statuses; merged per ticket so nothing is subtracted twice.
     parts = _interval_parts(holds, reopens, df, as_of_s)
-    status_pauses, status_gaps = _status_parts(_sorted_kind(ev, "status"), base, as_of_s)
+    status_pauses, status_gaps = _status_parts(
+        _sorted_kind(ev, "status"), valid, df["pause_statuses"], as_of_s
+    )
     parts += [p for p in (status_pauses, status_gaps) if p is not None]
     allp = (
         pl.concat(parts).join(base.select("_row", "logged_s", "end_s", "is_open"), on="_row")
@@ -800,7 +885,7 @@ def _utc(col: str) -> pl.Expr:
 
 def _first_response(
     out: pl.DataFrame,
-    ev: pl.DataFrame | None,
+    ev: Events | None,
     cal: pl.Series,
     tables: _Tables,
     merged: pl.DataFrame,
@@ -815,8 +900,10 @@ def _first_response(
     recorded = pl.col("first_response_at").dt.epoch("s")
     responses = _sorted_kind(ev, "response")
     if responses is not None:
-        first = responses.group_by("_row").agg(pl.col("at_s").min().alias("_ev_resp"))
-        out = out.join(first, on="_row", how="left", maintain_order="left")
+        first = responses.filter(~_same_prev())  # each row's earliest
+        out = out.with_columns(
+            _full(n, None).scatter(first["_row"], first["at_s"]).alias("_ev_resp")
+        )
         recorded = pl.min_horizontal(recorded, pl.col("_ev_resp"))
     out = out.with_columns(
         pl.coalesce(recorded, pl.when(~pl.col("is_open")).then(pl.col("res_s"))).alias("_resp_s")
@@ -1001,7 +1088,7 @@ def evaluate_olas(
         )
         .filter(pl.col("logged_s").is_not_null() & (pl.col("end_s") >= pl.col("logged_s")))
     )
-    ev = _prepare_events(events, df, as_of_s)
+    ev = _prepare_events(events, df, as_of_s, ("assignment", "status", "priority"))
     assigns = _sorted_kind(ev, "assignment")
     if assigns is None or olas.height == 0:
         return empty
