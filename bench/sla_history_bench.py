@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from services.metrics.sla.calendar import BusinessCalendar, TwentyFourSeven
-from services.metrics.sla.engine import evaluate_olas, evaluate_tickets
+from services.metrics.sla.engine import EVENT_KIND, evaluate_olas, evaluate_tickets
 
 LONDON = ZoneInfo("Europe/London")
 AS_OF = datetime(2023, 1, 3, 12, tzinfo=UTC)
@@ -71,7 +71,7 @@ def synthetic(n: int, seed: int = 13) -> tuple[pl.DataFrame, pl.DataFrame, pl.Da
     fr = np.sort(rng.random((n, 5)), axis=1)  # sorted fractions of the span
     at = logged[:, None] + (fr * span[:, None]).astype(np.int64)
 
-    pending = rng.random(n) < 0.32
+    pending = rng.random(n) < 0.321
     reopened = (rng.random(n) < 0.05) & ~open_ & (resolved <= as_of)
     changed = rng.random(n) < 0.20
     reassigned = rng.random(n) < 0.35
@@ -114,7 +114,8 @@ def synthetic(n: int, seed: int = 13) -> tuple[pl.DataFrame, pl.DataFrame, pl.Da
             pl.DataFrame(
                 {
                     "i": p["i"],
-                    "kind": pl.Series([p["kind"]] * p["i"].size, dtype=pl.Utf8),
+                    # As the repository reads it (services/metrics/sla/repository.py).
+                    "kind": pl.Series([p["kind"]] * p["i"].size, dtype=EVENT_KIND),
                     "at": p["at"],
                     "value": pl.Series(p["value"], dtype=pl.Utf8),
                     "canonical": pl.Series(p["canonical"], dtype=pl.Utf8),
@@ -194,7 +195,7 @@ def olas() -> pl.DataFrame:
             }
             for o in range(ORGS)
             for g, t in (("Desk", 2 * 3600), ("Network", 8 * 3600))
-        ]  # fmt: skip
+        ]
     )
 
 

@@ -283,6 +283,9 @@ def _match_policies(
 
 
 Events = dict[str, pl.DataFrame]
+EVENT_KINDS = ("status", "priority", "assignment", "response")
+# The kind of an event as an enumeration: compared as a small integer, not as text.
+EVENT_KIND = pl.Enum(EVENT_KINDS)
 # The columns each kind of event is used with (besides _row and at_s).
 _EVENT_COLUMNS = {
     "status": ("value", "canonical"),
