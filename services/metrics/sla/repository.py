@@ -480,7 +480,7 @@ def load_events(
         "e.reference, e.at, e.seq"
     )
     df = _copy_frame(session, sql, params, EVENT_SCHEMA)
-    return df.with_columns(_to_utc("at", "end_at"), pl.col("kind").cast(engine.EVENT_KIND))
+    return df.with_columns(*_to_utc("at", "end_at"), pl.col("kind").cast(engine.EVENT_KIND))
 
 
 def load_ola_policies(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
