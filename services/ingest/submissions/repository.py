@@ -16,7 +16,17 @@ from shared.db.tables.ingest_submissions import submission_review_reasons as rr
 from shared.db.tables.ingest_submissions import submission_warning_comments as wc
 from shared.db.tables.ingest_submissions import submissions as s
 
-_SUBMISSION_COLUMNS = [*s.c, c.c.year.label("cycle_year"), c.c.status.label("cycle_status")]
+_SUBMISSION_COLUMNS = [
+    *s.c,
+    c.c.year.label("cycle_year"),
+    c.c.status.label("cycle_status"),
+    c.c.submission_deadline.label("cycle_deadline"),
+    # The organisation's type picks its peer group for the outlier checks.
+    select(o.c.type)
+    .where(o.c.id == s.c.organisation_id)
+    .scalar_subquery()
+    .label("organisation_type"),
+]
 
 
 def get_organisation(session: Session, organisation_id: int) -> dict[str, Any] | None:

@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.ingest.catalogue.service import catalogue_for
+from services.ingest.checks import repository as checks_repo
+from services.ingest.checks import service as checks
 from services.ingest.cycles.service import ensure_codes
 from services.ingest.submissions import repository as repo
 from services.ingest.submissions.exceptions import (
@@ -213,6 +215,8 @@ def _detail(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
     answers = {k: repo.stored_value(r) for k, r in rows.items()}
     catalogue = catalogue_for(sub["cycle_year"])
     issues = catalogue.validate_answers(sub["module"], answers, _context(session, sub, catalogue))
+    # The outlier flags as last checked (on save or submit), one warning per metric.
+    issues += checks.issues(catalogue, checks_repo.flags(session, sub["id"]))
     return {
         **sub,
         "answers": answers,
@@ -399,7 +403,21 @@ def save_answers(
     repo.insert_audit(session, audit_rows)
     if audit_rows:
         repo.touch(session, submission_id)
+    _check(session, sub, catalogue, target)
     return _detail(session, _load(session, submission_id))
+
+
+def _check(
+    session: Session, sub: dict[str, Any], catalogue: Catalogue, answers: dict[str, object]
+) -> list[Issue]:
+    """Flag outliers among the answers' metric values and score the data quality (both
+    stored); return the flags as warnings."""
+    context = _context(session, sub, catalogue)
+    flags = checks.check(session, sub, catalogue, answers, context)
+    checks.store_quality(
+        session, sub, checks.quality(session, sub, catalogue, answers, context, flags)
+    )
+    return checks.issues(catalogue, flags)
 
 
 def submit(
@@ -422,6 +440,9 @@ def submit(
             errors=issue_errors(errors),
         )
     warnings = [i for i in issues if i.severity == "warning"]
+    context = _context(session, sub, catalogue)
+    flags = checks.check(session, sub, catalogue, answers, context)
+    warnings += checks.issues(catalogue, flags)
     missing = [w for w in warnings if not (warning_comments.get(w.rule_key or "") or "").strip()]
     if missing:
         raise WarningCommentRequired(
@@ -464,6 +485,10 @@ def submit(
                 },
             )
         ],
+    )
+    # Timeliness counts from the first submission, recorded just above.
+    checks.store_quality(
+        session, sub, checks.quality(session, sub, catalogue, answers, context, flags)
     )
     return _detail(session, _load(session, submission_id))
 

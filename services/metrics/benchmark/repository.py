@@ -27,6 +27,8 @@ from shared.db.tables.metrics import computation_runs as runs
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
 from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
 from shared.db.tables.metrics_benchmark import metric_values as mv
+from shared.db.tables.metrics_trust import metric_restatements as mr
+from shared.db.tables.metrics_trust import outlier_references as orf
 
 GROUP_VALUES_SCHEMA = {
     "cycle_year": pl.Int32,
@@ -285,3 +287,70 @@ def replace(
     for table, rows in ((mv, values), (bm, members), (bs, statistics)):
         if rows:
             session.execute(insert(table), rows)
+
+
+VALUE_KEY_SCHEMA = {
+    "organisation_id": pl.Int64,
+    "cycle_year": pl.Int32,
+    "metric_key": pl.String,
+    "value": pl.Float64,
+}
+
+
+def values_frame(session: Session, years: list[int]) -> pl.DataFrame:
+    """The stored metric values of ``years`` (what a recompute is about to replace)."""
+    rows = session.execute(
+        select(mv.c.organisation_id, mv.c.cycle_year, mv.c.metric_key, mv.c.value).where(
+            mv.c.cycle_year.in_(years)
+        )
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=VALUE_KEY_SCHEMA, orient="row")
+
+
+def withdrawn(session: Session, years: list[int]) -> pl.DataFrame:
+    """Per figure of ``years`` whose latest restatement withdrew it (value null): the value
+    it had before."""
+    latest = (
+        select(
+            mr.c.organisation_id,
+            mr.c.cycle_year,
+            mr.c.metric_key,
+            mr.c.previous_value,
+            mr.c.value,
+        )
+        .distinct(mr.c.organisation_id, mr.c.cycle_year, mr.c.metric_key)
+        .where(mr.c.cycle_year.in_(years))
+        .order_by(mr.c.organisation_id, mr.c.cycle_year, mr.c.metric_key, mr.c.id.desc())
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            latest.c.organisation_id,
+            latest.c.cycle_year,
+            latest.c.metric_key,
+            latest.c.previous_value,
+        ).where(latest.c.value.is_(None))
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            **{k: VALUE_KEY_SCHEMA[k] for k in list(VALUE_KEY_SCHEMA)[:3]},
+            "previous_value": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def replace_references(
+    session: Session, years: list[int], rows: list[dict[str, Any]], run_id: int
+) -> None:
+    session.execute(delete(orf).where(orf.c.cycle_year.in_(years)))
+    if rows:
+        session.execute(insert(orf), [{**r, "run_id": run_id} for r in rows])
+
+
+def insert_restatements(
+    session: Session, rows: list[dict[str, Any]], trigger: str, run_id: int
+) -> None:
+    if rows:
+        session.execute(insert(mr), [{**r, "trigger": trigger, "run_id": run_id} for r in rows])

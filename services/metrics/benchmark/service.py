@@ -633,8 +633,14 @@ def recompute(
     values = engine.compute_metric_values(answers, {y: load_catalogue(y) for y in all_years})
     stats = engine.compute_benchmarks(values, orgs, min_n, include_past=True)
     keep = pl.col("cycle_year").is_in(affected)
-    value_rows = values.filter(keep).to_dicts()
-    member_rows = orgs.filter(keep).to_dicts()
+    kept_values = values.filter(keep)
+    kept_orgs = orgs.filter(keep)
+    restated = restatements(
+        repo.values_frame(session, affected), kept_values, repo.withdrawn(session, affected)
+    )
+    references = engine.compute_references(kept_values, kept_orgs, min_n)
+    value_rows = kept_values.to_dicts()
+    member_rows = kept_orgs.to_dicts()
     stat_rows = stats.filter(keep).to_dicts()
     repo.replace(session, affected, value_rows, member_rows, stat_rows)
     detail = {
@@ -642,16 +648,51 @@ def recompute(
         "metric_values": len(value_rows),
         "statistics": len(stat_rows),
         "organisations": len(member_rows),
+        "restated": restated.height,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    runs.record(
+    run_id = runs.record(
         session,
         kind="benchmark",
         scope={"cycle_years": affected},
         trigger=trigger,
         detail=detail,
     )
+    repo.replace_references(session, affected, references.to_dicts(), run_id)
+    repo.insert_restatements(session, restated.to_dicts(), trigger, run_id)
     return detail
+
+
+def restatements(old: pl.DataFrame, new: pl.DataFrame, withdrawn: pl.DataFrame) -> pl.DataFrame:
+    """The figures a recompute changes: (organisation_id, cycle_year, metric_key,
+    previous_value, value). A figure that changed, or disappeared (value null: its
+    submission was reopened), is restated from its old value; a figure that reappears
+    (accepted again) is restated from the value it had before it was withdrawn, when the
+    two differ. ``withdrawn``: each figure's latest restatement if that withdrew it."""
+    keys = ["organisation_id", "cycle_year", "metric_key"]
+    joined = old.lazy().join(new.lazy(), on=keys, how="full", coalesce=True, suffix="_new")
+    changed = joined.filter(
+        pl.col("value").is_not_null()
+        & (pl.col("value_new").is_null() | (pl.col("value_new") != pl.col("value")))
+    ).select(*keys, pl.col("value").alias("previous_value"), pl.col("value_new").alias("value"))
+    back = (
+        joined.filter(pl.col("value").is_null() & pl.col("value_new").is_not_null())
+        .join(withdrawn.lazy(), on=keys, how="inner")
+        .filter(pl.col("previous_value") != pl.col("value_new"))
+        .select(*keys, "previous_value", pl.col("value_new").alias("value"))
+    )
+    return (
+        pl.concat([changed, back])
+        .select(
+            pl.col("organisation_id").cast(pl.Int64),
+            pl.col("cycle_year").cast(pl.Int32),
+            pl.col("metric_key").cast(pl.String),
+            pl.col("previous_value").cast(pl.Float64),
+            pl.col("value").cast(pl.Float64),
+        )
+        .sort(keys)
+        .collect()
+    )
 
 
 # ------------------------------------------------------------------ event handlers

@@ -1,0 +1,208 @@
+"""Reviewer checks on a submission: outlier flags (on save and on submit) and its data
+quality score.
+
+Peer figures come from the metrics service through the table it publishes for this
+(``outlier_references``: the last published cycle's distribution per peer group and
+metric) and the organisation's history from ``metric_values``; both are read-only here.
+The peer group of a check is the organisation's type group (``type:L``) when metrics
+published one for the metric (at least the disclosure threshold of organisations),
+otherwise all participants.
+
+A metric with any flag needs the participant's comment before the submission can be
+submitted: the flags become one warning per metric with rule key ``outlier.<metric>``,
+answered through the same ``warning_comments`` as the catalogue's warning rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.ingest.checks import engine
+from services.ingest.checks import repository as repo
+from services.ingest.checks.engine import Flag, Quality
+from shared.catalogue import Catalogue, Issue
+from shared.catalogue import formula as fx
+from shared.clock import LONDON
+
+RULE_PREFIX = "outlier."
+
+
+def metric_values(
+    catalogue: Catalogue, module: str, answers: dict[str, object], context: dict[str, object]
+) -> dict[str, float]:
+    """The module's metric values from these answers (and the organisation's answers to
+    other modules), by the catalogue's formulas; metrics without a value are left out."""
+    env: dict[str, float | None] = dict(catalogue.numeric_answers(context))
+    env.update(catalogue.numeric_answers(answers))
+    out: dict[str, float] = {}
+    for key, metric in catalogue.metrics_for(module).items():
+        value = metric.evaluate(env)
+        if engine.finite(value):
+            assert value is not None
+            out[key] = value
+    return out
+
+
+def flags_for(
+    session: Session,
+    sub: dict[str, Any],
+    catalogue: Catalogue,
+    values: dict[str, float],
+) -> list[Flag]:
+    """Every flag of these metric values of ``sub`` (its organisation, cycle and type)."""
+    if not values:
+        return []
+    year = sub["cycle_year"]
+    flags: list[Flag] = []
+    if catalogue.modules[sub["module"]].peer_comparison:
+        ref_year = repo.last_published_year(session, before=year)
+        if ref_year is not None:
+            own_group = f"type:{sub['organisation_type']}"
+            refs = repo.references(session, ref_year, list(values), (own_group, "all"))
+            for key, x in values.items():
+                ref = refs.get((own_group, key)) or refs.get(("all", key))
+                if ref is not None:
+                    flags.extend(
+                        engine.peer_flags(catalogue.metrics[key], x, ref, catalogue.thresholds(key))
+                    )
+    history = repo.history(session, sub["organisation_id"], list(values), before=year)
+    for key, x in values.items():
+        if key in history:
+            flags.extend(
+                engine.history_flags(
+                    catalogue.metrics[key], x, year, history[key], catalogue.thresholds(key)
+                )
+            )
+    return flags
+
+
+def issues(catalogue: Catalogue, flags: list[Flag] | list[dict[str, Any]]) -> list[Issue]:
+    """One warning per flagged metric, naming its inputs, its reasons joined."""
+    by_metric: dict[str, list[str]] = {}
+    for f in flags:
+        key, reason = (
+            (f.metric_key, f.reason) if isinstance(f, Flag) else (f["metric_key"], f["reason"])
+        )
+        by_metric.setdefault(key, []).append(reason)
+    out = []
+    for key, reasons in by_metric.items():
+        metric = catalogue.metrics.get(key)
+        inputs = metric.inputs if metric is not None else ()
+        out.append(
+            Issue(
+                tuple(inputs),
+                "warning",
+                "outlier",
+                " ".join(reasons) + " Say why in a comment, or correct the answers.",
+                RULE_PREFIX + key,
+            )
+        )
+    return out
+
+
+def check(
+    session: Session,
+    sub: dict[str, Any],
+    catalogue: Catalogue,
+    answers: dict[str, object],
+    context: dict[str, object],
+) -> list[Flag]:
+    """Compute and store the submission's flags (replacing the previous ones)."""
+    flags = flags_for(
+        session, sub, catalogue, metric_values(catalogue, sub["module"], answers, context)
+    )
+    repo.replace_flags(session, sub["id"], flags)
+    return flags
+
+
+# ------------------------------------------------------------------ data quality
+
+
+def expected_questions(catalogue: Catalogue, module: str) -> list[str]:
+    """Questions a complete submission answers: the required ones and every input of the
+    module's metrics that belongs to the module."""
+    own = catalogue.questions_for(module)
+    wanted = {k for k, q in own.items() if q.required}
+    for metric in catalogue.metrics_for(module).values():
+        wanted.update(k for k in metric.inputs if k in own)
+    return [k for k in own if k in wanted]
+
+
+def rules_checked(
+    catalogue: Catalogue, module: str, answers: dict[str, object], context: dict[str, object]
+) -> tuple[list[str], list[str]]:
+    """(rules that could be checked, those that failed): a rule is checked when one of its
+    questions is in ``module`` and all its inputs are answered."""
+    env: dict[str, float | None] = dict(catalogue.numeric_answers(context))
+    env.update(catalogue.numeric_answers(answers))
+    checked, failed = [], []
+    for rule in catalogue.rules.values():
+        if not any(catalogue.questions[k].module == module for k in rule.questions):
+            continue
+        ok = fx.evaluate_check(rule.ast, env)
+        if ok is None:
+            continue
+        checked.append(rule.key)
+        if not ok:
+            failed.append(rule.key)
+    return checked, failed
+
+
+def quality(
+    session: Session,
+    sub: dict[str, Any],
+    catalogue: Catalogue,
+    answers: dict[str, object],
+    context: dict[str, object],
+    flags: list[Flag] | list[dict[str, Any]],
+) -> Quality:
+    expected = expected_questions(catalogue, sub["module"])
+    answered = [k for k in expected if answers.get(k) is not None]
+    checked, failed = rules_checked(catalogue, sub["module"], answers, context)
+    values = metric_values(catalogue, sub["module"], answers, context)
+    flagged = sorted({f.metric_key if isinstance(f, Flag) else f["metric_key"] for f in flags})
+    deadline = sub.get("cycle_deadline")
+    first = repo.first_submitted_at(session, sub["id"])
+    days_late: int | None = None
+    if deadline is not None:
+        moment = first if first is not None else repo.db_now(session)
+        days_late = (moment.astimezone(LONDON).date() - deadline).days
+        if first is None and days_late <= 0:
+            days_late = None  # a draft before the deadline is on time so far
+    return Quality(
+        completeness=engine.share(len(answered), len(expected)),
+        timeliness=engine.timeliness(days_late),
+        consistency=engine.share(len(checked) - len(failed), len(checked)),
+        outliers=engine.share(len(values) - len([k for k in flagged if k in values]), len(values)),
+        detail={
+            "expected_questions": expected,
+            "missing_questions": [k for k in expected if k not in answered],
+            "deadline": deadline.isoformat() if deadline else None,
+            "first_submitted_at": first.isoformat() if first else None,
+            "days_late": max(days_late, 0) if days_late is not None else 0,
+            "rules_checked": checked,
+            "rules_failed": failed,
+            "metrics_with_value": sorted(values),
+            "metrics_flagged": flagged,
+        },
+    )
+
+
+def store_quality(session: Session, sub: dict[str, Any], q: Quality) -> None:
+    repo.upsert_quality(
+        session,
+        {
+            "submission_id": sub["id"],
+            "organisation_id": sub["organisation_id"],
+            "cycle_year": sub["cycle_year"],
+            "module": sub["module"],
+            "score": q.score,
+            "completeness": q.completeness,
+            "timeliness": q.timeliness,
+            "consistency": q.consistency,
+            "outliers": q.outliers,
+            "detail": q.detail,
+        },
+    )
