@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.catalogue.router import router as catalogue_router
+from services.ingest.checks.router import router as checks_router
 from services.ingest.cycles.router import router as cycles_router
 from services.ingest.feedback.router import router as feedback_router
 from services.ingest.imports.router import router as imports_router
@@ -35,6 +36,7 @@ ROUTERS = [
     feedback_router,
     outbox_router,
     workshops_router,
+    checks_router,
 ]
 
 

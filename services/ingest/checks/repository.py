@@ -15,6 +15,8 @@ from services.ingest.checks.engine import Flag, Reference
 from shared.db.tables.ingest import cycles as c
 from shared.db.tables.ingest_submissions import submission_audit as au
 from shared.db.tables.ingest_submissions import submission_warning_comments as wc
+from shared.db.tables.ingest_submissions import submissions as s
+from shared.db.tables.ingest_trust import FLAG_CHECKS
 from shared.db.tables.ingest_trust import submission_flags as sf
 from shared.db.tables.ingest_trust import submission_quality as sq
 from shared.db.tables.metrics_benchmark import metric_values as mv
@@ -92,9 +94,25 @@ def flags(session: Session, submission_id: int) -> list[dict[str, Any]]:
         select(sf, wc.c.comment, wc.c.created_by.label("commented_by"))
         .outerjoin(wc, (wc.c.submission_id == sf.c.submission_id) & (wc.c.rule_key == rule))
         .where(sf.c.submission_id == submission_id)
-        .order_by(sf.c.metric_key, sf.c.check)
+        .order_by(sf.c.metric_key)
     ).mappings()
-    return [dict(r) for r in rows]
+    # Each metric's checks in the order the rules list them (peers first, then history).
+    return sorted(
+        (dict(r) for r in rows), key=lambda r: (r["metric_key"], FLAG_CHECKS.index(r["check"]))
+    )
+
+
+def submission(session: Session, submission_id: int) -> dict[str, Any] | None:
+    row = (
+        session.execute(
+            select(s.c.id, s.c.organisation_id, s.c.module, s.c.state, c.c.year.label("cycle_year"))
+            .join(c, c.c.id == s.c.cycle_id)
+            .where(s.c.id == submission_id)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
 
 
 def first_submitted_at(session: Session, submission_id: int) -> datetime | None:

@@ -15,6 +15,7 @@ answered through the same ``warning_comments`` as the catalogue's warning rules.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,9 +23,11 @@ from sqlalchemy.orm import Session
 from services.ingest.checks import engine
 from services.ingest.checks import repository as repo
 from services.ingest.checks.engine import Flag, Quality
-from shared.catalogue import Catalogue, Issue
+from shared.auth import Principal
+from shared.catalogue import Catalogue, Issue, load_catalogue
 from shared.catalogue import formula as fx
 from shared.clock import LONDON
+from shared.errors import Forbidden, NotFound
 
 RULE_PREFIX = "outlier."
 
@@ -206,3 +209,122 @@ def store_quality(session: Session, sub: dict[str, Any], q: Quality) -> None:
             "detail": q.detail,
         },
     )
+
+
+# ------------------------------------------------------------------ reads
+
+
+_FLAG_NUMBERS = (
+    "peer_group_key",
+    "reference_cycle_year",
+    "n_organisations",
+    "median",
+    "mad",
+    "modified_z",
+    "q1",
+    "q3",
+    "iqr",
+    "lower_fence",
+    "upper_fence",
+    "history_n",
+    "history_mean",
+    "history_sd",
+    "previous_value",
+    "change_pct",
+    "threshold",
+)
+
+
+def _require_reader(principal: Principal, organisation_id: int) -> None:
+    if principal.is_admin:
+        return
+    if not principal.has_any_role(("participant",)):
+        raise Forbidden(
+            "Only reviewers (admins) and participants of the organisation can read its checks.",
+            code="role_forbidden",
+        )
+    principal.require_organisation(organisation_id)
+
+
+def flag_rows(
+    session: Session, principal: Principal, submission_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    sub = repo.submission(session, submission_id)
+    if sub is None:
+        raise NotFound(f"There is no submission {submission_id}.", code="submission_not_found")
+    _require_reader(principal, sub["organisation_id"])
+    catalogue = load_catalogue(sub["cycle_year"])
+    rows = []
+    for f in repo.flags(session, submission_id):
+        detail = f["detail"]
+        metric = catalogue.metrics.get(f["metric_key"])
+        rows.append(
+            {
+                "submission_id": submission_id,
+                "organisation_id": sub["organisation_id"],
+                "cycle_year": sub["cycle_year"],
+                "metric_key": f["metric_key"],
+                "metric_name": metric.name if metric else f["metric_key"],
+                "check": f["check"],
+                "value": f["value"],
+                "reason": f["reason"],
+                **{k: detail.get(k) for k in _FLAG_NUMBERS},
+                "comment": f["comment"],
+                "commented_by": f["commented_by"],
+                "checked_at": f["checked_at"],
+            }
+        )
+    return sub, rows
+
+
+def _scope(principal: Principal, organisation_id: int | None) -> list[int] | None:
+    if principal.is_admin:
+        return None if organisation_id is None else [organisation_id]
+    if not principal.has_any_role(("participant",)):
+        raise Forbidden(
+            "Only reviewers (admins) and participants can read data quality.",
+            code="role_forbidden",
+        )
+    if organisation_id is not None:
+        principal.require_organisation(organisation_id)
+        return [organisation_id]
+    return sorted(principal.organisations)
+
+
+def quality_rows(
+    session: Session, principal: Principal, cycle: int | None, organisation_id: int | None
+) -> list[dict[str, Any]]:
+    rows = repo.quality_rows(session, cycle, _scope(principal, organisation_id))
+    return [
+        {
+            **{k: r[k] for k in ("submission_id", "organisation_id", "cycle_year", "module")},
+            **{k: r[k] for k in ("score", "completeness", "timeliness", "consistency", "outliers")},
+            "days_late": r["detail"].get("days_late", 0),
+            "deadline": r["detail"].get("deadline"),
+            "missing_questions": r["detail"].get("missing_questions", []),
+            "rules_failed": r["detail"].get("rules_failed", []),
+            "metrics_flagged": r["detail"].get("metrics_flagged", []),
+            "computed_at": r["computed_at"],
+        }
+        for r in rows
+    ]
+
+
+PARTS = ("score", "completeness", "timeliness", "consistency", "outliers")
+
+
+def organisation_quality(
+    session: Session, principal: Principal, cycle: int | None, organisation_id: int | None
+) -> list[dict[str, Any]]:
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in repo.quality_rows(session, cycle, _scope(principal, organisation_id)):
+        groups.setdefault((r["organisation_id"], r["cycle_year"]), []).append(r)
+    return [
+        {
+            "organisation_id": org,
+            "cycle_year": year,
+            "submissions": len(rows),
+            **{p: math.fsum(r[p] for r in rows) / len(rows) for p in PARTS},
+        }
+        for (org, year), rows in sorted(groups.items())
+    ]
