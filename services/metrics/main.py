@@ -12,6 +12,7 @@ from services.metrics.benchmark.router import router as results_router
 from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
+from services.metrics.neighbours.router import router as neighbours_router
 from services.metrics.nps.router import router as nps_router
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
@@ -35,6 +36,7 @@ ROUTERS = [
     feedback_router,
     nps_router,
     workshops_router,
+    neighbours_router,
 ]
 
 

@@ -473,6 +473,23 @@ def compute_custom_group(
     return _suppress(agg, min_n).sort("metric_key").collect()
 
 
+def compute_group_of(values: pl.DataFrame, key: str, cycle_year: int, min_n: int) -> pl.DataFrame:
+    """Statistics per metric over exactly the values given (a saved group's members, already
+    chosen by the caller), reported as group ``key`` of ``cycle_year``; same columns and
+    suppression as ``compute_benchmarks``."""
+    _check_min_n(min_n)
+    agg = (
+        _cast(values, VALUES_SCHEMA)
+        .group_by("metric_key")
+        .agg(_stats())
+        .with_columns(
+            pl.lit(cycle_year, dtype=pl.Int32).alias("cycle_year"),
+            pl.lit(key).alias("peer_group_key"),
+        )
+    )
+    return _suppress(agg, min_n).sort("metric_key").collect()
+
+
 # ---------------------------------------------------------------- positions
 
 

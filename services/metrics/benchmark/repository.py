@@ -29,6 +29,7 @@ from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
 from shared.db.tables.metrics_benchmark import metric_values as mv
 from shared.db.tables.metrics_trust import metric_restatements as mr
 from shared.db.tables.metrics_trust import outlier_references as orf
+from shared.db.tables.metrics_trust import saved_peer_groups as spg
 
 GROUP_VALUES_SCHEMA = {
     "cycle_year": pl.Int32,
@@ -207,6 +208,17 @@ def codes(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int]
         .where(c.c.year.in_(years), oc.c.organisation_id.in_({i for _, i in pairs}))
     )
     return {(r[0], r[1]): r[2] for r in rows}
+
+
+def saved_group(session: Session, group_id: int) -> dict[str, Any] | None:
+    row = session.execute(
+        select(spg.c.organisation_id, spg.c.cycle_year, spg.c.members).where(spg.c.id == group_id)
+    ).first()
+    return (
+        None
+        if row is None
+        else {"organisation_id": row[0], "cycle_year": row[1], "members": row[2]}
+    )
 
 
 def peer_groups(session: Session, year: int) -> list[dict[str, Any]]:

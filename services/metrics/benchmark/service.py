@@ -44,6 +44,9 @@ class PeerGroup:
     key: str
     filters: dict[str, Any] = field(default_factory=dict)  # custom only
     custom: bool = False
+    # A saved group (``saved:<id>``): its id, then its members once read (bind_saved).
+    saved_id: int | None = None
+    members: frozenset[int] | None = None
 
     def source_year(self, year: int) -> int:
         return int(self.filters.get("cycle", year))
@@ -211,6 +214,8 @@ def resolve_group(
         return PeerGroup(key, custom, custom=True)
     key = peer_group or "all"
     kind, _, value = key.partition(":")
+    if kind == "saved" and value.isdigit() and 0 < int(value) <= 2_147_483_647:
+        return PeerGroup(key, custom=True, saved_id=int(value))
     valid = (
         key in ("all", "past")
         or (kind == "type" and value in engine.ORG_TYPES)
@@ -222,12 +227,31 @@ def resolve_group(
         raise _bad_group(
             f"{key!r} is not a peer group; use all, past, type:<E|S|W|C|D|L|M|O>, "
             f"nation:<{'|'.join(NATIONS)}>, partnership:<true|false>, "
-            f"size:<{'|'.join(SIZE_LABELS)}>, or custom filters."
+            f"size:<{'|'.join(SIZE_LABELS)}>, saved:<id> (a saved peer group), or custom "
+            "filters."
         )
     return PeerGroup(key)
 
 
+def bind_saved(session: Session, group: PeerGroup, organisation_id: int, year: int) -> PeerGroup:
+    """A saved group with its members, if it is ``organisation_id``'s for cycle ``year``;
+    any other group as it is. Another organisation's group is not found (404), so its
+    existence is not disclosed."""
+    if group.saved_id is None:
+        return group
+    row = repo.saved_group(session, group.saved_id)
+    if row is None or row["organisation_id"] != organisation_id or row["cycle_year"] != year:
+        raise NotFound(
+            f"Organisation {organisation_id} has no saved peer group {group.saved_id} for "
+            f"cycle {year}.",
+            code="peer_group_not_found",
+        )
+    return replace(group, members=frozenset(row["members"]))
+
+
 def _membership(group: PeerGroup) -> pl.Expr:
+    if group.members is not None:
+        return pl.col("organisation_id").is_in(sorted(group.members))
     if group.custom:
         f = group.filters
         conds = [pl.lit(True)]
@@ -254,6 +278,8 @@ def _membership(group: PeerGroup) -> pl.Expr:
 
 def _sql_membership(group: PeerGroup) -> dict[str, list[Any]]:
     """The same membership as ``_membership``, for the database to filter on first."""
+    if group.members is not None:
+        return {"organisation_id": sorted(group.members)}
     if group.custom:
         names = {"type": "type", "nation": "nation", "size": "size_band"}
         out = {names[k]: list(v) for k, v in group.filters.items() if k in names}
@@ -294,6 +320,17 @@ def group_statistics(
 ) -> dict[tuple[int, str], dict[str, Any]]:
     if not group.custom:
         return repo.statistics(session, years, group.key, metric)
+    if group.members is not None:
+        frame = values if values is not None else group_values(session, group, years[0], metric)
+        stats = engine.compute_group_of(
+            frame.filter(pl.col("cycle_year") == years[0]).select(
+                "cycle_year", "organisation_id", "metric_key", "value"
+            ),
+            group.key,
+            years[0],
+            settings.disclosure_min_n,
+        )
+        return {(years[0], row["metric_key"]): row for row in stats.to_dicts()}
     out: dict[tuple[int, str], dict[str, Any]] = {}
     for year in years:
         source = group.source_year(year)
@@ -363,6 +400,7 @@ def comparison(
     cycle = access.cycle
     year = cycle["year"]
     catalogue = catalogue_of(year)
+    group = bind_saved(session, group, organisation_id, year)
     mine = repo.my_values(session, organisation_id, [year])
     peers = group_values(session, group, year)
     stats = group_statistics(session, settings, group, [year], values=peers)
@@ -431,6 +469,7 @@ def distribution(
     cycle = access.cycle
     year = cycle["year"]
     metric = metric_of(catalogue_of(year), metric_key)
+    group = bind_saved(session, group, organisation_id, year)
     peers = group_values(session, group, year, metric=metric_key)
     stat = group_statistics(session, settings, group, [year], metric=metric_key, values=peers)
     figures = _stat_fields(stat.get((year, metric_key)))
@@ -481,6 +520,10 @@ def distribution(
 def check_trends_group(group: PeerGroup) -> None:
     if group.custom and "cycle" in group.filters:
         raise _bad_group("peer_cycle cannot be used with trends.", "query.peer_cycle")
+    if group.saved_id is not None:
+        raise _bad_group(
+            "A saved peer group belongs to one cycle; trends need a standard or custom group."
+        )
 
 
 def trends(
