@@ -158,6 +158,22 @@ def audit(
     return [dict(r) for r in rows], total
 
 
+def since_last_acceptance(session: Session, submission_id: int) -> list[dict[str, Any]] | None:
+    """The audit entries after the submission's last acceptance, oldest first; None if it
+    was never accepted."""
+    last = session.execute(
+        select(func.max(au.c.id)).where(
+            au.c.submission_id == submission_id, au.c.action == "accepted"
+        )
+    ).scalar_one()
+    if last is None:
+        return None
+    rows = session.execute(
+        select(au).where(au.c.submission_id == submission_id, au.c.id > last).order_by(au.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def replace_warning_comments(
     session: Session, submission_id: int, rows: list[dict[str, Any]]
 ) -> None:

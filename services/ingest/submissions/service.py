@@ -219,6 +219,7 @@ def _detail(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
     issues += checks.issues(catalogue, checks_repo.flags(session, sub["id"]))
     return {
         **sub,
+        **_since_acceptance(session, sub),
         "answers": answers,
         "answer_comments": {k: r["comment"] for k, r in rows.items() if r["comment"]},
         "warning_comments": repo.warning_comments(session, sub["id"]),
@@ -226,6 +227,34 @@ def _detail(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
         if sub["state"] == "returned"
         else [],
         "issues": [i.to_dict() for i in issues],
+    }
+
+
+def _since_acceptance(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
+    """Change after acceptance: for a submission accepted before and reopened, the fields
+    changed since that acceptance (from the audit trail: each answer's value then and
+    now, who changed it last and when) and that it needs accepting again."""
+    entries = repo.since_last_acceptance(session, sub["id"])
+    if entries is None or sub["state"] == "accepted":
+        return {"reacceptance_required": False, "changes_since_acceptance": []}
+    changes: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if e["action"] not in ("answer_set", "answer_removed") or e["question_key"] is None:
+            continue
+        change = changes.setdefault(e["question_key"], {"accepted_value": e["old_value"]})
+        change.update(
+            question_key=e["question_key"],
+            current_value=e["new_value"],
+            changed_by=e["actor"],
+            changed_at=e["at"],
+        )
+    reopened = next((e for e in entries if e["action"] == "reopened"), None)
+    return {
+        "reacceptance_required": True,
+        "reopened_reason": reopened["reason"] if reopened else None,
+        "changes_since_acceptance": [
+            c for _k, c in sorted(changes.items()) if c["accepted_value"] != c["current_value"]
+        ],
     }
 
 

@@ -366,3 +366,26 @@ def insert_restatements(
 ) -> None:
     if rows:
         session.execute(insert(mr), [{**r, "trigger": trigger, "run_id": run_id} for r in rows])
+
+
+def restated(
+    session: Session, organisation_id: int, years: list[int], metric: str | None = None
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Per (cycle, metric) of the organisation: its latest restatement that set a value
+    (restated_at, previous_value, value)."""
+    query = (
+        select(mr.c.cycle_year, mr.c.metric_key, mr.c.restated_at, mr.c.previous_value, mr.c.value)
+        .distinct(mr.c.cycle_year, mr.c.metric_key)
+        .where(
+            mr.c.organisation_id == organisation_id,
+            mr.c.cycle_year.in_(years),
+            mr.c.value.is_not(None),
+        )
+        .order_by(mr.c.cycle_year, mr.c.metric_key, mr.c.id.desc())
+    )
+    if metric is not None:
+        query = query.where(mr.c.metric_key == metric)
+    return {
+        (r[0], r[1]): {"restated_at": r[2], "previous_value": r[3], "value": r[4]}
+        for r in session.execute(query)
+    }

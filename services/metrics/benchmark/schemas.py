@@ -5,7 +5,7 @@ row's ``unit`` (percent: 0-100 points; gbp: pounds; ratio: a plain ratio)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -54,6 +54,12 @@ class ComparisonRow(_Context, _Figures):
     quartile_band: int | None = Field(description="1 = best quarter ... 4 = worst")
     rank: int | None = Field(description="1 = best")
     rank_of: int | None
+    my_value_restated_at: datetime | None = Field(
+        description="When your value was restated (accepted data changed after acceptance)"
+    )
+    my_previous_value: float | None = Field(description="Your value before that restatement")
+    explain_value: str | None = Field(description="Path of your value's explanation")
+    explain_statistic: str = Field(description="Path of the benchmark statistics' explanation")
 
 
 _CONTEXT: dict[str, Any] = {
@@ -88,6 +94,12 @@ _COMPARISON_ROW: dict[str, Any] = {
     "quartile_band": 2,
     "rank": 15,
     "rank_of": 41,
+    "my_value_restated_at": None,
+    "my_previous_value": None,
+    "explain_value": "/api/v1/explain/metric-value?organisation_id=12&cycle=2020"
+    "&metric=cost_per_user",
+    "explain_statistic": "/api/v1/explain/benchmark?organisation_id=12&cycle=2020"
+    "&metric=cost_per_user&peer_group=all",
 }
 
 
@@ -190,6 +202,10 @@ class TrendRow(_Figures):
     definition_changed: bool = Field(description="The metric's definition changed this cycle")
     introduced: bool = Field(description="First cycle with this metric")
     my_value: float | None
+    my_value_restated_at: datetime | None = Field(
+        description="When your value was restated (accepted data changed after acceptance)"
+    )
+    my_previous_value: float | None = Field(description="Your value before that restatement")
 
 
 class Trends(Page[TrendRow], _Context):
@@ -222,6 +238,8 @@ class Trends(Page[TrendRow], _Context):
                             "definition_changed": False,
                             "introduced": False,
                             "my_value": 0.38,
+                            "my_value_restated_at": "2021-02-01T10:00:00Z",
+                            "my_previous_value": 0.41,
                         }
                     ],
                     **_PAGE,

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -389,6 +390,39 @@ def _context(
     }
 
 
+def restatement(
+    restated: dict[tuple[int, str], dict[str, Any]], year: int, metric: str, value: float | None
+) -> dict[str, Any]:
+    """``my_value_restated_at`` and ``my_previous_value`` for a figure: from its latest
+    restatement, if that produced the value shown."""
+    r = restated.get((year, metric))
+    if r is None or value is None or r["value"] != value:
+        return {"my_value_restated_at": None, "my_previous_value": None}
+    return {"my_value_restated_at": r["restated_at"], "my_previous_value": r["previous_value"]}
+
+
+def explain_paths(organisation_id: int, year: int, metric: str, group: PeerGroup) -> dict[str, str]:
+    base = {"organisation_id": organisation_id, "cycle": year, "metric": metric}
+    group_query: dict[str, Any] = {"peer_group": group.key}
+    if group.custom and group.saved_id is None:
+        group_query = {
+            k: v
+            for k, v in {
+                "type": group.filters.get("type"),
+                "nation": group.filters.get("nation"),
+                "partnership": group.filters.get("partnership"),
+                "size": group.filters.get("size"),
+                "peer_cycle": group.filters.get("cycle"),
+            }.items()
+            if v is not None
+        }
+    return {
+        "explain_value": "/api/v1/explain/metric-value?" + urlencode(base),
+        "explain_statistic": "/api/v1/explain/benchmark?"
+        + urlencode({**base, **group_query}, doseq=True),
+    }
+
+
 def comparison(
     session: Session,
     settings: Settings,
@@ -416,6 +450,7 @@ def comparison(
             by_metric[row["metric_key"]] = (row["value"], row["mine"])
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
     context = _context(cycle, group, code, access.name_of(year, organisation_id))
+    restated = repo.restated(session, organisation_id, [year])
     rows = []
     for metric in catalogue.metrics.values():
         if not catalogue.modules[metric.module].peer_comparison:
@@ -444,8 +479,12 @@ def comparison(
                 "quartile_band": band,
                 "rank": rank,
                 "rank_of": rank_of,
+                **restatement(restated, year, metric.key, value),
+                **explain_paths(organisation_id, year, metric.key, group),
             }
         )
+        if value is None:
+            rows[-1]["explain_value"] = None
     return {
         **context,
         "organisation_id": organisation_id,
@@ -551,6 +590,7 @@ def trends(
     ]
     stats = group_statistics(session, settings, group, years, metric=metric_key)
     mine = repo.my_values(session, organisation_id, years, metric_key)
+    restated = repo.restated(session, organisation_id, years, metric_key)
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
     name = access.name_of(year, organisation_id)
     rows = []
@@ -570,6 +610,7 @@ def trends(
                 "definition_changed": y in m.changed_in,
                 "introduced": y == m.introduced_in,
                 "my_value": mine.get((y, metric_key)),
+                **restatement(restated, y, metric_key, mine.get((y, metric_key))),
                 **_stat_fields(stats.get((y, metric_key))),
             }
         )
