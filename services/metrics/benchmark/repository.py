@@ -23,6 +23,7 @@ from shared.db.tables.ingest import organisation_codes as oc
 from shared.db.tables.ingest import organisations as o
 from shared.db.tables.ingest_submissions import submission_answers as a
 from shared.db.tables.ingest_submissions import submissions as s
+from shared.db.tables.ingest_trust import submission_quality as sq
 from shared.db.tables.metrics import computation_runs as runs
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
 from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
@@ -389,3 +390,21 @@ def restated(
         (r[0], r[1]): {"restated_at": r[2], "previous_value": r[3], "value": r[4]}
         for r in session.execute(query)
     }
+
+
+def data_quality(session: Session, organisation_id: int, year: int) -> dict[str, Any] | None:
+    """The mean quality of the organisation's accepted submissions in the cycle."""
+    parts = ("score", "completeness", "timeliness", "consistency", "outliers")
+    row = session.execute(
+        select(func.count(), *[func.avg(sq.c[p]) for p in parts])
+        .select_from(sq)
+        .join(s, s.c.id == sq.c.submission_id)
+        .where(
+            sq.c.organisation_id == organisation_id,
+            sq.c.cycle_year == year,
+            s.c.state == "accepted",
+        )
+    ).one()
+    if not row[0]:
+        return None
+    return {"submissions": row[0], **{p: float(v) for p, v in zip(parts, row[1:], strict=True)}}

@@ -103,8 +103,23 @@ _COMPARISON_ROW: dict[str, Any] = {
 }
 
 
+class DataQuality(BaseModel):
+    """The data quality of the organisation's accepted submissions in the cycle (scored by
+    ingest at submission): the mean of their scores and parts."""
+
+    submissions: int
+    score: float = Field(description="0-100: 25 × the sum of the four parts")
+    completeness: float = Field(description="0-1: expected questions answered")
+    timeliness: float = Field(description="0-1: submitted by the cycle's deadline")
+    consistency: float = Field(description="0-1: cross-field rules passed")
+    outliers: float = Field(description="0-1: metric values not flagged")
+
+
 class Comparison(Page[ComparisonRow], _Context):
     organisation_id: int
+    data_quality: DataQuality | None = Field(
+        description="Your accepted data's quality score and its parts; null if not scored"
+    )
     results_release_date: date | None
     access_ends_on: date | None
     peer_group_custom: bool
@@ -120,6 +135,14 @@ class Comparison(Page[ComparisonRow], _Context):
                     "results_release_date": "2020-11-30",
                     "access_ends_on": "2023-11-30",
                     "peer_group_custom": False,
+                    "data_quality": {
+                        "submissions": 2,
+                        "score": 92.5,
+                        "completeness": 0.9,
+                        "timeliness": 1.0,
+                        "consistency": 1.0,
+                        "outliers": 0.8,
+                    },
                     "min_n": 5,
                     "workshop_ids": [],
                     "items": [_COMPARISON_ROW],

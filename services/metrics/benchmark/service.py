@@ -490,6 +490,7 @@ def comparison(
         "organisation_id": organisation_id,
         "access_ends_on": cycle["access_ends_on"],
         "peer_group_custom": group.custom,
+        "data_quality": repo.data_quality(session, organisation_id, year),
         "min_n": settings.disclosure_min_n,
         "workshop_ids": access.workshop_ids,
         "rows": rows,
