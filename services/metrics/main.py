@@ -12,6 +12,7 @@ from services.metrics.benchmark.router import router as results_router
 from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
+from services.metrics.explain.router import router as explain_router
 from services.metrics.neighbours.router import router as neighbours_router
 from services.metrics.nps.router import router as nps_router
 from services.metrics.runs.jobs import JobRunner
@@ -37,6 +38,7 @@ ROUTERS = [
     nps_router,
     workshops_router,
     neighbours_router,
+    explain_router,
 ]
 
 

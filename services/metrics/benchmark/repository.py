@@ -137,6 +137,28 @@ _SNAPSHOT = f"""
     """
 
 
+def snapshot_now(session: Session, year: int, organisation_id: int) -> dict[str, Any]:
+    """What ``service.check_access`` needs, read in this session (for the endpoints
+    that do not go through the results cache and its batched ``snapshots``)."""
+    cycle = session.execute(select(c).where(c.c.year == year)).mappings().first()
+    exists = session.execute(select(o.c.id).where(o.c.id == organisation_id)).first()
+    run = session.execute(
+        select(runs.c.id, runs.c.started_at)
+        .where(runs.c.kind == "benchmark")
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "cycle_id": cycle["id"] if cycle else None,
+        "year": year,
+        "status": cycle["status"] if cycle else None,
+        "results_release_date": cycle["results_release_date"] if cycle else None,
+        "organisation_exists": exists is not None,
+        "version": tuple(run) if run else (None, None),
+        "windows": (),
+    }
+
+
 def cycles(session: Session) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(select(c).order_by(c.c.year)).mappings()]
 
@@ -408,3 +430,18 @@ def data_quality(session: Session, organisation_id: int, year: int) -> dict[str,
     if not row[0]:
         return None
     return {"submissions": row[0], **{p: float(v) for p, v in zip(parts, row[1:], strict=True)}}
+
+
+def latest_run(session: Session, year: int) -> dict[str, Any] | None:
+    """The last benchmark computation run that wrote cycle ``year``'s figures."""
+    row = (
+        session.execute(
+            select(runs)
+            .where(runs.c.kind == "benchmark", runs.c.scope["cycle_years"].contains([year]))
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None

@@ -357,7 +357,7 @@ def group_statistics(
 # ------------------------------------------------------------------ tables
 
 
-def _stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
+def stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
     if stat is None:
         return {
             "median": None,
@@ -455,7 +455,7 @@ def comparison(
     for metric in catalogue.metrics.values():
         if not catalogue.modules[metric.module].peer_comparison:
             continue
-        figures = _stat_fields(stats.get((year, metric.key)))
+        figures = stat_fields(stats.get((year, metric.key)))
         value = mine.get((year, metric.key))
         band = rank = rank_of = None
         if value is not None and not figures["suppressed"]:
@@ -512,7 +512,7 @@ def distribution(
     group = bind_saved(session, group, organisation_id, year)
     peers = group_values(session, group, year, metric=metric_key)
     stat = group_statistics(session, settings, group, [year], metric=metric_key, values=peers)
-    figures = _stat_fields(stat.get((year, metric_key)))
+    figures = stat_fields(stat.get((year, metric_key)))
     pairs = {(r[0], r[1]) for r in peers.select("cycle_year", "organisation_id").iter_rows()}
     codes = repo.codes(session, pairs | {(year, organisation_id)})
     my_code = codes.get((year, organisation_id))
@@ -612,7 +612,7 @@ def trends(
                 "introduced": y == m.introduced_in,
                 "my_value": mine.get((y, metric_key)),
                 **restatement(restated, y, metric_key, mine.get((y, metric_key))),
-                **_stat_fields(stats.get((y, metric_key))),
+                **stat_fields(stats.get((y, metric_key))),
             }
         )
     return {

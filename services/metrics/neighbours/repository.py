@@ -12,10 +12,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import cycles as c
-from shared.db.tables.ingest import organisations as o
 from shared.db.tables.ingest_submissions import submission_answers as a
 from shared.db.tables.ingest_submissions import submissions as s
-from shared.db.tables.metrics import computation_runs as runs
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
 from shared.db.tables.metrics_trust import saved_peer_groups as g
 
@@ -26,27 +24,6 @@ MEMBER_SCHEMA = {
     "partnership": pl.Boolean,
     "users": pl.Int64,
 }
-
-
-def snapshot(session: Session, year: int, organisation_id: int) -> dict[str, Any]:
-    """What ``benchmark.service.check_access`` needs, read in this session."""
-    cycle = session.execute(select(c).where(c.c.year == year)).mappings().first()
-    exists = session.execute(select(o.c.id).where(o.c.id == organisation_id)).first()
-    run = session.execute(
-        select(runs.c.id, runs.c.started_at)
-        .where(runs.c.kind == "benchmark")
-        .order_by(runs.c.id.desc())
-        .limit(1)
-    ).first()
-    return {
-        "cycle_id": cycle["id"] if cycle else None,
-        "year": year,
-        "status": cycle["status"] if cycle else None,
-        "results_release_date": cycle["results_release_date"] if cycle else None,
-        "organisation_exists": exists is not None,
-        "version": tuple(run) if run else (None, None),
-        "windows": (),
-    }
 
 
 def members(session: Session, year: int) -> pl.DataFrame:

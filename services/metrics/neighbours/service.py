@@ -35,7 +35,7 @@ def access_for(
     session: Session, settings: Settings, principal: Principal, organisation_id: int, year: int
 ) -> Access:
     bench.check_caller(principal, organisation_id)
-    snap = repo.snapshot(session, year, organisation_id)
+    snap = bench_repo.snapshot_now(session, year, organisation_id)
     return bench.check_access(settings, principal, organisation_id, year, snap)
 
 
@@ -69,7 +69,7 @@ def frame_for(session: Session, catalogue: Catalogue, year: int) -> pl.DataFrame
 
 def suggest(
     session: Session, access: Access, organisation_id: int, count: int
-) -> tuple[engine.Result, Catalogue, dict[str, Any]]:
+) -> tuple[engine.Result, Catalogue, dict[int, str]]:
     year = access.cycle["year"]
     catalogue = bench.catalogue_of(year)
     frame = frame_for(session, catalogue, year)
@@ -85,7 +85,7 @@ def suggest(
                 {"field": f"variables.{k}", "message": "no accepted value"} for k in exc.variables
             ],
         ) from None
-    codes = dict(frame.select("organisation_id", "code").iter_rows())
+    codes: dict[int, str] = dict(frame.select("organisation_id", "code").iter_rows())
     return result, catalogue, codes
 
 
