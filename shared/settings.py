@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
     # An entry is one response body, typically 5-60 kB.
     results_cache_size: int = Field(default=512, ge=0)
+    # Validation monitoring (issue #14): how often the worker asks ingest to re-run the
+    # cycles' checks (a cycle is re-run only when what it is checked against changed), and
+    # where the reviewers' notice of new violations is mailed (unset: the outbox event and
+    # the violations list only).
+    validation_monitoring_interval_seconds: float = Field(default=300.0, gt=0)
+    reviewer_notice_to: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

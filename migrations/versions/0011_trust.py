@@ -124,6 +124,8 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
+        sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("notified_to", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_validation_runs")),
         info={"owner": "ingest", "readers": ()},
     )

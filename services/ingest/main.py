@@ -13,6 +13,8 @@ from services.ingest.checks.router import router as checks_router
 from services.ingest.cycles.router import router as cycles_router
 from services.ingest.feedback.router import router as feedback_router
 from services.ingest.imports.router import router as imports_router
+from services.ingest.monitoring.router import internal as monitoring_internal
+from services.ingest.monitoring.router import router as monitoring_router
 from services.ingest.organisations.router import router as organisations_router
 from services.ingest.outbox.router import router as outbox_router
 from services.ingest.sla_config.router import router as sla_config_router
@@ -37,6 +39,8 @@ ROUTERS = [
     outbox_router,
     workshops_router,
     checks_router,
+    monitoring_router,
+    monitoring_internal,
 ]
 
 

@@ -30,15 +30,12 @@ def last_published_year(session: Session, before: int) -> int | None:
     return year
 
 
-def references(
-    session: Session, year: int, metric_keys: Collection[str], groups: Collection[str]
+def all_references(
+    session: Session, year: int, metric_keys: Collection[str]
 ) -> dict[tuple[str, str], Reference]:
+    """Every peer group's reference of ``metric_keys`` in cycle ``year``."""
     rows = session.execute(
-        select(orf).where(
-            orf.c.cycle_year == year,
-            orf.c.metric_key.in_(list(metric_keys)),
-            orf.c.peer_group_key.in_(list(groups)),
-        )
+        select(orf).where(orf.c.cycle_year == year, orf.c.metric_key.in_(list(metric_keys)))
     ).mappings()
     return {
         (r["peer_group_key"], r["metric_key"]): Reference(
@@ -54,6 +51,26 @@ def references(
     }
 
 
+def histories(
+    session: Session,
+    organisation_ids: Collection[int],
+    metric_keys: Collection[str],
+    before: int,
+) -> dict[int, dict[str, dict[int, float]]]:
+    """Organisation → metric → cycle year → value, for cycles before ``before``."""
+    rows = session.execute(
+        select(mv.c.organisation_id, mv.c.metric_key, mv.c.cycle_year, mv.c.value).where(
+            mv.c.organisation_id.in_(list(organisation_ids)),
+            mv.c.metric_key.in_(list(metric_keys)),
+            mv.c.cycle_year < before,
+        )
+    ).all()
+    out: dict[int, dict[str, dict[int, float]]] = {}
+    for org, key, year, value in rows:
+        out.setdefault(int(org), {}).setdefault(key, {})[int(year)] = float(value)
+    return out
+
+
 def references_version(session: Session) -> list[Any]:
     """What changes whenever the references change: per cycle, its rows' latest run."""
     rows = session.execute(
@@ -62,22 +79,6 @@ def references_version(session: Session) -> list[Any]:
         .order_by(orf.c.cycle_year)
     ).all()
     return [list(r) for r in rows]
-
-
-def history(
-    session: Session, organisation_id: int, metric_keys: Collection[str], before: int
-) -> dict[str, dict[int, float]]:
-    rows = session.execute(
-        select(mv.c.metric_key, mv.c.cycle_year, mv.c.value).where(
-            mv.c.organisation_id == organisation_id,
-            mv.c.metric_key.in_(list(metric_keys)),
-            mv.c.cycle_year < before,
-        )
-    ).all()
-    out: dict[str, dict[int, float]] = {}
-    for key, year, value in rows:
-        out.setdefault(key, {})[int(year)] = float(value)
-    return out
 
 
 def replace_flags(session: Session, submission_id: int, flags: Iterable[Flag]) -> None:

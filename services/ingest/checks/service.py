@@ -16,6 +16,8 @@ answered through the same ``warning_comments`` as the catalogue's warning rules.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -48,37 +50,62 @@ def metric_values(
     return out
 
 
+@dataclass(frozen=True)
+class Peers:
+    """What the checks of one cycle compare with, read once: the last published cycle's
+    references (by peer group and metric) and the organisations' earlier values."""
+
+    references: dict[tuple[str, str], engine.Reference]
+    history: dict[int, dict[str, dict[int, float]]]  # organisation → metric → year → value
+
+
+def peers_for(
+    session: Session, year: int, organisation_ids: Collection[int], metric_keys: Collection[str]
+) -> Peers:
+    ref_year = repo.last_published_year(session, before=year)
+    refs = {} if ref_year is None else repo.all_references(session, ref_year, metric_keys)
+    return Peers(refs, repo.histories(session, organisation_ids, metric_keys, before=year))
+
+
+def flags_with(
+    peers: Peers, sub: dict[str, Any], catalogue: Catalogue, values: dict[str, float]
+) -> list[Flag]:
+    """Every flag of these metric values of ``sub`` (its organisation, cycle and type)."""
+    flags: list[Flag] = []
+    if catalogue.modules[sub["module"]].peer_comparison and peers.references:
+        own_group = f"type:{sub['organisation_type']}"
+        for key, x in values.items():
+            ref = peers.references.get((own_group, key)) or peers.references.get(("all", key))
+            if ref is not None:
+                flags.extend(
+                    engine.peer_flags(catalogue.metrics[key], x, ref, catalogue.thresholds(key))
+                )
+    history = peers.history.get(sub["organisation_id"], {})
+    for key, x in values.items():
+        if key in history:
+            flags.extend(
+                engine.history_flags(
+                    catalogue.metrics[key],
+                    x,
+                    sub["cycle_year"],
+                    history[key],
+                    catalogue.thresholds(key),
+                )
+            )
+    return flags
+
+
 def flags_for(
     session: Session,
     sub: dict[str, Any],
     catalogue: Catalogue,
     values: dict[str, float],
 ) -> list[Flag]:
-    """Every flag of these metric values of ``sub`` (its organisation, cycle and type)."""
+    """Every flag of these metric values of one submission."""
     if not values:
         return []
-    year = sub["cycle_year"]
-    flags: list[Flag] = []
-    if catalogue.modules[sub["module"]].peer_comparison:
-        ref_year = repo.last_published_year(session, before=year)
-        if ref_year is not None:
-            own_group = f"type:{sub['organisation_type']}"
-            refs = repo.references(session, ref_year, list(values), (own_group, "all"))
-            for key, x in values.items():
-                ref = refs.get((own_group, key)) or refs.get(("all", key))
-                if ref is not None:
-                    flags.extend(
-                        engine.peer_flags(catalogue.metrics[key], x, ref, catalogue.thresholds(key))
-                    )
-    history = repo.history(session, sub["organisation_id"], list(values), before=year)
-    for key, x in values.items():
-        if key in history:
-            flags.extend(
-                engine.history_flags(
-                    catalogue.metrics[key], x, year, history[key], catalogue.thresholds(key)
-                )
-            )
-    return flags
+    peers = peers_for(session, sub["cycle_year"], [sub["organisation_id"]], list(values))
+    return flags_with(peers, sub, catalogue, values)
 
 
 def issues(catalogue: Catalogue, flags: list[Flag] | list[dict[str, Any]]) -> list[Issue]:

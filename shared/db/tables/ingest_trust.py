@@ -93,6 +93,9 @@ validation_runs = Table(
     Column("new_violations", Integer, nullable=False),
     Column("resolved", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # When the reviewers' notice of its new violations went out (null: none due or not yet).
+    Column("notified_at", DateTime(timezone=True)),
+    Column("notified_to", Text),
     Index("ix_validation_runs_cycle_year", "cycle_year", "id"),
     info=owned("ingest", readers=()),
 )
