@@ -97,8 +97,10 @@ def test_history_needs_three_values_and_uses_the_sample_sd():
     history = {2017: 40.0, 2018: 44.0, 2019: 48.0}
     assert engine.history_flags(METRIC, 52.0, 2020, history, T) == []
     [sd] = engine.history_flags(METRIC, 53.0, 2020, history, T)
-    assert sd.detail | {"history": None} == {
-        "history": None,
+    assert sd.detail == {
+        "history": {"2017": 40.0, "2018": 44.0, "2019": 48.0},
+        "history_from": 2017,
+        "history_to": 2019,
         "history_n": 3,
         "history_mean": 44.0,
         "history_sd": 4.0,

@@ -20,6 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from services.ingest.checks import engine
@@ -53,46 +54,111 @@ def metric_values(
 @dataclass(frozen=True)
 class Peers:
     """What the checks of one cycle compare with, read once: the last published cycle's
-    references (by peer group and metric) and the organisations' earlier values."""
+    references (every peer group) and the organisations' values in earlier cycles."""
 
-    references: dict[tuple[str, str], engine.Reference]
-    history: dict[int, dict[str, dict[int, float]]]  # organisation → metric → year → value
+    references: pl.DataFrame  # engine.REFERENCES_SCHEMA
+    history: pl.DataFrame  # engine.HISTORY_SCHEMA
 
 
 def peers_for(
-    session: Session, year: int, organisation_ids: Collection[int], metric_keys: Collection[str]
+    session: Session,
+    year: int,
+    organisation_ids: Collection[int] | None,
+    metric_keys: Collection[str],
 ) -> Peers:
     ref_year = repo.last_published_year(session, before=year)
-    refs = {} if ref_year is None else repo.all_references(session, ref_year, metric_keys)
-    return Peers(refs, repo.histories(session, organisation_ids, metric_keys, before=year))
+    refs = (
+        engine.frame([], engine.REFERENCES_SCHEMA)
+        if ref_year is None
+        else repo.reference_frame(session, ref_year, metric_keys)
+    )
+    return Peers(refs, repo.history_frame(session, organisation_ids, metric_keys, before=year))
 
 
-def flags_with(
-    peers: Peers, sub: dict[str, Any], catalogue: Catalogue, values: dict[str, float]
-) -> list[Flag]:
-    """Every flag of these metric values of ``sub`` (its organisation, cycle and type)."""
-    flags: list[Flag] = []
-    if catalogue.modules[sub["module"]].peer_comparison and peers.references:
-        own_group = f"type:{sub['organisation_type']}"
-        for key, x in values.items():
-            ref = peers.references.get((own_group, key)) or peers.references.get(("all", key))
-            if ref is not None:
-                flags.extend(
-                    engine.peer_flags(catalogue.metrics[key], x, ref, catalogue.thresholds(key))
-                )
-    history = peers.history.get(sub["organisation_id"], {})
-    for key, x in values.items():
-        if key in history:
-            flags.extend(
-                engine.history_flags(
-                    catalogue.metrics[key],
-                    x,
-                    sub["cycle_year"],
-                    history[key],
-                    catalogue.thresholds(key),
-                )
-            )
-    return flags
+def run_checks(
+    peers: Peers, values: pl.DataFrame, catalogue: Catalogue, year: int
+) -> list[tuple[int, Flag]]:
+    """(submission id, flag) for every flagged value of ``values`` (engine.VALUES_SCHEMA)."""
+    flagged = engine.flag_frame(
+        values, peers.references, peers.history, engine.thresholds_frame(catalogue.outliers), year
+    )
+    wanted = flagged.filter(pl.col("check") == "history_sd").select("organisation_id", "metric_key")
+    history: dict[tuple[int, str], dict[int, float]] = {}
+    if wanted.height:
+        rows = peers.history.join(wanted.unique(), on=["organisation_id", "metric_key"])
+        for org, key, y, v in rows.filter(pl.col("cycle_year") < year).iter_rows():
+            history.setdefault((org, key), {})[y] = v
+    return engine.to_flags(flagged, catalogue.metrics, history)
+
+
+CHECKED_STATES = ("submitted", "accepted")
+
+
+def cycle_values(
+    session: Session, year: int, catalogue: Catalogue, states: Collection[str] = CHECKED_STATES
+) -> pl.DataFrame:
+    """Every metric value of the cycle's submissions in ``states`` (engine.VALUES_SCHEMA),
+    computed in one pass: each organisation's answers to every module (any state, as the
+    submission's own validation reads them) as formula inputs, each metric by the
+    catalogue's compiled expression, kept for the submission of the metric's module."""
+    answers = repo.cycle_answers(session, year)
+    points = engine.frame(
+        [
+            (q.key, ch.key, float(ch.points))
+            for q in catalogue.questions.values()
+            for ch in q.choices
+        ],
+        pl.Schema({"question_key": pl.String, "value_text": pl.String, "points": pl.Float64}),
+    )
+    numeric = (
+        answers.filter(pl.col("question_key").is_in(list(catalogue.questions)))
+        .join(points, on=["question_key", "value_text"], how="left")
+        .select(
+            "organisation_id",
+            "question_key",
+            pl.coalesce("value_number", pl.col("value_boolean").cast(pl.Float64), "points").alias(
+                "value"
+            ),
+        )
+        .drop_nulls("value")
+    )
+    keys = list(catalogue.questions)
+    wide = numeric.pivot(
+        on="question_key", on_columns=keys, index="organisation_id", values="value"
+    )
+    module_of = engine.frame(
+        [
+            (k, m.module, catalogue.modules[m.module].peer_comparison)
+            for k, m in catalogue.metrics.items()
+        ],
+        pl.Schema({"metric_key": pl.String, "module": pl.String, "peer_checks": pl.Boolean}),
+    )
+    checked = (
+        answers.filter(pl.col("state").is_in(list(states)))
+        .select("submission_id", "organisation_id", "organisation_type", "module")
+        .unique()
+    )
+    return (
+        wide.lazy()
+        .select("organisation_id", *catalogue.metric_exprs().values())
+        .unpivot(index="organisation_id", variable_name="metric_key", value_name="value")
+        .filter(pl.col("value").is_finite())
+        .join(module_of.lazy(), on="metric_key")
+        .join(checked.lazy(), on=["organisation_id", "module"])
+        .select(list(engine.VALUES_SCHEMA))
+        .cast(engine.VALUES_SCHEMA)
+        .collect()
+    )
+
+
+def cycle_flags(session: Session, year: int, catalogue: Catalogue) -> list[tuple[int, Flag]]:
+    """(submission id, flag) for every metric value of the cycle's submitted and accepted
+    submissions, in one pass (validation monitoring; ``bench/trust_bench.py``)."""
+    values = cycle_values(session, year, catalogue)
+    if values.is_empty():
+        return []
+    peers = peers_for(session, year, None, values.get_column("metric_key").unique().to_list())
+    return run_checks(peers, values, catalogue, year)
 
 
 def flags_for(
@@ -104,8 +170,16 @@ def flags_for(
     """Every flag of these metric values of one submission."""
     if not values:
         return []
+    peer = catalogue.modules[sub["module"]].peer_comparison
+    frame = engine.frame(
+        [
+            (sub["id"], sub["organisation_id"], sub["organisation_type"], k, v, peer)
+            for k, v in values.items()
+        ],
+        engine.VALUES_SCHEMA,
+    )
     peers = peers_for(session, sub["cycle_year"], [sub["organisation_id"]], list(values))
-    return flags_with(peers, sub, catalogue, values)
+    return [f for _s, f in run_checks(peers, frame, catalogue, sub["cycle_year"])]
 
 
 def issues(catalogue: Catalogue, flags: list[Flag] | list[dict[str, Any]]) -> list[Issue]:

@@ -74,9 +74,9 @@ def _answers(session: Session, year: int) -> dict[int, dict[str, object]]:
 
 def _prepared(
     session: Session, year: int, catalogue: Catalogue
-) -> list[tuple[dict[str, Any], dict[str, object], dict[str, object], dict[str, float]]]:
-    """(submission, its answers, its organisation's other modules' answers, its metric
-    values) of every submitted or accepted submission of the cycle."""
+) -> list[tuple[dict[str, Any], dict[str, object], dict[str, object]]]:
+    """(submission, its answers, its organisation's other modules' answers) of every
+    submitted or accepted submission of the cycle."""
     subs = repo.submissions_of(session, year)
     answers = _answers(session, year)
     by_org: dict[int, list[dict[str, Any]]] = {}
@@ -95,39 +95,20 @@ def _prepared(
                     for k, v in answers.get(other["id"], {}).items()
                     if k in catalogue.questions
                 )
-        values = checks.metric_values(catalogue, sub["module"], own, context)
-        out.append((sub, own, context, values))
+        out.append((sub, own, context))
     return out
 
 
-def outlier_flags(session: Session, year: int) -> list[tuple[dict[str, Any], Flag]]:
+def outlier_flags(session: Session, year: int) -> list[tuple[int, Flag]]:
     """The outlier checks of every metric value of the cycle's submitted and accepted
     submissions (what ``bench/trust_bench.py`` times against the recompute)."""
-    catalogue = load_catalogue(year)
-    prepared = _prepared(session, year, catalogue)
-    return _flags(session, year, catalogue, prepared)
-
-
-def _flags(
-    session: Session,
-    year: int,
-    catalogue: Catalogue,
-    prepared: list[tuple[dict[str, Any], dict[str, object], dict[str, object], dict[str, float]]],
-) -> list[tuple[dict[str, Any], Flag]]:
-    orgs = {sub["organisation_id"] for sub, *_ in prepared}
-    keys = {k for *_, values in prepared for k in values}
-    peers = checks.peers_for(session, year, orgs, keys)
-    return [
-        (sub, flag)
-        for sub, _own, _context, values in prepared
-        for flag in checks.flags_with(peers, sub, catalogue, values)
-    ]
+    return checks.cycle_flags(session, year, load_catalogue(year))
 
 
 def findings(session: Session, year: int, catalogue: Catalogue) -> list[dict[str, Any]]:
     prepared = _prepared(session, year, catalogue)
     found: list[dict[str, Any]] = []
-    for sub, own, context, _values in prepared:
+    for sub, own, context in prepared:
         for issue in catalogue.validate_answers(sub["module"], own, context):
             if issue.code != "rule_violated":
                 continue
@@ -142,11 +123,11 @@ def findings(session: Session, year: int, catalogue: Catalogue) -> list[dict[str
                     "detail": {},
                 }
             )
-    for sub, flag in _flags(session, year, catalogue, prepared):
+    for submission_id, flag in checks.cycle_flags(session, year, catalogue):
         metric = catalogue.metrics[flag.metric_key]
         found.append(
             {
-                "submission_id": sub["id"],
+                "submission_id": submission_id,
                 "kind": "outlier",
                 "key": f"{flag.metric_key}:{flag.check}",
                 "severity": "warning",
