@@ -118,6 +118,7 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         ("metrics", f"GET /api/v1/results/{report}"): {"positive_data_acceptance": _PEERS}
         for report in ("comparison", "distribution", "trends")
     },
+    ("metrics", "GET /api/v1/explain/benchmark"): {"positive_data_acceptance": _PEERS},
 }
 
 MAX_EXAMPLES = 20

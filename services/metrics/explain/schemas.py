@@ -20,7 +20,7 @@ _RUN: dict[str, Any] = {
 }
 
 
-class ComputationRun(BaseModel):
+class FigureRun(BaseModel):
     id: int
     kind: str
     trigger: str
@@ -102,7 +102,7 @@ class MetricValueExplanation(Page[ExplanationRow]):
     recomputed: float | None = Field(description="The formula over the inputs listed")
     my_value_restated_at: datetime | None
     my_previous_value: float | None
-    computation_run: ComputationRun | None
+    computation_run: FigureRun | None
     data_version: str
 
 
@@ -179,5 +179,5 @@ class BenchmarkExplanation(Page[ExplanationRow]):
     min: float | None
     max: float | None
     member_codes: list[str] = Field(description="The peer group's members, in value order")
-    computation_run: ComputationRun | None
+    computation_run: FigureRun | None
     data_version: str
