@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from shared.catalogue.formula import evaluate, parse_formula
 from tests.factories import accepted_submission, assert_problem, make_cycle, make_org, publish
+from tests.ingest.test_tickets import HEADER, push
+from tests.metrics.test_sla_reports import setup_org
 
 RECENT = (date.today() - timedelta(days=30)).isoformat()
 GOV = {
@@ -153,3 +156,67 @@ def test_explanations_follow_the_results_access_rules(api):
         headers=api.auth("participant", [orgs[0]["id"]]),
     )
     assert csv.status_code == 200 and csv.text.startswith("role,name,label,value")
+
+
+# ------------------------------------------------------------------ SLA percentages
+
+
+def test_sla_percentage_explained_by_its_ticket_counts(api):
+    """DOMAIN.md's month: 1585 met and 1117 missed → 58.66 % (2702 tickets); plus two
+    tickets resolved before they were logged, counted as neither."""
+    org, _ = setup_org(api, share="95")
+    lines = [HEADER]
+    for i in range(1585 + 1117):
+        resolved = "01/03/2021 10:00" if i < 1585 else "09/03/2021 17:00"
+        lines.append(f"T{i},incident,P2,,Desk,Fixed,01/03/2021 09:00,{resolved},resolved\n")
+    lines += [
+        f"Q{i},incident,P2,,Desk,Fixed,02/03/2021 10:00,02/03/2021 09:00,resolved\n"
+        for i in range(2)
+    ]
+    push(api, org, "".join(lines).encode())
+    api.deliver()
+    who = api.auth("participant", [org])
+    got = api.metrics.get(
+        "/api/v1/explain/sla-percentage",
+        params={"organisation_id": org, "priority": "P2", "month": "2021-03-17"},
+        headers=who,
+    )
+    assert got.status_code == 200, got.text
+    exp = got.json()
+    counts = {i["name"]: i["value"] for i in exp["items"]}
+    assert (counts["met"], counts["missed"], counts["data_quality"]) == (1585, 1117, 2)
+    assert counts["policy from 2020-01-01"] == 2702
+    # recomputed from the explanation alone: 100 × met / (met + missed), 2 dp half up
+    pct = (Decimal(100) * int(counts["met"]) / int(counts["met"] + counts["missed"])).quantize(
+        Decimal("0.01"), ROUND_HALF_UP
+    )
+    assert float(pct) == exp["pct_met"] == 58.66
+    report = api.metrics.get(
+        "/api/v1/sla/monthly", params={"organisation_id": org, "priority": "P2"}, headers=who
+    ).json()["items"][0]
+    assert (exp["met"], exp["missed"], exp["total"], exp["pct_met"]) == (
+        report["met"],
+        report["missed"],
+        report["total"],
+        report["pct_met"],
+    )
+    assert exp["month"] == "2021-03-01" and exp["computation_run"]["kind"] == "sla_outcomes"
+    assert "resolved 2021-03-01 to 2021-03-31" in exp["filter"]
+    # another organisation's participant may not; a month without tickets has no figure
+    assert_problem(
+        api.metrics.get(
+            "/api/v1/explain/sla-percentage",
+            params={"organisation_id": org, "priority": "P2", "month": "2021-03-01"},
+            headers=api.auth("participant", [org + 1]),
+        ),
+        403,
+    )
+    assert_problem(
+        api.metrics.get(
+            "/api/v1/explain/sla-percentage",
+            params={"organisation_id": org, "priority": "P2", "month": "2021-04-01"},
+            headers=who,
+        ),
+        404,
+        "no_figure",
+    )

@@ -255,7 +255,7 @@ def test_every_csv_operation_offers_bom(api):
                 assert "bom" in names, f"{method.upper()} {path} has no bom parameter"
                 csv_operations += 1
     # results (3), survey results (4), SLA (5), feedback satisfaction (1), NPS (1), a
-    # workshop's named views (1), nearest peers (1), explanations (2); ingest: a
+    # workshop's named views (1), nearest peers (1), explanations (3); ingest: a
     # submission's flags, data quality per submission and per organisation, validation
     # violations, follow-ups (5); survey: none today
-    assert csv_operations == 23
+    assert csv_operations == 24

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -11,10 +11,14 @@ from services.metrics.explain.schemas import (
     BenchmarkExplanation,
     ExplanationRow,
     MetricValueExplanation,
+    SlaPercentageExplanation,
 )
+from services.metrics.sla.router import Reader
+from services.metrics.sla.service import visible_organisations
 from shared.auth import CurrentPrincipal
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.tabular import OutputQuery, table_response, table_responses
+from shared.types import IsoDate
 
 router = APIRouter(prefix="/api/v1/explain", tags=["explain"])
 
@@ -71,4 +75,40 @@ def benchmark(
     rows = data.pop("rows")
     return table_response(
         request, out, BenchmarkExplanation, COLUMNS, rows, f"explain-{metric}-benchmark", **data
+    )
+
+
+@router.get(
+    "/sla-percentage",
+    response_model=SlaPercentageExplanation,
+    responses=table_responses(SlaPercentageExplanation),
+    summary="How a monthly SLA % met was made: the rule, the ticket counts with their "
+    "filter, the policy targets",
+)
+def sla_percentage(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    organisation_id: OrgQuery,
+    priority: Annotated[Literal["P0", "P1", "P2", "P3", "P4"], Query(description="Priority")],
+    month: Annotated[IsoDate, Query(description="Any day of the month (its first day)")],
+    out: OutputQuery,
+    team: Annotated[list[str] | None, Query(description="Teams, as in the report")] = None,
+    closure_category: Annotated[
+        list[str] | None, Query(description="Closure categories, as in the report")
+    ] = None,
+) -> Response:
+    visible_organisations(principal, [organisation_id])
+    data = service.sla_percentage(
+        session, organisation_id, priority, month.replace(day=1), team, closure_category
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SlaPercentageExplanation,
+        COLUMNS,
+        rows,
+        f"explain-sla-{priority}-{month:%Y-%m}",
+        **data,
     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,7 +48,7 @@ class ExplanationRow(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [INPUT_EXAMPLE]})
 
-    role: Literal["input", "peer_value"]
+    role: Literal["input", "peer_value", "ticket_count"]
     name: str = Field(description="The question key, or the peer's code")
     label: str
     value: float | None = Field(description="The number the formula or statistic used")
@@ -179,5 +179,62 @@ class BenchmarkExplanation(Page[ExplanationRow]):
     min: float | None
     max: float | None
     member_codes: list[str] = Field(description="The peer group's members, in value order")
+    computation_run: FigureRun | None
+    data_version: str
+
+
+COUNT_EXAMPLE: dict[str, Any] = {
+    "role": "ticket_count",
+    "name": "met",
+    "label": "Tickets resolved within target",
+    "value": 1585.0,
+    "raw_answer": None,
+    "unit": "tickets",
+    "cycle_year": 2021,
+    "source": "SLA outcomes of the tickets pushed for organisation 12, priority P2, resolved "
+    "2021-03-01 to 2021-03-31 (Europe/London)",
+    "submission_id": None,
+    "is_mine": True,
+}
+
+
+class SlaPercentageExplanation(Page[ExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "sla_percentage",
+                    "organisation_id": 12,
+                    "priority": "P2",
+                    "month": "2021-03-01",
+                    "met": 1585,
+                    "missed": 1117,
+                    "total": 2702,
+                    "pct_met": 58.66,
+                    "target_share_pct": 95.0,
+                    "target_achieved": False,
+                    "rule": "% met = 100 × met / (met + missed), 2 decimals, half up",
+                    "filter": "organisation 12, priority P2, resolved 2021-03-01 to 2021-03-31",
+                    "computation_run": {**_RUN, "kind": "sla_outcomes", "cycle_years": []},
+                    "data_version": "41|2024-05-02T14:06:00+00:00",
+                    "items": [COUNT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["sla_percentage"]
+    organisation_id: int
+    priority: str
+    month: date = Field(description="First day of the month (Europe/London)")
+    met: int
+    missed: int
+    total: int
+    pct_met: float = Field(description="% of resolved tickets met (2 dp, half up)")
+    target_share_pct: float
+    target_achieved: bool
+    rule: str
+    filter: str = Field(description="Which tickets were counted")
     computation_run: FigureRun | None
     data_version: str

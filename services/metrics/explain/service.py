@@ -14,15 +14,17 @@ why, and nothing more: no value, no member, no peer value.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from services.metrics.benchmark import repository as bench_repo
 from services.metrics.benchmark import service as bench
 from services.metrics.benchmark.service import Access, PeerGroup
 from services.metrics.explain import repository as repo
+from services.metrics.sla import service as sla
 from shared.auth import Principal
 from shared.catalogue import Metric
 from shared.errors import NotFound
@@ -230,4 +232,121 @@ def benchmark(
         **{k: figures[k] for k in ("n", "n_organisations", "median", "q1", "q3", "min", "max")},
         "member_codes": [r["name"] for r in listed],
         "rows": listed,
+    }
+
+
+# ------------------------------------------------------------------ SLA percentages
+
+SLA_RULE = (
+    "% met = 100 × met / (met + missed), 2 decimals, half up; the tickets resolved in the "
+    "month (Europe/London) at this priority; a ticket is met when its elapsed time on its "
+    "policy's clock (pauses deducted) is within the policy's target; tickets rejected into "
+    "the data-quality list count as neither"
+)
+
+
+def sla_percentage(
+    session: Session,
+    organisation_id: int,
+    priority: str,
+    month: date,
+    teams: list[str] | None,
+    closure_categories: list[str] | None,
+) -> dict[str, Any]:
+    """The monthly SLA report's % met for one organisation, priority and month: the rule,
+    the ticket counts with the filter that selected them, the policy targets the tickets
+    were held to, and the computation run of the outcomes."""
+    last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    q = sla.ReportQuery(
+        organisation_ids=[organisation_id],
+        priorities=[priority],
+        teams=teams,
+        closure_categories=closure_categories,
+        resolved_from=month,
+        resolved_to=last,
+    )
+    report = sla.monthly(session, [organisation_id], q).filter(pl.col("month") == month)
+    if report.is_empty():
+        raise NotFound(
+            f"Organisation {organisation_id} has no {priority} ticket resolved in "
+            f"{month:%Y-%m}: there is no % met to explain.",
+            code="no_figure",
+        )
+    row = report.row(0, named=True)
+    counted = sla.tickets_of_month(session, q)
+    policies = (
+        counted.filter(pl.col("sla_status").is_in(["met", "missed"]))
+        .group_by("target_seconds", "calendar_id", "target_share", "policy_effective_from")
+        .agg(
+            (pl.col("sla_status") == "met").sum().alias("met"),
+            (pl.col("sla_status") == "missed").sum().alias("missed"),
+        )
+        .sort("policy_effective_from", "target_seconds")
+    )
+    rejected = counted.filter(pl.col("sla_status") == "data_quality").height
+    where = (
+        f"organisation {organisation_id}, priority {priority}, resolved "
+        f"{month.isoformat()} to {last.isoformat()} (Europe/London)"
+        + (f", teams {', '.join(teams)}" if teams else "")
+        + (f", closure categories {', '.join(closure_categories)}" if closure_categories else "")
+    )
+    rows = [
+        _count("met", "Tickets resolved within target", row["met"], where, month.year),
+        _count("missed", "Tickets resolved outside target", row["missed"], where, month.year),
+        _count(
+            "data_quality", "Tickets rejected (counted as neither)", rejected, where, month.year
+        ),
+    ]
+    for p in policies.iter_rows(named=True):
+        clock = p["calendar_id"] or "24x7"
+        rows.append(
+            _count(
+                f"policy from {p['policy_effective_from']}",
+                f"target {p['target_seconds']} s on clock {clock}, share "
+                f"{float(p['target_share']) * 100:g}%: met {p['met']}, missed {p['missed']}",
+                p["met"] + p["missed"],
+                where,
+                month.year,
+            )
+        )
+    run = sla.latest_outcomes_run(session, organisation_id)
+    return {
+        "kind": "sla_percentage",
+        "organisation_id": organisation_id,
+        "priority": priority,
+        "month": month,
+        "met": row["met"],
+        "missed": row["missed"],
+        "total": row["total"],
+        "pct_met": float(row["pct_met"]),
+        "target_share_pct": float(row["target_share_pct"]),
+        "target_achieved": row["target_achieved"],
+        "rule": SLA_RULE,
+        "filter": where,
+        "computation_run": None
+        if run is None
+        else {
+            "id": run["id"],
+            "kind": run["kind"],
+            "trigger": run["trigger"],
+            "started_at": run["started_at"],
+            "cycle_years": [],
+        },
+        "data_version": "" if run is None else f"{run['id']}|{run['started_at'].isoformat()}",
+        "rows": rows,
+    }
+
+
+def _count(name: str, label: str, n: int, where: str, year: int) -> dict[str, Any]:
+    return {
+        "role": "ticket_count",
+        "name": name,
+        "label": label,
+        "value": float(n),
+        "raw_answer": None,
+        "unit": "tickets",
+        "cycle_year": year,
+        "source": f"SLA outcomes of the tickets pushed for {where}",
+        "submission_id": None,
+        "is_mine": True,
     }
