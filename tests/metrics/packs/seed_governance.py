@@ -229,3 +229,104 @@ def comment(
         "body, author) VALUES (:s, :fy, :p, :sec, :m, :b, 'Head of Service')",
         {"s": service_id, "fy": fy, "p": period, "sec": section, "m": measure, "b": body},
     )
+
+
+TICKET_HEADER = (
+    "ticket_ref,type,priority,request_type,team,closure_category,logged_at,resolved_at,"
+    "status,reopen_count,nps_rating\n"
+)
+# Times are Europe/London; calendars Mon-Fri 08:00-18:00 (England & Wales).
+TICKETS = {
+    "Brent": [
+        "A1,incident,P1,,Desk,Fixed,03/06/2024 09:00,03/06/2024 11:00,resolved,0,10",  # 2 h met
+        "A2,incident,P1,,Desk,Fixed,03/07/2023 09:00,03/07/2023 15:00,resolved,0,",  # 6 h missed
+        "A3,incident,P1,,Desk,,26/06/2024 09:00,,open,0,",  # open, 29 h: breached
+        "A4,incident,P1,,Desk,,28/06/2024 17:00,,open,0,",  # open, 1 h: within
+        "A5,incident,P1,,Desk,Fixed,27/06/2024 09:00,02/07/2024 09:00,resolved,0,",  # open at end
+        "A6,request,P2,,Desk,Fixed,08/04/2024 09:00,08/04/2024 12:00,resolved,0,0",  # 3 h met
+    ],
+    "Lewisham": [
+        "B1,incident,P1,,Desk,Fixed,04/06/2024 09:00,04/06/2024 10:30,resolved,0,9",  # 1.5 h met
+        "B2,incident,P1,,Desk,Fixed,15/05/2023 09:00,15/05/2023 10:00,resolved,0,",  # too early
+        "B3,incident,P2,,Desk,Fixed,13/05/2024 09:00,14/05/2024 12:00,resolved,0,",  # 13 h missed
+        "B4,incident,P2,,Desk,Fixed,10/06/2024 10:00,10/06/2024 11:00,resolved,1,3",  # reopened
+        "B5,request,P1,,Desk,Fixed,05/06/2024 09:00,05/06/2024 14:00,resolved,0,",  # 5 h missed
+    ],
+    "Southwark": [
+        "C1,incident,P3,,Desk,Fixed,01/05/2024 09:00,02/05/2024 09:00,resolved,0,7",  # 10 h met
+        "C2,incident,P2,,Desk,,28/06/2024 09:00,,open,0,",  # open, 9 h: breached
+    ],
+}
+
+
+def push_tickets(api: Any, org: int, rows: Sequence[str], source: str = "sn") -> None:
+    from tests.ingest.test_tickets import push
+
+    job = push(
+        api, org, (TICKET_HEADER + "".join(r + "\n" for r in rows)).encode(), source_system=source
+    )
+    assert job["status"] == "done", job
+    assert job["progress"]["rows_rejected"] == 0, job
+
+
+def pack_scenario(api: Any, engine: Engine) -> dict[str, Any]:
+    """The shared service of the pack tests (FY 2024/25 P3): tickets of its three
+    partners, a feedback rating, the worked outturn, a cost table, risks, security
+    incidents and a comment on a red measure."""
+    s = shared_service(api, engine)
+    svc = s["service"]["id"]
+    by_name = {o["name"]: o["id"] for o in s["partners"]}
+    for name, rows in TICKETS.items():
+        push_tickets(api, by_name[name], rows)
+    sent = api.ingest.post(
+        "/api/v1/feedback",
+        json={
+            "ratings": [
+                {
+                    "organisation_id": by_name["Southwark"],
+                    "source_system": "survey",
+                    "received_at": "2024-06-20T10:00:00+01:00",
+                    "recommendation": 10,
+                }
+            ]
+        },
+        headers=api.auth("admin"),
+    )
+    assert sent.status_code == 200, sent.text
+    api.deliver()
+    worked_outturn(engine, svc)
+    brent, lewisham, southwark = (by_name[n] for n in ("Brent", "Lewisham", "Southwark"))
+    cost_table(
+        engine,
+        svc,
+        2024,
+        3,
+        "Covid-19 costs",
+        ["P1", "P2", "P3"],
+        [
+            (brent, "Courier", 0, 10_000),
+            (brent, "Courier", 1, 20_050),
+            (brent, "Equipment", 2, 300_000),
+            (lewisham, "Courier", 0, 5_000),
+            (lewisham, "Mobile telephony", 1, 12_345),
+            (southwark, "Equipment", 0, 99_999),
+            (southwark, "Equipment", 2, 1),
+        ],
+        [(None, None, 447_300), (brent, None, 330_200), (southwark, None, 99_000)],
+    )
+    risk(engine, svc, "R1", "financial", [(2024, 1, 3, 3, None), (2024, 3, 4, 3, 12)])
+    risk(engine, svc, "R2", "resourcing", [(2023, 12, 4, 4, None), (2024, 3, 4, 5, 16)])
+    risk(engine, svc, "R3", "loss_of_service", [(2024, 2, 2, 2, None)])
+    incident(engine, svc, "SI-1", "2024-05-10", "high")
+    incident(engine, svc, "SI-2", "2024-03-30", "critical")  # before the window, still open
+    incident(engine, svc, "SI-3", "2024-06-01", "low")
+    incident(engine, svc, "SI-0", "2024-01-05", "high")
+    as_ingest(
+        engine,
+        "UPDATE security_incidents SET closed_on = '2024-02-01', status = "
+        "'closed' WHERE reference = 'SI-0'",
+        {},
+    )
+    comment(engine, svc, 2024, 3, "sla", "sla.P1", "A P1 request was logged as an incident.")
+    comment(engine, svc, 2024, 3, "finance", "", "Agency staff cover two vacancies.")
+    return {**s, "by_name": by_name}
