@@ -19,7 +19,8 @@ printed − computed)
       printed values (a row printing no variance or remaining counts with its computed
       one) by more than half a pound per row summed (printed figures are whole pounds);
     * an imported risk priority that is not impact × probability;
-    * data that changed after the pack for its period was issued (see ``late_data``).
+    * data of the period that changed after the issued pack's figures were taken (see
+      ``late_data``).
     The pack shows computed figures and lists the checks; it never replaces a source value.
 Risks
     priority = impact × probability; its band by the thresholds in :class:`RiskBands`;
@@ -1314,28 +1315,31 @@ class LateRow:
     latest: datetime
 
 
-def late_data(found: Sequence[LateRow], issued_at: datetime) -> list[Check]:
-    """A check per source row (or group of tickets) changed after ``issued_at``: printed
-    = the issue instant, computed = the latest change, difference in seconds (printed −
-    computed: negative, the data arrived that long after the issue)."""
+def late_data(found: Sequence[LateRow], frozen_at: datetime, version: int) -> list[Check]:
+    """A check per source row (or organisation's tickets) changed after the figures of the
+    issued version were taken (``frozen_at``, when it went to review: anything later is
+    not in the pack, whether it came before or after the issue): printed = that instant,
+    computed = the latest change, difference in seconds (printed − computed: negative,
+    the data arrived that long after)."""
     out = []
     for f in found:
-        seconds = int((f.latest - issued_at).total_seconds())
+        seconds = int((f.latest - frozen_at).total_seconds())
         out.append(
             Check(
                 kind="late_data",
                 section=f.section,
                 row=f.row,
                 column="updated_at",
-                printed=utc_iso(issued_at),
+                printed=utc_iso(frozen_at),
                 computed=utc_iso(f.latest),
                 difference=str(-seconds),
                 unit="timestamp",
                 tolerance=None,
                 message=(
-                    f"{f.row}: {_plural(f.rows, 'row')} changed after the pack was issued "
-                    f"(issued {utc_iso(issued_at)}, latest change {utc_iso(f.latest)}, "
-                    f"{_plural(seconds, 'second')} later); re-issue the pack to include "
+                    f"{f.row}: {_plural(f.rows, 'row')} changed after the figures of issued "
+                    f"version {version} were taken ({utc_iso(frozen_at)}; latest change "
+                    f"{utc_iso(f.latest)}), so {'it is' if f.rows == 1 else 'they are'} not "
+                    "in the pack; issue a new version to include "
                     f"{'it' if f.rows == 1 else 'them'}."
                 ),
             )

@@ -241,8 +241,8 @@ def get_pack(
     responses=table_responses(PackCheckList),
     summary="A stored version's checks: frozen with it, then late data checked now",
     description="`origin` says which: `frozen` checks were stored with the version; `live` "
-    "ones (late data: source rows of the period changed after the issue) are computed on "
-    "each request and never change the stored pack. " + _ACCESS,
+    "ones (late data: source rows of the period changed after the issued figures were "
+    "taken) are computed on each request and never change the stored pack. " + _ACCESS,
 )
 def list_pack_checks(
     request: Request, pack_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery

@@ -95,11 +95,7 @@ def _open_at_end(
 ) -> pl.DataFrame:
     """Tickets open at the period end, evaluated by the SLA engine as of that instant."""
     end = period.end_instant
-    tickets = sla_repo.load_tickets(session, org_ids)
-    resolution = pl.coalesce("resolved_at", "closed_at")
-    tickets = tickets.filter(
-        (pl.col("logged_at") < end) & (resolution.is_null() | (resolution > end))
-    )
+    tickets = sla_repo.load_tickets(session, org_ids, open_at=end)
     holds, reopens = sla_repo.load_intervals(session, org_ids)
     clocks = sla_repo.load_clocks(session, org_ids)
     return sla_engine.evaluate_tickets(
@@ -110,15 +106,12 @@ def _open_at_end(
 def _outcomes(session: Session, org_ids: list[int], period: engine.PackPeriod) -> pl.DataFrame:
     """The SLA outcomes a pack can use: logged before the period end and resolved in the
     P0/P1 history or later (or not at all)."""
-    history = engine.london_midnight(period.history_start)
-    return (
-        sla_repo.load_outcomes(session, org_ids)
-        .filter(
-            (pl.col("logged_at") < period.end_instant)
-            & (pl.col("resolution_at").is_null() | (pl.col("resolution_at") >= history))
-        )
-        .sort("organisation_id", "source_system", "reference")
-    )
+    return sla_repo.load_outcomes(
+        session,
+        org_ids,
+        logged_before=period.end_instant,
+        resolved_from=engine.london_midnight(period.history_start),
+    ).sort("organisation_id", "source_system", "reference")
 
 
 def _settings_text(settings: Settings) -> str:
@@ -289,13 +282,15 @@ def compute(
     return Computed(pack=pack, frozen_checks=checks)
 
 
-def _late_checks(session: Session, pack: Pack, issued_at: datetime) -> list[Check]:
+def _late_checks(session: Session, pack: Pack, issued: dict[str, Any]) -> list[Check]:
+    """Source data of the pack's period changed after the issued version's figures were
+    taken (when it was frozen for review)."""
     h = pack.header
     org_ids = [h.service.id, *(p.id for p in h.partners)]
     period = engine.PackPeriod(h.financial_year, h.period)
-    return engine.late_data(
-        repo.late_rows(session, h.service.id, org_ids, period, issued_at), issued_at
-    )
+    since = issued["created_at"]
+    found = repo.late_rows(session, h.service.id, org_ids, period, since)
+    return engine.late_data(found, since, issued["version"])
 
 
 def draft(
@@ -311,7 +306,7 @@ def draft(
     pack = compute(session, settings, service_id, financial_year, period).pack
     issued = repo.issued_pack(session, service_id, financial_year, period)
     if issued is not None:
-        late = _late_checks(session, pack, issued["issued_at"])
+        late = _late_checks(session, pack, issued)
         pack = pack.model_copy(update={"checks": [*pack.checks, *late]})
     return pack
 
@@ -394,7 +389,7 @@ def issue(
     require_write(session, principal, row["service_id"])
     if row["status"] != "in_review":
         raise NotInReview(pack_id, row["status"])
-    at = (now or datetime.now(UTC)).replace(microsecond=0)
+    at = now or datetime.now(UTC)
     period = engine.PackPeriod(row["financial_year"], row["period"])
     seconds = engine.seconds_to_issue(period, at)
     frozen = Pack.model_validate(row["figures"])
@@ -471,7 +466,7 @@ def checks(session: Session, principal: Principal, pack_id: int) -> list[PackChe
     out = [PackCheck(origin="frozen", **c) for c in row["checks"]]
     if row["issued_at"] is not None and row["status"] in ("issued", "superseded"):
         pack = stored_pack(row)
-        late = _late_checks(session, pack, row["issued_at"])
+        late = _late_checks(session, pack, row)
         out += [PackCheck(origin="live", **c.model_dump()) for c in late]
     return out
 
