@@ -483,8 +483,10 @@ def summary(session: Session, pack_id: int) -> dict[str, Any] | None:
 
 
 def stored(session: Session, pack_id: int, *columns: str, lock: bool = False) -> dict[str, Any]:
-    """The summary and the named stored columns (figures, checks, changes, html, pdf)."""
-    query = select(*SUMMARY_COLUMNS, *(cp.c[c] for c in columns)).where(cp.c.id == pack_id)
+    """The summary and the named stored columns (figures, checks, html, pdf; the list of
+    changes as ``change_list``, the summary's ``changes`` being their count)."""
+    labelled = [cp.c[c].label("change_list" if c == "changes" else c) for c in columns]
+    query = select(*SUMMARY_COLUMNS, *labelled).where(cp.c.id == pack_id)
     if lock:
         query = query.with_for_update()
     return dict(session.execute(query).mappings().one())

@@ -263,7 +263,7 @@ def list_pack_checks(
 def list_pack_changes(
     request: Request, pack_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
 ) -> Response:
-    rows = service.stored(session, principal, pack_id, "changes")["changes"]
+    rows = service.stored(session, principal, pack_id, "changes")["change_list"]
     return table_response(
         request,
         out,

@@ -383,12 +383,12 @@ def issue(
 ) -> dict[str, Any]:
     """Issue a version in review: render and store its HTML and PDF, supersede the
     version issued before it and record what changed and how long after the period."""
-    from services.metrics.packs import render  # type: ignore[attr-defined]  # helper C's, merged later
-
     row = _stored(session, pack_id, "figures", lock=True)
     require_write(session, principal, row["service_id"])
     if row["status"] != "in_review":
         raise NotInReview(pack_id, row["status"])
+    from services.metrics.packs import render  # type: ignore[attr-defined]  # helper C's, merged later
+
     at = now or datetime.now(UTC)
     period = engine.PackPeriod(row["financial_year"], row["period"])
     seconds = engine.seconds_to_issue(period, at)
