@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.metrics.packs import service
+from services.metrics.packs import render, service
 from services.metrics.packs.examples import example_pack
 from services.metrics.packs.schemas import (
     Pack,
@@ -65,8 +65,6 @@ def _pack_response(
     extra = headers or {}
     if fmt == "json":
         return Response(pack.model_dump_json(), media_type="application/json", headers=extra)
-    from services.metrics.packs import render  # type: ignore[attr-defined]  # helper C's, merged later
-
     if fmt == "html":
         page = html if html is not None else render.render_html(pack)
         return HTMLResponse(page, headers={**page_headers(page), **extra})

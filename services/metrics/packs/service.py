@@ -27,7 +27,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from services.metrics.nps import service as nps
-from services.metrics.packs import engine
+from services.metrics.packs import engine, render
 from services.metrics.packs import repository as repo
 from services.metrics.packs.exceptions import (
     NotInReview,
@@ -387,7 +387,6 @@ def issue(
     require_write(session, principal, row["service_id"])
     if row["status"] != "in_review":
         raise NotInReview(pack_id, row["status"])
-    from services.metrics.packs import render  # type: ignore[attr-defined]  # helper C's, merged later
 
     at = now or datetime.now(UTC)
     period = engine.PackPeriod(row["financial_year"], row["period"])

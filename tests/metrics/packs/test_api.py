@@ -245,3 +245,28 @@ def test_bad_input_is_a_problem_naming_the_field(api, scenario):
         404,
         "committee_pack_not_found",
     )
+
+
+def test_draft_as_html_and_pdf(api, scenario):
+    svc = scenario["service"]["id"]
+    page = draft(api, svc, format="html")
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    for header, value in {
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-store",
+    }.items():
+        assert page.headers[header] == value
+    policy = page.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'; style-src 'sha256-")
+    assert "script-src" not in policy and "frame-ancestors 'none'" in policy
+    assert "£512,086" in page.text and "STATUTORY SICK PAY" in page.text
+    pdf = draft(api, svc, format="pdf")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == (
+        f'inline; filename="committee-pack-{svc}-2024-25-P3-draft.pdf"'
+    )
+    assert pdf.content.startswith(b"%PDF-")

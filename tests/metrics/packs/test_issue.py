@@ -97,6 +97,12 @@ def test_issue_freezes_late_data_is_checked_and_reissue_lists_changes(api, owner
         return got[0].content, got[1].content, got[2].content
 
     before = read_all(v1["id"])
+    assert b"Issued" in before[1] or b"issued" in before[1]
+    assert before[2].startswith(b"%PDF-")
+    named = api.metrics.get(f"{PACKS}/{v1['id']}", params={"format": "pdf"}, headers=staff)
+    assert named.headers["content-disposition"] == (
+        f'inline; filename="committee-pack-{svc}-2024-25-P3-v1.pdf"'
+    )
     frozen = api.metrics.get(f"{PACKS}/{v1['id']}", headers=staff).json()
     assert frozen["header"]["status"] == "issued"
     assert frozen["header"]["seconds_to_issue"] == issued["seconds_to_issue"]
