@@ -53,7 +53,7 @@ _ACCESS = (
 )
 
 
-def _pack_response(
+def pack_response(
     pack: Pack,
     fmt: PackFormat,
     *,
@@ -100,7 +100,7 @@ def get_draft(
     format: Format = "json",
 ) -> Response:
     pack = service.draft(session, settings, principal, service_id, financial_year, period)
-    return _pack_response(pack, format)
+    return pack_response(pack, format)
 
 
 @router.get(
@@ -224,7 +224,7 @@ def get_pack(
     headers = (
         {"Link": f'<{router.prefix}/{successor}>; rel="successor-version"'} if successor else {}
     )
-    return _pack_response(
+    return pack_response(
         service.stored_pack(row),
         format,
         html=row.get("html"),
