@@ -214,9 +214,9 @@ def money_sentence(pence: int) -> str:
     sign = "-" if pence < 0 else ""
     magnitude = abs(pence)
     if magnitude >= 100_000_000:
-        millions = figures.half_up_value(magnitude, 100_000_000, 2)
+        millions = figures.half_up_decimal(Decimal(magnitude) / 100_000_000, 2)
         return f"{sign}£{millions:,.2f}M"
-    pounds = figures.half_up_value(magnitude, 100, 0)
+    pounds = figures.half_up_decimal(Decimal(magnitude) / 100, 0)
     return f"{sign}£{pounds:,.0f}"
 
 
@@ -747,7 +747,7 @@ def sla_targets(
                 continue
             generic = rows.filter(pl.col("request_type").is_null())
             chosen = (generic if generic.height else rows).row(-1, named=True)
-            share = (Decimal(str(chosen["target_share"])) * 100).quantize(Decimal("0.01"))
+            share = figures.half_up_decimal(Decimal(str(chosen["target_share"])) * 100, 2)
             within = (
                 _duration_text(chosen["target_seconds"], chosen["target_working_days"])
                 if generic.height
