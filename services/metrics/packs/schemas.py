@@ -118,7 +118,7 @@ class SlaPriorityTable(BaseModel):
     open_within: int
 
 
-class NpsRow(BaseModel):
+class PackNpsRow(BaseModel):
     month: date
     organisation: Organisation | None = Field(description="Null = all organisations")
     promoters: int
@@ -126,6 +126,11 @@ class NpsRow(BaseModel):
     detractors: int
     responses: int
     nps: JsonDecimal | None
+
+
+# The NPS report's row (services.metrics.nps) is also NpsRow: in the OpenAPI document this
+# one is PackNpsRow (a schema's name is its class's), and NpsRow stays its name in Python.
+NpsRow = PackNpsRow
 
 
 class SecurityIncident(BaseModel):
@@ -267,7 +272,7 @@ class Pack(BaseModel):
     sentences: list[Sentence]
     kpi: KpiSummary
     sla: list[SlaPriorityTable]
-    nps: list[NpsRow]
+    nps: list[PackNpsRow]
     security_incidents: list[SecurityIncident]
     outturn: Outturn | None
     cost_tables: list[CostTable]
