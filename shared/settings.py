@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     db_set_role: bool = True
     db_pool_size: int = 10
 
+    # Observability (shared/observability.py). Logs: JSON lines on standard error.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics on each service and the worker's port: with a token, readable by whoever
+    # sends it (Authorization: Bearer); without one, by loopback clients only.
+    metrics_token: SecretStr | None = None
+    # The worker's /metrics and /healthz; port 0 turns them off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=8004, ge=0, le=65535)
+
     host: str = "127.0.0.1"
     ingest_url: str = "http://127.0.0.1:8001"
     metrics_url: str = "http://127.0.0.1:8002"

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.grants import role_name
+from shared.observability_tracing import instrument_engine
 
 log = logging.getLogger("yardstick.db")
 
@@ -65,6 +66,7 @@ def make_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> En
                 cur.execute(f"SET ROLE {pg_role}")
             dbapi_conn.commit()
 
+    instrument_engine(engine)
     return engine
 
 
