@@ -99,7 +99,10 @@ def create_app(
         configure_logging(service, level=cfg.log_level)
         url = database_url or resolve_database_url(cfg)
         engine = make_engine(
-            url, role=service if cfg.db_set_role else None, pool_size=cfg.db_pool_size
+            url,
+            role=service if cfg.db_set_role else None,
+            pool_size=cfg.db_pool_size,
+            transaction_pooling=cfg.db_transaction_pooling,
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

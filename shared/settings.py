@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # enforces table ownership. Turn off when each service logs in as its own role.
     db_set_role: bool = True
     db_pool_size: int = 10
+    # DATABASE_URL goes through a pooler in transaction mode (PgBouncer pool_mode =
+    # transaction): no prepared statements, and the role is set per transaction (SET
+    # LOCAL ROLE) instead of per connection. See shared.db.engine.make_engine.
+    db_transaction_pooling: bool = False
 
     # Observability (shared/observability.py). Logs: JSON lines on standard error.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

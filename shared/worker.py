@@ -35,7 +35,10 @@ def build_worker(
 
     def engine(role: str) -> Engine:
         return make_engine(
-            database_url, role=role if settings.db_set_role else None, pool_size=pool
+            database_url,
+            role=role if settings.db_set_role else None,
+            pool_size=pool,
+            transaction_pooling=settings.db_transaction_pooling,
         )
 
     ingest_engine, survey_engine = engine("ingest"), engine("survey")

@@ -41,7 +41,9 @@ def _startup(app: FastAPI) -> None:
     # engine; it connects on the first results request, in the serving event loop.
     conninfo = psycopg_conninfo(app.state.engine.url.render_as_string(hide_password=False))
     role = role_name("metrics") if app.state.settings.db_set_role else None
-    app.state.snapshots = SnapshotReader(conninfo, role)
+    app.state.snapshots = SnapshotReader(
+        conninfo, role, transaction_pooling=app.state.settings.db_transaction_pooling
+    )
     # Long work asked for by events (202 answers) runs here, beside the API.
     app.state.jobs = JobRunner(app.state.engine, app.state.settings, job_handlers())
     if app.state.settings.metrics_jobs_in_background:
