@@ -50,7 +50,7 @@ POOL_SIZE = 4  # server connections per (database, user): clients must share the
 class PgBouncer:
     """PgBouncer in transaction mode in front of the server behind ``database_url``."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, pool_size: int = POOL_SIZE) -> None:
         params = psycopg.conninfo.conninfo_to_dict(psycopg_conninfo(database_url))
         self.dbname = str(params["dbname"])
         self.user = str(params.get("user") or "postgres")
@@ -73,7 +73,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = {self.folder / "users.txt"}
 pool_mode = transaction
-default_pool_size = {POOL_SIZE}
+default_pool_size = {pool_size}
 max_client_conn = 400
 ignore_startup_parameters = extra_float_digits,options
 admin_users = {self.user}
