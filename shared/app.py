@@ -23,7 +23,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.bodies import BodyGuardMiddleware
-from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.engine import ReadRouter, make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
@@ -55,6 +55,7 @@ CORS_EXPOSED_HEADERS = [
     REPLAYED_HEADER,
     "Retry-After",
     REQUEST_ID_HEADER,
+    "X-Data-Version",
 ]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -106,6 +107,19 @@ def create_app(
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        replica = None
+        if cfg.database_read_url:
+            replica = make_engine(
+                cfg.database_read_url,
+                role=service if cfg.db_set_role else None,
+                pool_size=cfg.db_pool_size,
+                transaction_pooling=cfg.db_transaction_pooling,
+            )
+        app.state.reads = ReadRouter(
+            app.state.sessionmaker,
+            make_sessionmaker(replica) if replica is not None else None,
+            retry_seconds=cfg.read_replica_retry_seconds,
+        )
         app.state.services = ServiceClient(cfg, service, transports=transports)
         app.state.head_revision = head_revision()
         if on_startup is not None:
@@ -122,6 +136,8 @@ def create_app(
                 await on_shutdown(app)
             app.state.services.close()
             engine.dispose()
+            if replica is not None:
+                replica.dispose()
 
     app = FastAPI(
         title=f"Yardstick {service}",

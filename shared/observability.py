@@ -356,7 +356,13 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                extra = [header]
+                # The data version the request wrote or read at (shared.db.engine).
+                if "data_version" in ctx.extra:
+                    extra.append((b"x-data-version", str(ctx.extra["data_version"]).encode()))
+                if "data_source" in ctx.extra:
+                    extra.append((b"x-data-source", str(ctx.extra["data_source"]).encode()))
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         try:

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # transaction): no prepared statements, and the role is set per transaction (SET
     # LOCAL ROLE) instead of per connection. See shared.db.engine.make_engine.
     db_transaction_pooling: bool = False
+    # A streaming replica for read-only requests (the metrics service's reports): see
+    # shared.db.engine.ReadRouter. Unset: every read goes to DATABASE_URL.
+    database_read_url: str | None = None
+    # Answer X-Data-Version (the primary's WAL position after the request's commit) on
+    # every request with a transaction, so a caller can ask a later read to see its write
+    # (X-Min-Data-Version). On in every service when any service reads from a replica.
+    data_version_header: bool = False
+    # After the replica failed to answer, reads go to the primary for this long.
+    read_replica_retry_seconds: float = Field(default=10.0, ge=0)
 
     # Observability (shared/observability.py). Logs: JSON lines on standard error.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

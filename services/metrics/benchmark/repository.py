@@ -50,6 +50,7 @@ class Snapshots:
     version: tuple[Any, ...]
     cycles: dict[int, dict[str, Any]]  # by year, only the years asked for
     organisations: frozenset[int]  # those asked for that exist
+    replayed: str | None = None  # on a replica: the WAL position it had replayed
 
     def for_request(self, year: int, organisation_id: int) -> dict[str, Any]:
         """One request's view: its cycle's row (``cycle_id`` None when there is no such
@@ -62,6 +63,7 @@ class Snapshots:
             "results_release_date": cycle["results_release_date"] if cycle else None,
             "organisation_exists": organisation_id in self.organisations,
             "version": self.version,
+            "replayed": self.replayed,
         }
 
 
@@ -81,14 +83,14 @@ async def snapshots(
     row = await cur.fetchone()
     assert row is not None  # the query always returns exactly one row
     # (run id, run start, cycles' max(updated_at) and count, codes' count and max(created_at))
-    *version, ids, cyears, statuses, releases, orgs = row
+    *version, ids, cyears, statuses, releases, orgs, replayed = row
     cycles = {
         year: {"id": cid, "status": status, "results_release_date": release}
         for cid, year, status, release in zip(
             ids or (), cyears or (), statuses or (), releases or (), strict=True
         )
     }
-    return Snapshots(tuple(version), cycles, frozenset(orgs or ()))
+    return Snapshots(tuple(version), cycles, frozenset(orgs or ()), replayed)
 
 
 # Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
@@ -101,7 +103,8 @@ _SNAPSHOT = f"""
       (SELECT count(*) FROM {oc.name}),
       (SELECT max(created_at) FROM {oc.name}),
       cy.ids, cy.years, cy.statuses, cy.releases,
-      ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[]))
+      ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[])),
+      pg_last_wal_replay_lsn()::text
     FROM (
       SELECT array_agg(id) AS ids, array_agg(year) AS years,
         array_agg(status::text) AS statuses, array_agg(results_release_date) AS releases
