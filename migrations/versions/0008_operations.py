@@ -1,7 +1,7 @@
 """operations: request id (and trace context) on outbox events and metrics jobs; sla_outcomes partitioned by organisation hash
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009 (0009 landed first; a database already at 0009 then gets this one)
 Create Date: 2026-11-30 03:00:00.000000
 
 Partitioning. ``sla_outcomes`` becomes a PostgreSQL declarative partitioned table,
@@ -29,7 +29,7 @@ from alembic import op
 from shared.db.grants import grant_table
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

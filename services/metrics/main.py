@@ -19,6 +19,7 @@ from services.metrics.runs.router import router as runs_router
 from services.metrics.sla.router import feedback_router
 from services.metrics.sla.router import router as sla_router
 from services.metrics.surveys.router import router as survey_results_router
+from services.metrics.workshops.router import router as workshops_router
 from shared.app import create_app
 from shared.db.engine import psycopg_conninfo
 from shared.db.grants import role_name
@@ -33,6 +34,7 @@ ROUTERS = [
     survey_results_router,
     feedback_router,
     nps_router,
+    workshops_router,
 ]
 
 

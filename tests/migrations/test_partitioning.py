@@ -16,8 +16,9 @@ TICKETS_PER_ORG = 300
 
 
 @pytest.fixture
-def at_0007(database_url):
-    with scratch_database(database_url, "ys_part", "0007") as url:
+def at_0009(database_url):
+    # 0008 comes after 0009 (which landed first)
+    with scratch_database(database_url, "ys_part", "0009") as url:
         yield url
 
 
@@ -83,8 +84,8 @@ def _kind(conn: psycopg.Connection, table: str) -> str:
     return str(row[0])
 
 
-def test_partitioning_keeps_every_row_and_the_downgrade_too(at_0007):
-    conninfo = psycopg_conninfo(at_0007)
+def test_partitioning_keeps_every_row_and_the_downgrade_too(at_0009):
+    conninfo = psycopg_conninfo(at_0009)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         _fill(conn)
         before = _state(conn)
@@ -92,7 +93,7 @@ def test_partitioning_keeps_every_row_and_the_downgrade_too(at_0007):
     assert before["tickets"][0] == ORGS * TICKETS_PER_ORG
     assert before["ticket_intervals"][0] == ORGS * TICKETS_PER_ORG // 10
 
-    upgrade(at_0007, "0008")
+    upgrade(at_0009, "0008")
     with psycopg.connect(conninfo, autocommit=True) as conn:
         assert _state(conn) == before
         assert _kind(conn, "tickets") == "r"  # not yet: see migration 0008
@@ -130,7 +131,7 @@ def test_partitioning_keeps_every_row_and_the_downgrade_too(at_0007):
         ).fetchone()
         assert index == (1,)
 
-    downgrade(at_0007, "0007")
+    downgrade(at_0009, "0009")
     with psycopg.connect(conninfo, autocommit=True) as conn:
         assert _state(conn) == before
         assert _kind(conn, "tickets") == _kind(conn, "sla_outcomes") == "r"
