@@ -135,6 +135,9 @@ _SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
         "[email redacted]",
     ),
     (re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])"), "[address redacted]"),
+    # Survey link tokens (43 URL-safe characters) and other long opaque secrets; request
+    # ids (at most 32 hex by default) and UUIDs are shorter.
+    (re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])"), "[token redacted]"),
 )
 # IPv6 candidates, kept only if they parse (so a time such as 12:30:45 stays).
 _IPV6_CANDIDATE = re.compile(
@@ -290,6 +293,11 @@ def record_cache_lookup(hit: bool) -> None:
     _cache_ratio.add(hit)
 
 
+def duration_ms(seconds: float) -> float:
+    """A duration for a log line: milliseconds to two places."""
+    return round(seconds * 1000, 2)
+
+
 @contextmanager
 def timed(kind: str) -> Iterator[None]:
     """Observe the block's duration in ``yardstick_computation_duration_seconds``."""
@@ -379,7 +387,7 @@ class RequestContextMiddleware:
                 "method": method,
                 "route": route,
                 "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
+                "duration_ms": duration_ms(elapsed),
             }
             if ctx.organisations is not None:
                 fields["organisations"] = list(ctx.organisations)

@@ -66,6 +66,7 @@ from shared.observability import (
     OUTBOX_DELIVERY_DURATION,
     bound,
     current_request_id,
+    duration_ms,
 )
 from shared.observability_tracing import current_traceparent, span
 from shared.settings import SERVICES, ServiceName, Settings
@@ -356,7 +357,7 @@ class OutboxWorker:
                         "target": target,
                         "outcome": outcome,
                         "attempt": int(row["attempts"]),
-                        "duration_ms": round(elapsed * 1000, 2),
+                        "duration_ms": duration_ms(elapsed),
                         **({"error": error[:300]} if error else {}),
                     }
                 },

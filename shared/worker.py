@@ -171,13 +171,23 @@ def start_metrics_server(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueCollector(list(worker.sources), engines[0]))
     token = settings.metrics_token
-    server = WorkerMetricsServer(
-        settings.worker_metrics_host,
-        settings.worker_metrics_port,
-        token=token.get_secret_value() if token is not None else None,
-        registries=[registry],
-        alive=worker.lanes_alive,
-    )
+    try:
+        server = WorkerMetricsServer(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            token=token.get_secret_value() if token is not None else None,
+            registries=[registry],
+            alive=worker.lanes_alive,
+        )
+    except OSError as exc:
+        # Deliveries matter more than their gauges: say so loudly and deliver anyway.
+        log.error(
+            "worker metrics port %s unavailable (%s): no /metrics or /healthz from this "
+            "worker; set YARDSTICK_WORKER_METRICS_PORT to a free port (0: none)",
+            settings.worker_metrics_port,
+            exc.strerror or type(exc).__name__,
+        )
+        return None
     log.info("worker metrics on port %s", server.port)
     return server.start()
 

@@ -118,7 +118,8 @@ def test_scrub_removes_credentials_and_addresses_only():
     text_in = (
         "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig-nature_x from 203.0.113.9 "
         "and 2001:db8::7 or ::1, key ys_AbC123_secretpart, mail jo.bloggs@council.gov.uk, "
-        "Basic dXNlcjpwYXNz; at 12:30:45 on /api/v1/organisations/42 for org 7"
+        "Basic dXNlcjpwYXNz; at 12:30:45 on /api/v1/organisations/42 for org 7; "
+        "link /s/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdE opened"
     )
     out = scrub(text_in)
     for secret in (
@@ -130,9 +131,10 @@ def test_scrub_removes_credentials_and_addresses_only():
         "ys_AbC123_secretpart",
         "jo.bloggs@council.gov.uk",
         "dXNlcjpwYXNz",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdE",
     ):
         assert secret not in out, secret
-    assert "at 12:30:45 on /api/v1/organisations/42 for org 7" in out
+    assert "at 12:30:45 on /api/v1/organisations/42 for org 7; link /s/[token redacted]" in out
 
 
 # ------------------------------------------------------------------ request logs
@@ -412,3 +414,24 @@ def test_worker_port_with_a_token_refuses_without_it():
         assert ok.status_code == 200 and b"python_info" in metrics_text()
     finally:
         server.stop()
+
+
+def test_a_busy_worker_metrics_port_leaves_deliveries_running(api, caplog):
+    import socket
+
+    from shared.worker import start_metrics_server
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        settings = api.settings.model_copy(update={"worker_metrics_port": port})
+        engines = [engine for _, engine in api.worker.sources]
+        assert start_metrics_server(settings, api.worker, engines) is None
+    assert f"worker metrics port {port} unavailable" in caplog.text
+    assert (
+        start_metrics_server(
+            api.settings.model_copy(update={"worker_metrics_port": 0}), api.worker, engines
+        )
+        is None
+    )

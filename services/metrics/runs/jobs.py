@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.metrics.runs import repository as repo
-from shared.observability import METRICS_JOB_DURATION, bound
+from shared.observability import METRICS_JOB_DURATION, bound, duration_ms
 from shared.observability_tracing import span
 from shared.settings import Settings
 
@@ -85,7 +85,7 @@ class JobRunner:
                         "job_id": job["id"],
                         "event_type": job["event_type"],
                         "outcome": outcome,
-                        "duration_ms": round(elapsed * 1000, 2),
+                        "duration_ms": duration_ms(elapsed),
                     }
                 },
             )
