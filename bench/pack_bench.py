@@ -358,7 +358,9 @@ def main() -> None:
             f"loaded {args.tickets:,} tickets, 60 budget lines, 20 risks and their outcomes "
             f"in {time.perf_counter() - t0:.1f} s"
         )
-        settings = Settings(database_url=db_url, metrics_jobs_in_background=False)
+        settings = Settings(
+            database_url=db_url, metrics_jobs_in_background=False, log_level="WARNING"
+        )
         app = build(settings=settings, database_url=db_url)
         token = mint_token(
             settings, subject="bench", roles=["admin"], organisations=[], ttl=timedelta(hours=1)
