@@ -1,0 +1,250 @@
+"""SQL of the feed: the tables read page by page in the database (per-ticket outcomes and
+stored benchmark statistics), with ``$filter``, ``$orderby``, paging and the caller's
+scope in the WHERE clause; and the small reads access decisions need."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+from typing import cast as typed
+
+import polars as pl
+import psycopg
+from sqlalchemy import BigInteger, Select, case, cast, extract, false, func, literal, select, true
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.metrics.odata.schemas import EntitySet
+from shared.db.tables.ingest import cycles as c
+from shared.db.tables.ingest import organisations as o
+from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
+from shared.db.tables.metrics_sla import sla_outcomes as so
+from shared.db.tables.survey_campaigns import survey_campaigns as sc
+from shared.tabular import FORMULA_START
+
+# Property name -> table column, for the entity sets read from a table.
+TABLE_COLUMNS: dict[str, dict[str, ColumnElement[Any]]] = {
+    "SlaTickets": {
+        name: so.c[name]
+        for name in (
+            "organisation_id",
+            "source_system",
+            "reference",
+            "type",
+            "priority",
+            "request_type",
+            "team",
+            "closure_category",
+            "logged_at",
+            "logged_date",
+            "resolution_at",
+            "due_at",
+            "target_seconds",
+            "elapsed_sla_seconds",
+            "elapsed_wall_seconds",
+            "paused_seconds",
+            "reopen_count",
+            "is_open",
+            "on_hold",
+            "sla_status",
+            "data_quality_reason",
+            "computed_at",
+        )
+    },
+    "BenchmarkStatistics": {
+        name: bs.c[name]
+        for name in (
+            "cycle_year",
+            "peer_group_key",
+            "metric_key",
+            "median",
+            "q1",
+            "q3",
+            "min",
+            "max",
+            "n",
+            "n_organisations",
+            "suppressed",
+            "suppression_reason",
+        )
+    },
+}
+INSTANTS = frozenset({"logged_at", "resolution_at", "due_at", "computed_at"})
+# The column that scopes each table to what the caller may see.
+SCOPE_COLUMN = {"SlaTickets": so.c.organisation_id, "BenchmarkStatistics": bs.c.cycle_year}
+
+_POLARS = {
+    "Edm.String": pl.String(),
+    "Edm.Int32": pl.Int32(),
+    "Edm.Int64": pl.Int64(),
+    "Edm.Double": pl.Float64(),
+    "Edm.Decimal": pl.Float64(),
+    "Edm.Boolean": pl.Boolean(),
+    "Edm.Date": pl.Date(),
+    "Edm.DateTimeOffset": pl.Datetime("us", "UTC"),
+}
+
+
+def polars_type(edm: str) -> pl.DataType:
+    return _POLARS[edm]
+
+
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    return typed(psycopg.Connection[Any], session.connection().connection.driver_connection)
+
+
+def _csv_text(col: ColumnElement[Any], edm: str) -> ColumnElement[Any]:
+    """A column as the One-shape CSV writes it (shared/tabular.py ``csv_cell``): text with
+    a spreadsheet formula start escaped, booleans true/false, instants ISO 8601 UTC with Z,
+    dates ISO, numbers as they are."""
+    if edm == "Edm.String":
+        return case((func.left(col, 1).in_(list(FORMULA_START)), literal("'") + col), else_=col)
+    if edm == "Edm.Boolean":
+        return case((col.is_(true()), "true"), (col.is_(false()), "false"))
+    if edm == "Edm.DateTimeOffset":
+        return func.to_char(func.timezone("UTC", col), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    if edm == "Edm.Date":
+        return func.to_char(col, "YYYY-MM-DD")
+    return col
+
+
+def table_query(
+    es: EntitySet,
+    scope: Sequence[Any] | None,
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[ColumnElement[Any]] = (),
+    limit: int | None = None,
+    offset: int = 0,
+    columns: Sequence[str] | None = None,
+    *,
+    csv: bool = False,
+) -> Select[Any]:
+    """SELECT the columns of ``es`` in the caller's ``scope`` (None: everything),
+    filtered, ordered and cut: instants as epoch seconds (read back as UTC), or with
+    ``csv`` every value as the CSV download writes it."""
+    cols = TABLE_COLUMNS[es.name]
+    chosen = columns or list(cols)
+    out = []
+    for name in chosen:
+        col = cols[name]
+        if csv:
+            out.append(_csv_text(col, es.by_name[name].type).label(name))
+        elif name in INSTANTS:
+            out.append(cast(func.floor(extract("epoch", col)), BigInteger).label(name))
+        else:
+            out.append(col.label(name))
+    stmt = select(*out).select_from(cols[chosen[0]].table)
+    if scope is not None:
+        stmt = stmt.where(SCOPE_COLUMN[es.name].in_(list(scope)) if scope else false())
+    for clause in where:
+        stmt = stmt.where(clause)
+    if order:
+        stmt = stmt.order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return stmt
+
+
+def _sql(session: Session, stmt: Select[Any]) -> tuple[str, dict[str, Any]]:
+    compiled = stmt.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled), dict(compiled.params)
+
+
+def read_frame(session: Session, stmt: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The rows of ``stmt`` as a frame with ``schema``, through one COPY (the fastest way
+    PostgreSQL hands rows out); instants arrive as epoch seconds and become UTC."""
+    sql, params = _sql(session, stmt)
+    buf = io.BytesIO()
+    with (
+        _driver(session).cursor() as cur,
+        cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER true)", params) as copy,
+    ):
+        for block in copy:
+            buf.write(block)
+    if buf.tell() == 0:
+        return pl.DataFrame(schema=schema)
+    buf.seek(0)
+    read = {
+        name: pl.String()
+        if isinstance(t, pl.Boolean)
+        else pl.Int64()
+        if isinstance(t, pl.Datetime)
+        else t
+        for name, t in schema.items()
+    }
+    frame = pl.read_csv(buf, schema=read)
+    return frame.with_columns(
+        (pl.col(n) == "t").alias(n)
+        if isinstance(t, pl.Boolean)
+        else pl.from_epoch(pl.col(n), time_unit="s").dt.replace_time_zone("UTC").alias(n)
+        for n, t in schema.items()
+        if isinstance(t, pl.Boolean | pl.Datetime)
+    )
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    counted = select(func.count()).select_from(stmt.order_by(None).limit(None).subquery())
+    return int(session.execute(counted).scalar_one())
+
+
+def copy_csv(engine: Engine, stmt: Select[Any], chunk: int = 1 << 16) -> Iterator[bytes]:
+    """The rows of ``stmt`` as PostgreSQL CSV, streamed from a COPY on a connection of
+    its own (held while the download lasts), in blocks: memory stays bounded."""
+    with engine.connect() as conn:
+        raw = typed(psycopg.Connection[Any], conn.connection.driver_connection)
+        compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+        sql, params = str(compiled), dict(compiled.params)
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER false)", params) as copy,
+        ):
+            pending = bytearray()
+            for block in copy:
+                pending += block
+                if len(pending) >= chunk:
+                    yield bytes(pending)
+                    pending.clear()
+            if pending:
+                yield bytes(pending)
+
+
+# ------------------------------------------------------------------ access reads
+
+
+def cycles(session: Session) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(select(c).order_by(c.c.year)).mappings()]
+
+
+def existing_organisations(session: Session, ids: Sequence[int]) -> set[int]:
+    return set(session.execute(select(o.c.id).where(o.c.id.in_(list(ids)))).scalars())
+
+
+def all_organisations(session: Session) -> list[int]:
+    return list(session.execute(select(o.c.id).order_by(o.c.id)).scalars())
+
+
+def satisfaction_campaigns(session: Session, organisations: Sequence[int] | None) -> list[int]:
+    """User-satisfaction campaigns of the organisations (None: every organisation)."""
+    query = select(sc.c.id).where(sc.c.kind == "user_satisfaction").order_by(sc.c.id)
+    if organisations is not None:
+        query = query.where(sc.c.organisation_id.in_(list(organisations)))
+    return list(session.execute(query).scalars())
+
+
+def data_version(session: Session, es: EntitySet, scope: Sequence[Any] | None) -> str:
+    """A cheap fingerprint of a table's rows in scope, for the ETag of a download that is
+    streamed (the body cannot be hashed before it is sent)."""
+    col = SCOPE_COLUMN[es.name]
+    table = col.table
+    stamp = "computed_at"
+    query = select(func.count(), func.max(table.c[stamp]))
+    if scope is not None:
+        query = query.where(col.in_(list(scope)) if scope else false())
+    n, last = session.execute(query).one()
+    return f"{n}:{last.isoformat() if last else '-'}"
