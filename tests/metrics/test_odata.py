@@ -593,7 +593,8 @@ def test_bad_input_is_an_odata_error_naming_what_to_fix(feed, owner_engine):
     with owner_engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE name = 'Tickets'"
+                "UPDATE api_keys SET expires_at = now() - interval '1 minute' "
+                "WHERE name = 'Tickets'"
             )
         )
     try:
