@@ -25,15 +25,18 @@ from services.metrics.benchmark.schemas import (
 )
 from services.metrics.benchmark.service import Access, PeerGroup
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
+from shared.conditional import body_response
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.pagination import PageParams, make_page, next_link, page_params
 from shared.settings import Settings
 from shared.tabular import (
     CSV_MEDIA_TYPE,
+    PARQUET_MEDIA_TYPE,
     Output,
     OutputQuery,
     csv_download_headers,
     csv_text,
+    parquet_bytes,
     table_responses,
     with_bom,
 )
@@ -94,6 +97,9 @@ def _render(
     if out.format == "csv":
         body = csv_text(list(row.model_fields), chosen).encode("utf-8")
         return Body(body, CSV_MEDIA_TYPE, f"{name}.csv", total)
+    if out.format == "parquet":
+        body = parquet_bytes(list(row.model_fields), chosen)
+        return Body(body, PARQUET_MEDIA_TYPE, f"{name}.parquet", total)
     page = {
         "items": rows[out.offset : out.offset + out.limit],
         "total": total,
@@ -150,11 +156,13 @@ async def _answer(
             "Content-Disposition": f'attachment; filename="{body.filename}"',
             **csv_download_headers(request, out, body.total or 0),
         }
-    # The cache holds the body without a BOM; ``bom=1`` is added as it goes out.
-    return Response(
+    # The cache holds the body without a BOM; ``bom=1`` is added as it goes out. The
+    # ETag is of the bytes sent (so a cached body and a rebuilt one agree).
+    return body_response(
+        request,
         with_bom(body.content, out.bom and out.format == "csv"),
-        media_type=body.media_type,
-        headers=headers,
+        body.media_type,
+        headers,
     )
 
 
