@@ -683,12 +683,20 @@ def sql_filter(
     return clause
 
 
-def sql_order(options: Options, columns: dict[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:
-    """ORDER BY of the options, nulls first ascending and last descending (as OData)."""
-    return [
-        columns[p].desc().nulls_last() if desc else columns[p].asc().nulls_first()
-        for p, desc in options.orderby
-    ]
+def sql_order(
+    es: EntitySet, options: Options, columns: dict[str, ColumnElement[Any]]
+) -> list[ColumnElement[Any]]:
+    """ORDER BY of the options, nulls first ascending and last descending (as OData). A
+    column that is never null gets no NULLS clause, so the key order is the primary key
+    index's and a page is read from the index, not sorted from the whole table."""
+    out: list[ColumnElement[Any]] = []
+    for p, desc in options.orderby:
+        column = columns[p]
+        if not es.by_name[p].nullable:
+            out.append(column.desc() if desc else column.asc())
+        else:
+            out.append(column.desc().nulls_last() if desc else column.asc().nulls_first())
+    return out
 
 
 def sql_after(

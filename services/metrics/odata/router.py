@@ -212,7 +212,7 @@ def entity_set(
     parts = [b'{"@odata.context":', json.dumps(context).encode()]
     if page.count is not None:
         parts += [b',"@odata.count":', str(page.count).encode()]
-    parts += [b',"value":', engine.json_ready(page.rows).write_json().encode()]
+    parts += [b',"value":', page.json_array()]
     if page.next is not None:
         nxt = Position(page.next.sent, page.next.last_key, size)
         link = _next_link(request, es, engine.make_skiptoken(_secret(request), digest, nxt))

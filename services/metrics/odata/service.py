@@ -53,9 +53,16 @@ MAX_PAGE = 50_000
 
 @dataclass(frozen=True)
 class Page:
-    rows: pl.DataFrame  # the page, with the properties asked for
+    rows: pl.DataFrame | None  # the page, with the properties asked for (computed sets)
     next: Position | None  # where the next page starts; None on the last page
     count: int | None  # rows matching $filter, when $count=true
+    json_rows: str | None = None  # or the rows as JSON text made by the database: {…},{…}
+
+    def json_array(self) -> bytes:
+        if self.json_rows is not None:
+            return b"[" + self.json_rows.encode() + b"]"
+        assert self.rows is not None
+        return engine.json_ready(self.rows).write_json().encode()
 
 
 def check_role(principal: Principal, es: EntitySet) -> None:
@@ -456,29 +463,20 @@ def _table_page(
     if keyset and position.last_key is not None:
         where.append(engine.sql_after(es, columns, position.last_key))
         offset = 0
-    order = engine.sql_order(options, columns)
+    order = engine.sql_order(es, options, columns)
     wanted = _selected(es, options)
-    read = list(dict.fromkeys([*wanted, *es.key]))
-    schema = {n: t for n, t in frame_schema(es).items() if n in read}
-    rows = (
-        repo.read_frame(
-            session,
-            repo.table_query(es, scope, where, order, size + 1, offset, columns=read),
-            schema,
-        )
-        if size
-        else pl.DataFrame(schema=schema)
-    )
+    text, n, more, last = "", 0, False, None
+    if size:
+        text, n, more, last = repo.json_page(session, es, scope, where, order, size, offset, wanted)
     count = None
     if options.count:
         base = [] if options.filter is None else where[:1]
         count = repo.count(session, repo.table_query(es, scope, base))
     nxt = None
-    if rows.height > size:
-        rows = rows.head(size)
-        last = tuple(rows.row(size - 1, named=True)[k] for k in es.key) if keyset else None
-        nxt = Position(position.sent + size, last_key=last, page_size=page_size)
-    return Page(rows.select(wanted), nxt, count)
+    if more:
+        key = tuple(last) if keyset and last is not None else None
+        nxt = Position(position.sent + n, last_key=key, page_size=page_size)
+    return Page(None, nxt, count, json_rows=text)
 
 
 # ------------------------------------------------------------------ whole downloads
@@ -517,7 +515,7 @@ def table_download(
         es,
         scope,
         where,
-        engine.sql_order(options, columns),
+        engine.sql_order(es, options, columns),
         options.top,
         options.skip,
         columns=_selected(es, options),
