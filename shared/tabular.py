@@ -129,16 +129,27 @@ def content_disposition(filename: str, extension: str = "csv") -> dict[str, str]
     return {"Content-Disposition": f'attachment; filename="{filename}.{extension}"'}
 
 
+_PARQUET_NATIVE = (bool, int, float, str, date, datetime, Decimal, list, dict)
+
+
+def _parquet_value(value: Any) -> Any:
+    if value is None or isinstance(value, _PARQUET_NATIVE):
+        return value
+    return str(value)
+
+
 def parquet_bytes(
     columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]
 ) -> bytes:
     """The rows as one Parquet file (Polars), columns in order, types from the values:
-    numbers stay numbers, dates dates, a nested list a Parquet list."""
+    numbers stay numbers (decimals exact), dates dates, instants UTC, a nested list a
+    Parquet list; anything else (an identifier, an enum) as its text."""
     frame = pl.DataFrame(
-        [list(_values(r, columns)) for r in rows],
+        [[_parquet_value(v) for v in _values(r, columns)] for r in rows],
         schema=list(columns),
         orient="row",
         infer_schema_length=None,
+        strict=False,
     )
     out = io.BytesIO()
     frame.write_parquet(out, compression="zstd")

@@ -20,6 +20,7 @@ from services.metrics.runs.router import router as runs_router
 from services.metrics.sla.router import feedback_router
 from services.metrics.sla.router import router as sla_router
 from services.metrics.surveys.router import router as survey_results_router
+from services.metrics.workshops.router import router as workshops_router
 from shared.app import create_app
 from shared.db.engine import psycopg_conninfo
 from shared.db.grants import role_name
@@ -35,6 +36,7 @@ ROUTERS = [
     feedback_router,
     nps_router,
     odata_router,
+    workshops_router,
 ]
 
 

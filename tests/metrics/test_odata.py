@@ -388,6 +388,15 @@ def test_filter_select_orderby_top_skip_match_polars(feed, case):
 
 # ------------------------------------------------------------------ the JSON API's figures
 
+# Names appear in the JSON API only inside an open results workshop (a named view, to its
+# consenting members); the feed never carries them. Outside a workshop they are null.
+NAMES = ("organisation_name", "peer_name")
+
+
+def without_names(row: dict[str, Any]) -> dict[str, Any]:
+    assert all(row.get(k) is None for k in NAMES), row
+    return {k: v for k, v in row.items() if k not in NAMES}
+
 
 def test_figures_are_the_json_apis(feed):
     api, me = feed["api"], feed["me"]
@@ -404,7 +413,7 @@ def test_figures_are_the_json_apis(feed):
     by_metric = {r["metric_key"]: r for r in feed_rows}
     for row in comparison:
         mine = by_metric[row["metric_key"]]
-        assert {k: mine[k] for k in row} == row
+        assert {k: mine[k] for k in row if k not in NAMES} == without_names(row)
     ratio = by_metric["users_per_ict_fte"]
     assert (ratio["my_value"], ratio["n"], ratio["rank"]) == (_users(1) / 7, 6, 6)
 
@@ -422,7 +431,10 @@ def test_figures_are_the_json_apis(feed):
             "and cycle_year eq 2020"
         },
     )
-    assert [{k: r[k] for k in dist[0]} for r in fd] == dist and len(dist) == 10
+    assert [{k: r[k] for k in dist[0] if k not in NAMES} for r in fd] == [
+        without_names(r) for r in dist
+    ]
+    assert len(dist) == 10
 
     trend = api.metrics.get(
         "/api/v1/results/trends",
@@ -435,7 +447,9 @@ def test_figures_are_the_json_apis(feed):
         key,
         **{"$filter": "metric_key eq 'users_per_ict_fte' and peer_group_key eq 'all'"},
     )
-    assert [{k: r[k] for k in trend[0]} for r in ft] == trend
+    assert [{k: r[k] for k in trend[0] if k not in NAMES} for r in ft] == [
+        without_names(r) for r in trend
+    ]
     assert [r["cycle_year"] for r in ft] == [2018, 2020]
 
     stats = crawl(

@@ -20,6 +20,11 @@ A body built from data newer than the version it is filed under (a recompute com
 between the snapshot and the build) is harmless: the next request reads the newer
 version and misses. The reverse cannot happen: the build reads after the snapshot.
 
+Only bodies with codes are filed. A named view (a results workshop's members seeing each
+other's names) is built for its request alone and never filed here (``router._answer``),
+so no key or lifetime can let a name reach a principal who may not see it, or outlive
+the workshop.
+
 Bounded: least recently used entries are evicted beyond ``size`` entries; ``size`` 0
 turns the cache off. Thread-safe: hits are looked up on the event loop, bodies built on
 a miss are filed from the thread pool.

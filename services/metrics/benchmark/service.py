@@ -4,7 +4,9 @@ Access (DOMAIN.md): admins always; participants and read-only API keys (role ``r
 only for their own organisations, only for a published cycle, and only for
 ``access_months`` (12) from the cycle's results release date, after which the answer is
 403 with the reason and the date access ended. No response names another organisation
-or shows its raw answers: peers appear only as their anonymous code and metric value.
+or shows its raw answers: peers appear only as their anonymous code and metric value,
+except during a results workshop, to its consenting members, whose names then appear
+beside their codes (``Access.named``, decided by ``services.metrics.workshops``).
 
 Peer groups: a standard key (``all``, ``type:L``, ``nation:Wales``,
 ``partnership:true``, ``size:1000-2499``, ``past``), whose statistics were stored by the
@@ -15,7 +17,7 @@ computed on request by the same engine.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 from services.metrics.benchmark import engine
 from services.metrics.benchmark import repository as repo
 from services.metrics.runs import repository as runs
+from services.metrics.workshops.service import NamedView
 from shared.auth import Principal
 from shared.catalogue import Catalogue, Metric, available_cycles, load_catalogue
 from shared.errors import Forbidden, NotFound, Unprocessable
@@ -67,6 +70,18 @@ class Access:
     cycle: dict[str, Any]  # the cycle's row plus ``access_ends_on``
     is_admin: bool
     version: tuple[Any, ...]  # the data version read with the cycle (see ResultCache)
+    named: NamedView | None = None  # names a workshop lets this request show; None: codes
+
+    def with_names(self, named: NamedView | None) -> Access:
+        return replace(self, named=named)
+
+    def name_of(self, year: int, organisation_id: int) -> str | None:
+        """The name to show beside ``organisation_id``'s code of cycle ``year``, if any."""
+        return self.named.name_of(year, organisation_id) if self.named else None
+
+    @property
+    def workshop_ids(self) -> list[int]:
+        return self.named.workshop_ids if self.named else []
 
 
 def check_caller(principal: Principal, organisation_id: int) -> None:
@@ -323,10 +338,13 @@ def _stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _context(cycle: dict[str, Any], group: PeerGroup, code: str | None) -> dict[str, Any]:
+def _context(
+    cycle: dict[str, Any], group: PeerGroup, code: str | None, name: str | None
+) -> dict[str, Any]:
     year = cycle["year"]
     return {
         "organisation_code": code,
+        "organisation_name": name,
         "cycle_year": year,
         "data_year": f"{year - 1}/{year % 100:02d}",
         "results_release_date": cycle["results_release_date"],
@@ -359,7 +377,7 @@ def comparison(
         for row in agg.iter_rows(named=True):
             by_metric[row["metric_key"]] = (row["value"], row["mine"])
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
-    context = _context(cycle, group, code)
+    context = _context(cycle, group, code, access.name_of(year, organisation_id))
     rows = []
     for metric in catalogue.metrics.values():
         if not catalogue.modules[metric.module].peer_comparison:
@@ -396,6 +414,7 @@ def comparison(
         "access_ends_on": cycle["access_ends_on"],
         "peer_group_custom": group.custom,
         "min_n": settings.disclosure_min_n,
+        "workshop_ids": access.workshop_ids,
         "rows": rows,
     }
 
@@ -439,7 +458,7 @@ def distributions(
     pairs = {(r[0], r[1]) for r in peers.select("cycle_year", "organisation_id").iter_rows()}
     codes = repo.codes(session, pairs | {(year, organisation_id)})
     my_code = codes.get((year, organisation_id))
-    context = _context(cycle, group, my_code)
+    context = _context(cycle, group, my_code, access.name_of(year, organisation_id))
     mine = repo.my_values(session, organisation_id, [year], one)
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for r in peers.iter_rows(named=True):
@@ -452,6 +471,7 @@ def distributions(
             listed = [
                 {
                     "peer_code": codes.get((r["cycle_year"], r["organisation_id"]), "no code"),
+                    "peer_name": access.name_of(r["cycle_year"], r["organisation_id"]),
                     "peer_cycle_year": r["cycle_year"],
                     "value": r["value"],
                     "is_mine": r["organisation_id"] == organisation_id and r["cycle_year"] == year,
@@ -480,6 +500,7 @@ def distributions(
                 "polarity": metric.polarity,
                 "my_value": mine.get((year, metric.key)),
                 **figures,
+                "workshop_ids": access.workshop_ids,
                 "rows": rows,
             }
         )
@@ -503,7 +524,7 @@ def trends(
     participants). Call after :func:`check_trends_group` and :func:`check_access`."""
     metric_of(catalogue_of(access.cycle["year"]), metric_key)
     return {
-        **_context(access.cycle, group, None),
+        **_context(access.cycle, group, None, None),
         **trends_of(session, settings, access, organisation_id, [metric_key], group),
         "metric_key": metric_key,
     }
@@ -543,6 +564,7 @@ def trends_of(
     stats = group_statistics(session, settings, group, visible, metric=one)
     mine = repo.my_values(session, organisation_id, visible, one)
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
+    name = access.name_of(year, organisation_id)
     rows = []
     for metric_key in metric_keys:
         for y in visible:
@@ -552,6 +574,7 @@ def trends_of(
             rows.append(
                 {
                     "organisation_code": code,
+                    "organisation_name": name,
                     "cycle_year": y,
                     "data_year": f"{y - 1}/{y % 100:02d}",
                     "peer_group_key": group.key,
@@ -566,8 +589,9 @@ def trends_of(
                 }
             )
     return {
-        **_context(cycle, group, code),
+        **_context(cycle, group, code, name),
         "organisation_id": organisation_id,
+        "workshop_ids": access.workshop_ids,
         "rows": rows,
     }
 
