@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from services.metrics.benchmark import service
+from services.metrics.benchmark import pictures, service
 from services.metrics.benchmark.cache import Body, ResultCache
 from services.metrics.benchmark.schemas import (
     Comparison,
@@ -314,6 +314,114 @@ async def trends(
             session, settings, access, organisation_id, metric, group
         ),
         now,
+    )
+
+
+# ------------------------------------------------------------------ pictures
+
+ChartFormat = Literal["svg", "png"]
+_PICTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The chart: SVG (title, description and text as text) or PNG",
+        "content": {
+            "image/svg+xml": {"schema": {"type": "string"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+FormatQuery = Annotated[ChartFormat, Query(description="svg (the default) or png")]
+
+
+def _rasterise(svg: str) -> bytes:
+    import cairosvg  # cairo: loaded on the first PNG, not with the service
+
+    png: bytes = cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=2)
+    return png
+
+
+async def _picture(
+    request: Request,
+    principal: Principal,
+    organisation_id: int,
+    cycle: int,
+    fmt: ChartFormat,
+    draw: Callable[[Session, Settings, Access], str],
+) -> Response:
+    """A chart under the results' access rules (decided afresh, as for the tables; codes
+    only, never names), drawn in the thread pool, with its ETag."""
+    app = request.app
+    service.check_caller(principal, organisation_id)
+    snap = await app.state.snapshots.read(cycle, organisation_id)
+    access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
+
+    def build() -> bytes:
+        with app.state.sessionmaker() as session:
+            svg = draw(session, app.state.settings, access)
+        return _rasterise(svg) if fmt == "png" else svg.encode("utf-8")
+
+    body = await run_in_threadpool(build)
+    media = "image/png" if fmt == "png" else "image/svg+xml"
+    return body_response(request, body, media)
+
+
+@router.get(
+    "/charts/distribution",
+    response_class=Response,
+    responses=_PICTURE_RESPONSES,
+    summary="One metric's peer distribution as a box plot or ranked bars (SVG or PNG)",
+    description="The figures of `/distribution`, drawn: `kind=box` (minimum, quartiles, "
+    "median, your value) or `kind=ranked` (every peer by code, in value order). A "
+    "suppressed group draws nothing and says why.",
+)
+async def distribution_chart(
+    request: Request,
+    principal: CurrentPrincipal,
+    organisation_id: OrgQuery,
+    cycle: CycleQuery,
+    metric: MetricQuery,
+    group: Group,
+    kind: Annotated[pictures.Kind, Query(description="box or ranked")] = "box",
+    format: FormatQuery = "svg",
+) -> Response:
+    return await _picture(
+        request,
+        principal,
+        organisation_id,
+        cycle,
+        format,
+        lambda session, settings, access: pictures.distribution(
+            session, settings, access, organisation_id, metric, group, kind
+        ),
+    )
+
+
+@router.get(
+    "/charts/trends",
+    response_class=Response,
+    responses=_PICTURE_RESPONSES,
+    summary="One metric across cycles: the peer median and your value (SVG or PNG)",
+    description="The figures of `/trends`, drawn as two lines; a definition change is "
+    "named in the description.",
+)
+async def trends_chart(
+    request: Request,
+    principal: CurrentPrincipal,
+    organisation_id: OrgQuery,
+    cycle: CycleQuery,
+    metric: MetricQuery,
+    group: Group,
+    format: FormatQuery = "svg",
+) -> Response:
+    service.check_trends_group(group)
+    return await _picture(
+        request,
+        principal,
+        organisation_id,
+        cycle,
+        format,
+        lambda session, settings, access: pictures.trends(
+            session, settings, access, organisation_id, metric, group
+        ),
     )
 
 
