@@ -141,7 +141,13 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     },
     **{
         ("metrics", f"GET /api/v1/results/{report}"): {"positive_data_acceptance": _PEERS}
-        for report in ("comparison", "distribution", "trends")
+        for report in (
+            "comparison",
+            "distribution",
+            "trends",
+            "charts/distribution",
+            "charts/trends",
+        )
     },
 }
 
