@@ -75,6 +75,9 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "POST /api/v1/cycles"): {
         "positive_data_acceptance": _ACROSS + " (a published cycle has a release date)"
     },
+    ("ingest", "PATCH /api/v1/cycles/{cycle_id}"): {
+        "positive_data_acceptance": _STORED + " (a stored published cycle keeps its release date)"
+    },
     ("ingest", "POST /api/v1/workshops"): {
         "positive_data_acceptance": _CLOCK
         + "; ends_at after starts_at (across fields); members with a code in the stored cycle"
