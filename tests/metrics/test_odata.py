@@ -685,3 +685,31 @@ def test_ticket_csv_streams_every_row_with_escaping(feed):
     )
     assert zipped.headers["content-encoding"] == "gzip" and zipped.text == r.text
     assert gzip.decompress(gzip.compress(b"x")) == b"x"
+
+
+def test_ticket_parquet_is_the_feeds_rows(feed):
+    api = feed["api"]
+    headers = basic(feed["ticket_key"])
+    params = {"$filter": "priority eq 'P2'", "$select": "reference,logged_at,is_open,due_at"}
+    rows = crawl(api, "SlaTickets", headers, **params)
+    r = get(api, "SlaTickets", headers, **params, **{"$format": "parquet"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/vnd.apache.parquet"
+    got = pl.read_parquet(io.BytesIO(r.content))
+    assert got.schema["logged_at"] == pl.Datetime("us", "UTC")
+    assert got.schema["is_open"] == pl.Boolean
+    as_json = got.with_columns(
+        pl.col("logged_at", "due_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ).to_dicts()
+    assert as_json == rows and len(rows) == 30
+    none = get(api, "SlaTickets", headers, **{"$filter": "priority eq 'P9'", "$format": "parquet"})
+    assert pl.read_parquet(io.BytesIO(none.content)).height == 0
+
+
+def test_statistics_download_keeps_the_select_order(feed):
+    api = feed["api"]
+    headers = basic(feed["key"])
+    params = {"$filter": "peer_group_key eq 'all'", "$select": "n,metric_key,median"}
+    rows = crawl(api, "BenchmarkStatistics", headers, **params)
+    r = get(api, "BenchmarkStatistics", headers, **params, **{"$format": "parquet"})
+    assert pl.read_parquet(io.BytesIO(r.content)).to_dicts() == rows and rows

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from typing import cast as typed
 
@@ -235,7 +237,13 @@ def read_frame(session: Session, stmt: Select[Any], schema: dict[str, pl.DataTyp
     if buf.tell() == 0:
         return pl.DataFrame(schema=schema)
     buf.seek(0)
-    read = {
+    return pl.read_csv(buf, schema=_csv_read_schema(schema)).with_columns(_typed(schema))
+
+
+def _csv_read_schema(schema: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    # PostgreSQL writes booleans as t/f and our instants as epoch seconds: read them as
+    # text and integers, then convert (``_typed``).
+    return {
         name: pl.String()
         if isinstance(t, pl.Boolean)
         else pl.Int64()
@@ -243,14 +251,39 @@ def read_frame(session: Session, stmt: Select[Any], schema: dict[str, pl.DataTyp
         else t
         for name, t in schema.items()
     }
-    frame = pl.read_csv(buf, schema=read)
-    return frame.with_columns(
+
+
+def _typed(schema: dict[str, pl.DataType]) -> list[pl.Expr]:
+    return [
         (pl.col(n) == "t").alias(n)
         if isinstance(t, pl.Boolean)
         else pl.from_epoch(pl.col(n), time_unit="s").dt.replace_time_zone("UTC").alias(n)
         for n, t in schema.items()
         if isinstance(t, pl.Boolean | pl.Datetime)
-    )
+    ]
+
+
+def parquet_stream(
+    engine: Engine, stmt: Select[Any], schema: dict[str, pl.DataType], chunk: int = 1 << 20
+) -> Iterator[bytes]:
+    """The rows of ``stmt`` as one Parquet file, with bounded memory: the COPY is spooled
+    to a temporary CSV file, Polars' streaming engine writes the Parquet file from it
+    (``sink_parquet``), and the file goes out in chunks. Both files are removed after."""
+    with tempfile.TemporaryDirectory(prefix="yardstick-parquet-") as folder:
+        raw = Path(folder) / "rows.csv"
+        out = Path(folder) / "rows.parquet"
+        written = 0
+        with raw.open("wb") as spool:
+            for block in copy_csv(engine, stmt):
+                written += spool.write(block)
+        if written:
+            frame = pl.scan_csv(raw, schema=_csv_read_schema(schema), has_header=False)
+            frame.with_columns(_typed(schema)).sink_parquet(out, compression="zstd")
+        else:
+            pl.DataFrame(schema=schema).write_parquet(out, compression="zstd")
+        with out.open("rb") as parquet:
+            while block := parquet.read(chunk):
+                yield block
 
 
 def count(session: Session, stmt: Select[Any]) -> int:

@@ -283,7 +283,7 @@ def _sla_orgs(principal: Principal, tree: Any) -> list[int] | None:
     return sla.visible_organisations(principal, asked)
 
 
-def _key(frame: pl.DataFrame, *columns: str) -> pl.Expr:
+def _key(*columns: str) -> pl.Expr:
     return pl.concat_str(
         [pl.col(c).cast(pl.String).fill_null("") for c in columns], separator="|"
     ).alias("key")
@@ -301,7 +301,7 @@ def sla_logged(
 ) -> pl.DataFrame:
     orgs = _sla_orgs(principal, tree)
     df = sla.logged(session, orgs, ReportQuery(organisation_ids=orgs))
-    return _conform(es, df.with_columns(_key(df, "organisation_id", "priority", "month")))
+    return _conform(es, df.with_columns(_key("organisation_id", "priority", "month")))
 
 
 def sla_backlog(
@@ -310,7 +310,7 @@ def sla_backlog(
     orgs = _sla_orgs(principal, tree)
     now = datetime.now(UTC).replace(microsecond=0)
     df = sla.backlog(session, orgs, ReportQuery(organisation_ids=orgs), now)
-    df = df.with_columns(_key(df, "organisation_id", "priority"), pl.lit(now).alias("as_of"))
+    df = df.with_columns(_key("organisation_id", "priority"), pl.lit(now).alias("as_of"))
     return _conform(es, df)
 
 
@@ -331,7 +331,7 @@ def nps_rows(
         df = nps.nps(session, source, orgs, None, None)
         parts.append(
             df.with_columns(pl.lit(source).alias("source")).with_columns(
-                _key(df, "source", "organisation_id", "month")
+                _key("source", "organisation_id", "month")
             )
         )
     if not parts:
