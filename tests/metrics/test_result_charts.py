@@ -150,3 +150,49 @@ def test_png_and_the_results_access_rules(feed):  # noqa: F811
         403,
         "access_expired",
     )
+
+
+def test_survey_charts_draw_the_campaigns_tables(feed):  # noqa: F811
+    api = feed["api"]
+    headers = basic(feed["key"])
+    base = "/api/v1/survey-results/campaigns/1"
+    factors = api.metrics.get(f"{base}/factors", headers=headers).json()["items"]
+    r = api.metrics.get(f"{base}/charts/factors", headers=headers)
+    assert r.status_code == 200, r.text
+    doc = ET.fromstring(r.content)
+    drawn: dict[str, list[float]] = {}
+    for e in doc.iter(f"{SVG}rect"):
+        if e.get("data-series"):
+            drawn.setdefault(e.get("data-series"), []).append(float(e.get("data-value")))
+    assert drawn["Satisfaction"] == [f["mean_satisfaction_2dp"] for f in factors]
+    assert drawn["Importance"] == [f["mean_importance_2dp"] for f in factors]
+    assert drawn["Weight gap"] == [f["weight_gap_2dp"] for f in factors]
+
+    cells = api.metrics.get(f"{base}/breakdowns", headers=headers).json()["items"]
+    device = [c for c in cells if c["attribute"] == "attr.device_type"]
+    r = api.metrics.get(
+        f"{base}/charts/breakdowns", params={"attribute": "attr.device_type"}, headers=headers
+    )
+    doc = ET.fromstring(r.content)
+    bars = [float(e.get("data-value")) for e in doc.iter(f"{SVG}rect") if e.get("data-value")]
+    assert bars == [c["mean_overall_2dp"] for c in device if not c["suppressed"]]
+    # the location breakdown has a cell too small to show: a dash, named with its reason
+    r = api.metrics.get(
+        f"{base}/charts/breakdowns", params={"attribute": "attr.location"}, headers=headers
+    )
+    doc = ET.fromstring(r.content)
+    boat = next(c for c in cells if c["value"] == "Boat")
+    assert (
+        boat["suppressed"] and f"Boat: withheld ({boat['reason']})" in doc.find(f"{SVG}desc").text
+    )
+    assert "Boat" in [t.text for t in doc.iter(f"{SVG}text")]
+    assert_problem(
+        api.metrics.get(
+            f"{base}/charts/breakdowns", params={"attribute": "attr.shoe_size"}, headers=headers
+        ),
+        422,
+        "unknown_attribute",
+    )
+    # another organisation's campaign is not found, as for its tables
+    other = api.metrics.get("/api/v1/survey-results/campaigns/2/charts/factors", headers=headers)
+    assert_problem(other, 404, "campaign_not_found")

@@ -35,7 +35,7 @@ def _d(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
-def _withheld(key: str, title: str, reason: str) -> str:
+def withheld(key: str, title: str, reason: str) -> str:
     """A chart of a suppressed group: its title and the reason, nothing drawn."""
     svg = Svg(key, title, f"Nothing is drawn: {reason}", 640, 120)
     svg.text(14, 28, title, size=15, weight="bold")
@@ -61,7 +61,7 @@ def distribution(
     title = f"{data['metric_name']}, {data['data_year']}"
     key = f"{kind}-{metric_key}-{group.key}"
     if data["suppressed"]:
-        return _withheld(key, title, data["suppression_reason"] or "statistics withheld")
+        return withheld(key, title, data["suppression_reason"] or "statistics withheld")
     if kind == "box":
         return _box(key, title, data, group)
     return _ranked(key, title, data)
@@ -129,7 +129,7 @@ def trends(
     key = f"trend-{metric_key}-{group.key}"
     if all(r["suppressed"] for r in rows):
         reason = rows[-1]["suppression_reason"] if rows else "no cycle has figures"
-        return _withheld(key, title, reason or "statistics withheld")
+        return withheld(key, title, reason or "statistics withheld")
     medians = [None if r["median"] is None else _d(r["median"]) for r in rows]
     mine = [None if r["my_value"] is None else _d(r["my_value"]) for r in rows]
     changed = [str(r["cycle_year"]) for r in rows if r["definition_changed"]]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,6 +31,13 @@ from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.clock import Now
 from shared.conditional import body_response
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.images import (
+    CHART_RESPONSES,
+    ChartFormat,
+    ChartFormatQuery,
+    chart_bytes,
+    chart_response,
+)
 from shared.pagination import PageParams, make_page, next_link, page_params
 from shared.settings import Settings
 from shared.tabular import (
@@ -319,25 +326,6 @@ async def trends(
 
 # ------------------------------------------------------------------ pictures
 
-ChartFormat = Literal["svg", "png"]
-_PICTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The chart: SVG (title, description and text as text) or PNG",
-        "content": {
-            "image/svg+xml": {"schema": {"type": "string"}},
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-FormatQuery = Annotated[ChartFormat, Query(description="svg (the default) or png")]
-
-
-def _rasterise(svg: str) -> bytes:
-    import cairosvg  # cairo: loaded on the first PNG, not with the service
-
-    png: bytes = cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=2)
-    return png
-
 
 async def _picture(
     request: Request,
@@ -356,18 +344,15 @@ async def _picture(
 
     def build() -> bytes:
         with app.state.sessionmaker() as session:
-            svg = draw(session, app.state.settings, access)
-        return _rasterise(svg) if fmt == "png" else svg.encode("utf-8")
+            return chart_bytes(draw(session, app.state.settings, access), fmt)
 
-    body = await run_in_threadpool(build)
-    media = "image/png" if fmt == "png" else "image/svg+xml"
-    return body_response(request, body, media)
+    return chart_response(request, await run_in_threadpool(build), fmt)
 
 
 @router.get(
     "/charts/distribution",
     response_class=Response,
-    responses=_PICTURE_RESPONSES,
+    responses=CHART_RESPONSES,
     summary="One metric's peer distribution as a box plot or ranked bars (SVG or PNG)",
     description="The figures of `/distribution`, drawn: `kind=box` (minimum, quartiles, "
     "median, your value) or `kind=ranked` (every peer by code, in value order). A "
@@ -381,7 +366,7 @@ async def distribution_chart(
     metric: MetricQuery,
     group: Group,
     kind: Annotated[pictures.Kind, Query(description="box or ranked")] = "box",
-    format: FormatQuery = "svg",
+    format: ChartFormatQuery = "svg",
 ) -> Response:
     return await _picture(
         request,
@@ -398,7 +383,7 @@ async def distribution_chart(
 @router.get(
     "/charts/trends",
     response_class=Response,
-    responses=_PICTURE_RESPONSES,
+    responses=CHART_RESPONSES,
     summary="One metric across cycles: the peer median and your value (SVG or PNG)",
     description="The figures of `/trends`, drawn as two lines; a definition change is "
     "named in the description.",
@@ -410,7 +395,7 @@ async def trends_chart(
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
-    format: FormatQuery = "svg",
+    format: ChartFormatQuery = "svg",
 ) -> Response:
     service.check_trends_group(group)
     return await _picture(
