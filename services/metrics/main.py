@@ -45,7 +45,16 @@ def _startup(app: FastAPI) -> None:
     # engine; it connects on the first results request, in the serving event loop.
     conninfo = psycopg_conninfo(app.state.engine.url.render_as_string(hide_password=False))
     role = role_name("metrics") if app.state.settings.db_set_role else None
-    app.state.snapshots = SnapshotReader(conninfo, role)
+    pooled = app.state.settings.db_transaction_pooling
+    app.state.snapshots = SnapshotReader(conninfo, role, transaction_pooling=pooled)
+    # With a read replica, results read there first (services.metrics.benchmark.router).
+    replica = app.state.reads.replica
+    app.state.replica_snapshots = None
+    if replica is not None:
+        url = replica.kw["bind"].url.render_as_string(hide_password=False)
+        app.state.replica_snapshots = SnapshotReader(
+            psycopg_conninfo(url), role, transaction_pooling=pooled
+        )
     # Long work asked for by events (202 answers) runs here, beside the API.
     app.state.jobs = JobRunner(app.state.engine, app.state.settings, job_handlers())
     if app.state.settings.metrics_jobs_in_background:
@@ -55,6 +64,8 @@ def _startup(app: FastAPI) -> None:
 async def _shutdown(app: FastAPI) -> None:
     app.state.jobs.stop()
     await app.state.snapshots.close()
+    if app.state.replica_snapshots is not None:
+        await app.state.replica_snapshots.close()
 
 
 def build(**kwargs: Any) -> FastAPI:

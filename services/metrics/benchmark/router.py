@@ -30,7 +30,9 @@ from services.metrics.workshops.repository import Window
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.clock import Now
 from shared.conditional import body_response
+from shared.db.engine import ReadRouter, min_data_version, note_data_version
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.errors import DatabaseUnavailable
 from shared.images import (
     CHART_RESPONSES,
     ChartFormat,
@@ -122,10 +124,31 @@ def _render(
     return Body(model.model_dump_json().encode("utf-8"), "application/json", None, total)
 
 
-def _build(app: Any, build: Build, access: Access) -> Body:
+def _build(maker: Any, app: Any, build: Build, access: Access) -> Body:
     # Read-only: the session is only read from, so there is nothing to commit.
-    with app.state.sessionmaker() as session:
+    with maker() as session:
         return build(session, app.state.settings, access)
+
+
+async def _snapshot(request: Request, cycle: int, organisation_id: int) -> tuple[Any, Any]:
+    """This request's snapshot and the sessions to build its body from: the read
+    replica's when one is configured, up, and has replayed the data version the caller
+    must see (``X-Min-Data-Version``); else the primary's. Snapshot and body always come
+    from the same server, so a body is filed under the version it was built from."""
+    app = request.app
+    reads: ReadRouter = app.state.reads
+    wanted = min_data_version(request)
+    replica = app.state.replica_snapshots
+    if replica is not None and reads.replica_up():
+        try:
+            snap = await replica.read(cycle, organisation_id)
+        except DatabaseUnavailable:
+            reads.mark_down("results snapshot failed")
+        else:
+            if reads.current_enough(snap["replayed"], wanted):
+                note_data_version(snap["replayed"], "replica")
+                return snap, reads.replica
+    return await app.state.snapshots.read(cycle, organisation_id), reads.primary
 
 
 def _build_named(
@@ -177,7 +200,7 @@ async def _answer(
     them would save little."""
     app = request.app
     service.check_caller(principal, organisation_id)
-    snap = await app.state.snapshots.read(cycle, organisation_id)
+    snap, maker = await _snapshot(request, cycle, organisation_id)
     access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
 
     def build(session: Session, settings: Settings, access: Access) -> Body:
@@ -193,7 +216,7 @@ async def _answer(
             _build_named, app, build, access, principal, organisation_id, windows, resource, now
         )
     elif (body := cache.get(full_key, access.version)) is None:
-        body = await run_in_threadpool(_build, app, build, access)
+        body = await run_in_threadpool(_build, maker, app, build, access)
         cache.put(full_key, access.version, body)
     headers = None
     if body.filename:

@@ -32,6 +32,7 @@ from shared.auth import Principal
 from shared.catalogue import Catalogue, Metric, available_cycles, load_catalogue
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.events import BenchmarkInputsChanged, CycleStatusChanged, EventType
+from shared.observability import timed
 from shared.settings import Settings
 
 RESULT_ROLES = ("admin", "participant", "reader")
@@ -718,7 +719,8 @@ def recompute(
 def on_inputs_changed(session: Session, event: BenchmarkInputsChanged, settings: Settings) -> None:
     """A job: recompute the changed cycles (and later ones). The recompute records its own
     computation run, so the job's run_id stays empty."""
-    recompute(session, event.cycle_years, min_n=settings.disclosure_min_n, trigger=event.reason)
+    with timed("benchmark_recompute"):
+        recompute(session, event.cycle_years, min_n=settings.disclosure_min_n, trigger=event.reason)
 
 
 def on_cycle_status_changed(
