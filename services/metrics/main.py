@@ -13,6 +13,7 @@ from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
 from services.metrics.nps.router import router as nps_router
+from services.metrics.odata.router import router as odata_router
 from services.metrics.packs.router import router as packs_router
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
@@ -36,6 +37,7 @@ ROUTERS = [
     feedback_router,
     nps_router,
     packs_router,
+    odata_router,
     workshops_router,
 ]
 

@@ -133,6 +133,9 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         }
         for operation in ("GET /api/v1/nps", "GET /api/v1/sla/feedback/satisfaction")
     },
+    ("metrics", "GET /api/v1/survey-results/campaigns/{campaign_id}/charts/breakdowns"): {
+        "positive_data_acceptance": _STORED + " (the attribute is one the campaign broke down by)"
+    },
     ("survey", "POST /api/v1/campaigns"): {"positive_data_acceptance": _CLOCK},
     ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
         "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"
@@ -144,7 +147,13 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     },
     **{
         ("metrics", f"GET /api/v1/results/{report}"): {"positive_data_acceptance": _PEERS}
-        for report in ("comparison", "distribution", "trends")
+        for report in (
+            "comparison",
+            "distribution",
+            "trends",
+            "charts/distribution",
+            "charts/trends",
+        )
     },
 }
 
