@@ -58,6 +58,7 @@ class Snapshots:
     cycles: dict[int, dict[str, Any]]  # by year, only the years asked for
     organisations: frozenset[int]  # those asked for that exist
     windows: tuple[Window, ...] = ()  # workshops of those years they consented in
+    replayed: str | None = None  # on a replica: the WAL position it had replayed
 
     def for_request(self, year: int, organisation_id: int) -> dict[str, Any]:
         """One request's view: its cycle's row (``cycle_id`` None when there is no such
@@ -71,6 +72,7 @@ class Snapshots:
             "results_release_date": cycle["results_release_date"] if cycle else None,
             "organisation_exists": organisation_id in self.organisations,
             "version": self.version,
+            "replayed": self.replayed,
             "windows": tuple(
                 w
                 for w in self.windows
@@ -96,7 +98,7 @@ async def snapshots(
     row = await cur.fetchone()
     assert row is not None  # the query always returns exactly one row
     # (run id, run start, cycles' max(updated_at) and count, codes' count and max(created_at))
-    *version, ids, cyears, statuses, releases, orgs = row[:-5]
+    *version, ids, cyears, statuses, releases, orgs, replayed = row[:-5]
     windows = workshops.windows_of(list(zip(*(column or () for column in row[-5:]), strict=True)))
     cycles = {
         year: {"id": cid, "status": status, "results_release_date": release}
@@ -104,7 +106,7 @@ async def snapshots(
             ids or (), cyears or (), statuses or (), releases or (), strict=True
         )
     }
-    return Snapshots(tuple(version), cycles, frozenset(orgs or ()), windows)
+    return Snapshots(tuple(version), cycles, frozenset(orgs or ()), windows, replayed)
 
 
 # Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
@@ -120,6 +122,7 @@ _SNAPSHOT = f"""
       (SELECT max(created_at) FROM {oc.name}),
       cy.ids, cy.years, cy.statuses, cy.releases,
       ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[])),
+      pg_last_wal_replay_lsn()::text,
       ws.ids, ws.orgs, ws.years, ws.starts, ws.ends
     FROM (
       SELECT array_agg(id) AS ids, array_agg(year) AS years,
