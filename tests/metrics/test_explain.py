@@ -74,7 +74,9 @@ def test_explanations_recompute_their_figures_and_show_codes_only(api):
             headers=who,
         )
         assert comparison.status_code == 200, comparison.text
-        for row in comparison.json()["items"]:
+        links = comparison.json()["explanations"]
+        for flat in comparison.json()["items"]:
+            row = {**flat, **links[flat["metric_key"]]}
             if row["explain_value"] is not None:
                 got = api.metrics.get(row["explain_value"], headers=who)
                 assert got.status_code == 200, (row["explain_value"], got.text)

@@ -12,11 +12,15 @@ RECENT = (date.today() - timedelta(days=30)).isoformat()
 
 
 def _row(api, org_id, who, metric="users_per_ict_fte"):
+    """The comparison row of ``metric`` with its explanations and restatement beside it
+    (the envelope's ``explanations``, by metric: the rows keep the BI feed's columns)."""
     got = api.metrics.get(
         "/api/v1/results/comparison", params={"organisation_id": org_id, "cycle": 2020}, headers=who
     )
     assert got.status_code == 200, got.text
-    return next(r for r in got.json()["items"] if r["metric_key"] == metric)
+    body = got.json()
+    row = next(r for r in body["items"] if r["metric_key"] == metric)
+    return {**row, **body["explanations"][metric]}
 
 
 def test_reopen_change_reaccept_restates_the_figure_with_its_previous_value(api):
@@ -71,10 +75,18 @@ def test_reopen_change_reaccept_restates_the_figure_with_its_previous_value(api)
         "/api/v1/results/trends",
         params={"organisation_id": org["id"], "cycle": 2020, "metric": "users_per_ict_fte"},
         headers=me,
-    ).json()["items"]
-    assert [(t["cycle_year"], t["my_value"], t["my_previous_value"]) for t in trend] == [
-        (2020, 40.0, 50.0)
-    ]
+    ).json()
+    assert [(t["cycle_year"], t["my_value"]) for t in trend["items"]] == [(2020, 40.0)]
+    assert [
+        (r["cycle_year"], r["metric_key"], r["value"], r["previous_value"])
+        for r in trend["restatements"]
+    ] == [(2020, "users_per_ict_fte", 40.0, 50.0)]
+    dist = api.metrics.get(
+        "/api/v1/results/distribution",
+        params={"organisation_id": org["id"], "cycle": 2020, "metric": "users_per_ict_fte"},
+        headers=me,
+    ).json()
+    assert (dist["my_value"], dist["my_previous_value"]) == (40.0, 50.0)
     # accepted again: nothing to re-accept, no changes pending
     detail = api.ingest.get(f"/api/v1/submissions/{sub['id']}", headers=me).json()
     assert detail["reacceptance_required"] is False and detail["changes_since_acceptance"] == []

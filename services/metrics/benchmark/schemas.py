@@ -54,12 +54,6 @@ class ComparisonRow(_Context, _Figures):
     quartile_band: int | None = Field(description="1 = best quarter ... 4 = worst")
     rank: int | None = Field(description="1 = best")
     rank_of: int | None
-    my_value_restated_at: datetime | None = Field(
-        description="When your value was restated (accepted data changed after acceptance)"
-    )
-    my_previous_value: float | None = Field(description="Your value before that restatement")
-    explain_value: str | None = Field(description="Path of your value's explanation")
-    explain_statistic: str = Field(description="Path of the benchmark statistics' explanation")
 
 
 _CONTEXT: dict[str, Any] = {
@@ -94,13 +88,37 @@ _COMPARISON_ROW: dict[str, Any] = {
     "quartile_band": 2,
     "rank": 15,
     "rank_of": 41,
-    "my_value_restated_at": None,
-    "my_previous_value": None,
+}
+_EXPLAINED: dict[str, Any] = {
     "explain_value": "/api/v1/explain/metric-value?organisation_id=12&cycle=2020"
     "&metric=cost_per_user",
     "explain_statistic": "/api/v1/explain/benchmark?organisation_id=12&cycle=2020"
     "&metric=cost_per_user&peer_group=all",
+    "my_value_restated_at": "2021-02-01T10:00:00Z",
+    "my_previous_value": 0.41,
 }
+
+
+class _Restated(BaseModel):
+    my_value_restated_at: datetime | None = Field(
+        description="When your value was restated (accepted data changed after acceptance)"
+    )
+    my_previous_value: float | None = Field(description="Your value before that restatement")
+
+
+class FigureExplained(_Restated):
+    """Where a row's figures are explained, and whether your value was restated."""
+
+    explain_value: str | None = Field(description="Path of your value's explanation")
+    explain_statistic: str = Field(description="Path of the benchmark statistics' explanation")
+
+
+class Restatement(BaseModel):
+    cycle_year: int
+    metric_key: str
+    value: float | None = Field(description="Your value now")
+    previous_value: float = Field(description="Your value before the restatement")
+    restated_at: datetime
 
 
 class DataQuality(BaseModel):
@@ -117,6 +135,9 @@ class DataQuality(BaseModel):
 
 class Comparison(Page[ComparisonRow], _Context):
     organisation_id: int
+    explanations: dict[str, FigureExplained] = Field(
+        description="By metric key: each row's explanations and restatement"
+    )
     data_quality: DataQuality | None = Field(
         description="Your accepted data's quality score and its parts; null if not scored"
     )
@@ -135,6 +156,7 @@ class Comparison(Page[ComparisonRow], _Context):
                     "results_release_date": "2020-11-30",
                     "access_ends_on": "2023-11-30",
                     "peer_group_custom": False,
+                    "explanations": {"cost_per_user": _EXPLAINED},
                     "data_quality": {
                         "submissions": 2,
                         "score": 92.5,
@@ -165,9 +187,11 @@ class DistributionRow(_Context):
     is_mine: bool
 
 
-class Distribution(Page[DistributionRow], _Context, _Figures):
+class Distribution(Page[DistributionRow], _Context, _Figures, _Restated):
     """``items``: peers in value order; empty if suppressed."""
 
+    explain_value: str | None = Field(description="Path of your value's explanation")
+    explain_statistic: str = Field(description="Path of the statistics' explanation")
     organisation_id: int
     results_release_date: date | None
     metric_key: str
@@ -191,6 +215,7 @@ class Distribution(Page[DistributionRow], _Context, _Figures):
                     "polarity": "lower_better",
                     "my_value": 0.38,
                     "workshop_ids": [],
+                    **_EXPLAINED,
                     "items": [
                         {
                             **_CONTEXT,
@@ -225,14 +250,13 @@ class TrendRow(_Figures):
     definition_changed: bool = Field(description="The metric's definition changed this cycle")
     introduced: bool = Field(description="First cycle with this metric")
     my_value: float | None
-    my_value_restated_at: datetime | None = Field(
-        description="When your value was restated (accepted data changed after acceptance)"
-    )
-    my_previous_value: float | None = Field(description="Your value before that restatement")
 
 
 class Trends(Page[TrendRow], _Context):
     organisation_id: int
+    restatements: list[Restatement] = Field(
+        description="Your values in these rows that were restated, and what they were before"
+    )
     results_release_date: date | None
     metric_key: str
     workshop_ids: list[int] = Field(description=_WORKSHOPS)
@@ -246,6 +270,15 @@ class Trends(Page[TrendRow], _Context):
                     "results_release_date": "2020-11-30",
                     "metric_key": "cost_per_user",
                     "workshop_ids": [],
+                    "restatements": [
+                        {
+                            "cycle_year": 2020,
+                            "metric_key": "cost_per_user",
+                            "value": 0.38,
+                            "previous_value": 0.41,
+                            "restated_at": "2021-02-01T10:00:00Z",
+                        }
+                    ],
                     "items": [
                         {
                             **_FIGURES,
@@ -261,8 +294,6 @@ class Trends(Page[TrendRow], _Context):
                             "definition_changed": False,
                             "introduced": False,
                             "my_value": 0.38,
-                            "my_value_restated_at": "2021-02-01T10:00:00Z",
-                            "my_previous_value": 0.41,
                         }
                     ],
                     **_PAGE,

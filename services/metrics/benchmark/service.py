@@ -453,6 +453,9 @@ def comparison(
     context = _context(cycle, group, code, access.name_of(year, organisation_id))
     restated = repo.restated(session, organisation_id, [year])
     rows = []
+    # Beside the rows (whose columns the BI feed shares), by metric: where each figure's
+    # explanation is, and whether my value was restated and from what.
+    explanations: dict[str, dict[str, Any]] = {}
     for metric in catalogue.metrics.values():
         if not catalogue.modules[metric.module].peer_comparison:
             continue
@@ -480,12 +483,14 @@ def comparison(
                 "quartile_band": band,
                 "rank": rank,
                 "rank_of": rank_of,
-                **restatement(restated, year, metric.key, value),
-                **explain_paths(organisation_id, year, metric.key, group),
             }
         )
-        if value is None:
-            rows[-1]["explain_value"] = None
+        links = explain_paths(organisation_id, year, metric.key, group)
+        explanations[metric.key] = {
+            "explain_value": links["explain_value"] if value is not None else None,
+            "explain_statistic": links["explain_statistic"],
+            **restatement(restated, year, metric.key, value),
+        }
     return {
         **context,
         "organisation_id": organisation_id,
@@ -494,6 +499,7 @@ def comparison(
         "data_quality": repo.data_quality(session, organisation_id, year),
         "min_n": settings.disclosure_min_n,
         "workshop_ids": access.workshop_ids,
+        "explanations": explanations,
         "rows": rows,
     }
 
@@ -540,6 +546,7 @@ def distributions(
     my_code = codes.get((year, organisation_id))
     context = _context(cycle, group, my_code, access.name_of(year, organisation_id))
     mine = repo.my_values(session, organisation_id, [year], one)
+    restated = repo.restated(session, organisation_id, [year], one)
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for r in peers.iter_rows(named=True):
         by_metric.setdefault(r["metric_key"], []).append(r)
@@ -580,10 +587,14 @@ def distributions(
                 "polarity": metric.polarity,
                 "my_value": mine.get((year, metric.key)),
                 **figures,
+                **restatement(restated, year, metric.key, mine.get((year, metric.key))),
+                **explain_paths(organisation_id, year, metric.key, group),
                 "workshop_ids": access.workshop_ids,
                 "rows": rows,
             }
         )
+        if out[-1]["my_value"] is None:
+            out[-1]["explain_value"] = None
     return out
 
 
@@ -651,6 +662,7 @@ def trends_of(
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
     name = access.name_of(year, organisation_id)
     rows = []
+    restatements: list[dict[str, Any]] = []
     for metric_key in metric_keys:
         for y in visible:
             m = load_catalogue(y).metrics.get(metric_key)
@@ -670,14 +682,25 @@ def trends_of(
                     "definition_changed": y in m.changed_in,
                     "introduced": y == m.introduced_in,
                     "my_value": mine.get((y, metric_key)),
-                    **restatement(restated, y, metric_key, mine.get((y, metric_key))),
                     **stat_fields(stats.get((y, metric_key))),
                 }
             )
+            note = restatement(restated, y, metric_key, mine.get((y, metric_key)))
+            if note["my_value_restated_at"] is not None:
+                restatements.append(
+                    {
+                        "cycle_year": y,
+                        "metric_key": metric_key,
+                        "value": mine.get((y, metric_key)),
+                        "previous_value": note["my_previous_value"],
+                        "restated_at": note["my_value_restated_at"],
+                    }
+                )
     return {
         **_context(cycle, group, code, name),
         "organisation_id": organisation_id,
         "workshop_ids": access.workshop_ids,
+        "restatements": restatements,
         "rows": rows,
     }
 
