@@ -123,9 +123,9 @@ def parse(data: bytes, content_type: str) -> HeadcountUpload:
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise InvalidHeadcount(
-            "The headcount could not be read: " + "; ".join(
-                f"{e['field']}: {e['message']}" for e in errors[:5]
-            ) + ".",
+            "The headcount could not be read: "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+            + ".",
             errors=errors,
         ) from None
 
@@ -264,9 +264,13 @@ def _check_responses(
         )
     if kind == "cells":
         stated = {k: n for k, n in counts.items() if None not in k}
-        listed = {tuple(r["cell"][a] for a in attributes): r for r in rows if len(r["cell"]) == len(attributes)}
+        listed: dict[tuple[str | None, ...], dict[str, Any]] = {
+            tuple(r["cell"][a] for a in attributes): r
+            for r in rows
+            if len(r["cell"]) == len(attributes)
+        }
         for key, n in sorted(stated.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-            row = listed.get(key)  # type: ignore[arg-type]
+            row = listed.get(key)
             cell = dict(zip(attributes, key, strict=True))
             if row is None:
                 errors.append(
