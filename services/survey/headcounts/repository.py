@@ -43,9 +43,12 @@ def replace(
 
 
 def remove(session: Session, campaign_id: int) -> int:
-    return session.execute(
-        delete(headcounts).where(headcounts.c.campaign_id == campaign_id)
-    ).rowcount
+    removed = session.execute(
+        delete(headcounts)
+        .where(headcounts.c.campaign_id == campaign_id)
+        .returning(headcounts.c.campaign_id)
+    ).all()
+    return len(removed)
 
 
 def response_counts(

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +36,7 @@ WEIGHTING = {
 }
 
 
-def _describe(cell: dict[str, str]) -> str:
+def _describe(cell: Mapping[str, str | None]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in cell.items())
 
 
