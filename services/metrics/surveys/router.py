@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -20,6 +20,15 @@ from shared.tabular import OutputQuery, table_response, table_responses
 
 router = APIRouter(prefix="/api/v1/survey-results", tags=["survey results"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "reader"))]
+AudienceQuery = Annotated[
+    Literal["internal", "publication"] | None,
+    Query(
+        description="internal (the organisation's own staff: the campaign's threshold; the "
+        "default for its staff and admins) or publication (what other organisations, exports "
+        "and BI see: n >= the publication minimum and a response rate >= the publication "
+        "rate; always the view of a reader key)"
+    ),
+]
 _PAGING = (
     "JSON: a page of `limit` rows (500 unless asked) in `items`, with `columns`; CSV "
     "(`format=csv`): every row with the same columns, or the page asked for with "
@@ -41,8 +50,14 @@ def _table(
 @router.get(
     "/campaigns/{campaign_id}", response_model=SurveyResults, summary="A campaign's results"
 )
-def campaign_results(campaign_id: IdPath, session: DbSession, principal: Reader) -> SurveyResults:
-    return SurveyResults(**service.results(session, principal, campaign_id))
+def campaign_results(
+    campaign_id: IdPath,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    audience: AudienceQuery = None,
+) -> SurveyResults:
+    return SurveyResults(**service.results(session, principal, campaign_id, settings, audience))
 
 
 @router.post(
@@ -50,8 +65,10 @@ def campaign_results(campaign_id: IdPath, session: DbSession, principal: Reader)
     response_model=SurveyResults,
     summary="Compute a campaign's results now",
 )
-def compute_results(campaign_id: IdPath, session: DbSession, principal: Reader) -> SurveyResults:
-    return SurveyResults(**service.recompute(session, principal, campaign_id))
+def compute_results(
+    campaign_id: IdPath, session: DbSession, settings: AppSettings, principal: Reader
+) -> SurveyResults:
+    return SurveyResults(**service.recompute(session, principal, campaign_id, settings))
 
 
 @router.get(
@@ -62,9 +79,15 @@ def compute_results(campaign_id: IdPath, session: DbSession, principal: Reader) 
     description=_PAGING,
 )
 def factors(
-    request: Request, campaign_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
+    request: Request,
+    campaign_id: IdPath,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    out: OutputQuery,
+    audience: AudienceQuery = None,
 ) -> Response:
-    columns, rows = service.table(session, principal, campaign_id, "factors")
+    columns, rows = service.table(session, principal, campaign_id, "factors", settings, audience)
     return _table(request, out, FactorTable, columns, rows, f"campaign-{campaign_id}-factors")
 
 
@@ -76,9 +99,15 @@ def factors(
     description=_PAGING,
 )
 def breakdowns(
-    request: Request, campaign_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
+    request: Request,
+    campaign_id: IdPath,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    out: OutputQuery,
+    audience: AudienceQuery = None,
 ) -> Response:
-    columns, rows = service.table(session, principal, campaign_id, "breakdowns")
+    columns, rows = service.table(session, principal, campaign_id, "breakdowns", settings, audience)
     return _table(request, out, BreakdownTable, columns, rows, f"campaign-{campaign_id}-breakdowns")
 
 
