@@ -40,6 +40,12 @@ import polars as pl
 PUBLICATION = "publication"
 INTERNAL = "internal"
 
+GROUP_RULE = (
+    "a group cell is shown when it has at least the minimum responses, from at least the "
+    "minimum organisations, and at least the minimum responses outside its largest "
+    "organisation; when one is withheld, the next smallest cells are withheld with it until "
+    "the withheld cells together pass the same test"
+)
 REASON_SUPPRESSED = (
     "withheld for disclosure control: fewer than {t} responses (or fewer than {k} "
     "organisations) in this cell or in another cell of this breakdown"
@@ -177,3 +183,44 @@ def pooled_flags(per_cycle: pl.DataFrame, *, keys: Sequence[str]) -> pl.DataFram
     """For figures pooled over cycles: ``suppressed`` if any constituent (a row of
     ``per_cycle`` with its own ``suppressed``) is suppressed. One row per ``keys``."""
     return per_cycle.group_by(list(keys)).agg(pl.col("suppressed").any().alias("suppressed"))
+
+
+def complementary(
+    frame: pl.DataFrame,
+    *,
+    by: Sequence[str],
+    label: str,
+    threshold: int,
+) -> pl.DataFrame:
+    """Complementary suppression where each cell is one organisation's figure (``n`` its
+    respondents, ``primary`` whether it is withheld on its own) and their total is published:
+    the suppressed set, smallest first (ties by label), holds every primary cell, at least
+    two cells, and at least ``threshold`` respondents outside its largest member, so that
+    neither an outsider (total − shown) nor a member subtracting its own figure can isolate
+    one organisation. Adds ``suppressed``."""
+    out: list[pl.DataFrame] = []
+    parts = frame.group_by(list(by), maintain_order=True) if by else [((), frame)]
+    for _key, part in parts:
+        ordered = part.sort(["n", label], nulls_last=True)
+        rows = ordered.select("n", "primary").rows()
+        chosen = 0
+        if any(p for _, p in rows):
+            last = max(i for i, (_, p) in enumerate(rows) if p)
+            chosen = len(rows)
+            total, largest = 0, 0
+            for i, (n, _) in enumerate(rows):
+                total += int(n or 0)
+                largest = max(largest, int(n or 0))
+                if i >= max(last, 1) and total - largest >= threshold:
+                    chosen = i + 1
+                    break
+        out.append(
+            ordered.with_columns(
+                (pl.int_range(0, pl.len()) < chosen).alias("suppressed"),
+            )
+        )
+    return (
+        pl.concat(out, how="vertical")
+        if out
+        else frame.with_columns(pl.lit(False).alias("suppressed"))
+    )

@@ -526,11 +526,12 @@ def mean_intervals(
     keys: Sequence[str],
     *,
     by: Sequence[str] = (),
-    population: int | None = None,
+    population: int | str | None = None,
 ) -> pl.DataFrame:
     """Per ``by`` group and answer key: ``n``, ``mean``, ``ci_low``, ``ci_high`` (95%,
     t-interval, :mod:`confidence`) and their ``*_2dp``; ``population`` (users in scope) is
-    the finite-population correction's N (None: no correction, as for breakdown cells)."""
+    the finite-population correction's N (None: no correction, as for breakdown cells; a
+    column name of ``by``: each group's own N)."""
     lf = _with_missing(_lazy(responses), keys, pl.Int64())
     order = {k: i for i, k in enumerate(keys)}
     sums = (
@@ -542,10 +543,16 @@ def mean_intervals(
             pl.col("x").sum().alias("_s1"),
             (pl.col("x") * pl.col("x")).sum().alias("_s2"),
         )
-        .with_columns(pl.lit(population, pl.Int64).alias("_N"))
+        .with_columns(
+            pl.col(population).cast(pl.Int64).alias("__N")
+            if isinstance(population, str)
+            else pl.lit(population, pl.Int64).alias("__N")
+        )
         .collect()
     )
-    out = confidence.mean_interval(sums, n="n", s1="_s1", s2="_s2", population="_N", prefix="")
+    out = confidence.mean_interval(
+        sums, n="n", s1="_s1", s2="_s2", population="__N", prefix=""
+    ).drop("__N")
     return (
         out.rename({"_ci_low": "ci_low", "_ci_high": "ci_high"})
         .with_columns(
@@ -554,7 +561,7 @@ def mean_intervals(
         )
         .with_columns(confidence.round_2dp(["ci_low", "ci_high"]))
         .sort([*by, "_order"])
-        .drop("_order", "_s1", "_s2", "_N")
+        .drop("_order", "_s1", "_s2")
     )
 
 
@@ -563,7 +570,7 @@ def ratio_intervals(
     areas: Mapping[str, Sequence[str]],
     *,
     by: Sequence[str] = (),
-    population: int | None = None,
+    population: int | str | None = None,
 ) -> pl.DataFrame:
     """Per ``by`` group and area (several questions pooled, e.g. the skills survey's IT
     literacy L1…): ``respondents``, ``n`` (ratings), ``mean`` = Σ ratings / n and its 95%
@@ -593,7 +600,11 @@ def ratio_intervals(
             (pl.col("y") * pl.col("m")).sum().alias("_sym"),
         )
     )
-    sums = per.with_columns(pl.lit(population, pl.Int64).alias("_N")).collect()
+    sums = per.with_columns(
+        pl.col(population).cast(pl.Int64).alias("__N")
+        if isinstance(population, str)
+        else pl.lit(population, pl.Int64).alias("__N")
+    ).collect()
     out = confidence.ratio_interval(
         sums,
         respondents="respondents",
@@ -602,9 +613,9 @@ def ratio_intervals(
         sy2="_sy2",
         sm2="_sm2",
         sym="_sym",
-        population="_N",
+        population="__N",
         prefix="",
-    )
+    ).drop("__N")
     return (
         out.rename({"_ci_low": "ci_low", "_ci_high": "ci_high"})
         .with_columns(
@@ -613,7 +624,7 @@ def ratio_intervals(
         )
         .with_columns(confidence.round_2dp(["ci_low", "ci_high"]))
         .sort([*by, "area"])
-        .drop("_sy", "_sy2", "_sm2", "_sym", "_N")
+        .drop("_sy", "_sy2", "_sm2", "_sym")
     )
 
 

@@ -495,3 +495,103 @@ def factors(
         reason.alias("reason"),
         pl.when(hide).then(None).otherwise(pl.lit(disclosure.PUBLICATION)).alias("threshold_met"),
     ).select(factor_columns())
+
+
+# ------------------------------------------------------------ weighted beside unweighted
+
+
+WEIGHTED_COLUMNS = [
+    "figure",
+    "attribute",
+    "value",
+    "n",
+    "mean_2dp",
+    "ci_low_2dp",
+    "ci_high_2dp",
+    "weighted_mean_2dp",
+    "weighted_ci_low_2dp",
+    "weighted_ci_high_2dp",
+    "effective_n_1dp",
+]
+
+
+def weighted_figures(
+    responses: pl.DataFrame,
+    keys: Sequence[str],
+    *,
+    attributes: Sequence[str] = (),
+    cell_keys: Sequence[str] = MEASURES,
+    population: int | None = None,
+) -> pl.DataFrame:
+    """Unweighted and weighted means side by side, each with its 95% interval, for each
+    answer key over all responses (finite-population correction from ``population``) and
+    for ``cell_keys`` in each cell of each attribute (no correction). ``responses`` has a
+    ``weight`` column. Rows: the whole-campaign figures in key order, then the cells."""
+    w = pl.col("weight").cast(pl.Float64)
+    lf = responses.lazy()
+    whole = (
+        lf.select("weight", *keys)
+        .unpivot(on=list(keys), index=["weight"], variable_name="figure", value_name="x")
+        .group_by("figure")
+        .agg(_sums(pl.col("x"), w, "v"))
+        .with_columns(
+            pl.lit(None, pl.String).alias("attribute"), pl.lit(None, pl.String).alias("value")
+        )
+    )
+    parts = [whole]
+    attrs = [a for a in attributes if a in responses.columns]
+    if attrs:
+        cells = (
+            lf.select("weight", *cell_keys, *attrs)
+            .unpivot(on=attrs, index=["weight", *cell_keys], variable_name="attribute")
+            .with_columns(pl.col("value").fill_null(NOT_STATED))
+            .unpivot(
+                on=list(cell_keys),
+                index=["weight", "attribute", "value"],
+                variable_name="figure",
+                value_name="x",
+            )
+            .group_by("figure", "attribute", "value")
+            .agg(_sums(pl.col("x"), w, "v"))
+        )
+        parts.append(cells.select(whole.collect_schema().names()))
+    sums = pl.concat(parts, how="vertical").collect()
+    sums = sums.with_columns(
+        pl.when(pl.col("attribute").is_null()).then(pl.lit(population, pl.Int64)).alias("_N")
+    )
+    out = _figures(sums, ["v"], "_N")
+    order = {k: i for i, k in enumerate(keys)}
+    attr_order = {a: i for i, a in enumerate(attrs)}
+    return (
+        out.with_columns(
+            ci.round_2dp(
+                [
+                    "v_ci_low",
+                    "v_ci_high",
+                    "weighted_v_mean",
+                    "weighted_v_ci_low",
+                    "weighted_v_ci_high",
+                ]
+            ),
+            figures.half_up_float(pl.col("weighted_v_n_eff"), 1)
+            .cast(pl.Float64)
+            .alias("effective_n_1dp"),
+            pl.col("figure").replace_strict(order, default=None, return_dtype=pl.Int32).alias("_k"),
+            pl.col("attribute")
+            .replace_strict(attr_order, default=-1, return_dtype=pl.Int32)
+            .alias("_a"),
+        )
+        .rename(
+            {
+                "v__n": "n",
+                "mean_v_2dp": "mean_2dp",
+                "v_ci_low_2dp": "ci_low_2dp",
+                "v_ci_high_2dp": "ci_high_2dp",
+                "weighted_v_mean_2dp": "weighted_mean_2dp",
+                "weighted_v_ci_low_2dp": "weighted_ci_low_2dp",
+                "weighted_v_ci_high_2dp": "weighted_ci_high_2dp",
+            }
+        )
+        .sort(["_a", "value", "_k"])
+        .select(WEIGHTED_COLUMNS)
+    )

@@ -214,3 +214,14 @@ def codes_for(session: Session, cycle_ids: Collection[int]) -> dict[tuple[int, i
         ).where(organisation_codes.c.cycle_id.in_(list(cycle_ids)))
     ).all()
     return {(int(cy), int(o)): str(code) for cy, o, code in rows}
+
+
+def response_counts(session: Session, campaign_ids: Collection[int]) -> dict[int, int]:
+    if not campaign_ids:
+        return {}
+    rows = session.execute(
+        select(r.c.campaign_id, func.count())
+        .where(r.c.campaign_id.in_(list(campaign_ids)))
+        .group_by(r.c.campaign_id)
+    ).all()
+    return {int(cid): int(n) for cid, n in rows}

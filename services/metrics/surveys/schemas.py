@@ -374,3 +374,497 @@ class SurveyResults(BaseModel):
             ]
         }
     )
+
+
+# ------------------------------------------------------------- weighted (issue 15)
+
+_W_MEAN = "Mean rating (1-7; factors' satisfaction and importance too), 2 dp, half up"
+
+
+class WeightedRow(BaseModel):
+    figure: str = Field(description="overall, improvement, or a factor's S1.satisfaction …")
+    attribute: str | None = Field(description="The breakdown attribute; null: all responses")
+    value: str | None = Field(description="The attribute's value (Not stated: unanswered)")
+    n: int | None = Field(description="Ratings given (unweighted count)")
+    mean_2dp: float | None = Field(description="Unweighted: " + _W_MEAN)
+    ci_low_2dp: float | None = Field(description="Unweighted: " + _CI)
+    ci_high_2dp: float | None = Field(description="Unweighted: " + _CI)
+    weighted_mean_2dp: float | None = Field(description="Weighted: " + _W_MEAN)
+    weighted_ci_low_2dp: float | None = Field(
+        description="Weighted: 95% interval bound (t with Kish's effective sample size)"
+    )
+    weighted_ci_high_2dp: float | None = Field(description="Weighted: 95% interval bound")
+    effective_n_1dp: float | None = Field(
+        description="Kish's effective sample size (sum w)^2 / sum w^2 of the ratings (1 dp)"
+    )
+    suppressed: bool = Field(description="Withheld (as the unweighted breakdown's cell)")
+    reason: str | None = Field(description="Why it was withheld")
+    threshold_met: ThresholdMet = Field(description=_MET)
+
+
+class WeightingSummary(BaseModel):
+    method: Literal["cell", "raking", "scope"] = Field(
+        description="cell weighting (the headcount gives every combination), raking (margins "
+        "only) or scope (users in scope as one cell)"
+    )
+    why: str = Field(description="Why this method")
+    attributes: list[str] = Field(description="The attributes weighted by")
+    merged: list[str] = Field(description="Cells or values merged with a neighbour, and why")
+    iterations: int = Field(description="Raking iterations to converge (0: not raked)")
+    headcount_total: int = Field(description="People in the headcount (people)")
+    responses: int = Field(description="Responses weighted")
+    effective_sample_size_1dp: float | None = Field(
+        description="(sum w)^2 / sum w^2 over all responses (responses, 1 dp)"
+    )
+    design_effect_2dp: float | None = Field(
+        description="responses / effective sample size: how much the weighting widens the "
+        "intervals, squared (2 dp)"
+    )
+
+
+class WeightedConfidence(ConfidenceNote):
+    weighted_method: str
+
+
+class WeightedTable(Table[WeightedRow]):
+    campaign_id: int
+    audience: Literal["internal", "publication"]
+    weighting: WeightingSummary
+    confidence: WeightedConfidence
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "figure": "overall",
+                            "attribute": None,
+                            "value": None,
+                            "n": 120,
+                            "mean_2dp": 5.1,
+                            "ci_low_2dp": 4.88,
+                            "ci_high_2dp": 5.32,
+                            "weighted_mean_2dp": 4.97,
+                            "weighted_ci_low_2dp": 4.71,
+                            "weighted_ci_high_2dp": 5.23,
+                            "effective_n_1dp": 98.4,
+                            "suppressed": False,
+                            "reason": None,
+                            "threshold_met": "publication",
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 500,
+                    "offset": 0,
+                    "next": None,
+                    "columns": [
+                        "figure",
+                        "attribute",
+                        "value",
+                        "n",
+                        "mean_2dp",
+                        "ci_low_2dp",
+                        "ci_high_2dp",
+                        "weighted_mean_2dp",
+                        "weighted_ci_low_2dp",
+                        "weighted_ci_high_2dp",
+                        "effective_n_1dp",
+                        "suppressed",
+                        "reason",
+                        "threshold_met",
+                    ],
+                    "campaign_id": 31,
+                    "audience": "internal",
+                    "weighting": {
+                        "method": "cell",
+                        "why": "the headcount gives every combination of role × location, so "
+                        "each cell is weighted to its own headcount (cell weighting)",
+                        "attributes": ["role", "location"],
+                        "merged": [],
+                        "iterations": 0,
+                        "headcount_total": 400,
+                        "responses": 120,
+                        "effective_sample_size_1dp": 98.4,
+                        "design_effect_2dp": 1.22,
+                    },
+                    "confidence": {
+                        "level": 0.95,
+                        "mean_method": "95% Student t-interval",
+                        "proportion_method": "95% Wilson score interval",
+                        "finite_population_correction": "sqrt((N - n) / (N - 1))",
+                        "population": 400,
+                        "weighted_method": "t with Kish's effective sample size",
+                    },
+                }
+            ]
+        }
+    )
+
+
+# ------------------------------------------------------------- group views (issue 15)
+
+_PUB = "Always publication when shown (group views are what every participant sees)"
+
+
+def _table_example(row: dict[str, Any], **meta: Any) -> ConfigDict:
+    return ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [row],
+                    "total": 1,
+                    "limit": 500,
+                    "offset": 0,
+                    "next": None,
+                    "columns": list(row),
+                    **meta,
+                }
+            ]
+        }
+    )
+
+
+class GroupThresholds(BaseModel):
+    min_responses: int = Field(description="Responses a group cell needs (responses)")
+    min_organisations: int = Field(description="Organisations a group cell needs")
+    rule: str = Field(description="The disclosure rule, in words")
+
+
+class GroupWeighting(BaseModel):
+    organisations_by_method: dict[Literal["cell", "raking", "scope"], int] = Field(
+        description="How many organisations were weighted by each method"
+    )
+    why: str
+    effective_sample_size_1dp: float | None = Field(
+        description="(sum w)^2 / sum w^2 over all responses (responses, 1 dp)"
+    )
+
+
+class GroupConfidence(ConfidenceNote):
+    weighted_method: str
+
+
+_GROUP_CONFIDENCE = {
+    "level": 0.95,
+    "mean_method": "95% Student t-interval",
+    "proportion_method": "95% Wilson score interval",
+    "finite_population_correction": "sqrt((N - n) / (N - 1))",
+    "population": 64000,
+    "weighted_method": "t with Kish's effective sample size",
+}
+_GROUP_WEIGHTING = {
+    "organisations_by_method": {"cell": 12, "raking": 3, "scope": 35},
+    "why": "each organisation is weighted to its own headcount",
+    "effective_sample_size_1dp": 15321.4,
+}
+
+
+class GroupBreakdownRow(BaseModel):
+    scope: str = Field(description="The cycle, or the pooled cycles joined by + (2019+2020)")
+    attribute: str = Field(description="all (every respondent) or the attribute, attr.role …")
+    value: str = Field(description="The attribute's value (Not stated: unanswered)")
+    n: int | None = Field(description="Responses in the cell; null when withheld")
+    n_overall: int | None = Field(description="Overall-satisfaction ratings")
+    mean_overall_2dp: float | None = Field(description="Overall satisfaction: " + _MEAN)
+    overall_ci_low_2dp: float | None = Field(description=_CI)
+    overall_ci_high_2dp: float | None = Field(description=_CI)
+    weighted_overall_mean_2dp: float | None = Field(description="Weighted: " + _MEAN)
+    weighted_overall_ci_low_2dp: float | None = Field(description="Weighted 95% bound")
+    weighted_overall_ci_high_2dp: float | None = Field(description="Weighted 95% bound")
+    weighted_overall_n_eff_1dp: float | None = Field(description="Effective sample size")
+    n_improvement: int | None = Field(description="Improvement ratings")
+    mean_improvement_2dp: float | None = Field(description="Improvement: " + _MEAN)
+    improvement_ci_low_2dp: float | None = Field(description=_CI)
+    improvement_ci_high_2dp: float | None = Field(description=_CI)
+    weighted_improvement_mean_2dp: float | None = Field(description="Weighted: " + _MEAN)
+    weighted_improvement_ci_low_2dp: float | None = Field(description="Weighted 95% bound")
+    weighted_improvement_ci_high_2dp: float | None = Field(description="Weighted 95% bound")
+    weighted_improvement_n_eff_1dp: float | None = Field(description="Effective sample size")
+    suppressed: bool = Field(description="Withheld for disclosure control")
+    reason: str | None = Field(description="Why it was withheld")
+    threshold_met: ThresholdMet = Field(description=_PUB)
+
+
+_GROUP_ROW: dict[str, Any] = {
+    "scope": "2020",
+    "attribute": "attr.device_type",
+    "value": "Laptop",
+    "n": 2510,
+    "n_overall": 2498,
+    "mean_overall_2dp": 5.02,
+    "overall_ci_low_2dp": 4.96,
+    "overall_ci_high_2dp": 5.08,
+    "weighted_overall_mean_2dp": 4.99,
+    "weighted_overall_ci_low_2dp": 4.92,
+    "weighted_overall_ci_high_2dp": 5.06,
+    "weighted_overall_n_eff_1dp": 2133.7,
+    "n_improvement": 2490,
+    "mean_improvement_2dp": 4.4,
+    "improvement_ci_low_2dp": 4.34,
+    "improvement_ci_high_2dp": 4.46,
+    "weighted_improvement_mean_2dp": 4.38,
+    "weighted_improvement_ci_low_2dp": 4.31,
+    "weighted_improvement_ci_high_2dp": 4.45,
+    "weighted_improvement_n_eff_1dp": 2127.9,
+    "suppressed": False,
+    "reason": None,
+    "threshold_met": "publication",
+}
+
+
+class GroupBreakdownTable(Table[GroupBreakdownRow]):
+    cycles: list[int]
+    organisations: int = Field(description="Organisations with a closed campaign in them")
+    thresholds: GroupThresholds
+    weighting: GroupWeighting
+    confidence: GroupConfidence
+
+    model_config = _table_example(
+        _GROUP_ROW,
+        cycles=[2020],
+        organisations=50,
+        thresholds={"min_responses": 10, "min_organisations": 5, "rule": "…"},
+        weighting=_GROUP_WEIGHTING,
+        confidence=_GROUP_CONFIDENCE,
+    )
+
+
+class GroupFactorRow(BaseModel):
+    factor: str = Field(description="S1 to S20")
+    n_satisfaction: int | None
+    mean_satisfaction_2dp: float | None = Field(description=_MEAN)
+    satisfaction_ci_low_2dp: float | None = Field(description=_CI)
+    satisfaction_ci_high_2dp: float | None = Field(description=_CI)
+    n_importance: int | None
+    mean_importance_2dp: float | None = Field(description=_MEAN)
+    importance_ci_low_2dp: float | None = Field(description=_CI)
+    importance_ci_high_2dp: float | None = Field(description=_CI)
+    gap_2dp: float | None = Field(description="Satisfaction − importance (rating points)")
+    weight_gap_2dp: float | None = Field(description="Gap × mean importance / 7")
+    weighted_mean_satisfaction_2dp: float | None = Field(description="Weighted: " + _MEAN)
+    weighted_mean_importance_2dp: float | None = Field(description="Weighted: " + _MEAN)
+    weighted_gap_2dp: float | None = Field(description="Weighted gap (rating points)")
+    weighted_weight_gap_2dp: float | None = Field(description="Weighted weight gap")
+    weighted_satisfaction_n_eff_1dp: float | None = Field(description="Effective sample size")
+    baseline_n_satisfaction: int | None = Field(description="Baseline: ratings")
+    baseline_mean_satisfaction_2dp: float | None = Field(description="Baseline: " + _MEAN)
+    baseline_satisfaction_ci_low_2dp: float | None = Field(description="Baseline: " + _CI)
+    baseline_satisfaction_ci_high_2dp: float | None = Field(description="Baseline: " + _CI)
+    baseline_n_importance: int | None = Field(description="Baseline: ratings")
+    baseline_mean_importance_2dp: float | None = Field(description="Baseline: " + _MEAN)
+    baseline_importance_ci_low_2dp: float | None = Field(description="Baseline: " + _CI)
+    baseline_importance_ci_high_2dp: float | None = Field(description="Baseline: " + _CI)
+    baseline_gap_2dp: float | None = Field(description="Baseline gap (rating points)")
+    baseline_weight_gap_2dp: float | None = Field(description="Baseline weight gap")
+    change_satisfaction_2dp: float | None = Field(
+        description="Mean satisfaction this cycle − baseline (rating points)"
+    )
+    change_gap_2dp: float | None = Field(description="Gap this cycle − baseline gap")
+    suppressed: bool = Field(description="This cycle's figures withheld")
+    baseline_suppressed: bool | None = Field(description="The baseline's figures withheld")
+    reason: str | None
+    threshold_met: ThresholdMet = Field(description=_PUB)
+
+
+_FACTOR_ROW: dict[str, Any] = {
+    "factor": "S1",
+    "n_satisfaction": 49950,
+    "mean_satisfaction_2dp": 5.12,
+    "satisfaction_ci_low_2dp": 5.1,
+    "satisfaction_ci_high_2dp": 5.14,
+    "n_importance": 49950,
+    "mean_importance_2dp": 5.94,
+    "importance_ci_low_2dp": 5.92,
+    "importance_ci_high_2dp": 5.96,
+    "gap_2dp": -0.82,
+    "weight_gap_2dp": -0.7,
+    "weighted_mean_satisfaction_2dp": 5.1,
+    "weighted_mean_importance_2dp": 5.95,
+    "weighted_gap_2dp": -0.85,
+    "weighted_weight_gap_2dp": -0.72,
+    "weighted_satisfaction_n_eff_1dp": 42697.9,
+    "baseline_n_satisfaction": 250100,
+    "baseline_mean_satisfaction_2dp": 4.98,
+    "baseline_satisfaction_ci_low_2dp": 4.97,
+    "baseline_satisfaction_ci_high_2dp": 4.99,
+    "baseline_n_importance": 250100,
+    "baseline_mean_importance_2dp": 5.9,
+    "baseline_importance_ci_low_2dp": 5.89,
+    "baseline_importance_ci_high_2dp": 5.91,
+    "baseline_gap_2dp": -0.92,
+    "baseline_weight_gap_2dp": -0.78,
+    "change_satisfaction_2dp": 0.14,
+    "change_gap_2dp": 0.1,
+    "suppressed": False,
+    "baseline_suppressed": False,
+    "reason": None,
+    "threshold_met": "publication",
+}
+
+
+class GroupFactorTable(Table[GroupFactorRow]):
+    cycle: int
+    baseline_cycles: list[int]
+    organisations: int
+    weighting: GroupWeighting
+    confidence: GroupConfidence
+
+    model_config = _table_example(
+        _FACTOR_ROW,
+        cycle=2020,
+        baseline_cycles=[2015, 2016, 2017, 2018, 2019],
+        organisations=50,
+        weighting=_GROUP_WEIGHTING,
+        confidence=_GROUP_CONFIDENCE,
+    )
+
+
+class RateRow(BaseModel):
+    code: str = Field(description="The organisation's anonymous code (the cycle asked about)")
+    yours: bool = Field(description="One of your organisations")
+    cycle: int
+    responses: int
+    users_in_scope: int
+    percent: float | None = Field(description="Responses / users in scope (%, 1 dp)")
+    text: str = Field(description='e.g. "6.4% (20 out of 313)"')
+    undeliverable: int = Field(description="Invitations that bounced or were undeliverable")
+    adjusted_percent: float | None = Field(
+        description="Responses / (users in scope − undeliverable) (%, 1 dp)"
+    )
+    adjusted_text: str = Field(description='e.g. "6.6% (20 out of 301)"')
+    threshold_met: ThresholdMet = Field(
+        description="The threshold the organisation's campaign met (responses and rate)"
+    )
+
+
+class RateBenchmark(BaseModel):
+    n: int = Field(description="Organisation-cycles pooled")
+    organisations: int
+    lower_quartile: float | None = Field(description="% (type 7, 2 dp)")
+    median: float | None = Field(description="% (type 7, 2 dp)")
+    upper_quartile: float | None = Field(description="% (type 7, 2 dp)")
+    pooled_percent: float | None = Field(description="All responses / all users in scope (%)")
+    pooled_text: str | None
+    unit: str
+    suppressed: bool
+    reason: str | None
+
+
+class RateTable(Table[RateRow]):
+    cycles: list[int] = Field(description="The last three cycles with results, pooled")
+    benchmark: RateBenchmark
+
+    model_config = _table_example(
+        {
+            "code": "L2031",
+            "yours": True,
+            "cycle": 2020,
+            "responses": 20,
+            "users_in_scope": 313,
+            "percent": 6.4,
+            "text": "6.4% (20 out of 313)",
+            "undeliverable": 12,
+            "adjusted_percent": 6.6,
+            "adjusted_text": "6.6% (20 out of 301)",
+            "threshold_met": "internal",
+        },
+        cycles=[2018, 2019, 2020],
+        benchmark={
+            "n": 140,
+            "organisations": 52,
+            "lower_quartile": 15.2,
+            "median": 23.8,
+            "upper_quartile": 34.1,
+            "pooled_percent": 24.6,
+            "pooled_text": "24.6% (31,400 out of 127,642)",
+            "unit": "%",
+            "suppressed": False,
+            "reason": None,
+        },
+    )
+
+
+class SdmaProgressRow(BaseModel):
+    code: str = Field(description="The organisation's code (the cycle asked about)")
+    yours: bool
+    cycle: int
+    area: str = Field(description="M1-M9, or overall (the mean of the nine area means)")
+    n: int | None = Field(description="Answers (respondents)")
+    mean_2dp: float | None = Field(description="Mean maturity 1-5 (2 dp)")
+    ci_low_2dp: float | None = Field(description=_CI.replace("1-7", "1-5"))
+    ci_high_2dp: float | None = Field(description=_CI.replace("1-7", "1-5"))
+    change_2dp: float | None = Field(
+        description="Progress: the change since the organisation's previous cycle shown "
+        "(maturity points, 2 dp)"
+    )
+    suppressed: bool
+    reason: str | None
+    threshold_met: ThresholdMet = Field(description=_MET)
+
+
+class SdmaTable(Table[SdmaProgressRow]):
+    cycles: list[int]
+    no_peer_comparison: bool = Field(
+        description="SDMA has no peer comparison: participants see their own organisations"
+    )
+
+    model_config = _table_example(
+        {
+            "code": "L2031",
+            "yours": True,
+            "cycle": 2020,
+            "area": "M1",
+            "n": 6,
+            "mean_2dp": 3.17,
+            "ci_low_2dp": 2.41,
+            "ci_high_2dp": 3.92,
+            "change_2dp": 0.5,
+            "suppressed": False,
+            "reason": None,
+            "threshold_met": "internal",
+        },
+        cycles=[2018, 2019, 2020],
+        no_peer_comparison=True,
+    )
+
+
+class SkillsGroupRow(BaseModel):
+    code: str = Field(description="The organisation's code, or All organisations")
+    yours: bool
+    area: str = Field(description="it_literacy or it_policies")
+    respondents: int | None
+    n: int | None = Field(description="Ratings (all the area's questions)")
+    mean_2dp: float | None = Field(description="Mean rating 1-5 (2 dp)")
+    ci_low_2dp: float | None = Field(description="95% bound (ratio interval, 2 dp)")
+    ci_high_2dp: float | None = Field(description="95% bound (ratio interval, 2 dp)")
+    group_mean_2dp: float | None = Field(description="The group's mean for the area")
+    difference_2dp: float | None = Field(description="The organisation's mean − the group's")
+    suppressed: bool
+    reason: str | None
+    threshold_met: ThresholdMet = Field(description=_MET)
+
+
+class SkillsTable(Table[SkillsGroupRow]):
+    cycle: int
+    organisations: int
+
+    model_config = _table_example(
+        {
+            "code": "All organisations",
+            "yours": False,
+            "area": "it_literacy",
+            "respondents": 4210,
+            "n": 25211,
+            "mean_2dp": 3.91,
+            "ci_low_2dp": 3.88,
+            "ci_high_2dp": 3.94,
+            "group_mean_2dp": 3.91,
+            "difference_2dp": None,
+            "suppressed": False,
+            "reason": None,
+            "threshold_met": "publication",
+        },
+        cycle=2020,
+        organisations=18,
+    )

@@ -351,3 +351,83 @@ def scope_weights(
     )
     notes = [WeightingNote(int(c), "scope", [], WHY["scope"]) for c in sorted(campaigns)]
     return weights, notes
+
+
+def weigh(
+    responses: pl.DataFrame,
+    heads: dict[int, dict[str, Any]],
+    rows: Sequence[dict[str, Any]],
+    users_in_scope: dict[int, int],
+    *,
+    min_cell: int,
+) -> tuple[pl.DataFrame, list[WeightingNote]]:
+    """Weights for every response of ``responses`` (``_row``, ``campaign_id``, attr.*):
+    cell weighting for campaigns whose headcount gives cells, raking where it gives margins,
+    users in scope for the rest (``heads``/``rows`` as the survey service stores them)."""
+    frames: list[pl.DataFrame] = []
+    notes: list[WeightingNote] = []
+    by_attributes: dict[tuple[str, ...], list[int]] = {}
+    margin_campaigns: list[int] = []
+    for cid, head in heads.items():
+        if head["kind"] == "cells":
+            key = tuple(f"attr.{a}" for a in head["attributes"])
+            by_attributes.setdefault(key, []).append(cid)
+        else:
+            margin_campaigns.append(cid)
+    for attrs, cids in by_attributes.items():
+        cells = pl.DataFrame(
+            [
+                {"campaign_id": r["campaign_id"], **{f"attr.{k}": v for k, v in r["cell"].items()}}
+                | {"headcount": r["headcount"]}
+                for r in rows
+                if r["campaign_id"] in cids
+            ],
+            schema={"campaign_id": responses.schema["campaign_id"]}
+            | {a: pl.String() for a in attrs}
+            | {"headcount": pl.Int64()},
+        )
+        w, n = cell_weights(responses, cells, attributes=list(attrs), min_cell=min_cell)
+        frames.append(w)
+        notes += n
+    if margin_campaigns:
+        margins = pl.DataFrame(
+            [
+                {
+                    "campaign_id": r["campaign_id"],
+                    "attribute": f"attr.{k}",
+                    "value": v,
+                    "headcount": r["headcount"],
+                }
+                for r in rows
+                if r["campaign_id"] in margin_campaigns
+                for k, v in r["cell"].items()
+            ],
+            schema={
+                "campaign_id": responses.schema["campaign_id"],
+                "attribute": pl.String(),
+                "value": pl.String(),
+                "headcount": pl.Int64(),
+            },
+        )
+        w, n = rake_weights(responses, margins, min_cell=min_cell)
+        frames.append(w)
+        notes += n
+    rest = [c for c in users_in_scope if c not in heads]
+    if rest:
+        scope = pl.DataFrame(
+            {"campaign_id": rest, "users_in_scope": [users_in_scope[c] for c in rest]},
+            schema={"campaign_id": responses.schema["campaign_id"], "users_in_scope": pl.Int64},
+        )
+        w, n = scope_weights(responses, scope)
+        frames.append(w)
+        notes += n
+    empty = pl.DataFrame(schema={"_row": responses.schema["_row"], "weight": pl.Float64})
+    weights = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
+    return weights, sorted(notes, key=lambda x: x.campaign_id)
+
+
+def effective_size(weights: pl.Series) -> float | None:
+    """Kish's effective sample size (Σw)² / Σw² of a set of weights."""
+    total = float(weights.sum())
+    squares = float((weights * weights).sum())
+    return total * total / squares if squares > 0 else None
