@@ -564,7 +564,7 @@ def weighted_figures(
     attr_order = {a: i for i, a in enumerate(attrs)}
     return (
         out.with_columns(
-            ci.round_2dp(
+            *ci.round_2dp(
                 [
                     "v_ci_low",
                     "v_ci_high",
