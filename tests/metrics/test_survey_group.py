@@ -289,3 +289,108 @@ def test_sdma_progress_over_three_cycles(api, owner_engine):
     assert len({r["code"] for r in admin}) == 2
     assert all(r["suppressed"] and r["mean_2dp"] is None for r in admin)
     assert all(not str(r["code"]).isdigit() for r in admin)
+
+
+def test_response_rate_benchmark_pooled_over_the_last_three_cycles(api, owner_engine):
+    orgs, cycles = orgs_and_cycles(api, owner_engine, 5, [2017, 2018, 2019, 2020])
+    # 100 users in scope each, so a rate in % is the number of responses.
+    responses = {
+        2017: [90, 90, 90, 90, 90],  # four cycles back: not pooled
+        2018: [10, 20, 30, 40, 50],
+        2019: [15, 25, 35, 45, 55],
+        2020: [12, 22, 32, 42, 52],
+    }
+    for year, counts in responses.items():
+        for org, n in zip(orgs, counts, strict=True):
+            closed_campaign(
+                owner_engine, org, cycles[year], [{"overall": 4}] * n, users_in_scope=100
+            )
+    codes(owner_engine, cycles)
+    got = api.metrics.get(
+        "/api/v1/survey-results/group/response-rates?cycle=2020",
+        headers=api.auth("participant", [orgs[0]]),
+    )
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["cycles"] == [2018, 2019, 2020]
+    # 15 rates sorted: 10 12 15 20 22 25 30 32 35 40 42 45 50 52 55. Type 7: Q1 at position
+    # 3.5 → (20 + 22)/2 = 21; median the 8th, 32; Q3 at 10.5 → (42 + 45)/2 = 43.5.
+    # Pooled: 485 of 1,500 = 32.33…%.
+    assert body["benchmark"] == {
+        "n": 15,
+        "organisations": 5,
+        "lower_quartile": 21.0,
+        "median": 32.0,
+        "upper_quartile": 43.5,
+        "pooled_percent": 32.3,
+        "pooled_text": "32.3% (485 out of 1,500)",
+        "unit": "%",
+        "suppressed": False,
+        "reason": None,
+    }
+    mine = [r for r in body["items"] if r["yours"]]
+    assert [(r["cycle"], r["text"], r["adjusted_text"]) for r in mine] == [
+        (2018, "10.0% (10 out of 100)", "10.0% (10 out of 100)"),
+        (2019, "15.0% (15 out of 100)", "15.0% (15 out of 100)"),
+        (2020, "12.0% (12 out of 100)", "12.0% (12 out of 100)"),
+    ]
+    assert len({r["code"] for r in mine}) == 1  # one label per organisation across cycles
+    assert all(not r["code"].isdigit() for r in body["items"])
+    met = {(r["responses"], r["threshold_met"]) for r in body["items"]}
+    assert (12, "internal") in met and (32, "publication") in met
+
+
+def _skills(level: int, n: int) -> list[dict]:
+    return [{"L1": level, "L2": level, "L3": level, "P1": 3, "P2": 3} for _ in range(n)]
+
+
+def test_skills_against_the_group_with_complementary_suppression(api, owner_engine):
+    orgs, cycles = orgs_and_cycles(api, owner_engine, 6, [2020])
+    levels = [1, 2, 3, 4, 5, 4]
+    sizes = [3, 12, 12, 12, 12, 12]
+    for org, level, n in zip(orgs, levels, sizes, strict=True):
+        closed_campaign(
+            owner_engine,
+            org,
+            cycles[2020],
+            _skills(level, n),
+            kind="user_skills",
+            users_in_scope=30,
+        )
+    codes(owner_engine, cycles)
+
+    def literacy(headers):
+        got = api.metrics.get("/api/v1/survey-results/group/skills?cycle=2020", headers=headers)
+        assert got.status_code == 200, got.text
+        return [r for r in got.json()["items"] if r["area"] == "it_literacy"]
+
+    rows = literacy(api.auth("participant", [orgs[1]]))
+    group, *per_org = rows
+    # The group: 63 respondents from 6 organisations (63 − 12 = 51 outside the largest);
+    # literacy = (3·1 + 12·(2 + 3 + 4 + 5 + 4)) / 63 = 219/63 = 3.476… → 3.48.
+    assert (group["code"], group["respondents"], group["mean_2dp"]) == (
+        "All organisations",
+        63,
+        3.48,
+    )
+    # Its interval: each respondent's own mean is the organisation's level; t(0.975, 62),
+    # correction N = 6 × 30 (30 in scope each: 12 responses is a 40% rate, publishable).
+    values = [lv for lv, n in zip(levels, sizes, strict=True) for _ in range(n)]
+    mean = sum(values) / 63
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / 62)
+    half = stats.t.ppf(0.975, 62) * sd / math.sqrt(63) * math.sqrt((180 - 63) / 179)
+    assert (group["ci_low_2dp"], group["ci_high_2dp"]) == (
+        round(mean - half, 2),
+        round(mean + half, 2),
+    )
+    # Organisation 1 (3 respondents) is withheld; the viewer's own row (organisation 2) is
+    # shown and known to it, so it protects nobody: two more organisations are withheld
+    # (3 + 12 = 15, only 3 outside the largest; 3 + 12 + 12 = 27, 15 outside: enough).
+    shown = sorted((r["yours"], r["mean_2dp"]) for r in per_org if not r["suppressed"])
+    assert len([r for r in per_org if r["suppressed"]]) == 3
+    assert (True, 2.0) in shown and len(shown) == 3
+    own = next(r for r in per_org if r["yours"])
+    assert (own["group_mean_2dp"], own["difference_2dp"]) == (3.48, -1.48)  # 2 − 3.476…
+    # An admin (no organisation of its own): organisation 1 and the next two are withheld.
+    admin = literacy(api.auth("admin"))[1:]
+    assert len([r for r in admin if r["suppressed"]]) == 3

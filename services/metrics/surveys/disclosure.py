@@ -191,9 +191,12 @@ def complementary(
     by: Sequence[str],
     label: str,
     threshold: int,
+    known: str | None = None,
 ) -> pl.DataFrame:
     """Complementary suppression where each cell is one organisation's figure (``n`` its
-    respondents, ``primary`` whether it is withheld on its own) and their total is published:
+    respondents, ``primary`` whether it is withheld on its own) and their total is published.
+    Cells flagged in the ``known`` column are the viewer's own (shown to it, so known): they
+    are never withheld and never count towards protecting anyone else's cell. Then
     the suppressed set, smallest first (ties by label), holds every primary cell, at least
     two cells, and at least ``threshold`` respondents outside its largest member, so that
     neither an outsider (total − shown) nor a member subtracting its own figure can isolate
@@ -201,23 +204,28 @@ def complementary(
     out: list[pl.DataFrame] = []
     parts = frame.group_by(list(by), maintain_order=True) if by else [((), frame)]
     for _key, part in parts:
-        ordered = part.sort(["n", label], nulls_last=True)
-        rows = ordered.select("n", "primary").rows()
-        chosen = 0
-        if any(p for _, p in rows):
-            last = max(i for i, (_, p) in enumerate(rows) if p)
-            chosen = len(rows)
-            total, largest = 0, 0
-            for i, (n, _) in enumerate(rows):
-                total += int(n or 0)
-                largest = max(largest, int(n or 0))
-                if i >= max(last, 1) and total - largest >= threshold:
-                    chosen = i + 1
+        is_known = pl.col(known).fill_null(False) if known else pl.lit(False)
+        ordered = part.with_columns(is_known.alias("_known")).sort(
+            ["_known", "n", label], nulls_last=True
+        )
+        rows = ordered.select("n", "primary", "_known").rows()
+        candidates = [i for i, (_, _, k) in enumerate(rows) if not k]
+        chosen: set[int] = set()
+        if any(p and not k for _, p, k in rows):
+            last = max(i for i, (_, p, k) in enumerate(rows) if p and not k)
+            chosen = set(candidates)
+            total, largest, taken = 0, 0, []
+            for i in candidates:
+                total += int(rows[i][0] or 0)
+                largest = max(largest, int(rows[i][0] or 0))
+                taken.append(i)
+                if i >= last and len(taken) >= 2 and total - largest >= threshold:
+                    chosen = set(taken)
                     break
         out.append(
             ordered.with_columns(
-                (pl.int_range(0, pl.len()) < chosen).alias("suppressed"),
-            )
+                pl.int_range(0, pl.len()).is_in(list(chosen)).alias("suppressed")
+            ).drop("_known")
         )
     return (
         pl.concat(out, how="vertical")

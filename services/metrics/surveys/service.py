@@ -1222,8 +1222,13 @@ def group_skills(
     ).select("area", pl.col("suppressed").alias("_group_hidden"))
     rate = pl.col("_responses") * 100.0 / pl.col("_N")
     withheld, met = _visible(principal, settings, pl.col("respondents"), pl.col("_internal"), rate)
+    own = pl.col("organisation_id").is_in(list(principal.organisations))
     flagged = per_org.with_columns(
-        withheld.alias("primary"), met.alias("threshold_met"), pl.col("respondents").alias("n_")
+        withheld.alias("primary"),
+        # the viewer's own organisation, shown to it: known, so it protects nobody
+        (own & ~withheld).alias("_own"),
+        met.alias("threshold_met"),
+        pl.col("respondents").alias("n_"),
     ).join(group_flags, on="area", how="left")
     with_total = flagged.filter(~pl.col("_group_hidden"))
     without_total = flagged.filter(pl.col("_group_hidden"))
@@ -1232,6 +1237,7 @@ def group_skills(
         by=["area"],
         label="organisation_id",
         threshold=threshold,
+        known="_own",
     ).rename({"n": "respondents_", "_ratings": "n"})
     rows_org = (
         pl.concat(
@@ -1258,7 +1264,7 @@ def group_skills(
     ).with_columns(
         *(
             pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("respondents", "n", "mean_2dp", "ci_low_2dp", "ci_high_2dp", "difference_2dp")
+            for c in ("respondents", "n", "mean_2dp", "ci_low_2dp", "ci_high_2dp")
         ),
         pl.when(pl.col("_group_hidden"))
         .then(None)
