@@ -12,6 +12,26 @@ from shared.deps import DbSession, IdPath
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON schema with its ``$defs`` written in place: a request body given
+    through ``openapi_extra`` is not among the spec's components, so no reference in it
+    would resolve (generated clients skip such an endpoint)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref.rsplit("/", 1)[-1]]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
 HEADCOUNT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -19,7 +39,7 @@ HEADCOUNT_BODY: dict[str, Any] = {
         "attribute columns and headcount (one row per cell of the cross-classification), or "
         "attribute, value, headcount (margins only).",
         "content": {
-            "application/json": {"schema": HeadcountUpload.model_json_schema()},
+            "application/json": {"schema": _inlined(HeadcountUpload.model_json_schema())},
             "text/csv": {
                 "schema": {"type": "string"},
                 "example": "role,location,headcount\nSenior manager,Main office,40\n"
