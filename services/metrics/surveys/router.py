@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from services.metrics.surveys import service
 from services.metrics.surveys.schemas import (
@@ -22,7 +23,6 @@ from services.metrics.surveys.schemas import (
 )
 from shared.auth import Principal, require_roles
 from shared.deps import AppSettings, DbSession, IdPath
-from shared.errors import Unprocessable
 from shared.tabular import OutputQuery, table_response, table_responses
 
 router = APIRouter(prefix="/api/v1/survey-results", tags=["survey results"])
@@ -218,13 +218,10 @@ def group_breakdowns(
     principal: Reader,
     out: OutputQuery,
     cycle: Annotated[
-        list[int],
+        list[Annotated[int, Field(ge=2000, le=2100)]],
         Query(description="Cycle year(s); several are pooled", min_length=1, max_length=20),
     ],
 ) -> Response:
-    for year in cycle:
-        if not 2000 <= year <= 2100:
-            raise Unprocessable(f"cycle {year} is not a year between 2000 and 2100.")
     found = service.group_breakdowns(session, settings, cycle)
     name = "group-breakdowns-" + "-".join(str(c) for c in sorted(set(cycle)))
     return _meta_table(request, out, GroupBreakdownTable, found, name)
@@ -247,7 +244,7 @@ def group_factors(
     out: OutputQuery,
     cycle: CycleYear,
     baseline: Annotated[
-        list[int] | None,
+        list[Annotated[int, Field(ge=2000, le=2100)]] | None,
         Query(description="Baseline cycle years to pool (default: every earlier one)"),
     ] = None,
 ) -> Response:
