@@ -433,8 +433,12 @@ def recompute(
     return found
 
 
-def store_closed_campaign(session: Session, campaign_id: int, settings: Settings) -> None:
-    """Compute and keep a closed campaign's results (the figures it keeps for good)."""
+def store_closed_campaign(
+    session: Session, campaign_id: int, settings: Settings | None = None
+) -> None:
+    """Compute and keep a closed campaign's results (the figures it keeps for good);
+    ``settings`` default to the environment's (the demo loader calls this directly)."""
+    settings = settings or Settings()
     campaign = repo.get_campaign(session, campaign_id)
     if campaign is not None:
         repo.store(

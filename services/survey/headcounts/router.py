@@ -12,6 +12,7 @@ from shared.deps import DbSession, IdPath
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
+
 def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
     """The model's JSON schema with its ``$defs`` written in place: a request body given
     through ``openapi_extra`` is not among the spec's components, so no reference in it
