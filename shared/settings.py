@@ -36,6 +36,28 @@ class Settings(BaseSettings):
     # enforces table ownership. Turn off when each service logs in as its own role.
     db_set_role: bool = True
     db_pool_size: int = 10
+    # DATABASE_URL goes through a pooler in transaction mode (PgBouncer pool_mode =
+    # transaction): no prepared statements, and the role is set per transaction (SET
+    # LOCAL ROLE) instead of per connection. See shared.db.engine.make_engine.
+    db_transaction_pooling: bool = False
+    # A streaming replica for read-only requests (the metrics service's reports): see
+    # shared.db.engine.ReadRouter. Unset: every read goes to DATABASE_URL.
+    database_read_url: str | None = None
+    # Answer X-Data-Version (the primary's WAL position after the request's commit) on
+    # every request with a transaction, so a caller can ask a later read to see its write
+    # (X-Min-Data-Version). On in every service when any service reads from a replica.
+    data_version_header: bool = False
+    # After the replica failed to answer, reads go to the primary for this long.
+    read_replica_retry_seconds: float = Field(default=10.0, ge=0)
+
+    # Observability (shared/observability.py). Logs: JSON lines on standard error.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics on each service and the worker's port: with a token, readable by whoever
+    # sends it (Authorization: Bearer); without one, by loopback clients only.
+    metrics_token: SecretStr | None = None
+    # The worker's /metrics and /healthz; port 0 turns them off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=8004, ge=0, le=65535)
 
     host: str = "127.0.0.1"
     ingest_url: str = "http://127.0.0.1:8001"

@@ -1,7 +1,7 @@
 """survey headcounts (weighting) and the survey_campaign_delivery view (undeliverable invitations)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 03:03:00.398512
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from shared.db.grants import grant_table, revoke_table, role_name
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,7 @@ NPS (DOMAIN.md): ratings 0–10; promoters 9–10, passives 7–8, detractors 0�
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
@@ -59,6 +59,12 @@ def half_up_value(numerator: int, denominator: int, decimals: int) -> Decimal | 
         half_up(pl.lit(numerator, pl.Int64), pl.lit(denominator, pl.Int64), decimals)
     ).item()
     return value
+
+
+def half_up_decimal(value: Decimal, decimals: int) -> Decimal:
+    """An exact Decimal rounded half up, away from zero, to ``decimals`` places (a chart's
+    short label: £1.235M -> £1.24M); the same rule as :func:`half_up`, for one value."""
+    return value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
 
 
 def nps(rating: pl.Expr, *, ratings: str = "ratings") -> list[pl.Expr]:

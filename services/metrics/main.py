@@ -19,6 +19,7 @@ from services.metrics.runs.router import router as runs_router
 from services.metrics.sla.router import feedback_router
 from services.metrics.sla.router import router as sla_router
 from services.metrics.surveys.router import router as survey_results_router
+from services.metrics.workshops.router import router as workshops_router
 from shared.app import create_app
 from shared.db.engine import psycopg_conninfo
 from shared.db.grants import role_name
@@ -33,6 +34,7 @@ ROUTERS = [
     survey_results_router,
     feedback_router,
     nps_router,
+    workshops_router,
 ]
 
 
@@ -41,7 +43,16 @@ def _startup(app: FastAPI) -> None:
     # engine; it connects on the first results request, in the serving event loop.
     conninfo = psycopg_conninfo(app.state.engine.url.render_as_string(hide_password=False))
     role = role_name("metrics") if app.state.settings.db_set_role else None
-    app.state.snapshots = SnapshotReader(conninfo, role)
+    pooled = app.state.settings.db_transaction_pooling
+    app.state.snapshots = SnapshotReader(conninfo, role, transaction_pooling=pooled)
+    # With a read replica, results read there first (services.metrics.benchmark.router).
+    replica = app.state.reads.replica
+    app.state.replica_snapshots = None
+    if replica is not None:
+        url = replica.kw["bind"].url.render_as_string(hide_password=False)
+        app.state.replica_snapshots = SnapshotReader(
+            psycopg_conninfo(url), role, transaction_pooling=pooled
+        )
     # Long work asked for by events (202 answers) runs here, beside the API.
     app.state.jobs = JobRunner(app.state.engine, app.state.settings, job_handlers())
     if app.state.settings.metrics_jobs_in_background:
@@ -51,6 +62,8 @@ def _startup(app: FastAPI) -> None:
 async def _shutdown(app: FastAPI) -> None:
     app.state.jobs.stop()
     await app.state.snapshots.close()
+    if app.state.replica_snapshots is not None:
+        await app.state.replica_snapshots.close()
 
 
 def build(**kwargs: Any) -> FastAPI:

@@ -51,6 +51,7 @@ _CLOCK = "valid only relative to today (a date in the future), which a schema ca
 _STORED = "valid only against stored rows the generator cannot know"
 _ACROSS = "valid only under a rule across fields that JSON Schema here does not state"
 _PEERS = "peer_group and the custom filters exclude each other (a rule across parameters)"
+_FILE = "the upload must be a CSV or XLSX export with the columns the description lists"
 NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "POST /api/v1/api-keys"): {"positive_data_acceptance": _CLOCK},
     ("ingest", "POST /api/v1/organisations"): {
@@ -74,6 +75,13 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "POST /api/v1/cycles"): {
         "positive_data_acceptance": _ACROSS + " (a published cycle has a release date)"
     },
+    ("ingest", "PATCH /api/v1/cycles/{cycle_id}"): {
+        "positive_data_acceptance": _STORED + " (a stored published cycle keeps its release date)"
+    },
+    ("ingest", "POST /api/v1/workshops"): {
+        "positive_data_acceptance": _CLOCK
+        + "; ends_at after starts_at (across fields); members with a code in the stored cycle"
+    },
     ("ingest", "POST /api/v1/imports"): {
         "positive_data_acceptance": "the CSV text must have the columns of a module"
     },
@@ -94,6 +102,30 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     },
     ("ingest", "PATCH /api/v1/submissions/{submission_id}/answers"): {
         "positive_data_acceptance": _STORED + " (answers fit the stored catalogue)"
+    },
+    # A shared service's governance data (issue #11): files must be the export they stand
+    # for, organisations and groups are the service's, an item once per key.
+    **{
+        ("ingest", f"{method} /api/v1/organisations/{{organisation_id}}/{path}"): {
+            "positive_data_acceptance": why
+        }
+        for method, path, why in (
+            ("PUT", "partners", _STORED + " (partners are other stored organisations)"),
+            ("PUT", "finance-groups/{key}", _STORED + " (a label no other group has)"),
+            ("PUT", "finance-reports/{financial_year}/{period}", _STORED + " (the groups)"),
+            ("PUT", "cost-tables/{financial_year}/{period}", _STORED + " (the partners)"),
+            ("PUT", "commentary/{financial_year}/{period}", _ACROSS + " (an entry once)"),
+            ("PUT", "risk-register/{financial_year}/{period}", _ACROSS + " (a reference once)"),
+            *(
+                (method, f"{path}", _FILE)
+                for method, path in (
+                    ("PUT", "finance-reports/{financial_year}/{period}/file"),
+                    ("PUT", "cost-tables/{financial_year}/{period}/file"),
+                    ("PUT", "risk-register/{financial_year}/{period}/file"),
+                    ("POST", "security-incident-imports"),
+                )
+            ),
+        )
     },
     **{
         ("metrics", operation): {

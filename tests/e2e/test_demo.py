@@ -33,6 +33,14 @@ def _counts(url):
                         "tickets",
                         "sla_outcomes",
                         "sla_policies",
+                        "organisation_partners",
+                        "finance_reports",
+                        "finance_lines",
+                        "cost_table_cells",
+                        "risks",
+                        "risk_assessments",
+                        "security_incidents",
+                        "pack_commentary",
                     )
                 },
                 dict(
@@ -62,11 +70,24 @@ def test_demo_loads_realistic_data_once(demo_url):
     first = load_demo(demo_url)
     counts, medians, states_2020 = _counts(demo_url)
     assert "70 organisations" in first and "44 in 2020" in first
-    assert counts["organisations"] == 70 and counts["cycles"] == 5
+    # The benchmark's 70, and the shared service with its three partner councils.
+    assert counts["organisations"] == 74 and counts["cycles"] == 5
     assert counts["submissions"] == 910
     assert counts["survey_responses"] > 0 and counts["survey_results"] == 3
     assert counts["survey_invitations"] == 0, "demo responses never come with addresses"
-    assert counts["tickets"] == 5250 and counts["sla_outcomes"] == 5250
+    # 5,250 for three benchmark participants; 2,717 for the shared service's partners.
+    assert counts["tickets"] == 7967 and counts["sla_outcomes"] == 7967
+    assert "shared service demo: Shared ICT Service" in first
+    assert {k: counts[k] for k in list(counts)[-8:]} == {
+        "organisation_partners": 3,
+        "finance_reports": 1,
+        "finance_lines": 10,
+        "cost_table_cells": 36,
+        "risks": 8,
+        "risk_assessments": 16,
+        "security_incidents": 5,
+        "pack_commentary": 8,
+    }
     assert counts["sla_policies"] > 0
     assert set(states_2020) == {"accepted", "submitted", "returned", "draft"}
     # medians sit near the published 2019/20 figures (DOMAIN.md)

@@ -8,7 +8,9 @@ import shared.db.tables  # noqa: F401
 from shared.db.engine import make_engine
 from shared.db.grants import SERVICES, role_name
 from shared.db.metadata import metadata
-from shared.db.tables.ingest_submissions import APPEND_ONLY
+from shared.db.tables import ingest_submissions, metrics_workshops
+
+APPEND_ONLY = ingest_submissions.APPEND_ONLY + metrics_workshops.APPEND_ONLY
 
 
 def test_live_privileges_match_the_declared_owners(owner_engine):

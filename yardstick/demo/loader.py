@@ -4,6 +4,9 @@ Benchmarking: the data set of ``yardstick.demo.benchmark_data`` (about 70 organi
 cycles 2016-2020, 44 participants in 2020, submissions in every state with their answers
 and audit entries), anonymous codes per cycle, then a recompute of every cycle's figures.
 
+Committee pack: a shared service with three partner councils, their tickets and the
+service's governance data, ready for its 2024/25 P3 pack (``yardstick.demo.governance``).
+
 Release dates: cycles 2016-2019 are published with their historical release dates (so a
 participant's 12 months of access to them are over, and they appear only in trends); the
 latest cycle, 2020, is published with a release date one month before the day the demo
@@ -31,6 +34,7 @@ from shared.db.tables.survey_campaigns import survey_campaigns
 from shared.settings import get_settings
 from yardstick.dbsession import admin_session
 from yardstick.demo.benchmark_data import generate_benchmark_data
+from yardstick.demo.governance import load_governance_demo
 from yardstick.demo.surveys import DEMO_TITLE, load_demo_surveys
 from yardstick.demo.tickets import load_ticket_demo
 
@@ -160,10 +164,11 @@ def load_demo(database_url: str) -> str:
     survey_orgs = [org_id[i] for i in sorted(data.participants(LATEST_YEAR))[:3]]
     responses = _load_surveys(database_url, survey_orgs, cycle_rows[LATEST_YEAR]["id"])
     tickets_note = load_ticket_demo(database_url, survey_orgs)
+    shared_note, partner_ids = load_governance_demo(database_url)
     with admin_session(database_url, role="metrics") as session:
-        # The ticket demo also leaves these recomputes in the outbox for the worker; doing
+        # The ticket demos also leave these recomputes in the outbox for the worker; doing
         # them here makes `yardstick demo` complete without one (a second pass is a no-op).
-        sla_recompute(session, organisation_ids=survey_orgs, as_of=datetime.now(UTC))
+        sla_recompute(session, organisation_ids=survey_orgs + partner_ids, as_of=datetime.now(UTC))
     latest = len(data.participants(LATEST_YEAR))
     return (
         f"demo data loaded: {len(data.organisations)} organisations, cycles "
@@ -171,7 +176,7 @@ def load_demo(database_url: str) -> str:
         f"{_release_date(LATEST_YEAR, today).isoformat()}), {created} new submissions; "
         f"recomputed {result['metric_values']} metric values and {result['statistics']} "
         f"statistics; {responses} new survey responses for organisations "
-        f"{', '.join(map(str, survey_orgs))}; {tickets_note}"
+        f"{', '.join(map(str, survey_orgs))}; {tickets_note}; {shared_note}"
     )
 
 

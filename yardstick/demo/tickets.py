@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.ingest.sla_config import service as sla_config
@@ -39,7 +40,7 @@ HEADER = (
 )
 
 
-def _policies(calendar_id: int) -> list[PolicyIn]:
+def demo_policies(calendar_id: int) -> list[PolicyIn]:
     start = datetime(2015, 1, 1).date()
 
     def pol(priority: str, share: str, **target: Decimal | None) -> PolicyIn:
@@ -124,50 +125,14 @@ def load_ticket_demo(database_url: str, organisation_ids: list[int], seed: int =
     try:
         for index, org in enumerate(organisation_ids):
             with Session(engine) as session:
-                existing = sla_config.list_calendars(session, principal, org)
-                if any(c["name"] == DEMO_CALENDAR for c in existing):
+                if has_demo_calendar(session, principal, org):
                     skipped += 1
                     continue
-                calendar = sla_config.create_calendar(
-                    session,
-                    principal,
-                    org,
-                    CalendarIn.model_validate(
-                        {
-                            "name": DEMO_CALENDAR,
-                            "nation": "GB-ENG",
-                            "hours": {
-                                d: [{"start": "08:00", "end": "18:00"}]
-                                for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-                            },
-                        }
-                    ),
-                )
-                for body in _policies(calendar["id"]):
-                    sla_config.create_policy(session, principal, org, body)
-                with tempfile.NamedTemporaryFile(
-                    "wb", suffix=".csv", delete=False, dir=_spool()
-                ) as fh:
-                    data = _tickets_csv(rng, now, index).encode()
-                    fh.write(data)
-                job = tickets.create_import(
-                    session,
-                    principal,
-                    organisation_id=org,
-                    source_system=SOURCE_SYSTEM,
-                    profile="yardstick",
-                    mapping_id=None,
-                    file_format="csv",
-                    spool_path=Path(fh.name),
-                    size=len(data),
-                )
+                set_up_sla(session, principal, org)
+                data = _tickets_csv(rng, now, index).encode()
+                job_id = queue_tickets(session, principal, org, data)
                 session.commit()
-            # Processed here (the queued event then finds the job done); it queues the
-            # metrics recompute for the months it touched.
-            tickets.process_import(engine, job["id"])
-            with Session(engine) as session:
-                done = tickets.visible_import(session, principal, job["id"])
-            rows += int(done["rows_accepted"])
+            rows += process_tickets(engine, principal, job_id)
             created += 1
     finally:
         engine.dispose()
@@ -175,6 +140,59 @@ def load_ticket_demo(database_url: str, organisation_ids: list[int], seed: int =
         f"ticket demo: {created} organisation(s) loaded with {rows} tickets, "
         f"{skipped} already present; SLA recompute events queued in the ingest outbox"
     )
+
+
+OFFICE_HOURS = {
+    d: [{"start": "08:00", "end": "18:00"}]
+    for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+}
+
+
+def set_up_sla(session: Session, principal: Principal, organisation_id: int) -> None:
+    """The demo calendar and its SLA policies for an organisation."""
+    calendar = sla_config.create_calendar(
+        session,
+        principal,
+        organisation_id,
+        CalendarIn.model_validate(
+            {"name": DEMO_CALENDAR, "nation": "GB-ENG", "hours": OFFICE_HOURS}
+        ),
+    )
+    for body in demo_policies(calendar["id"]):
+        sla_config.create_policy(session, principal, organisation_id, body)
+
+
+def has_demo_calendar(session: Session, principal: Principal, organisation_id: int) -> bool:
+    existing = sla_config.list_calendars(session, principal, organisation_id)
+    return any(c["name"] == DEMO_CALENDAR for c in existing)
+
+
+def queue_tickets(session: Session, principal: Principal, organisation_id: int, data: bytes) -> int:
+    """A ticket-import job for ``data`` (a CSV export in the yardstick profile), as a push
+    would make it; the caller commits, then runs :func:`process_tickets`."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False, dir=_spool()) as fh:
+        fh.write(data)
+    job = tickets.create_import(
+        session,
+        principal,
+        organisation_id=organisation_id,
+        source_system=SOURCE_SYSTEM,
+        profile="yardstick",
+        mapping_id=None,
+        file_format="csv",
+        spool_path=Path(fh.name),
+        size=len(data),
+    )
+    return int(job["id"])
+
+
+def process_tickets(engine: Engine, principal: Principal, job_id: int) -> int:
+    """Process the job here (the queued event then finds it done); rows accepted. It queues
+    the metrics recompute for the months it touched."""
+    tickets.process_import(engine, job_id)
+    with Session(engine) as session:
+        done = tickets.visible_import(session, principal, job_id)
+    return int(done["rows_accepted"])
 
 
 def _spool() -> str:

@@ -1,4 +1,4 @@
-from shared.errors import NotFound, Unprocessable
+from shared.errors import Forbidden, NotFound, Unprocessable
 
 
 class OrganisationNotFound(NotFound):
@@ -10,3 +10,13 @@ class OrganisationNotFound(NotFound):
 
 class NationMismatch(Unprocessable):
     code = "nation_mismatch"
+
+
+class InvalidPartners(Unprocessable):
+    code = "invalid_partners"
+
+
+class GovernanceReadOnly(Forbidden):
+    """The caller may read a shared service's governance data but not write it."""
+
+    code = "governance_read_only"

@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import organisations as t
+from shared.db.tables.ingest_governance import organisation_partners as p
 
 
 def insert_organisation(session: Session, values: dict[str, Any]) -> dict[str, Any]:
@@ -51,3 +52,38 @@ def list_organisations(
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(t.c.id).limit(limit).offset(offset)).mappings().all()
     return [dict(r) for r in rows], total
+
+
+def organisation_names(session: Session, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(select(t.c.id, t.c.name, t.c.type).where(t.c.id.in_(list(ids))))
+    return {r["id"]: dict(r) for r in rows.mappings()}
+
+
+def partners(session: Session, service_id: int) -> list[dict[str, Any]]:
+    """The service's partner organisations, in their order."""
+    query = (
+        select(t.c.id, t.c.name, t.c.type, p.c.position)
+        .join(p, p.c.partner_id == t.c.id)
+        .where(p.c.shared_service_id == service_id)
+        .order_by(p.c.position, t.c.id)
+    )
+    return [dict(r) for r in session.execute(query).mappings()]
+
+
+def replace_partners(session: Session, service_id: int, partner_ids: list[int]) -> None:
+    session.execute(delete(p).where(p.c.shared_service_id == service_id))
+    if partner_ids:
+        session.execute(
+            insert(p),
+            [
+                {"shared_service_id": service_id, "partner_id": pid, "position": i}
+                for i, pid in enumerate(partner_ids)
+            ],
+        )
+
+
+def is_partner_of(session: Session, service_id: int, organisation_ids: Collection[int]) -> bool:
+    query = select(p.c.partner_id).where(
+        p.c.shared_service_id == service_id, p.c.partner_id.in_(list(organisation_ids))
+    )
+    return session.execute(query.limit(1)).first() is not None

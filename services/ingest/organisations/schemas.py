@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared.serialization import UtcDateTime
 from shared.types import SingleLine
@@ -64,3 +64,27 @@ class Organisation(BaseModel):
     users: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+class PartnersIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"partner_ids": [12, 14, 15]}]}
+    )
+
+    partner_ids: list[Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]] = Field(
+        max_length=100,
+        description="The partner organisations, in the order reports list them; [] for none",
+    )
+
+
+class Partner(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": 12, "name": "London Borough of Brent", "type": "L", "position": 0}]
+        }
+    )
+
+    id: int
+    name: str
+    type: OrgType
+    position: int = Field(description="Order in which reports list the partners (0 first)")

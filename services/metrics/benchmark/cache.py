@@ -20,6 +20,11 @@ A body built from data newer than the version it is filed under (a recompute com
 between the snapshot and the build) is harmless: the next request reads the newer
 version and misses. The reverse cannot happen: the build reads after the snapshot.
 
+Only bodies with codes are filed. A named view (a results workshop's members seeing each
+other's names) is built for its request alone and never filed here (``router._answer``),
+so no key or lifetime can let a name reach a principal who may not see it, or outlive
+the workshop.
+
 Bounded: least recently used entries are evicted beyond ``size`` entries; ``size`` 0
 turns the cache off. Thread-safe: hits are looked up on the event loop, bodies built on
 a miss are filed from the thread pool.
@@ -31,6 +36,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+
+from shared.observability import record_cache_lookup
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,11 @@ class ResultCache:
             entry = self._entries.get(key)
             if entry is None or entry[0] != version:
                 self.misses += 1
+                record_cache_lookup(hit=False)
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
+            record_cache_lookup(hit=True)
             return entry[1]
 
     def put(self, key: Hashable, version: Hashable, body: Body) -> None:

@@ -1,7 +1,8 @@
 """SQL of the benchmark family.
 
 Serving results reads only the metrics service's own result tables, plus cycles,
-organisations (existence only) and anonymous codes. The recompute (at the end) reads every
+organisations (existence only), anonymous codes and the workshops the organisations asked
+for consented in (``services/metrics/workshops``). The recompute (at the end) reads every
 accepted answer in one query and writes its results in bulk."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import psycopg
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from services.metrics.workshops import repository as workshops
+from services.metrics.workshops.repository import Window
 from shared.db.tables.ingest import cycles as c
 from shared.db.tables.ingest import organisation_codes as oc
 from shared.db.tables.ingest import organisations as o
@@ -50,10 +53,13 @@ class Snapshots:
     version: tuple[Any, ...]
     cycles: dict[int, dict[str, Any]]  # by year, only the years asked for
     organisations: frozenset[int]  # those asked for that exist
+    windows: tuple[Window, ...] = ()  # workshops of those years they consented in
+    replayed: str | None = None  # on a replica: the WAL position it had replayed
 
     def for_request(self, year: int, organisation_id: int) -> dict[str, Any]:
         """One request's view: its cycle's row (``cycle_id`` None when there is no such
-        cycle), whether its organisation exists, and the data version."""
+        cycle), whether its organisation exists, the data version, and the workshops of
+        the cycle its organisation consented in (whether names may be shown)."""
         cycle = self.cycles.get(year)
         return {
             "cycle_id": cycle["id"] if cycle else None,
@@ -62,6 +68,12 @@ class Snapshots:
             "results_release_date": cycle["results_release_date"] if cycle else None,
             "organisation_exists": organisation_id in self.organisations,
             "version": self.version,
+            "replayed": self.replayed,
+            "windows": tuple(
+                w
+                for w in self.windows
+                if w.organisation_id == organisation_id and w.cycle_year == year
+            ),
         }
 
 
@@ -69,7 +81,8 @@ async def snapshots(
     conn: psycopg.AsyncConnection[Any], years: Collection[int], organisation_ids: Collection[int]
 ) -> Snapshots:
     """One round trip for a batch of results requests: the cycles of ``years``, which of
-    ``organisation_ids`` exist, and the data version.
+    ``organisation_ids`` exist, the data version, and the workshops of those years those
+    organisations consented in.
 
     The version changes whenever anything a results response is built from changes:
     metric values, members and statistics are only ever rewritten by a recompute, which
@@ -77,23 +90,26 @@ async def snapshots(
     start time, so a restarted sequence cannot repeat a version); cycles (status, release
     date, a new cycle) move ``max(updated_at)``/``count``; anonymous codes are insert-only.
     """
-    cur = await conn.execute(_SNAPSHOT, {"years": list(years), "orgs": list(organisation_ids)})
+    cur = await conn.execute(_SNAPSHOT, workshops.window_params(organisation_ids, years))
     row = await cur.fetchone()
     assert row is not None  # the query always returns exactly one row
     # (run id, run start, cycles' max(updated_at) and count, codes' count and max(created_at))
-    *version, ids, cyears, statuses, releases, orgs = row
+    *version, ids, cyears, statuses, releases, orgs, replayed = row[:-5]
+    windows = workshops.windows_of(list(zip(*(column or () for column in row[-5:]), strict=True)))
     cycles = {
         year: {"id": cid, "status": status, "results_release_date": release}
         for cid, year, status, release in zip(
             ids or (), cyears or (), statuses or (), releases or (), strict=True
         )
     }
-    return Snapshots(tuple(version), cycles, frozenset(orgs or ()))
+    return Snapshots(tuple(version), cycles, frozenset(orgs or ()), windows, replayed)
 
 
 # Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
 # batch of results requests. Scalar subqueries over tiny tables or an index
 # (computation_runs by primary key, newest first, stops at the first benchmark run).
+# The workshops the organisations consented in are metrics.workshops' own query, the same
+# text, as columns of arrays (a second statement, even pipelined, doubled the time).
 _SNAPSHOT = f"""
     SELECT r.id, r.started_at,
       (SELECT max(updated_at) FROM {c.name}),
@@ -101,12 +117,19 @@ _SNAPSHOT = f"""
       (SELECT count(*) FROM {oc.name}),
       (SELECT max(created_at) FROM {oc.name}),
       cy.ids, cy.years, cy.statuses, cy.releases,
-      ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[]))
+      ARRAY(SELECT id FROM {o.name} WHERE id = ANY(%(orgs)s::int[])),
+      pg_last_wal_replay_lsn()::text,
+      ws.ids, ws.orgs, ws.years, ws.starts, ws.ends
     FROM (
       SELECT array_agg(id) AS ids, array_agg(year) AS years,
         array_agg(status::text) AS statuses, array_agg(results_release_date) AS releases
       FROM {c.name} WHERE year = ANY(%(years)s::int[])
     ) AS cy
+    CROSS JOIN (
+      SELECT array_agg(id) AS ids, array_agg(org) AS orgs, array_agg(year) AS years,
+        array_agg(starts_at) AS starts, array_agg(ends_at) AS ends
+      FROM ({workshops.WINDOWS_SQL}) AS consented(id, org, year, starts_at, ends_at)
+    ) AS ws
     LEFT JOIN (
       SELECT id, started_at FROM {runs.name} WHERE kind = 'benchmark' ORDER BY id DESC LIMIT 1
     ) AS r ON true

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,8 +25,13 @@ from services.metrics.benchmark.schemas import (
     Trends,
 )
 from services.metrics.benchmark.service import Access, PeerGroup
+from services.metrics.workshops import service as workshops
+from services.metrics.workshops.repository import Window
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
+from shared.clock import Now
+from shared.db.engine import ReadRouter, min_data_version, note_data_version
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.errors import DatabaseUnavailable
 from shared.pagination import PageParams, make_page, next_link, page_params
 from shared.settings import Settings
 from shared.tabular import (
@@ -105,10 +111,51 @@ def _render(
     return Body(model.model_dump_json().encode("utf-8"), "application/json", None, total)
 
 
-def _build(app: Any, build: Build, access: Access) -> Body:
+def _build(maker: Any, app: Any, build: Build, access: Access) -> Body:
     # Read-only: the session is only read from, so there is nothing to commit.
-    with app.state.sessionmaker() as session:
+    with maker() as session:
         return build(session, app.state.settings, access)
+
+
+async def _snapshot(request: Request, cycle: int, organisation_id: int) -> tuple[Any, Any]:
+    """This request's snapshot and the sessions to build its body from: the read
+    replica's when one is configured, up, and has replayed the data version the caller
+    must see (``X-Min-Data-Version``); else the primary's. Snapshot and body always come
+    from the same server, so a body is filed under the version it was built from."""
+    app = request.app
+    reads: ReadRouter = app.state.reads
+    wanted = min_data_version(request)
+    replica = app.state.replica_snapshots
+    if replica is not None and reads.replica_up():
+        try:
+            snap = await replica.read(cycle, organisation_id)
+        except DatabaseUnavailable:
+            reads.mark_down("results snapshot failed")
+        else:
+            if reads.current_enough(snap["replayed"], wanted):
+                note_data_version(snap["replayed"], "replica")
+                return snap, reads.replica
+    return await app.state.snapshots.read(cycle, organisation_id), reads.primary
+
+
+def _build_named(
+    app: Any,
+    build: Build,
+    access: Access,
+    principal: Principal,
+    organisation_id: int,
+    windows: tuple[Window, ...],
+    resource: str,
+    now: datetime,
+) -> Body:
+    """A named view: the names read, the view recorded in the audit trail and the body
+    built in one transaction, so a body with names is never sent unrecorded."""
+    with app.state.sessionmaker() as session, session.begin():
+        year = access.cycle["year"]
+        named = workshops.named_view(session, principal, {organisation_id}, year, windows, now)
+        if named is not None:
+            workshops.record(session, named, principal, resource, now)
+        return build(session, app.state.settings, access.with_names(named))
 
 
 async def _answer(
@@ -122,6 +169,7 @@ async def _answer(
     row: type[BaseModel],
     name: str,
     compute: Rendered,
+    now: datetime,
 ) -> Response:
     """Every results endpoint: decide access afresh (role and scope, then the cycle and
     the data version from this request's snapshot), then serve the rendered body for
@@ -129,20 +177,33 @@ async def _answer(
     in the thread pool on a miss.
 
     Async, so a cache hit runs on the event loop with no thread hand-off and no
-    connection checked out: the snapshot is the request's only I/O (see snapshots.py)."""
+    connection checked out: the snapshot is the request's only I/O (see snapshots.py).
+
+    A named view (a results workshop in session for this principal's organisation, which
+    the same snapshot says) is built for this request alone and never cached: the cache
+    only ever holds bodies with codes, so it cannot hand names to a principal who may not
+    see them, nor after the window ends, whatever its key. Named views are few (a
+    workshop's members, for its hours) and each writes an audit row anyway, so caching
+    them would save little."""
     app = request.app
     service.check_caller(principal, organisation_id)
-    snap = await app.state.snapshots.read(cycle, organisation_id)
+    snap, maker = await _snapshot(request, cycle, organisation_id)
     access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
+
+    def build(session: Session, settings: Settings, access: Access) -> Body:
+        return _render(request, out, envelope, row, compute(session, settings, access), name)
+
+    windows = snap["windows"]
     cache: ResultCache = app.state.results_cache
     full_key = (*key, out.format, out.limit, out.offset, out.paged, access.is_admin)
-    body = cache.get(full_key, access.version)
-    if body is None:
-
-        def build(session: Session, settings: Settings, access: Access) -> Body:
-            return _render(request, out, envelope, row, compute(session, settings, access), name)
-
-        body = await run_in_threadpool(_build, app, build, access)
+    body: Body | None
+    if workshops.open_windows(principal, {organisation_id}, cycle, windows, now):
+        resource = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        body = await run_in_threadpool(
+            _build_named, app, build, access, principal, organisation_id, windows, resource, now
+        )
+    elif (body := cache.get(full_key, access.version)) is None:
+        body = await run_in_threadpool(_build, maker, app, build, access)
         cache.put(full_key, access.version, body)
     headers = None
     if body.filename:
@@ -177,6 +238,7 @@ async def comparison(
     cycle: CycleQuery,
     group: Group,
     out: OutputQuery,
+    now: Now,
 ) -> Response:
     return await _answer(
         request,
@@ -191,6 +253,7 @@ async def comparison(
         lambda session, settings, access: service.comparison(
             session, settings, access, organisation_id, group
         ),
+        now,
     )
 
 
@@ -212,6 +275,7 @@ async def distribution(
     metric: MetricQuery,
     group: Group,
     out: OutputQuery,
+    now: Now,
 ) -> Response:
     return await _answer(
         request,
@@ -226,6 +290,7 @@ async def distribution(
         lambda session, settings, access: service.distribution(
             session, settings, access, organisation_id, metric, group
         ),
+        now,
     )
 
 
@@ -247,6 +312,7 @@ async def trends(
     metric: MetricQuery,
     group: Group,
     out: OutputQuery,
+    now: Now,
 ) -> Response:
     service.check_trends_group(group)
     return await _answer(
@@ -262,6 +328,7 @@ async def trends(
         lambda session, settings, access: service.trends(
             session, settings, access, organisation_id, metric, group
         ),
+        now,
     )
 
 

@@ -16,8 +16,16 @@ Unit = Literal["ratio", "percent", "gbp", "index", "rating", "count"]
 Polarity = Literal["higher_better", "lower_better", "neutral"]
 
 
+_NAME = (
+    "Beside the code: the organisation's name, shown only during a results workshop to the "
+    "members that consented, for those members; null otherwise"
+)
+_WORKSHOPS = "The workshops under which names are shown in this response; empty: codes only"
+
+
 class _Context(BaseModel):
     organisation_code: str | None = Field(description="Your anonymous code in this cycle")
+    organisation_name: str | None = Field(description=_NAME)
     cycle_year: int = Field(description="Collection year")
     data_year: str = Field(description="The financial year the data describe, e.g. 2019/20")
     peer_group_key: str
@@ -50,6 +58,7 @@ class ComparisonRow(_Context, _Figures):
 
 _CONTEXT: dict[str, Any] = {
     "organisation_code": "A7",
+    "organisation_name": None,
     "cycle_year": 2020,
     "data_year": "2019/20",
     "peer_group_key": "all",
@@ -88,6 +97,7 @@ class Comparison(Page[ComparisonRow], _Context):
     access_ends_on: date | None
     peer_group_custom: bool
     min_n: int = Field(description="Statistics over fewer organisations are suppressed")
+    workshop_ids: list[int] = Field(description=_WORKSHOPS)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -99,6 +109,7 @@ class Comparison(Page[ComparisonRow], _Context):
                     "access_ends_on": "2023-11-30",
                     "peer_group_custom": False,
                     "min_n": 5,
+                    "workshop_ids": [],
                     "items": [_COMPARISON_ROW],
                     **_PAGE,
                 }
@@ -113,6 +124,7 @@ class DistributionRow(_Context):
     unit: Unit
     position: int = Field(description="1 = lowest value")
     peer_code: str = Field(description="The peer's anonymous code in its cycle")
+    peer_name: str | None = Field(description=_NAME)
     peer_cycle_year: int
     value: float
     is_mine: bool
@@ -128,6 +140,7 @@ class Distribution(Page[DistributionRow], _Context, _Figures):
     unit: Unit
     polarity: Polarity
     my_value: float | None = Field(description="Your value, in the unit")
+    workshop_ids: list[int] = Field(description=_WORKSHOPS)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -142,6 +155,7 @@ class Distribution(Page[DistributionRow], _Context, _Figures):
                     "unit": "gbp",
                     "polarity": "lower_better",
                     "my_value": 0.38,
+                    "workshop_ids": [],
                     "items": [
                         {
                             **_CONTEXT,
@@ -150,6 +164,7 @@ class Distribution(Page[DistributionRow], _Context, _Figures):
                             "unit": "gbp",
                             "position": 1,
                             "peer_code": "B3",
+                            "peer_name": None,
                             "peer_cycle_year": 2020,
                             "value": 0.12,
                             "is_mine": False,
@@ -164,6 +179,7 @@ class Distribution(Page[DistributionRow], _Context, _Figures):
 
 class TrendRow(_Figures):
     organisation_code: str | None
+    organisation_name: str | None = Field(description=_NAME)
     cycle_year: int
     data_year: str
     peer_group_key: str
@@ -180,6 +196,7 @@ class Trends(Page[TrendRow], _Context):
     organisation_id: int
     results_release_date: date | None
     metric_key: str
+    workshop_ids: list[int] = Field(description=_WORKSHOPS)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -189,10 +206,12 @@ class Trends(Page[TrendRow], _Context):
                     "organisation_id": 12,
                     "results_release_date": "2020-11-30",
                     "metric_key": "cost_per_user",
+                    "workshop_ids": [],
                     "items": [
                         {
                             **_FIGURES,
                             "organisation_code": "A7",
+                            "organisation_name": None,
                             "cycle_year": 2020,
                             "data_year": "2019/20",
                             "peer_group_key": "all",

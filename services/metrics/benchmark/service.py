@@ -4,7 +4,9 @@ Access (DOMAIN.md): admins always; participants and read-only API keys (role ``r
 only for their own organisations, only for a published cycle, and only for
 ``access_months`` (12) from the cycle's results release date, after which the answer is
 403 with the reason and the date access ended. No response names another organisation
-or shows its raw answers: peers appear only as their anonymous code and metric value.
+or shows its raw answers: peers appear only as their anonymous code and metric value,
+except during a results workshop, to its consenting members, whose names then appear
+beside their codes (``Access.named``, decided by ``services.metrics.workshops``).
 
 Peer groups: a standard key (``all``, ``type:L``, ``nation:Wales``,
 ``partnership:true``, ``size:1000-2499``, ``past``), whose statistics were stored by the
@@ -15,7 +17,7 @@ computed on request by the same engine.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -25,10 +27,12 @@ from sqlalchemy.orm import Session
 from services.metrics.benchmark import engine
 from services.metrics.benchmark import repository as repo
 from services.metrics.runs import repository as runs
+from services.metrics.workshops.service import NamedView
 from shared.auth import Principal
 from shared.catalogue import Catalogue, Metric, available_cycles, load_catalogue
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.events import BenchmarkInputsChanged, CycleStatusChanged, EventType
+from shared.observability import timed
 from shared.settings import Settings
 
 RESULT_ROLES = ("admin", "participant", "reader")
@@ -67,6 +71,18 @@ class Access:
     cycle: dict[str, Any]  # the cycle's row plus ``access_ends_on``
     is_admin: bool
     version: tuple[Any, ...]  # the data version read with the cycle (see ResultCache)
+    named: NamedView | None = None  # names a workshop lets this request show; None: codes
+
+    def with_names(self, named: NamedView | None) -> Access:
+        return replace(self, named=named)
+
+    def name_of(self, year: int, organisation_id: int) -> str | None:
+        """The name to show beside ``organisation_id``'s code of cycle ``year``, if any."""
+        return self.named.name_of(year, organisation_id) if self.named else None
+
+    @property
+    def workshop_ids(self) -> list[int]:
+        return self.named.workshop_ids if self.named else []
 
 
 def check_caller(principal: Principal, organisation_id: int) -> None:
@@ -323,10 +339,13 @@ def _stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _context(cycle: dict[str, Any], group: PeerGroup, code: str | None) -> dict[str, Any]:
+def _context(
+    cycle: dict[str, Any], group: PeerGroup, code: str | None, name: str | None
+) -> dict[str, Any]:
     year = cycle["year"]
     return {
         "organisation_code": code,
+        "organisation_name": name,
         "cycle_year": year,
         "data_year": f"{year - 1}/{year % 100:02d}",
         "results_release_date": cycle["results_release_date"],
@@ -359,7 +378,7 @@ def comparison(
         for row in agg.iter_rows(named=True):
             by_metric[row["metric_key"]] = (row["value"], row["mine"])
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
-    context = _context(cycle, group, code)
+    context = _context(cycle, group, code, access.name_of(year, organisation_id))
     rows = []
     for metric in catalogue.metrics.values():
         if not catalogue.modules[metric.module].peer_comparison:
@@ -396,6 +415,7 @@ def comparison(
         "access_ends_on": cycle["access_ends_on"],
         "peer_group_custom": group.custom,
         "min_n": settings.disclosure_min_n,
+        "workshop_ids": access.workshop_ids,
         "rows": rows,
     }
 
@@ -418,12 +438,13 @@ def distribution(
     pairs = {(r[0], r[1]) for r in peers.select("cycle_year", "organisation_id").iter_rows()}
     codes = repo.codes(session, pairs | {(year, organisation_id)})
     my_code = codes.get((year, organisation_id))
-    context = _context(cycle, group, my_code)
+    context = _context(cycle, group, my_code, access.name_of(year, organisation_id))
     rows: list[dict[str, Any]] = []
     if not figures["suppressed"]:
         listed = [
             {
                 "peer_code": codes.get((r["cycle_year"], r["organisation_id"]), "no code"),
+                "peer_name": access.name_of(r["cycle_year"], r["organisation_id"]),
                 "peer_cycle_year": r["cycle_year"],
                 "value": r["value"],
                 "is_mine": r["organisation_id"] == organisation_id and r["cycle_year"] == year,
@@ -453,6 +474,7 @@ def distribution(
             (year, metric_key)
         ),
         **figures,
+        "workshop_ids": access.workshop_ids,
         "rows": rows,
     }
 
@@ -488,12 +510,14 @@ def trends(
     stats = group_statistics(session, settings, group, years, metric=metric_key)
     mine = repo.my_values(session, organisation_id, years, metric_key)
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
+    name = access.name_of(year, organisation_id)
     rows = []
     for y in years:
         m = load_catalogue(y).metrics[metric_key]
         rows.append(
             {
                 "organisation_code": code,
+                "organisation_name": name,
                 "cycle_year": y,
                 "data_year": f"{y - 1}/{y % 100:02d}",
                 "peer_group_key": group.key,
@@ -508,9 +532,10 @@ def trends(
             }
         )
     return {
-        **_context(cycle, group, code),
+        **_context(cycle, group, code, name),
         "organisation_id": organisation_id,
         "metric_key": metric_key,
+        "workshop_ids": access.workshop_ids,
         "rows": rows,
     }
 
@@ -637,7 +662,8 @@ def recompute(
 def on_inputs_changed(session: Session, event: BenchmarkInputsChanged, settings: Settings) -> None:
     """A job: recompute the changed cycles (and later ones). The recompute records its own
     computation run, so the job's run_id stays empty."""
-    recompute(session, event.cycle_years, min_n=settings.disclosure_min_n, trigger=event.reason)
+    with timed("benchmark_recompute"):
+        recompute(session, event.cycle_years, min_n=settings.disclosure_min_n, trigger=event.reason)
 
 
 def on_cycle_status_changed(

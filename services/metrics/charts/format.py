@@ -7,7 +7,9 @@ figure that cannot be computed) is a dash everywhere.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from services.metrics.figures import half_up_decimal
 
 DASH = "–"
 _HUNDRED = Decimal(100)
@@ -36,13 +38,13 @@ def money_compact(pence: int | None) -> str:
     value = abs(pounds(pence))
     sign = "-" if pence < 0 else ""
     if value >= 1_000_000:
-        text = f"£{(value / 1_000_000).quantize(Decimal('0.01'), ROUND_HALF_UP)}M"
+        text = f"£{half_up_decimal(value / 1_000_000, 2)}M"
     elif value >= 10_000:
-        text = f"£{(value / 1_000).quantize(Decimal('1'), ROUND_HALF_UP)}k"
+        text = f"£{half_up_decimal(value / 1_000, 0)}k"
     elif value >= 1_000:
-        text = f"£{(value / 1_000).quantize(Decimal('0.1'), ROUND_HALF_UP)}k"
+        text = f"£{half_up_decimal(value / 1_000, 1)}k"
     else:
-        text = f"£{value.quantize(Decimal('1'), ROUND_HALF_UP)}"
+        text = f"£{half_up_decimal(value, 0)}"
     return sign + text
 
 

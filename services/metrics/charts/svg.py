@@ -230,7 +230,7 @@ def nice_ticks(low: Decimal, high: Decimal, target: int = 5) -> list[Decimal]:
 def _plain(value: Decimal) -> Decimal:
     """A tick without exponent notation or float noise: 60, 2.5, 0.25 (never 6E+1)."""
     if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
+        return Decimal(int(value))
     return value.normalize()
 
 

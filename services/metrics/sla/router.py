@@ -19,7 +19,7 @@ from services.metrics.sla.schemas import (
 )
 from services.metrics.sla.service import ReportQuery
 from shared.auth import Principal, require_roles
-from shared.deps import MAX_INT32, DbSession
+from shared.deps import MAX_INT32, ReadSession
 from shared.errors import Unprocessable
 from shared.serialization import utc_iso
 from shared.tabular import Output, OutputQuery, table_response, table_responses
@@ -109,7 +109,7 @@ _PAGING = (
     summary="Per month: met, missed, % met vs target, closure time",
     description=_PAGING,
 )
-def monthly(request: Request, session: DbSession, scope: Scope, out: OutputQuery) -> Response:
+def monthly(request: Request, session: ReadSession, scope: Scope, out: OutputQuery) -> Response:
     orgs, q = scope
     return render(
         request,
@@ -142,7 +142,7 @@ def monthly(request: Request, session: DbSession, scope: Scope, out: OutputQuery
     summary="Tickets logged per month",
     description=_PAGING,
 )
-def logged(request: Request, session: DbSession, scope: Scope, out: OutputQuery) -> Response:
+def logged(request: Request, session: ReadSession, scope: Scope, out: OutputQuery) -> Response:
     orgs, q = scope
     return render(
         request,
@@ -163,7 +163,7 @@ def logged(request: Request, session: DbSession, scope: Scope, out: OutputQuery)
 )
 def backlog(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     scope: Scope,
     out: OutputQuery,
     as_of: Annotated[
@@ -204,7 +204,7 @@ def backlog(
 )
 def performance(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     scope: Scope,
     out: OutputQuery,
     clock_basis: Annotated[
@@ -240,7 +240,9 @@ def performance(
     summary="Tickets never counted as met or missed, with the reason",
     description=_PAGING,
 )
-def data_quality(request: Request, session: DbSession, scope: Scope, out: OutputQuery) -> Response:
+def data_quality(
+    request: Request, session: ReadSession, scope: Scope, out: OutputQuery
+) -> Response:
     orgs, q = scope
     return render(
         request,
@@ -297,7 +299,7 @@ FEEDBACK_NOTES = {
     name="satisfaction",
 )
 def feedback_satisfaction(
-    request: Request, session: DbSession, scope: FeedbackScope, out: OutputQuery
+    request: Request, session: ReadSession, scope: FeedbackScope, out: OutputQuery
 ) -> Response:
     orgs, start, end = scope
     return render(

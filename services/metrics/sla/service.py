@@ -17,6 +17,7 @@ from services.metrics.sla.engine import TicketFilter
 from shared.auth import Principal
 from shared.errors import Forbidden
 from shared.events import EventType, SlaRecompute, TicketsImported
+from shared.observability import timed
 from shared.settings import Settings
 
 
@@ -45,10 +46,11 @@ def recompute(
 ) -> int:
     """Evaluate and store outcomes: of whole organisations, or of the local logged
     months given per organisation (the months an import touched)."""
-    results = _evaluate(session, organisation_ids, months, as_of)
-    return repo.write_outcomes(
-        session, results, replace_organisations=organisation_ids if months is None else None
-    )
+    with timed("sla_outcomes"):
+        results = _evaluate(session, organisation_ids, months, as_of)
+        return repo.write_outcomes(
+            session, results, replace_organisations=organisation_ids if months is None else None
+        )
 
 
 def on_tickets_imported(session: Session, event: TicketsImported, _settings: Settings) -> int:

@@ -22,6 +22,7 @@ from services.metrics.surveys.schemas import (
     WeightedTable,
 )
 from shared.auth import Principal, require_roles
+from shared.clock import Now
 from shared.deps import AppSettings, DbSession, IdPath
 from shared.tabular import OutputQuery, table_response, table_responses
 
@@ -50,8 +51,9 @@ def _table(
     columns: list[str],
     rows: list[dict[str, Any]],
     name: str,
+    **meta: Any,
 ) -> Response:
-    return table_response(request, out, envelope, columns, rows, name, columns=columns)
+    return table_response(request, out, envelope, columns, rows, name, columns=columns, **meta)
 
 
 @router.get(
@@ -176,10 +178,22 @@ def benchmark(
     settings: AppSettings,
     principal: Reader,
     out: OutputQuery,
+    now: Now,
     cycle: Annotated[int, Query(ge=2000, le=2100, description="Cycle (collection year)")],
 ) -> Response:
-    columns, rows = service.benchmark(session, principal, cycle, settings.disclosure_min_n)
-    return _table(request, out, SurveyBenchmarkTable, columns, rows, f"survey-benchmark-{cycle}")
+    resource = f"{request.url.path}?{request.url.query}"
+    columns, rows, workshop_ids = service.benchmark(
+        session, principal, cycle, settings.disclosure_min_n, now, resource
+    )
+    return _table(
+        request,
+        out,
+        SurveyBenchmarkTable,
+        columns,
+        rows,
+        f"survey-benchmark-{cycle}",
+        workshop_ids=workshop_ids,
+    )
 
 
 # ------------------------------------------------------------- group views (issue 15)

@@ -22,7 +22,7 @@ class Table(Page[Row], Generic[Row]):
     columns: list[str] = Field(description="Column order; the CSV has the same header")
 
 
-def _example(row: dict[str, Any]) -> ConfigDict:
+def _example(row: dict[str, Any], **meta: Any) -> ConfigDict:
     return ConfigDict(
         json_schema_extra={
             "examples": [
@@ -33,6 +33,7 @@ def _example(row: dict[str, Any]) -> ConfigDict:
                     "offset": 0,
                     "next": None,
                     "columns": list(row),
+                    **meta,
                 }
             ]
         }
@@ -143,6 +144,10 @@ class CommentTable(Table[CommentRow]):
 
 class BenchmarkValue(BaseModel):
     code: str = Field(description="The organisation's anonymous code in the cycle")
+    name: str | None = Field(
+        description="Beside the code: the organisation's name, shown only during a results "
+        "workshop to the members that consented, for those members; null otherwise"
+    )
     value: float = Field(description="Its figure, in the row's unit (2 dp, half up)")
     yours: bool = Field(description="The figure is one of your organisations'")
 
@@ -160,6 +165,9 @@ class SurveyBenchmarkRow(BaseModel):
 
 
 class SurveyBenchmarkTable(Table[SurveyBenchmarkRow]):
+    workshop_ids: list[int] = Field(
+        description="The workshops under which names are shown in this response; empty: codes only"
+    )
     model_config = _example(
         {
             "metric": "overall",
@@ -170,8 +178,9 @@ class SurveyBenchmarkTable(Table[SurveyBenchmarkRow]):
             "upper_quartile": 5.4,
             "suppressed": False,
             "reason": None,
-            "values": [{"code": "A7", "value": 5.12, "yours": True}],
-        }
+            "values": [{"code": "A7", "name": None, "value": 5.12, "yours": True}],
+        },
+        workshop_ids=[],
     )
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from services.metrics import figures
 from services.metrics.surveys import confidence, disclosure, engine, group, weighting
 from services.metrics.surveys import repository as repo
+from services.metrics.workshops import repository as workshops_repo
+from services.metrics.workshops import service as workshops
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events import EventType, SurveyCampaignClosed
@@ -502,14 +504,26 @@ def _2dp(column: str) -> pl.Expr:
 
 
 def benchmark(
-    session: Session, principal: Principal, cycle: int, min_n: int
-) -> tuple[list[str], list[dict[str, Any]]]:
+    session: Session,
+    principal: Principal,
+    cycle: int,
+    min_n: int,
+    now: datetime,
+    resource: str,
+) -> tuple[list[str], list[dict[str, Any]], list[int]]:
     """Median and quartiles (type 7, linear) across organisations of each user-satisfaction
     metric; each organisation appears only under its anonymous code for the cycle (the
-    collection year ``cycle``)."""
+    collection year ``cycle``), with its name beside it only in a named view (a results
+    workshop in session that ``principal``'s organisation consented in; recorded as
+    ``resource``). Also returns the workshops names are shown under (empty: codes only)."""
     cycle_id = repo.cycle_id(session, cycle)
     if cycle_id is None:
         raise NotFound(f"There is no cycle for the year {cycle}.", code="cycle_not_found")
+    mine = principal.organisations
+    windows = workshops_repo.windows(session, mine, cycle)
+    named = workshops.named_view(session, principal, mine, cycle, windows, now)
+    if named is not None:
+        workshops.record(session, named, principal, resource, now)
     chosen = repo.benchmark_campaigns(session, cycle_id)
     codes = repo.codes(session, cycle_id)
     frame = (
@@ -577,6 +591,7 @@ def benchmark(
                 (
                     {
                         "code": codes.get(int(v["organisation_id"]), "uncoded"),
+                        "name": named.name_of(cycle, int(v["organisation_id"])) if named else None,
                         "value": v["value"],
                         "yours": int(v["organisation_id"]) in principal.organisations,
                     }
@@ -598,7 +613,7 @@ def benchmark(
                 "values": metric_values,
             }
         )
-    return BENCHMARK_COLUMNS, rows
+    return BENCHMARK_COLUMNS, rows, named.workshop_ids if named else []
 
 
 def survey_ratings(session: Session, orgs: list[int] | None) -> pl.DataFrame:

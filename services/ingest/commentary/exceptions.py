@@ -1,0 +1,5 @@
+from shared.errors import NotFound
+
+
+class CommentNotFound(NotFound):
+    code = "comment_not_found"
