@@ -218,6 +218,9 @@ def configure_logging(
     # httpx logs every URL it calls at INFO; survey links carry tokens in theirs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # WeasyPrint (the pack's PDF) and fontTools log their progress at INFO: ~30 lines a PDF.
+    for name in ("weasyprint", "fontTools"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return True
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -159,6 +160,14 @@ class Settings(BaseSettings):
     # organisation's response rate reaches this percentage (DOMAIN.md, "Survey confidence").
     survey_publication_min_responses: int = Field(default=10, ge=5)
     survey_publication_min_response_rate: float = Field(default=30.0, ge=0, le=100)
+    # Committee packs (DOMAIN.md): an SLA measure is amber within this many percentage
+    # points below its target (green at or above it, red further below).
+    pack_amber_margin_points: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    # Risk bands by priority (impact × probability, 1-25): low below medium_from, medium
+    # below high_from, high below very_high_from, very high from there.
+    pack_risk_medium_from: int = Field(default=5, ge=2, le=25)
+    pack_risk_high_from: int = Field(default=10, ge=2, le=25)
+    pack_risk_very_high_from: int = Field(default=20, ge=2, le=25)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -181,6 +190,17 @@ class Settings(BaseSettings):
                 return parts
         # A browser's Origin header never ends in "/", so a trailing one would never match.
         return [str(p).strip().rstrip("/") for p in parts if str(p).strip()]
+
+    @model_validator(mode="after")
+    def _risk_bands_in_order(self) -> Settings:
+        if not (
+            self.pack_risk_medium_from < self.pack_risk_high_from < self.pack_risk_very_high_from
+        ):
+            raise ValueError(
+                "risk bands must start in order: YARDSTICK_PACK_RISK_MEDIUM_FROM < "
+                "YARDSTICK_PACK_RISK_HIGH_FROM < YARDSTICK_PACK_RISK_VERY_HIGH_FROM"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -13,6 +13,8 @@ from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
 from services.metrics.nps.router import router as nps_router
+from services.metrics.odata.router import router as odata_router
+from services.metrics.packs.router import router as packs_router
 from services.metrics.runs.jobs import JobRunner
 from services.metrics.runs.router import jobs_router
 from services.metrics.runs.router import router as runs_router
@@ -34,6 +36,8 @@ ROUTERS = [
     survey_results_router,
     feedback_router,
     nps_router,
+    packs_router,
+    odata_router,
     workshops_router,
 ]
 
@@ -70,7 +74,8 @@ def build(**kwargs: Any) -> FastAPI:
     app = create_app(
         "metrics",
         ROUTERS,
-        description="Every figure: benchmarks, trends, SLA reports, survey results, BI feeds.",
+        description="Every figure: benchmarks, trends, SLA reports, survey results, committee "
+        "packs, BI feeds.",
         on_startup=_startup,
         on_shutdown=_shutdown,
         **kwargs,

@@ -63,7 +63,6 @@ class PgBouncer:
         (self.folder / "pgbouncer.ini").write_text(
             f"""[databases]
 single = host={host} port={port} dbname={self.dbname} pool_size=1
-session = host={host} port={port} dbname={self.dbname} pool_mode=session pool_size=40
 * = host={host} port={port}
 
 [pgbouncer]
@@ -137,12 +136,9 @@ def pgbouncer(database_url: str) -> Iterator[PgBouncer]:
 def pooled(
     pgbouncer: PgBouncer, settings: Any, service_builders: dict[str, Callable[..., Any]]
 ) -> Iterator[Stack]:
-    """The three services and the worker, every connection through PgBouncer: all in
-    transaction mode but the ingest service, whose ticket-import processing holds a
-    session-level advisory lock across transactions (services/ingest/tickets/service.py
-    ``process_import``), which transaction pooling would leave on a shared server
-    connection; it goes through a session-mode pool of the same PgBouncer until that lock
-    is transaction-scoped (docs/operations.md, "PgBouncer")."""
+    """The three services and the worker, every connection through PgBouncer in
+    transaction mode (the ticket import's lock is transaction-scoped: docs/operations.md,
+    "PgBouncer")."""
     cfg = settings.model_copy(
         update={"db_transaction_pooling": True, "database_url": pgbouncer.url()}
     )
@@ -151,7 +147,7 @@ def pooled(
     apps = {
         name: build(
             settings=cfg,
-            database_url=pgbouncer.url("session") if name == "ingest" else url,
+            database_url=url,
             transports=transports,
         )
         for name, build in service_builders.items()
@@ -336,7 +332,7 @@ def test_the_worker_settles_events_through_pgbouncer(api, owner_engine):
         outcomes = conn.execute(text("SELECT count(*) FROM sla_outcomes")).scalar()
     assert statuses == [("delivered", 2)]
     assert (tickets, outcomes) == (200, 200)
-    # The import's lock went with its session: no advisory lock is left on the server.
+    # The import's lock went with its transaction: no advisory lock is left on the server.
     with owner_engine.connect() as conn:
         locks = conn.execute(
             text(

@@ -429,54 +429,83 @@ def distribution(
     group: PeerGroup,
 ) -> dict[str, Any]:
     """Call after :func:`check_access` (whose result ``access`` is)."""
+    metric_of(catalogue_of(access.cycle["year"]), metric_key)
+    return distributions(session, settings, access, organisation_id, [metric_key], group)[0]
+
+
+def distributions(
+    session: Session,
+    settings: Settings,
+    access: Access,
+    organisation_id: int,
+    metric_keys: list[str] | None,
+    group: PeerGroup,
+) -> list[dict[str, Any]]:
+    """:func:`distribution` of each metric in ``metric_keys`` (None: every metric compared
+    with peers), in catalogue order, from one read of the group's values: the rows of the
+    JSON API's one-metric answer and of the BI feed's all-metric table are made here."""
     cycle = access.cycle
     year = cycle["year"]
-    metric = metric_of(catalogue_of(year), metric_key)
-    peers = group_values(session, group, year, metric=metric_key)
-    stat = group_statistics(session, settings, group, [year], metric=metric_key, values=peers)
-    figures = _stat_fields(stat.get((year, metric_key)))
+    catalogue = catalogue_of(year)
+    if metric_keys is None:
+        metrics = [
+            m for m in catalogue.metrics.values() if catalogue.modules[m.module].peer_comparison
+        ]
+    else:
+        metrics = [metric_of(catalogue, k) for k in metric_keys]
+    one = metrics[0].key if len(metrics) == 1 else None
+    peers = group_values(session, group, year, metric=one)
+    stats = group_statistics(session, settings, group, [year], metric=one, values=peers)
     pairs = {(r[0], r[1]) for r in peers.select("cycle_year", "organisation_id").iter_rows()}
     codes = repo.codes(session, pairs | {(year, organisation_id)})
     my_code = codes.get((year, organisation_id))
     context = _context(cycle, group, my_code, access.name_of(year, organisation_id))
-    rows: list[dict[str, Any]] = []
-    if not figures["suppressed"]:
-        listed = [
-            {
-                "peer_code": codes.get((r["cycle_year"], r["organisation_id"]), "no code"),
-                "peer_name": access.name_of(r["cycle_year"], r["organisation_id"]),
-                "peer_cycle_year": r["cycle_year"],
-                "value": r["value"],
-                "is_mine": r["organisation_id"] == organisation_id and r["cycle_year"] == year,
-            }
-            for r in peers.iter_rows(named=True)
-        ]
-        # Value order; ties by code (codes are random numbers, so never name or id order).
-        listed.sort(key=lambda r: (r["value"], r["peer_code"]))
-        rows = [
+    mine = repo.my_values(session, organisation_id, [year], one)
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for r in peers.iter_rows(named=True):
+        by_metric.setdefault(r["metric_key"], []).append(r)
+    out = []
+    for metric in metrics:
+        figures = _stat_fields(stats.get((year, metric.key)))
+        rows: list[dict[str, Any]] = []
+        if not figures["suppressed"]:
+            listed = [
+                {
+                    "peer_code": codes.get((r["cycle_year"], r["organisation_id"]), "no code"),
+                    "peer_name": access.name_of(r["cycle_year"], r["organisation_id"]),
+                    "peer_cycle_year": r["cycle_year"],
+                    "value": r["value"],
+                    "is_mine": r["organisation_id"] == organisation_id and r["cycle_year"] == year,
+                }
+                for r in by_metric.get(metric.key, [])
+            ]
+            # Value order; ties by code (codes are random numbers, so never name or id order).
+            listed.sort(key=lambda r: (r["value"], r["peer_code"]))
+            rows = [
+                {
+                    **context,
+                    "metric_key": metric.key,
+                    "unit": metric.unit,
+                    "position": i + 1,
+                    **r,
+                }
+                for i, r in enumerate(listed)
+            ]
+        out.append(
             {
                 **context,
+                "organisation_id": organisation_id,
                 "metric_key": metric.key,
+                "metric_name": metric.name,
                 "unit": metric.unit,
-                "position": i + 1,
-                **r,
+                "polarity": metric.polarity,
+                "my_value": mine.get((year, metric.key)),
+                **figures,
+                "workshop_ids": access.workshop_ids,
+                "rows": rows,
             }
-            for i, r in enumerate(listed)
-        ]
-    return {
-        **context,
-        "organisation_id": organisation_id,
-        "metric_key": metric.key,
-        "metric_name": metric.name,
-        "unit": metric.unit,
-        "polarity": metric.polarity,
-        "my_value": repo.my_values(session, organisation_id, [year], metric_key).get(
-            (year, metric_key)
-        ),
-        **figures,
-        "workshop_ids": access.workshop_ids,
-        "rows": rows,
-    }
+        )
+    return out
 
 
 def check_trends_group(group: PeerGroup) -> None:
@@ -494,47 +523,75 @@ def trends(
 ) -> dict[str, Any]:
     """The metric across every cycle up to the access's cycle (published ones, for
     participants). Call after :func:`check_trends_group` and :func:`check_access`."""
+    metric_of(catalogue_of(access.cycle["year"]), metric_key)
+    return {
+        **_context(access.cycle, group, None, None),
+        **trends_of(session, settings, access, organisation_id, [metric_key], group),
+        "metric_key": metric_key,
+    }
+
+
+def trends_of(
+    session: Session,
+    settings: Settings,
+    access: Access,
+    organisation_id: int,
+    metric_keys: list[str] | None,
+    group: PeerGroup,
+) -> dict[str, Any]:
+    """:func:`trends` of each metric in ``metric_keys`` (None: every metric of the
+    access's cycle compared with peers), from one read of the statistics: ``rows`` by
+    metric, then cycle."""
     check_trends_group(group)
     cycle = access.cycle
     year = cycle["year"]
-    metric_of(catalogue_of(year), metric_key)
+    catalogue = catalogue_of(year)
+    if metric_keys is None:
+        metric_keys = [
+            m.key for m in catalogue.metrics.values() if catalogue.modules[m.module].peer_comparison
+        ]
+    else:
+        for key in metric_keys:
+            metric_of(catalogue, key)
     with_catalogue = set(available_cycles())
-    years = [
+    visible = [
         c["year"]
         for c in repo.cycles(session)
         if c["year"] <= year
         and c["year"] in with_catalogue
         and (access.is_admin or c["status"] == "published")
-        and metric_key in load_catalogue(c["year"]).metrics
     ]
-    stats = group_statistics(session, settings, group, years, metric=metric_key)
-    mine = repo.my_values(session, organisation_id, years, metric_key)
+    one = metric_keys[0] if len(metric_keys) == 1 else None
+    stats = group_statistics(session, settings, group, visible, metric=one)
+    mine = repo.my_values(session, organisation_id, visible, one)
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
     name = access.name_of(year, organisation_id)
     rows = []
-    for y in years:
-        m = load_catalogue(y).metrics[metric_key]
-        rows.append(
-            {
-                "organisation_code": code,
-                "organisation_name": name,
-                "cycle_year": y,
-                "data_year": f"{y - 1}/{y % 100:02d}",
-                "peer_group_key": group.key,
-                "metric_key": metric_key,
-                "metric_name": m.name,
-                "unit": m.unit,
-                "polarity": m.polarity,
-                "definition_changed": y in m.changed_in,
-                "introduced": y == m.introduced_in,
-                "my_value": mine.get((y, metric_key)),
-                **_stat_fields(stats.get((y, metric_key))),
-            }
-        )
+    for metric_key in metric_keys:
+        for y in visible:
+            m = load_catalogue(y).metrics.get(metric_key)
+            if m is None:
+                continue
+            rows.append(
+                {
+                    "organisation_code": code,
+                    "organisation_name": name,
+                    "cycle_year": y,
+                    "data_year": f"{y - 1}/{y % 100:02d}",
+                    "peer_group_key": group.key,
+                    "metric_key": metric_key,
+                    "metric_name": m.name,
+                    "unit": m.unit,
+                    "polarity": m.polarity,
+                    "definition_changed": y in m.changed_in,
+                    "introduced": y == m.introduced_in,
+                    "my_value": mine.get((y, metric_key)),
+                    **_stat_fields(stats.get((y, metric_key))),
+                }
+            )
     return {
         **_context(cycle, group, code, name),
         "organisation_id": organisation_id,
-        "metric_key": metric_key,
         "workshop_ids": access.workshop_ids,
         "rows": rows,
     }

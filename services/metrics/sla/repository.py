@@ -4,7 +4,7 @@ outcomes back in bulk (COPY into a temp table, then delete-and-insert by key).""
 from __future__ import annotations
 
 import io
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any, cast
 
 import polars as pl
@@ -101,9 +101,20 @@ def load_tickets(
     session: Session,
     organisation_ids: list[int] | None,
     months: dict[int, list[str]] | None = None,
+    *,
+    open_at: datetime | None = None,
 ) -> pl.DataFrame:
+    """Tickets of the organisations (or of the logged months given per organisation);
+    with ``open_at``, only those logged before it and not resolved (nor closed) by then."""
     sql = f"SELECT {_TICKET_SELECT} FROM tickets WHERE " + _scope(organisation_ids, months)
-    df = _copy_frame(session, sql, _params(organisation_ids, months), TICKET_SCHEMA)
+    params = _params(organisation_ids, months)
+    if open_at is not None:
+        sql += (
+            " AND logged_at < %(open_at)s AND (coalesce(resolved_at, closed_at) IS NULL"
+            " OR coalesce(resolved_at, closed_at) > %(open_at)s)"
+        )
+        params["open_at"] = open_at
+    df = _copy_frame(session, sql, params, TICKET_SCHEMA)
     return df.with_columns(_to_utc(*_INSTANTS))
 
 
@@ -292,7 +303,15 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def load_outcomes(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
+def load_outcomes(
+    session: Session,
+    organisation_ids: list[int] | None,
+    *,
+    logged_before: datetime | None = None,
+    resolved_from: datetime | None = None,
+) -> pl.DataFrame:
+    """Outcomes of the organisations; ``logged_before`` and ``resolved_from`` keep only
+    tickets logged before an instant and resolved at or after another (or unresolved)."""
     cols = []
     for c in OUTCOME_SCHEMA:
         if c in ("logged_at", "resolution_at"):
@@ -302,7 +321,14 @@ def load_outcomes(session: Session, organisation_ids: list[int] | None) -> pl.Da
         else:
             cols.append(c)
     sql = f"SELECT {', '.join(cols)} FROM sla_outcomes WHERE " + _scope(organisation_ids, None)
-    df = _copy_frame(session, sql, _params(organisation_ids, None), OUTCOME_SCHEMA)
+    params = _params(organisation_ids, None)
+    if logged_before is not None:
+        sql += " AND logged_at < %(logged_before)s"
+        params["logged_before"] = logged_before
+    if resolved_from is not None:
+        sql += " AND (resolution_at IS NULL OR resolution_at >= %(resolved_from)s)"
+        params["resolved_from"] = resolved_from
+    df = _copy_frame(session, sql, params, OUTCOME_SCHEMA)
     return df.with_columns(_to_utc("logged_at", "resolution_at"))
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from services.metrics.surveys import service
+from services.metrics.surveys import pictures, service
 from services.metrics.surveys.schemas import (
     BreakdownTable,
     CommentTable,
@@ -24,6 +24,7 @@ from services.metrics.surveys.schemas import (
 from shared.auth import Principal, require_roles
 from shared.clock import Now
 from shared.deps import AppSettings, DbSession, IdPath
+from shared.images import CHART_RESPONSES, ChartFormatQuery, chart_bytes, chart_response
 from shared.tabular import OutputQuery, table_response, table_responses
 
 router = APIRouter(prefix="/api/v1/survey-results", tags=["survey results"])
@@ -324,3 +325,48 @@ def group_skills(
 ) -> Response:
     found = service.group_skills(session, principal, settings, cycle)
     return _meta_table(request, out, SkillsTable, found, f"group-skills-{cycle}")
+
+
+# ------------------------------------------------------------------ pictures
+
+
+@router.get(
+    "/campaigns/{campaign_id}/charts/factors",
+    response_class=Response,
+    responses=CHART_RESPONSES,
+    summary="Satisfaction, importance and weight gap per factor, drawn (SVG or PNG)",
+)
+def factors_chart(
+    request: Request,
+    campaign_id: IdPath,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    format: ChartFormatQuery = "svg",
+) -> Response:
+    found = service.results(session, principal, campaign_id, settings)
+    return chart_response(request, chart_bytes(pictures.factors(found), format), format)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/charts/breakdowns",
+    response_class=Response,
+    responses=CHART_RESPONSES,
+    summary="Overall satisfaction by one attribute (e.g. device type), drawn (SVG or PNG)",
+    description="Cells too small to show are drawn as a dash and named, with the reason, "
+    "in the chart's description.",
+)
+def breakdown_chart(
+    request: Request,
+    campaign_id: IdPath,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    attribute: Annotated[
+        str, Query(min_length=1, max_length=100, description="e.g. attr.device_type")
+    ],
+    format: ChartFormatQuery = "svg",
+) -> Response:
+    found = service.results(session, principal, campaign_id, settings)
+    svg = pictures.breakdown(found, attribute)
+    return chart_response(request, chart_bytes(svg, format), format)

@@ -408,12 +408,14 @@ def results(
     session: Session,
     principal: Principal,
     campaign_id: int,
-    settings: Settings,
+    settings: Settings | None = None,
     audience: Audience | None = None,
 ) -> dict[str, Any]:
     """The internal view of a closed campaign is kept (computed once, the figures it keeps
     for good; a snapshot from before the intervals existed is computed again, its old
-    figures unchanged); the publication view and interim figures are computed each time."""
+    figures unchanged); the publication view and interim figures are computed each time.
+    ``settings`` default to the environment's (callers outside a request, e.g. feeds)."""
+    settings = settings or Settings()
     campaign = _campaign(session, principal, campaign_id)
     chosen = audience_for(principal, audience)
     if chosen == "publication" or campaign["status"] != "closed":
