@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
     # An entry is one response body, typically 5-60 kB.
     results_cache_size: int = Field(default=512, ge=0)
+    # Surveys: the publication threshold (anything other organisations, exports and BI see),
+    # beside each campaign's internal one (suppression_threshold, never below 5): a figure
+    # is published when its n reaches this (and the internal threshold) and the
+    # organisation's response rate reaches this percentage (DOMAIN.md, "Survey confidence").
+    survey_publication_min_responses: int = Field(default=10, ge=5)
+    survey_publication_min_response_rate: float = Field(default=30.0, ge=0, le=100)
     # Committee packs (DOMAIN.md): an SLA measure is amber within this many percentage
     # points below its target (green at or above it, red further below).
     pack_amber_margin_points: Decimal = Field(default=Decimal("5"), ge=0, le=100)

@@ -1,7 +1,7 @@
 """reviewer checks: outlier flags and references, data quality, validation monitoring and follow-ups, restatements, saved peer groups
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-11-30 03:16:54.846222
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from shared.db.grants import grant_table, revoke_table
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -137,6 +137,13 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         "positive_data_acceptance": _STORED + " (the attribute is one the campaign broke down by)"
     },
     ("survey", "POST /api/v1/campaigns"): {"positive_data_acceptance": _CLOCK},
+    ("survey", "PUT /api/v1/campaigns/{campaign_id}/headcount"): {
+        "positive_data_acceptance": _STORED
+        + " (attributes and options the stored campaign asks about, responses received)"
+    },
+    ("metrics", "GET /api/v1/survey-results/group/factors"): {
+        "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
+    },
     ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
         "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"
     },
