@@ -4,7 +4,7 @@ from alembic import context
 
 import shared.db.tables  # noqa: F401  (registers every table on metadata)
 from shared.db.engine import make_engine
-from shared.db.metadata import metadata
+from shared.db.metadata import include_object, metadata
 from shared.embedded import resolve_database_url
 from shared.settings import get_settings
 
@@ -26,13 +26,17 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, include_object=include_object
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(_url(), pool_size=1)
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata)
+        context.configure(
+            connection=conn, target_metadata=target_metadata, include_object=include_object
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

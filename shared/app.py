@@ -1,5 +1,6 @@
 """The app factory every service uses: lifespan (engine, sessions, HTTP client), error
-handlers, request-body limits, the public origin of links, CORS, health and readiness."""
+handlers, request-body limits, the public origin of links, CORS, health and readiness,
+request ids, request logs and ``/metrics`` (shared/observability.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,29 @@ from urllib.parse import urlsplit
 import httpx
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.bodies import BodyGuardMiddleware
-from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.engine import ReadRouter, make_engine, make_sessionmaker
 from shared.embedded import resolve_database_url
 from shared.errors import install_error_handlers, problem_response
 from shared.http import ServiceClient
 from shared.idempotency import REPLAYED_HEADER
+from shared.observability import (
+    REQUEST_ID_HEADER,
+    RequestContextMiddleware,
+    RouteCaptureMiddleware,
+    configure_logging,
+    metrics_allowed,
+    metrics_text,
+    set_process_name,
+)
+from shared.observability_tracing import instrument_app, setup_tracing
 from shared.openapi import install_docs, install_openapi, operation_id
 from shared.ratelimit import RateLimiter
 from shared.settings import PROJECT_ROOT, ServiceName, Settings, get_settings
@@ -42,6 +54,8 @@ CORS_EXPOSED_HEADERS = [
     "X-Total-Count",
     REPLAYED_HEADER,
     "Retry-After",
+    REQUEST_ID_HEADER,
+    "X-Data-Version",
 ]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -82,12 +96,30 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cfg = app.state.settings
+        # JSON lines, unless the host program configured logging itself (pytest does).
+        configure_logging(service, level=cfg.log_level)
         url = database_url or resolve_database_url(cfg)
         engine = make_engine(
-            url, role=service if cfg.db_set_role else None, pool_size=cfg.db_pool_size
+            url,
+            role=service if cfg.db_set_role else None,
+            pool_size=cfg.db_pool_size,
+            transaction_pooling=cfg.db_transaction_pooling,
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        replica = None
+        if cfg.database_read_url:
+            replica = make_engine(
+                cfg.database_read_url,
+                role=service if cfg.db_set_role else None,
+                pool_size=cfg.db_pool_size,
+                transaction_pooling=cfg.db_transaction_pooling,
+            )
+        app.state.reads = ReadRouter(
+            app.state.sessionmaker,
+            make_sessionmaker(replica) if replica is not None else None,
+            retry_seconds=cfg.read_replica_retry_seconds,
+        )
         app.state.services = ServiceClient(cfg, service, transports=transports)
         app.state.head_revision = head_revision()
         if on_startup is not None:
@@ -104,6 +136,8 @@ def create_app(
                 await on_shutdown(app)
             app.state.services.close()
             engine.dispose()
+            if replica is not None:
+                replica.dispose()
 
     app = FastAPI(
         title=f"Yardstick {service}",
@@ -119,7 +153,9 @@ def create_app(
     app.state.service = service
     app.state.rate_limiter = RateLimiter.public(app.state.settings)
     install_error_handlers(app)
+    set_process_name(service)
     # Added innermost first: CORS headers reach every answer, the 413s included.
+    app.add_middleware(RouteCaptureMiddleware)
     app.add_middleware(BodyGuardMiddleware, default_limit=app.state.settings.max_body_bytes)
     app.add_middleware(PublicOriginMiddleware, base_url=app.state.settings.public_base(service))
     if app.state.settings.cors_origins:
@@ -130,11 +166,15 @@ def create_app(
             allow_headers=["*"],
             expose_headers=CORS_EXPOSED_HEADERS,
         )
+    # Outermost: the request id and the request's log line cover every answer.
+    app.add_middleware(RequestContextMiddleware, service=service)
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)
     install_openapi(app)
     install_docs(app)
+    setup_tracing(service)
+    instrument_app(app)
     return app
 
 
@@ -193,6 +233,24 @@ def _health_router(service: str) -> APIRouter:
     )
     def readyz(request: Request) -> Any:
         return _readiness(request.app, service)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        token = request.app.state.settings.metrics_token
+        client = request.client.host if request.client else None
+        if not metrics_allowed(
+            request.headers.get("authorization"),
+            client,
+            token.get_secret_value() if token is not None else None,
+        ):
+            return problem_response(
+                403,
+                "metrics_forbidden",
+                "Forbidden",
+                "/metrics answers loopback clients, or any client that sends "
+                "YARDSTICK_METRICS_TOKEN as a bearer token.",
+            )
+        return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

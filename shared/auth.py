@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.errors import AUTH_CHALLENGE, Forbidden, ProblemError, Unauthorized
+from shared.observability import note_principal
 from shared.settings import Settings
 
 ROLES = ("admin", "participant", "partner", "reader")
@@ -452,7 +453,7 @@ async def get_principal(request: Request) -> Principal:
     kind, value = _credentials(request)
     if kind == "api_key":
         try:
-            return await run_in_threadpool(_api_key_principal, request, settings, value)
+            return _noted(await run_in_threadpool(_api_key_principal, request, settings, value))
         except Unauthorized as exc:
             # Sent as Basic auth (a BI tool): answer with the challenge it understands.
             scheme = request.headers.get("authorization", "").partition(" ")[0]
@@ -469,7 +470,13 @@ async def get_principal(request: Request) -> Principal:
         issuer=settings.jwt_issuer,
         leeway=settings.jwt_leeway_seconds,
     )
-    return principal_from_claims(claims)
+    return _noted(principal_from_claims(claims))
+
+
+def _noted(principal: Principal) -> Principal:
+    """The caller, recorded for the request's log line (its organisations, never more)."""
+    note_principal(principal.organisations, principal.via)
+    return principal
 
 
 def _api_key_principal(request: Request, settings: Settings, presented: str) -> Principal:
@@ -502,7 +509,9 @@ async def require_service(request: Request) -> Principal:
         audience=SERVICE_AUDIENCE,
         issuer=SERVICE_ISSUER,
     )
-    return Principal(subject=str(claims["sub"]), roles=frozenset(["service"]), via="service")
+    return _noted(
+        Principal(subject=str(claims["sub"]), roles=frozenset(["service"]), via="service")
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

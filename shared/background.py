@@ -9,6 +9,7 @@ the one under test.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Hashable
@@ -34,7 +35,9 @@ class BackgroundRunner:
                 return False
             self._active.add(key)
         try:
-            self._pool.submit(self._run, key, fn)
+            # In the submitter's context: the work's log lines and the events it queues
+            # keep the request id of the request that asked for it.
+            self._pool.submit(contextvars.copy_context().run, self._run, key, fn)
         except BaseException:
             self._done(key)
             raise

@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from shared.db.engine import get_session
+from shared.db.engine import get_read_session, get_session
 from shared.http import ServiceClient
 from shared.settings import Settings
 
 # scope="function": the commit runs when the endpoint returns, before the response is sent,
 # so a failed commit is reported to the client instead of silently lost.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+# Read-only requests: the replica when configured, current enough and up (ReadRouter).
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 async def get_settings_dep(request: Request) -> Settings:

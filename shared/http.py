@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from shared.auth import mint_service_token
+from shared.observability import REQUEST_ID_HEADER, current_request_id, new_request_id
+from shared.observability_tracing import instrument_client
 from shared.settings import ServiceName, Settings
 
 
@@ -41,6 +43,7 @@ class ServiceClient:
                     transport=self._transports.get(service),
                     timeout=self._timeout,
                 )
+                instrument_client(self._clients[service])
             return self._clients[service]
 
     def request(
@@ -53,9 +56,15 @@ class ServiceClient:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        """``timeout`` (seconds) replaces the client's for this request."""
+        """``timeout`` (seconds) replaces the client's for this request. The request id
+        of the work in hand goes with it (a new one outside any), so the receiver's log
+        lines join the caller's."""
         token = mint_service_token(self._settings, self._caller)
-        all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        all_headers = {
+            "Authorization": f"Bearer {token}",
+            REQUEST_ID_HEADER: current_request_id() or new_request_id(),
+            **(headers or {}),
+        }
         return self._client(service).request(
             method,
             path,

@@ -245,7 +245,11 @@ def _add_examples(doc: dict[str, Any]) -> None:
                 media = response.get("content", {}).get("application/json")
                 if not str(status).startswith("2") or media is None or "schema" not in media:
                     continue
-                if "example" in media or "examples" in media:
+                if "example" in media:
+                    # An example the route declared: FastAPI stripped its nulls too.
+                    restore_nulls(media["example"], media["schema"], components)
+                    continue
+                if "examples" in media:
                     continue
                 found = example_for(media["schema"], components)
                 if found is not _MISSING:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +61,14 @@ from sqlalchemy.orm import Session
 from shared.errors import Conflict, NotFound
 from shared.events import EventPayload
 from shared.http import ServiceClient
+from shared.observability import (
+    OUTBOX_DELIVERIES,
+    OUTBOX_DELIVERY_DURATION,
+    bound,
+    current_request_id,
+    duration_ms,
+)
+from shared.observability_tracing import current_traceparent, span
 from shared.settings import SERVICES, ServiceName, Settings
 
 log = logging.getLogger("yardstick.outbox")
@@ -77,10 +86,20 @@ def enqueue(
     path: str,
     payload: dict[str, Any],
 ) -> int:
-    """Add an event to ``table`` inside the caller's transaction; returns its id."""
+    """Add an event to ``table`` inside the caller's transaction; returns its id.
+
+    The request id (and, with tracing on, the trace context) of the work in hand go with
+    it: the worker sends them again when it delivers the event."""
     new_id: int = session.execute(
         insert(table)
-        .values(event_type=event_type, target=target, path=path, payload=payload)
+        .values(
+            event_type=event_type,
+            target=target,
+            path=path,
+            payload=payload,
+            request_id=current_request_id(),
+            traceparent=current_traceparent(),
+        )
         .returning(table.c.id)
     ).scalar_one()
     return new_id
@@ -157,6 +176,7 @@ class OutboxWorker:
         self.client = client
         self.batch_size = batch_size
         self._stop = threading.Event()
+        self._lanes: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ the three steps
 
@@ -247,6 +267,7 @@ class OutboxWorker:
                 "POST",
                 row["path"],
                 json={"event_type": row["event_type"], "payload": row["payload"]},
+                # The request id bound by process() (the queuing request's) goes too.
                 headers={"Idempotency-Key": claim.key},
                 timeout=self.timeout_for(row["event_type"]),
             )
@@ -304,7 +325,44 @@ class OutboxWorker:
         return outcome
 
     def process(self, claim: Claim) -> Outcome:
-        return self.settle(claim, self.deliver(claim))
+        """Deliver and settle one claim, as a unit of work of the request that queued it:
+        its log lines and the delivery carry that request's id (and trace)."""
+        row = claim.row
+        target, event_type = row["target"], row["event_type"]
+        with (
+            bound(row.get("request_id"), service="worker"),
+            span(
+                f"outbox deliver {event_type}",
+                row.get("traceparent"),
+                **{"yardstick.event_key": claim.key, "yardstick.target": target},
+            ),
+        ):
+            start = time.perf_counter()
+            error = self.deliver(claim)
+            elapsed = time.perf_counter() - start
+            outcome = self.settle(claim, error)
+            OUTBOX_DELIVERY_DURATION.labels(target).observe(elapsed)
+            OUTBOX_DELIVERIES.labels(target, event_type, outcome).inc()
+            log.log(
+                logging.INFO if outcome == "delivered" else logging.WARNING,
+                "outbox %s %s to %s: %s",
+                claim.key,
+                event_type,
+                target,
+                outcome,
+                extra={
+                    "fields": {
+                        "event": claim.key,
+                        "event_type": event_type,
+                        "target": target,
+                        "outcome": outcome,
+                        "attempt": int(row["attempts"]),
+                        "duration_ms": duration_ms(elapsed),
+                        **({"error": error[:300]} if error else {}),
+                    }
+                },
+            )
+        return outcome
 
     # ------------------------------------------------------------------------ driving
 
@@ -345,6 +403,7 @@ class OutboxWorker:
             for n in range(self.settings.outbox_lanes_per_target)
         ]
         log.info("outbox worker started for %s with %s lanes", names, len(lanes))
+        self._lanes = lanes
         for lane in lanes:
             lane.start()
         self._stop.wait()
@@ -352,6 +411,10 @@ class OutboxWorker:
         # see the stop at once.
         for lane in lanes:
             lane.join(timeout=1.0)
+
+    def lanes_alive(self) -> bool:
+        """True while every delivery lane of :meth:`run_forever` runs (the health probe)."""
+        return bool(self._lanes) and not self.stopping and all(t.is_alive() for t in self._lanes)
 
     def stop(self) -> None:
         """Ask :meth:`run_forever` (and anything waiting in :meth:`wait`) to finish."""

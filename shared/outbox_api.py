@@ -41,6 +41,7 @@ class OutboxEvent(BaseModel):
                     "delivered_at": None,
                     "redriven_by": None,
                     "redriven_at": None,
+                    "request_id": "9f1c2d3e4b5a46978877665544332211",
                 }
             ]
         }
@@ -63,6 +64,10 @@ class OutboxEvent(BaseModel):
     delivered_at: UtcDateTime | None
     redriven_by: str | None = Field(description="The admin who last re-drove it")
     redriven_at: UtcDateTime | None
+    request_id: str | None = Field(
+        default=None,
+        description="X-Request-ID of the request that queued it: search the logs for it",
+    )
 
 
 def admin_router(table: Table) -> APIRouter:

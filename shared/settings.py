@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +37,28 @@ class Settings(BaseSettings):
     # enforces table ownership. Turn off when each service logs in as its own role.
     db_set_role: bool = True
     db_pool_size: int = 10
+    # DATABASE_URL goes through a pooler in transaction mode (PgBouncer pool_mode =
+    # transaction): no prepared statements, and the role is set per transaction (SET
+    # LOCAL ROLE) instead of per connection. See shared.db.engine.make_engine.
+    db_transaction_pooling: bool = False
+    # A streaming replica for read-only requests (the metrics service's reports): see
+    # shared.db.engine.ReadRouter. Unset: every read goes to DATABASE_URL.
+    database_read_url: str | None = None
+    # Answer X-Data-Version (the primary's WAL position after the request's commit) on
+    # every request with a transaction, so a caller can ask a later read to see its write
+    # (X-Min-Data-Version). On in every service when any service reads from a replica.
+    data_version_header: bool = False
+    # After the replica failed to answer, reads go to the primary for this long.
+    read_replica_retry_seconds: float = Field(default=10.0, ge=0)
+
+    # Observability (shared/observability.py). Logs: JSON lines on standard error.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics on each service and the worker's port: with a token, readable by whoever
+    # sends it (Authorization: Bearer); without one, by loopback clients only.
+    metrics_token: SecretStr | None = None
+    # The worker's /metrics and /healthz; port 0 turns them off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=8004, ge=0, le=65535)
 
     host: str = "127.0.0.1"
     ingest_url: str = "http://127.0.0.1:8001"
@@ -131,6 +154,26 @@ class Settings(BaseSettings):
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
     # An entry is one response body, typically 5-60 kB.
     results_cache_size: int = Field(default=512, ge=0)
+    # Surveys: the publication threshold (anything other organisations, exports and BI see),
+    # beside each campaign's internal one (suppression_threshold, never below 5): a figure
+    # is published when its n reaches this (and the internal threshold) and the
+    # organisation's response rate reaches this percentage (DOMAIN.md, "Survey confidence").
+    survey_publication_min_responses: int = Field(default=10, ge=5)
+    survey_publication_min_response_rate: float = Field(default=30.0, ge=0, le=100)
+    # Committee packs (DOMAIN.md): an SLA measure is amber within this many percentage
+    # points below its target (green at or above it, red further below).
+    pack_amber_margin_points: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    # Risk bands by priority (impact × probability, 1-25): low below medium_from, medium
+    # below high_from, high below very_high_from, very high from there.
+    pack_risk_medium_from: int = Field(default=5, ge=2, le=25)
+    pack_risk_high_from: int = Field(default=10, ge=2, le=25)
+    pack_risk_very_high_from: int = Field(default=20, ge=2, le=25)
+    # Validation monitoring (issue #14): how often the worker asks ingest to re-run the
+    # cycles' checks (a cycle is re-run only when what it is checked against changed), and
+    # where the reviewers' notice of new violations is mailed (unset: the outbox event and
+    # the violations list only).
+    validation_monitoring_interval_seconds: float = Field(default=300.0, gt=0)
+    reviewer_notice_to: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -153,6 +196,17 @@ class Settings(BaseSettings):
                 return parts
         # A browser's Origin header never ends in "/", so a trailing one would never match.
         return [str(p).strip().rstrip("/") for p in parts if str(p).strip()]
+
+    @model_validator(mode="after")
+    def _risk_bands_in_order(self) -> Settings:
+        if not (
+            self.pack_risk_medium_from < self.pack_risk_high_from < self.pack_risk_very_high_from
+        ):
+            raise ValueError(
+                "risk bands must start in order: YARDSTICK_PACK_RISK_MEDIUM_FROM < "
+                "YARDSTICK_PACK_RISK_HIGH_FROM < YARDSTICK_PACK_RISK_VERY_HIGH_FROM"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -14,17 +14,22 @@ ANSI code page and ``Ŵ`` becomes ``Å´``).
 A download is the whole result, written in chunks as it goes out, unless the endpoint says
 it is a page (``Link: <…>; rel="next"`` and ``X-Total-Count``; see :func:`page_headers`).
 
-One way to ask for a format: ``?format=json`` (the default) or ``?format=csv``, read by the
-one dependency :data:`OutputQuery` with ``bom``, ``limit`` and ``offset``. JSON is the page
-envelope (shared/pagination.py: ``items``, ``total``, ``limit`` 500 unless asked, max
-10,000, ``offset``, ``next``); CSV is every row, streamed, unless ``limit`` or ``offset``
-is in the query (then that page, with ``X-Total-Count`` and ``Link: <…>; rel="next"``).
-See :func:`table_response`.
+One way to ask for a format: ``?format=json`` (the default), ``?format=csv`` or
+``?format=parquet``, read by the one dependency :data:`OutputQuery` with ``bom``, ``limit``
+and ``offset``. JSON is the page envelope (shared/pagination.py: ``items``, ``total``,
+``limit`` 500 unless asked, max 10,000, ``offset``, ``next``); CSV and Parquet (the same
+columns, typed, for BI tools and data pipelines; written by Polars) are every row unless
+``limit`` or ``offset`` is in the query (then that page, with ``X-Total-Count`` and
+``Link: <…>; rel="next"``). See :func:`table_response`.
+
+Every table answer carries an ``ETag`` and answers ``If-None-Match`` with 304, and is
+gzipped when the client accepts it (shared/conditional.py).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,15 +39,18 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import polars as pl
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
+from shared.conditional import body_response, stream_response, weak_etag
 from shared.pagination import next_link
 from shared.serialization import utc_iso
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 UTF8_BOM = b"\xef\xbb\xbf"
 # Rows per chunk of a streamed download: large enough that writing is not per row, small
 # enough that a 15,000-row report is never held as one string.
@@ -117,8 +125,48 @@ def with_bom(body: bytes, bom: bool) -> bytes:
     return UTF8_BOM + body if bom else body
 
 
-def content_disposition(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
+def content_disposition(filename: str, extension: str = "csv") -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}.{extension}"'}
+
+
+_PARQUET_NATIVE = (bool, int, float, str, date, datetime, Decimal, list, dict)
+
+
+def _parquet_value(value: Any) -> Any:
+    if value is None or isinstance(value, _PARQUET_NATIVE):
+        return value
+    return str(value)
+
+
+def parquet_bytes(
+    columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]
+) -> bytes:
+    """The rows as one Parquet file (Polars), columns in order, types from the values:
+    numbers stay numbers (decimals exact), dates dates, instants UTC, a nested list a
+    Parquet list; anything else (an identifier, an enum) as its text."""
+    frame = pl.DataFrame(
+        [[_parquet_value(v) for v in _values(r, columns)] for r in rows],
+        schema=list(columns),
+        orient="row",
+        infer_schema_length=None,
+        strict=False,
+    )
+    out = io.BytesIO()
+    frame.write_parquet(out, compression="zstd")
+    return out.getvalue()
+
+
+def csv_bytes(
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    *,
+    bom: bool = False,
+) -> Iterator[bytes]:
+    """The CSV document encoded, in chunks (a BOM first when asked)."""
+    if bom:
+        yield UTF8_BOM
+    for chunk in csv_chunks(columns, rows):
+        yield chunk.encode("utf-8")
 
 
 def csv_response(
@@ -130,15 +178,8 @@ def csv_response(
     headers: Mapping[str, str] | None = None,
 ) -> StreamingResponse:
     """Every row of ``rows`` as a CSV download, encoded and sent in chunks."""
-
-    def body() -> Iterator[bytes]:
-        if bom:
-            yield UTF8_BOM
-        for chunk in csv_chunks(columns, rows):
-            yield chunk.encode("utf-8")
-
     return StreamingResponse(
-        body(),
+        csv_bytes(columns, rows, bom=bom),
         media_type=CSV_MEDIA_TYPE,
         headers={**content_disposition(filename), **(headers or {})},
     )
@@ -158,7 +199,7 @@ def page_headers(request: Request, *, total: int, offset: int, limit: int) -> di
 
 # ------------------------------------------------------------------ the format switch
 
-Format = Literal["json", "csv"]
+Format = Literal["json", "csv", "parquet"]
 REPORT_LIMIT = 500
 REPORT_MAX_LIMIT = 10_000
 
@@ -181,7 +222,10 @@ async def output(
     request: Request,
     format: Annotated[
         Format,
-        Query(description="json (the default: a page envelope), or csv with the same columns"),
+        Query(
+            description="json (the default: a page envelope), or csv or parquet with the "
+            "same columns (every row unless limit or offset is given)"
+        ),
     ] = "json",
     bom: CsvBom = False,
     limit: Annotated[
@@ -217,15 +261,29 @@ def table_response(
     filename: str,
     **meta: Any,
 ) -> Response:
-    """``rows`` as the client asked: a CSV download (see module doc) or the JSON
+    """``rows`` as the client asked: a CSV or Parquet download (see module doc) or the JSON
     ``envelope`` (a :class:`shared.pagination.Page` subclass) of ``out``'s page, with
     ``meta`` beside the page fields. Row fields a row does not carry are left out of the
-    JSON (a row model may declare columns only some reports have)."""
+    JSON (a row model may declare columns only some reports have). Each with its ETag."""
     total = len(rows)
-    if out.format == "csv":
+    if out.format in ("csv", "parquet"):
         chosen = out.window(rows) if out.paged else rows
         headers = csv_download_headers(request, out, total)
-        return csv_response(csv_columns, chosen, filename, bom=out.bom, headers=headers)
+        if out.format == "parquet":
+            headers.update(content_disposition(filename, "parquet"))
+            return body_response(
+                request, parquet_bytes(csv_columns, chosen), PARQUET_MEDIA_TYPE, headers
+            )
+        # Streamed, so the ETag is of the rows (a hash of their text), not of the bytes.
+        digest = hashlib.sha256(repr((list(csv_columns), chosen)).encode()).hexdigest()
+        etag = weak_etag("csv", digest, str(out.bom))
+        return stream_response(
+            request,
+            csv_bytes(csv_columns, chosen, bom=out.bom),
+            CSV_MEDIA_TYPE,
+            {**content_disposition(filename), **headers},
+            etag=etag,
+        )
     body = envelope.model_validate(
         {
             "items": list(out.window(rows)),
@@ -236,7 +294,9 @@ def table_response(
             **meta,
         }
     )
-    return Response(body.model_dump_json(exclude_unset=True), media_type="application/json")
+    return body_response(
+        request, body.model_dump_json(exclude_unset=True).encode(), "application/json"
+    )
 
 
 def table_responses(envelope: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
@@ -245,7 +305,10 @@ def table_responses(envelope: type[BaseModel]) -> dict[int | str, dict[str, Any]
         200: {
             "model": envelope,
             "description": "A page of rows as JSON (format=json), or the rows as CSV "
-            "(format=csv; the same columns)",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "(format=csv) or Parquet (format=parquet), with the same columns",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                PARQUET_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
         }
     }

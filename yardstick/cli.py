@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -74,12 +73,13 @@ def demo() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the outbox worker (delivers events between services)."""
+    """Run the outbox worker (delivers events between services) and its periodic jobs,
+    validation monitoring among them."""
+    from shared.validation_jobs import start_validation_monitoring
     from shared.worker import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # one line per delivered event is noise; failures are logged by the outbox itself
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # run() sets up JSON logs (shared.observability), a line per delivery with its request id
+    start_validation_monitoring(get_settings())
     run(get_settings(), _database_url())
 
 

@@ -37,6 +37,8 @@ def _die_with_parent() -> None:
 # so two instances with different --base-port never share a catcher: invitations of one
 # never land in the mail folder of another.
 MAIL_CATCHER_OFFSET = 24
+# The worker's /metrics and /healthz listen on the base port + this (8004 by default).
+WORKER_METRICS_OFFSET = 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class PortPlan:
     is configured (YARDSTICK_SMTP_HOST): then mail really goes out through it."""
 
     services: dict[ServiceName, int]
+    worker_metrics_port: int
     smtp_host: str
     smtp_port: int
     catcher_port: int | None
@@ -53,13 +56,18 @@ class PortPlan:
 
 def plan_ports(base_port: int, settings: Settings) -> PortPlan:
     services = {svc: base_port + i for i, svc in enumerate(SERVICES)}
+    worker = (
+        settings.worker_metrics_port
+        if "worker_metrics_port" in settings.model_fields_set
+        else base_port + WORKER_METRICS_OFFSET
+    )
     if "smtp_host" in settings.model_fields_set:
-        return PortPlan(services, settings.smtp_host, settings.smtp_port, None, "")
+        return PortPlan(services, worker, settings.smtp_host, settings.smtp_port, None, "")
     if "smtp_port" in settings.model_fields_set:
         port, source = settings.smtp_port, "YARDSTICK_SMTP_PORT"
     else:
         port, source = base_port + MAIL_CATCHER_OFFSET, f"--base-port + {MAIL_CATCHER_OFFSET}"
-    return PortPlan(services, "127.0.0.1", port, port, source)
+    return PortPlan(services, worker, "127.0.0.1", port, port, source)
 
 
 def _refusal(plan: PortPlan, host: str) -> str | None:
@@ -75,6 +83,13 @@ def _refusal(plan: PortPlan, host: str) -> str | None:
         return (
             f"port {', '.join(map(str, busy))} on {host} is in use; "
             "stop what uses it or choose other ports with --base-port"
+        )
+    worker = plan.worker_metrics_port
+    if worker and not _port_free("127.0.0.1", worker):
+        return (
+            f"the worker's metrics port {worker} on 127.0.0.1 is in use; choose other ports "
+            f"with --base-port (the worker uses base+{WORKER_METRICS_OFFSET}) or set "
+            "YARDSTICK_WORKER_METRICS_PORT (0: none)"
         )
     if plan.catcher_port is not None and not _port_free("127.0.0.1", plan.catcher_port):
         change = (
@@ -118,6 +133,8 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
         **os.environ,
         "DATABASE_URL": url,
         **{f"YARDSTICK_{svc.upper()}_URL": f"http://{host}:{port}" for svc, port in ports.items()},
+        "YARDSTICK_WORKER_METRICS_HOST": "127.0.0.1",
+        "YARDSTICK_WORKER_METRICS_PORT": str(plan.worker_metrics_port),
     }
     mail_folder = None
     if plan.catcher_port is not None:
@@ -146,6 +163,8 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
                 "--port",
                 str(port),
                 "--no-server-header",
+                # Requests are logged by the app (JSON, one line each, no client address).
+                "--no-access-log",
                 "--log-level",
                 "warning",
             ]
@@ -181,6 +200,12 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
         print("\nYardstick is up:", flush=True)
         for svc, port in ports.items():
             print(f"  {svc:<8} http://{host}:{port}   docs: http://{host}:{port}/docs", flush=True)
+        if plan.worker_metrics_port:
+            print(
+                f"  worker   http://127.0.0.1:{plan.worker_metrics_port}/metrics   "
+                "(each service: /metrics, loopback only unless YARDSTICK_METRICS_TOKEN)",
+                flush=True,
+            )
         print(f"  database {'embedded, ' if embedded else ''}{_redact(url)}", flush=True)
         if mail_folder is not None:
             print(

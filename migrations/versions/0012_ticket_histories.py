@@ -1,7 +1,7 @@
 """ticket histories, OLA policies, organisation value maps, SLA policy rules and the import figures link
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-30 03:28:53.590065
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 from shared.db.grants import grant_table, revoke_table
 
 revision = "0012"
-# The coordinator re-points this at merge (assigned: after 0007; 0009 is main's head here).
-down_revision = "0009"
+# The coordinator re-points this at merge (assigned after 0007; 0011 is main's head now).
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from services.survey.campaigns.router import router as campaigns_router
+from services.survey.headcounts.router import router as headcounts_router
 from services.survey.jobs.router import router as jobs_router
 from services.survey.mail.router import router as mail_router
 from services.survey.outbox.router import router as outbox_router
@@ -28,6 +29,7 @@ REDACTED_LOGGERS = (
 
 ROUTERS: list[APIRouter] = [
     campaigns_router,
+    headcounts_router,
     respond_api,
     respond_html,
     mail_router,

@@ -75,13 +75,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any, name: str) -> Iterator[str]:
-    """``app`` under uvicorn in a thread on a free loopback port, as a browser reaches it;
-    yields its base URL and stops it afterwards."""
+def serve(app: Any, name: str, port: int | None = None) -> Iterator[str]:
+    """``app`` under uvicorn in a thread on a free loopback port (or ``port``: one the app
+    was told is its public URL's), as a browser reaches it; yields its base URL and stops
+    it afterwards."""
     import pytest
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"{name}-uvicorn", daemon=True)

@@ -25,9 +25,16 @@ import pytest
 from shared.settings import PROJECT_ROOT
 
 SERVICES = ("ingest", "metrics", "survey")
-# CSV request bodies (the survey-results import) are sent as bytes; the generator's
-# post-hooks (ruff) are not needed to import the code.
-CONFIG = {"content_type_overrides": {"text/csv": "application/octet-stream"}, "post_hooks": []}
+# CSV request bodies (the survey-results import) are sent as bytes, and charts (SVG or
+# PNG) arrive as bytes; the generator's post-hooks (ruff) are not needed to import the code.
+CONFIG = {
+    "content_type_overrides": {
+        "text/csv": "application/octet-stream",
+        "image/svg+xml": "application/octet-stream",
+        "image/png": "application/octet-stream",
+    },
+    "post_hooks": [],
+}
 
 
 def _for_generator(doc: dict[str, Any]) -> dict[str, Any]:

@@ -144,7 +144,17 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         }
         for operation in ("GET /api/v1/nps", "GET /api/v1/sla/feedback/satisfaction")
     },
+    ("metrics", "GET /api/v1/survey-results/campaigns/{campaign_id}/charts/breakdowns"): {
+        "positive_data_acceptance": _STORED + " (the attribute is one the campaign broke down by)"
+    },
     ("survey", "POST /api/v1/campaigns"): {"positive_data_acceptance": _CLOCK},
+    ("survey", "PUT /api/v1/campaigns/{campaign_id}/headcount"): {
+        "positive_data_acceptance": _STORED
+        + " (attributes and options the stored campaign asks about, responses received)"
+    },
+    ("metrics", "GET /api/v1/survey-results/group/factors"): {
+        "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
+    },
     ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
         "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"
     },
@@ -155,8 +165,15 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     },
     **{
         ("metrics", f"GET /api/v1/results/{report}"): {"positive_data_acceptance": _PEERS}
-        for report in ("comparison", "distribution", "trends")
+        for report in (
+            "comparison",
+            "distribution",
+            "trends",
+            "charts/distribution",
+            "charts/trends",
+        )
     },
+    ("metrics", "GET /api/v1/explain/benchmark"): {"positive_data_acceptance": _PEERS},
 }
 
 MAX_EXAMPLES = 20

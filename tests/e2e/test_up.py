@@ -21,11 +21,15 @@ from yardstick.supervisor import MAIL_CATCHER_OFFSET, plan_ports
 
 
 def _free_base_port() -> int:
-    # Random, so that test runs on the same machine (other checkouts) do not pick the same.
+    # Random, so that test runs on the same machine (other checkouts) do not pick the same;
+    # below Linux's ephemeral range (32768 and up), where any outgoing connection of a
+    # parallel test could take a port between this check and `up` binding it.
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20000, 60000, 10)
-        if all(_is_free(p) for p in (base, base + 1, base + 2, base + MAIL_CATCHER_OFFSET)):
+        base = rng.randrange(20000, 32000, 10)
+        plan = plan_ports(base, Settings())
+        ports = [*plan.services.values(), plan.worker_metrics_port, base + MAIL_CATCHER_OFFSET]
+        if all(_is_free(p) for p in ports):
             return base
     raise RuntimeError("no free ports")
 

@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 
 import shared.db.tables  # noqa: F401
 from shared.db.engine import make_engine
-from shared.db.metadata import metadata
+from shared.db.metadata import include_object, metadata
 from shared.db.migrate import downgrade, upgrade
 from shared.testing.plugin import scratch_database
 
@@ -22,7 +22,12 @@ def _diff(url):
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True}
+                conn,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    "include_object": include_object,
+                },
             )
             return compare_metadata(ctx, metadata)
     finally:

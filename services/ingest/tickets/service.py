@@ -659,11 +659,14 @@ def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
     again), and the watchdog
     (``resume_stalled_imports``) resumes or fails a job whose retries stopped.
     """
-    with engine.connect() as lock_conn:
+    # The lock is transaction-scoped, held by a transaction left open on its own connection
+    # for the whole run: a session-level lock would outlive the run on a pooled server
+    # connection behind PgBouncer in transaction mode (and block a later run of the same
+    # import there), while an open transaction keeps its server connection until it ends.
+    with engine.connect() as lock_conn, lock_conn.begin():
         got = lock_conn.execute(
-            text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(import_id)}
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_key(import_id)}
         ).scalar_one()
-        lock_conn.commit()
         if not got:
             return {"import_id": import_id, "status": "processing", "note": "already running"}
         try:
@@ -671,9 +674,6 @@ def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
         except ImportNotFound:
             # Deleted with its organisation: nothing to do, and nothing to retry.
             return {"import_id": import_id, "status": "missing"}
-        finally:
-            lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(import_id)})
-            lock_conn.commit()
 
 
 def _process(engine: Engine, import_id: int) -> dict[str, Any]:

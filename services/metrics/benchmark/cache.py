@@ -37,6 +37,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from shared.observability import record_cache_lookup
+
 
 @dataclass(frozen=True)
 class Body:
@@ -73,9 +75,11 @@ class ResultCache:
             entry = self._entries.get(key)
             if entry is None or entry[0] != version:
                 self.misses += 1
+                record_cache_lookup(hit=False)
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
+            record_cache_lookup(hit=True)
             return entry[1]
 
     def put(self, key: Hashable, version: Hashable, body: Body) -> None:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from services.metrics.benchmark import service
+from services.metrics.benchmark import pictures, service
 from services.metrics.benchmark.cache import Body, ResultCache
 from services.metrics.benchmark.schemas import (
     Comparison,
@@ -29,15 +29,27 @@ from services.metrics.workshops import service as workshops
 from services.metrics.workshops.repository import Window
 from shared.auth import AdminPrincipal, CurrentPrincipal, Principal
 from shared.clock import Now
+from shared.conditional import body_response
+from shared.db.engine import ReadRouter, min_data_version, note_data_version
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.errors import DatabaseUnavailable
+from shared.images import (
+    CHART_RESPONSES,
+    ChartFormat,
+    ChartFormatQuery,
+    chart_bytes,
+    chart_response,
+)
 from shared.pagination import PageParams, make_page, next_link, page_params
 from shared.settings import Settings
 from shared.tabular import (
     CSV_MEDIA_TYPE,
+    PARQUET_MEDIA_TYPE,
     Output,
     OutputQuery,
     csv_download_headers,
     csv_text,
+    parquet_bytes,
     table_responses,
     with_bom,
 )
@@ -98,6 +110,9 @@ def _render(
     if out.format == "csv":
         body = csv_text(list(row.model_fields), chosen).encode("utf-8")
         return Body(body, CSV_MEDIA_TYPE, f"{name}.csv", total)
+    if out.format == "parquet":
+        body = parquet_bytes(list(row.model_fields), chosen)
+        return Body(body, PARQUET_MEDIA_TYPE, f"{name}.parquet", total)
     page = {
         "items": rows[out.offset : out.offset + out.limit],
         "total": total,
@@ -109,10 +124,31 @@ def _render(
     return Body(model.model_dump_json().encode("utf-8"), "application/json", None, total)
 
 
-def _build(app: Any, build: Build, access: Access) -> Body:
+def _build(maker: Any, app: Any, build: Build, access: Access) -> Body:
     # Read-only: the session is only read from, so there is nothing to commit.
-    with app.state.sessionmaker() as session:
+    with maker() as session:
         return build(session, app.state.settings, access)
+
+
+async def _snapshot(request: Request, cycle: int, organisation_id: int) -> tuple[Any, Any]:
+    """This request's snapshot and the sessions to build its body from: the read
+    replica's when one is configured, up, and has replayed the data version the caller
+    must see (``X-Min-Data-Version``); else the primary's. Snapshot and body always come
+    from the same server, so a body is filed under the version it was built from."""
+    app = request.app
+    reads: ReadRouter = app.state.reads
+    wanted = min_data_version(request)
+    replica = app.state.replica_snapshots
+    if replica is not None and reads.replica_up():
+        try:
+            snap = await replica.read(cycle, organisation_id)
+        except DatabaseUnavailable:
+            reads.mark_down("results snapshot failed")
+        else:
+            if reads.current_enough(snap["replayed"], wanted):
+                note_data_version(snap["replayed"], "replica")
+                return snap, reads.replica
+    return await app.state.snapshots.read(cycle, organisation_id), reads.primary
 
 
 def _build_named(
@@ -164,7 +200,7 @@ async def _answer(
     them would save little."""
     app = request.app
     service.check_caller(principal, organisation_id)
-    snap = await app.state.snapshots.read(cycle, organisation_id)
+    snap, maker = await _snapshot(request, cycle, organisation_id)
     access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
 
     def build(session: Session, settings: Settings, access: Access) -> Body:
@@ -180,7 +216,7 @@ async def _answer(
             _build_named, app, build, access, principal, organisation_id, windows, resource, now
         )
     elif (body := cache.get(full_key, access.version)) is None:
-        body = await run_in_threadpool(_build, app, build, access)
+        body = await run_in_threadpool(_build, maker, app, build, access)
         cache.put(full_key, access.version, body)
     headers = None
     if body.filename:
@@ -188,11 +224,13 @@ async def _answer(
             "Content-Disposition": f'attachment; filename="{body.filename}"',
             **csv_download_headers(request, out, body.total or 0),
         }
-    # The cache holds the body without a BOM; ``bom=1`` is added as it goes out.
-    return Response(
+    # The cache holds the body without a BOM; ``bom=1`` is added as it goes out. The
+    # ETag is of the bytes sent (so a cached body and a rebuilt one agree).
+    return body_response(
+        request,
         with_bom(body.content, out.bom and out.format == "csv"),
-        media_type=body.media_type,
-        headers=headers,
+        body.media_type,
+        headers,
     )
 
 
@@ -306,6 +344,92 @@ async def trends(
             session, settings, access, organisation_id, metric, group
         ),
         now,
+    )
+
+
+# ------------------------------------------------------------------ pictures
+
+
+async def _picture(
+    request: Request,
+    principal: Principal,
+    organisation_id: int,
+    cycle: int,
+    fmt: ChartFormat,
+    draw: Callable[[Session, Settings, Access], str],
+) -> Response:
+    """A chart under the results' access rules (decided afresh, as for the tables; codes
+    only, never names), drawn in the thread pool, with its ETag."""
+    app = request.app
+    service.check_caller(principal, organisation_id)
+    snap = await app.state.snapshots.read(cycle, organisation_id)
+    access = service.check_access(app.state.settings, principal, organisation_id, cycle, snap)
+
+    def build() -> bytes:
+        with app.state.sessionmaker() as session:
+            return chart_bytes(draw(session, app.state.settings, access), fmt)
+
+    return chart_response(request, await run_in_threadpool(build), fmt)
+
+
+@router.get(
+    "/charts/distribution",
+    response_class=Response,
+    responses=CHART_RESPONSES,
+    summary="One metric's peer distribution as a box plot or ranked bars (SVG or PNG)",
+    description="The figures of `/distribution`, drawn: `kind=box` (minimum, quartiles, "
+    "median, your value) or `kind=ranked` (every peer by code, in value order). A "
+    "suppressed group draws nothing and says why.",
+)
+async def distribution_chart(
+    request: Request,
+    principal: CurrentPrincipal,
+    organisation_id: OrgQuery,
+    cycle: CycleQuery,
+    metric: MetricQuery,
+    group: Group,
+    kind: Annotated[pictures.Kind, Query(description="box or ranked")] = "box",
+    format: ChartFormatQuery = "svg",
+) -> Response:
+    return await _picture(
+        request,
+        principal,
+        organisation_id,
+        cycle,
+        format,
+        lambda session, settings, access: pictures.distribution(
+            session, settings, access, organisation_id, metric, group, kind
+        ),
+    )
+
+
+@router.get(
+    "/charts/trends",
+    response_class=Response,
+    responses=CHART_RESPONSES,
+    summary="One metric across cycles: the peer median and your value (SVG or PNG)",
+    description="The figures of `/trends`, drawn as two lines; a definition change is "
+    "named in the description.",
+)
+async def trends_chart(
+    request: Request,
+    principal: CurrentPrincipal,
+    organisation_id: OrgQuery,
+    cycle: CycleQuery,
+    metric: MetricQuery,
+    group: Group,
+    format: ChartFormatQuery = "svg",
+) -> Response:
+    service.check_trends_group(group)
+    return await _picture(
+        request,
+        principal,
+        organisation_id,
+        cycle,
+        format,
+        lambda session, settings, access: pictures.trends(
+            session, settings, access, organisation_id, metric, group
+        ),
     )
 
 

@@ -46,9 +46,16 @@ class _Batch:
 
 
 class SnapshotReader:
-    def __init__(self, conninfo: str, role: str | None) -> None:
+    """``transaction_pooling``: the connection goes through PgBouncer in transaction mode
+    (shared.db.engine.make_engine): no prepared statements, and the role is set inside
+    each query's own transaction rather than once for the session."""
+
+    def __init__(
+        self, conninfo: str, role: str | None, *, transaction_pooling: bool = False
+    ) -> None:
         self._conninfo = conninfo
         self._role = role
+        self._pooled = transaction_pooling
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next: _Batch | None = None  # the batch not sent yet
@@ -93,6 +100,10 @@ class SnapshotReader:
             try:
                 conn = await self._connection()
                 self.queries += 1
+                if self._pooled and self._role:
+                    async with conn.transaction():
+                        await conn.execute(f"SET LOCAL ROLE {self._role}")
+                        return await repo.snapshots(conn, batch.years, batch.organisations)
                 return await repo.snapshots(conn, batch.years, batch.organisations)
             except psycopg.OperationalError as exc:
                 await self.close()
@@ -108,9 +119,12 @@ class SnapshotReader:
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
             conn = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, application_name="yardstick-metrics-snapshots"
+                self._conninfo,
+                autocommit=True,
+                application_name="yardstick-metrics-snapshots",
+                prepare_threshold=None if self._pooled else 5,
             )
-            if self._role:
+            if self._role and not self._pooled:
                 await conn.execute(f"SET ROLE {self._role}")
             self._conn = conn
         return self._conn

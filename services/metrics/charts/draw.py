@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from services.metrics.charts.format import DASH, canonical, money_compact, number, percent
 from services.metrics.charts.svg import GRID, INK, MUTED, Svg, fmt, legend, nice_ticks, style
+from services.metrics.figures import half_up_decimal
 from services.metrics.packs.schemas import Chart
 
 HEIGHT = 340
@@ -42,6 +43,10 @@ def value_label(value: Decimal | None, unit: str) -> str:
         return money_compact(int(value))
     if unit == "%":
         return percent(value)
+    if value != half_up_decimal(value, 2):
+        # A raw statistic (a ratio read from a float) prints at two places; the drawing's
+        # data-* attributes keep the exact value.
+        return number(half_up_decimal(value, 2))
     return number(value)
 
 
@@ -56,12 +61,14 @@ def _axis_label(value: Decimal, unit: str) -> str:
 class _Frame:
     """The plot area and its vertical scale: value → y."""
 
-    def __init__(self, svg: Svg, top: float, ticks: list[Decimal], categories: int) -> None:
+    def __init__(
+        self, svg: Svg, top: float, ticks: list[Decimal], categories: int, right: float = RIGHT
+    ) -> None:
         self.svg = svg
         self.top = top
         self.bottom = svg.height - BOTTOM
         self.left = LEFT
-        self.right = svg.width - RIGHT
+        self.right = svg.width - right
         self.low = ticks[0]
         self.high = ticks[-1]
         self.ticks = ticks
@@ -172,7 +179,15 @@ def _stacked_bar(chart: Chart) -> str:
 
 def _line(chart: Chart) -> str:
     n = len(chart.categories)
-    svg = Svg(chart.key, chart.title, chart.description, _width(n, 48), HEIGHT)
+    # Room on the right for the direct end labels ("Peer median 44.5"), so none is cut off.
+    end_labels = [
+        f"{series.name} {value_label(values[-1], chart.unit)}"
+        for series in chart.series
+        if (values := [v for v in series.values if v is not None])
+    ]
+    right = max(RIGHT, 12 + 6.8 * max((len(t) for t in end_labels), default=0))
+    width = max(MIN_WIDTH, LEFT + right + n * 48)
+    svg = Svg(chart.key, chart.title, chart.description, width, HEIGHT)
     items = [("line", str(i), s.name) for i, s in enumerate(chart.series)]
     if chart.target is not None:
         items.append(("target", "", f"Target {_axis_label(chart.target, chart.unit)}"))
@@ -182,7 +197,7 @@ def _line(chart: Chart) -> str:
         present.append(chart.target)
     low = min([Decimal(0), *present])
     high = max([Decimal(0), *present]) if present else Decimal(1)
-    frame = _Frame(svg, top, nice_ticks(low, high), n)
+    frame = _Frame(svg, top, nice_ticks(low, high), n, right)
     frame.axes(chart.unit, chart.categories)
     if chart.target is not None:
         frame.target(chart.target, chart.unit)

@@ -10,10 +10,11 @@ one that cannot be computed (no tickets in the month) and is printed as a dash.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from shared.pagination import Page
 from shared.serialization import JsonDecimal, UtcDateTime
 
 Rag = Literal["green", "amber", "red"]
@@ -117,7 +118,7 @@ class SlaPriorityTable(BaseModel):
     open_within: int
 
 
-class NpsRow(BaseModel):
+class PackNpsRow(BaseModel):
     month: date
     organisation: Organisation | None = Field(description="Null = all organisations")
     promoters: int
@@ -125,6 +126,11 @@ class NpsRow(BaseModel):
     detractors: int
     responses: int
     nps: JsonDecimal | None
+
+
+# The NPS report's row (services.metrics.nps) is also NpsRow: in the OpenAPI document this
+# one is PackNpsRow (a schema's name is its class's), and NpsRow stays its name in Python.
+NpsRow = PackNpsRow
 
 
 class SecurityIncident(BaseModel):
@@ -266,7 +272,7 @@ class Pack(BaseModel):
     sentences: list[Sentence]
     kpi: KpiSummary
     sla: list[SlaPriorityTable]
-    nps: list[NpsRow]
+    nps: list[PackNpsRow]
     security_incidents: list[SecurityIncident]
     outturn: Outturn | None
     cost_tables: list[CostTable]
@@ -274,3 +280,143 @@ class Pack(BaseModel):
     commentary: list[Commentary]
     checks: list[Check]
     charts: list[Chart]
+
+
+# ------------------------------------------------------------------ the API's own shapes
+# (Added with the pack API: the stored versions, their checks and their changes.)
+
+PACK_VERSION_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "service_id": 3,
+    "financial_year": 2024,
+    "period": 3,
+    "version": 2,
+    "status": "issued",
+    "period_end": "2024-06-30",
+    "data_version": "9b0e5c1f6a2d4e8b7c3a1f0e9d8c7b6a5f4e3d2c1b0a99887766554433221100",
+    "data_as_of": "2024-07-08T09:12:00Z",
+    "created_by": "finance.lead@shared.example",
+    "created_at": "2024-07-10T08:00:00Z",
+    "reviewed_by": "head.of.service@shared.example",
+    "reviewed_at": "2024-07-12T15:30:00Z",
+    "issued_by": "head.of.service@shared.example",
+    "issued_at": "2024-07-12T15:30:00Z",
+    "seconds_to_issue": 1006200,
+    "changes": 4,
+}
+
+
+class PackCreate(BaseModel):
+    """Which pack to freeze for review: the live draft of this service and period."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"service_id": 3, "financial_year": 2024, "period": 3}]},
+    )
+
+    service_id: int = Field(ge=1, le=2_147_483_647, description="The shared service")
+    financial_year: int = Field(ge=2000, le=2100, description="2024 = 2024/25")
+    period: int = Field(ge=1, le=12, description="P1 = April … P12 = March")
+
+
+class PackVersion(BaseModel):
+    """A stored version of a pack (in review, issued, superseded or withdrawn)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PACK_VERSION_EXAMPLE]})
+
+    id: int
+    service_id: int
+    financial_year: int
+    period: int
+    version: int
+    status: Literal["in_review", "issued", "superseded", "withdrawn"]
+    period_end: date
+    data_version: str = Field(description="sha256 of the source data the figures came from")
+    data_as_of: UtcDateTime | None = Field(description="Latest change in that source data")
+    created_by: str
+    created_at: UtcDateTime
+    reviewed_by: str | None
+    reviewed_at: UtcDateTime | None
+    issued_by: str | None
+    issued_at: UtcDateTime | None
+    seconds_to_issue: int | None = Field(description="From the end of the period to the issue")
+    changes: int = Field(description="Figures changed since the version it superseded")
+
+
+class PackVersionList(Page[PackVersion]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [PACK_VERSION_EXAMPLE],
+                    "total": 1,
+                    "limit": 500,
+                    "offset": 0,
+                    "next": None,
+                }
+            ]
+        }
+    )
+
+
+CHECK_EXAMPLE: dict[str, Any] = {
+    "kind": "line_remaining",
+    "section": "finance",
+    "row": "staffing / STATUTORY SICK PAY",
+    "column": "remaining",
+    "printed": "825000",
+    "computed": "775000",
+    "difference": "50000",
+    "unit": "pence",
+    "tolerance": None,
+    "message": "staffing / STATUTORY SICK PAY: printed remaining £8,250 but budget − actuals "
+    "is £7,750 (difference £500).",
+    "origin": "frozen",
+}
+
+
+class PackCheck(Check):
+    origin: Literal["frozen", "live"] = Field(
+        description="frozen: stored with the version; live: computed now (late data)"
+    )
+
+
+class PackCheckList(Page[PackCheck]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"items": [CHECK_EXAMPLE], "total": 1, "limit": 500, "offset": 0, "next": None}
+            ]
+        }
+    )
+
+
+FigureValue = str | int | float | bool | list[str | int | float | bool | None] | None
+
+
+class PackChange(BaseModel):
+    path: str = Field(examples=["outturn.groups[staffing].actuals_pence"])
+    before: FigureValue = Field(description="In the version superseded; null if absent")
+    after: FigureValue = Field(description="In this version; null if absent")
+
+
+class PackChangeList(Page[PackChange]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "path": "outturn.groups[staffing].actuals_pence",
+                            "before": 35469200,
+                            "after": 35419200,
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 500,
+                    "offset": 0,
+                    "next": None,
+                }
+            ]
+        }
+    )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -33,6 +34,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.metrics.runs import repository as repo
+from shared.observability import METRICS_JOB_DURATION, bound, duration_ms
+from shared.observability_tracing import span
 from shared.settings import Settings
 
 log = logging.getLogger("yardstick.metrics.jobs")
@@ -62,6 +65,33 @@ class JobRunner:
             )
 
     def run(self, job: dict[str, Any], token: uuid.UUID) -> JobOutcome:
+        """Run one claimed job as part of the request that asked for it (its request id
+        on the log lines, its trace as the parent), timed by event type and outcome."""
+        start = time.perf_counter()
+        with (
+            bound(job.get("request_id"), service="metrics"),
+            span(f"metrics job {job['event_type']}", job.get("traceparent")),
+        ):
+            outcome = self._run(job, token)
+            elapsed = time.perf_counter() - start
+            METRICS_JOB_DURATION.labels(job["event_type"], outcome).observe(elapsed)
+            log.info(
+                "metrics job %s %s: %s",
+                job["id"],
+                job["event_type"],
+                outcome,
+                extra={
+                    "fields": {
+                        "job_id": job["id"],
+                        "event_type": job["event_type"],
+                        "outcome": outcome,
+                        "duration_ms": duration_ms(elapsed),
+                    }
+                },
+            )
+        return outcome
+
+    def _run(self, job: dict[str, Any], token: uuid.UUID) -> JobOutcome:
         handler = self.handlers.get(job["event_type"])
         with Session(self.engine) as session:
             if not repo.lock_claimed_job(session, job["id"], token):

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from shared.db.tables.metrics import computation_runs as r
 from shared.db.tables.metrics import metrics_jobs as j
+from shared.observability import current_request_id
+from shared.observability_tracing import current_traceparent
 
 
 def record(
@@ -41,7 +43,14 @@ def list_runs(session: Session, limit: int, offset: int) -> tuple[list[dict[str,
 def insert_job(session: Session, event_key: str, event_type: str, payload: dict[str, Any]) -> int:
     job_id: int = session.execute(
         insert(j)
-        .values(event_key=event_key, event_type=event_type, payload=payload)
+        .values(
+            event_key=event_key,
+            event_type=event_type,
+            payload=payload,
+            # The delivery's request id and trace: the job's log lines carry them.
+            request_id=current_request_id(),
+            traceparent=current_traceparent(),
+        )
         .returning(j.c.id)
     ).scalar_one()
     return job_id

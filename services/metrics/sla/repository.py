@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from services.metrics.sla import engine
@@ -18,6 +18,7 @@ from services.metrics.sla.calendar import (
     BusinessCalendar,
     TwentyFourSeven,
 )
+from shared.db.tables.metrics import computation_runs as runs
 from shared.tickets import FACT_FIELDS
 
 # Joins source_system and reference into the engine's ticket_key, the one string that
@@ -102,9 +103,20 @@ def load_tickets(
     session: Session,
     organisation_ids: list[int] | None,
     months: dict[int, list[str]] | None = None,
+    *,
+    open_at: datetime | None = None,
 ) -> pl.DataFrame:
+    """Tickets of the organisations (or of the logged months given per organisation);
+    with ``open_at``, only those logged before it and not resolved (nor closed) by then."""
     sql = f"SELECT {_TICKET_SELECT} FROM tickets WHERE " + _scope(organisation_ids, months)
-    df = _copy_frame(session, sql, _params(organisation_ids, months), TICKET_SCHEMA)
+    params = _params(organisation_ids, months)
+    if open_at is not None:
+        sql += (
+            " AND logged_at < %(open_at)s AND (coalesce(resolved_at, closed_at) IS NULL"
+            " OR coalesce(resolved_at, closed_at) > %(open_at)s)"
+        )
+        params["open_at"] = open_at
+    df = _copy_frame(session, sql, params, TICKET_SCHEMA)
     return df.with_columns(_to_utc(*_INSTANTS))
 
 
@@ -344,7 +356,15 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def load_outcomes(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
+def load_outcomes(
+    session: Session,
+    organisation_ids: list[int] | None,
+    *,
+    logged_before: datetime | None = None,
+    resolved_from: datetime | None = None,
+) -> pl.DataFrame:
+    """Outcomes of the organisations; ``logged_before`` and ``resolved_from`` keep only
+    tickets logged before an instant and resolved at or after another (or unresolved)."""
     cols = []
     for c in OUTCOME_SCHEMA:
         if c in _OUTCOME_INSTANTS:
@@ -354,7 +374,14 @@ def load_outcomes(session: Session, organisation_ids: list[int] | None) -> pl.Da
         else:
             cols.append(c)
     sql = f"SELECT {', '.join(cols)} FROM sla_outcomes WHERE " + _scope(organisation_ids, None)
-    df = _copy_frame(session, sql, _params(organisation_ids, None), OUTCOME_SCHEMA)
+    params = _params(organisation_ids, None)
+    if logged_before is not None:
+        sql += " AND logged_at < %(logged_before)s"
+        params["logged_before"] = logged_before
+    if resolved_from is not None:
+        sql += " AND (resolution_at IS NULL OR resolution_at >= %(resolved_from)s)"
+        params["resolved_from"] = resolved_from
+    df = _copy_frame(session, sql, params, OUTCOME_SCHEMA)
     return df.with_columns(_to_utc(*_OUTCOME_INSTANTS))
 
 
@@ -421,10 +448,29 @@ def load_ratings(
     return df
 
 
+def latest_outcomes_run(session: Session, organisation_id: int) -> dict[str, Any] | None:
+    """The last computation run that wrote the organisation's SLA outcomes."""
+    row = (
+        session.execute(
+            select(runs)
+            .where(
+                runs.c.kind == "sla_outcomes",
+                runs.c.scope["organisations"].contains([organisation_id]),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
 # ------------------------------------------- histories, OLAs, shared services, imports
 
+# The tickets open at an instant, as ``load_tickets(open_at=...)`` selects them.
 _OPEN_AT = (
-    " AND logged_at <= %(open_at)s AND (coalesce(resolved_at, closed_at) IS NULL"
+    " AND logged_at < %(open_at)s AND (coalesce(resolved_at, closed_at) IS NULL"
     " OR coalesce(resolved_at, closed_at) > %(open_at)s)"
 )
 
@@ -434,10 +480,7 @@ def load_tickets_open_at(
 ) -> pl.DataFrame:
     """The tickets of the organisations that were logged and not yet resolved (nor
     closed) at ``as_of``: the ones whose figures depend on the moment asked about."""
-    sql = f"SELECT {_TICKET_SELECT} FROM tickets WHERE " + _scope(organisation_ids, None) + _OPEN_AT
-    params = {**_params(organisation_ids, None), "open_at": as_of}
-    df = _copy_frame(session, sql, params, TICKET_SCHEMA)
-    return df.with_columns(_to_utc(*_INSTANTS))
+    return load_tickets(session, organisation_ids, open_at=as_of)
 
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {

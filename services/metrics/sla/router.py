@@ -25,7 +25,7 @@ from services.metrics.sla.schemas import (
 )
 from services.metrics.sla.service import ReportQuery, Scope
 from shared.auth import Principal, require_roles
-from shared.deps import MAX_INT32, DbSession
+from shared.deps import MAX_INT32, ReadSession
 from shared.errors import Unprocessable
 from shared.serialization import utc_iso
 from shared.tabular import Output, OutputQuery, table_response, table_responses
@@ -74,7 +74,7 @@ Filters = Annotated[ReportQuery, Depends(report_filters)]
 
 def report_query(
     principal: Reader,
-    session: DbSession,
+    session: ReadSession,
     filters: Filters,
     organisation_id: OrganisationsQuery = None,
 ) -> tuple[Scope, ReportQuery]:
@@ -87,7 +87,7 @@ ReportScope = Annotated[tuple[Scope, ReportQuery], Depends(report_query)]
 
 def ticket_query(
     principal: Reader,
-    session: DbSession,
+    session: ReadSession,
     filters: Filters,
     organisation_id: Annotated[
         list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
@@ -116,7 +116,7 @@ def _moment(as_of: datetime | None) -> datetime:
     return (as_of or datetime.now(UTC)).astimezone(UTC)
 
 
-def _notes(session: DbSession, scope: Scope, **extra: str) -> dict[str, str]:
+def _notes(session: ReadSession, scope: Scope, **extra: str) -> dict[str, str]:
     """Every SLA report says how reopenings and priority changes were counted (from the
     policies in scope) and what a shared service's rows cover."""
     return {**extra, **service.rules_notes(session, scope.ids()), **service.scope_notes(scope)}
@@ -193,7 +193,7 @@ _PAGING = (
     summary="Per month: met, missed, % met vs target, closure time",
     description=_PAGING,
 )
-def monthly(request: Request, session: DbSession, rs: ReportScope, out: OutputQuery) -> Response:
+def monthly(request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery) -> Response:
     scope, q = rs
     return render(
         request,
@@ -228,7 +228,7 @@ def monthly(request: Request, session: DbSession, rs: ReportScope, out: OutputQu
     summary="Tickets logged per month",
     description=_PAGING,
 )
-def logged(request: Request, session: DbSession, rs: ReportScope, out: OutputQuery) -> Response:
+def logged(request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery) -> Response:
     scope, q = rs
     return render(
         request,
@@ -249,7 +249,7 @@ def logged(request: Request, session: DbSession, rs: ReportScope, out: OutputQue
     description=_PAGING,
 )
 def backlog(
-    request: Request, session: DbSession, rs: ReportScope, out: OutputQuery, as_of: AsOf = None
+    request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery, as_of: AsOf = None
 ) -> Response:
     scope, q = rs
     moment = _moment(as_of)
@@ -282,7 +282,7 @@ def backlog(
 )
 def performance(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     rs: ReportScope,
     out: OutputQuery,
     clock_basis: Annotated[
@@ -321,7 +321,7 @@ def performance(
     description=_PAGING,
 )
 def data_quality(
-    request: Request, session: DbSession, rs: ReportScope, out: OutputQuery
+    request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery
 ) -> Response:
     scope, q = rs
     return render(
@@ -360,7 +360,7 @@ _TOTAL_UNITS = {
 )
 def totals(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     rs: ReportScope,
     out: OutputQuery,
     by: Annotated[
@@ -416,7 +416,7 @@ _TICKET_UNITS = {
 )
 def tickets(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     ts: TicketScope,
     out: OutputQuery,
     as_of: AsOf = None,
@@ -453,7 +453,7 @@ def tickets(
 )
 def breach_forecast(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     ts: TicketScope,
     out: OutputQuery,
     within_hours: Annotated[
@@ -490,7 +490,7 @@ def breach_forecast(
     "(default now); filtered by the ticket filters. " + _PAGING,
 )
 def olas(
-    request: Request, session: DbSession, rs: ReportScope, out: OutputQuery, as_of: AsOf = None
+    request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery, as_of: AsOf = None
 ) -> Response:
     scope, q = rs
     moment = _moment(as_of)
@@ -558,7 +558,7 @@ FEEDBACK_NOTES = {
     name="satisfaction",
 )
 def feedback_satisfaction(
-    request: Request, session: DbSession, scope: FeedbackScope, out: OutputQuery
+    request: Request, session: ReadSession, scope: FeedbackScope, out: OutputQuery
 ) -> Response:
     orgs, start, end = scope
     return render(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from services.metrics.sla.engine import TicketFilter
 from shared.auth import Principal
 from shared.errors import Forbidden
 from shared.events import EventType, SlaRecompute, TicketsImported
+from shared.observability import timed
 from shared.settings import Settings
 
 
@@ -57,10 +59,11 @@ def recompute(
 ) -> int:
     """Evaluate and store outcomes: of whole organisations, or of the local logged
     months given per organisation (the months an import touched)."""
-    results = _evaluate(session, organisation_ids, months, as_of)
-    return repo.write_outcomes(
-        session, results, replace_organisations=organisation_ids if months is None else None
-    )
+    with timed("sla_outcomes"):
+        results = _evaluate(session, organisation_ids, months, as_of)
+        return repo.write_outcomes(
+            session, results, replace_organisations=organisation_ids if months is None else None
+        )
 
 
 def on_tickets_imported(session: Session, event: TicketsImported, _settings: Settings) -> int:
@@ -313,6 +316,16 @@ def monthly(
 ) -> pl.DataFrame:
     out = engine.monthly_sla(_outcomes(session, orgs, services), _filter(q))
     return out.drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
+
+
+def tickets_of_month(session: Session, q: ReportQuery) -> pl.DataFrame:
+    """The outcomes a report's filter selects (an explanation's inputs)."""
+    return engine.apply_filter(_outcomes(session, q.organisation_ids), _filter(q))
+
+
+def latest_outcomes_run(session: Session, organisation_id: int) -> dict[str, Any] | None:
+    """The last computation run that rewrote the organisation's SLA outcomes."""
+    return repo.latest_outcomes_run(session, organisation_id)
 
 
 def logged(

@@ -31,13 +31,14 @@ are repeated here and checked against the instrument by a test.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
 
 from services.metrics import figures
+from services.metrics.surveys import confidence
 
 FACTOR_KEYS: tuple[str, ...] = tuple(f"S{i}" for i in range(1, 21))
 FACTOR_MEASURES: tuple[str, str] = ("satisfaction", "importance")
@@ -515,3 +516,127 @@ def sdma_summary(
         .alias("mean_maturity_2dp")
     ).collect()
     return per_area, overall
+
+
+# ------------------------------------------------------------- confidence (issue 15)
+
+
+def mean_intervals(
+    responses: Frame,
+    keys: Sequence[str],
+    *,
+    by: Sequence[str] = (),
+    population: int | str | None = None,
+) -> pl.DataFrame:
+    """Per ``by`` group and answer key: ``n``, ``mean``, ``ci_low``, ``ci_high`` (95%,
+    t-interval, :mod:`confidence`) and their ``*_2dp``; ``population`` (users in scope) is
+    the finite-population correction's N (None: no correction, as for breakdown cells; a
+    column name of ``by``: each group's own N)."""
+    lf = _with_missing(_lazy(responses), keys, pl.Int64())
+    order = {k: i for i, k in enumerate(keys)}
+    sums = (
+        lf.select([*by, *(pl.col(k).cast(pl.Int64) for k in keys)])
+        .unpivot(on=list(keys), index=list(by), variable_name="key", value_name="x")
+        .group_by([*by, "key"])
+        .agg(
+            pl.col("x").count().cast(pl.Int64).alias("n"),
+            pl.col("x").sum().alias("_s1"),
+            (pl.col("x") * pl.col("x")).sum().alias("_s2"),
+        )
+        .with_columns(
+            pl.col(population).cast(pl.Int64).alias("__N")
+            if isinstance(population, str)
+            else pl.lit(population, pl.Int64).alias("__N")
+        )
+        .collect()
+    )
+    out = confidence.mean_interval(
+        sums, n="n", s1="_s1", s2="_s2", population="__N", prefix=""
+    ).drop("__N")
+    return (
+        out.rename({"_ci_low": "ci_low", "_ci_high": "ci_high"})
+        .with_columns(
+            _ratio(pl.col("_s1"), pl.col("n")).alias("mean"),
+            pl.col("key").replace_strict(order, return_dtype=pl.Int32).alias("_order"),
+        )
+        .with_columns(confidence.round_2dp(["ci_low", "ci_high"]))
+        .sort([*by, "_order"])
+        .drop("_order", "_s1", "_s2")
+    )
+
+
+def ratio_intervals(
+    responses: Frame,
+    areas: Mapping[str, Sequence[str]],
+    *,
+    by: Sequence[str] = (),
+    population: int | str | None = None,
+) -> pl.DataFrame:
+    """Per ``by`` group and area (several questions pooled, e.g. the skills survey's IT
+    literacy L1…): ``respondents``, ``n`` (ratings), ``mean`` = Σ ratings / n and its 95%
+    interval treating the respondent as the unit (:func:`confidence.ratio_interval`)."""
+    lf = _lazy(responses)
+    frames = []
+    for area, keys in areas.items():
+        lf_a = _with_missing(lf, keys, pl.Int64())
+        y = pl.sum_horizontal(pl.col(k).cast(pl.Int64) for k in keys)
+        m = pl.sum_horizontal(pl.col(k).is_not_null().cast(pl.Int64) for k in keys)
+        frames.append(
+            lf_a.select(*by, y.alias("y"), m.alias("m"))
+            .filter(pl.col("m") > 0)
+            .with_columns(pl.lit(area).alias("area"))
+        )
+    if not frames:
+        return pl.DataFrame()
+    per = (
+        pl.concat(frames, how="vertical")
+        .group_by([*by, "area"])
+        .agg(
+            pl.len().cast(pl.Int64).alias("respondents"),
+            pl.col("y").sum().alias("_sy"),
+            pl.col("m").sum().cast(pl.Int64).alias("n"),
+            (pl.col("y") * pl.col("y")).sum().alias("_sy2"),
+            (pl.col("m") * pl.col("m")).sum().alias("_sm2"),
+            (pl.col("y") * pl.col("m")).sum().alias("_sym"),
+        )
+    )
+    sums = per.with_columns(
+        pl.col(population).cast(pl.Int64).alias("__N")
+        if isinstance(population, str)
+        else pl.lit(population, pl.Int64).alias("__N")
+    ).collect()
+    out = confidence.ratio_interval(
+        sums,
+        respondents="respondents",
+        sy="_sy",
+        sm="n",
+        sy2="_sy2",
+        sm2="_sm2",
+        sym="_sym",
+        population="__N",
+        prefix="",
+    ).drop("__N")
+    return (
+        out.rename({"_ci_low": "ci_low", "_ci_high": "ci_high"})
+        .with_columns(
+            _ratio(pl.col("_sy"), pl.col("n")).alias("mean"),
+            round_half_up(pl.col("_sy"), pl.col("n"), 2).alias("mean_2dp"),
+        )
+        .with_columns(confidence.round_2dp(["ci_low", "ci_high"]))
+        .sort([*by, "area"])
+        .drop("_sy", "_sy2", "_sm2", "_sym")
+    )
+
+
+def proportion_interval(
+    k: int, n: int, population: int | None
+) -> tuple[float | None, float | None]:
+    """The 95% Wilson interval of k/n as percentages (0–100), with the finite-population
+    correction from ``population``; (None, None) when n = 0."""
+    frame = pl.DataFrame(
+        {"k": [k], "n": [n], "N": [population]},
+        schema={"k": pl.Int64, "n": pl.Int64, "N": pl.Int64},
+    )
+    low, high = confidence.wilson(pl.col("k"), pl.col("n"), pl.col("N"))
+    row = frame.select((low * 100).alias("low"), (high * 100).alias("high")).row(0)
+    return row[0], row[1]

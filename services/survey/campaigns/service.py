@@ -108,6 +108,14 @@ def _scoped(
     return campaign
 
 
+def visible_campaign(
+    session: Session, principal: Principal, campaign_id: int, *, lock: bool = False
+) -> dict[str, Any]:
+    """The campaign if the principal may see it (else 404, the same whether it exists or
+    not); for the other domain packages of this service."""
+    return _scoped(session, principal, campaign_id, lock=lock)
+
+
 def present(
     campaign: dict[str, Any], recipients: int, mail: dict[str, Any] | None = None
 ) -> dict[str, Any]:

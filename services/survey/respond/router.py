@@ -47,32 +47,23 @@ from services.survey.web.render import (
 from shared.deps import AppSettings, DbSession
 from shared.errors import Conflict, NotFound, ProblemError, Unprocessable
 from shared.idempotency import location_responses
+from shared.page_headers import COMMON_HEADERS
 
 # 4,000 characters of comment at 12 bytes each (an astral character \u-escaped in JSON,
 # or percent-encoded in a form) plus every other answer stays well under this.
 BODY_LIMIT = 128 * 1024
 
-_COMMON = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "X-Robots-Tag": "noindex",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
 # The pages have no script, no images and one inline stylesheet (allowed by its hash);
 # forms post back to the same origin.
 PAGE_HEADERS = {
-    **_COMMON,
+    **COMMON_HEADERS,
     "Content-Security-Policy": (
         f"default-src 'none'; style-src {STYLE_SOURCE}; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     ),
 }
 API_HEADERS = {
-    **_COMMON,
+    **COMMON_HEADERS,
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
 }
 

@@ -52,6 +52,10 @@ def outbox_table(service: str) -> Table:
         Column("leased_until", DateTime(timezone=True)),
         Column("redriven_by", Text),
         Column("redriven_at", DateTime(timezone=True)),
+        # The request that queued the event (its X-Request-ID and, with tracing on, its W3C
+        # traceparent): the worker sends both again when it delivers.
+        Column("request_id", Text),
+        Column("traceparent", Text),
         CheckConstraint("status IN ('pending', 'delivering', 'delivered', 'dead')", name="status"),
         CheckConstraint(
             "status <> 'delivering' OR (claim_token IS NOT NULL AND leased_until IS NOT NULL)",

@@ -58,6 +58,9 @@ metrics_jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # The delivery that asked for the job: its request id and trace context.
+    Column("request_id", Text),
+    Column("traceparent", Text),
     CheckConstraint("status IN ('pending','running','done','failed')", name="status"),
     Index("ix_metrics_jobs_due", "run_after", postgresql_where=text("status = 'pending'")),
     Index("ix_metrics_jobs_leased", "leased_until", postgresql_where=text("status = 'running'")),

@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
 )
 
-from shared.db.metadata import metadata, owned
+from shared.db.metadata import PARTITION_BY, metadata, owned
 
 sla_outcomes = Table(
     "sla_outcomes",
@@ -65,6 +65,7 @@ sla_outcomes = Table(
     PrimaryKeyConstraint("organisation_id", "source_system", "reference"),
     Index("ix_sla_outcomes_org_resolution", "organisation_id", "resolution_at"),
     info=owned("metrics", readers=()),
+    postgresql_partition_by=PARTITION_BY,
 )
 
 # Which computation run first included a ticket import, and when its figures were ready:

@@ -157,3 +157,46 @@ survey_drafts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     info=owned("survey", readers=()),
 )
+
+# An organisation's headcount for one campaign, as HR holds it (DOMAIN.md, "Survey confidence
+# and weighting"): either the full cross-classification of some breakdown attributes
+# (kind ``cells``: one row per combination, e.g. role × location) or only the margins
+# (kind ``margins``: one row per value of each attribute). Metrics weights results with it:
+# cell weighting from ``cells``, raking from ``margins``.
+survey_headcounts = Table(
+    "survey_headcounts",
+    metadata,
+    Column(
+        "campaign_id",
+        Integer,
+        ForeignKey("survey_campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", Text, nullable=False),
+    # The attribute names, in the order given (e.g. ["role", "location"]).
+    Column("attributes", JSONB, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("uploaded_by", Text, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('cells','margins')", name="kind"),
+    CheckConstraint("total >= 0", name="total"),
+    info=owned("survey", readers=("metrics",)),
+)
+
+survey_headcount_cells = Table(
+    "survey_headcount_cells",
+    metadata,
+    Column(
+        "campaign_id",
+        Integer,
+        ForeignKey("survey_headcounts.campaign_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    # {"role": "Manager or team leader", "location": "Home"}; one key per row for margins.
+    Column("cell", JSONB, nullable=False),
+    Column("headcount", Integer, nullable=False),
+    CheckConstraint("headcount >= 0", name="headcount"),
+    PrimaryKeyConstraint("campaign_id", "position"),
+    info=owned("survey", readers=("metrics",)),
+)

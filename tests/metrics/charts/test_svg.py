@@ -220,3 +220,50 @@ def test_box_plot_can_be_read_back_to_its_statistics() -> None:
     own = root.findall(".//*[@class='own']", NS)
     assert [o.get("data-own") for o in own] == ["66000"]
     assert "£660" in texts(root)
+
+
+def test_raw_statistics_print_at_two_places_and_end_labels_fit() -> None:
+    """Seen in a demo picture: a float ratio printed with 15 digits beside the own value,
+    and a trend's end labels cut off at the right edge."""
+    own = Decimal("30.821682328672928")
+    plot = BoxPlot(
+        key="m",
+        title="Users per ICT FTE",
+        description="d",
+        unit="ratio",
+        boxes=[
+            BoxStats(
+                label="All",
+                minimum=Decimal(21),
+                q1=Decimal(35),
+                median=Decimal("44.5"),
+                q3=Decimal(54),
+                maximum=Decimal(76),
+                own=own,
+            )
+        ],
+    )
+    drawn = box_plot(plot)
+    assert ">30.82<" in drawn and "30.821682328672928" in drawn  # label rounded, data exact
+    chart = Chart(
+        key="trend",
+        kind="line",
+        title="Users per ICT FTE across cycles",
+        description="d",
+        categories=["2018/19", "2019/20"],
+        series=[
+            ChartSeries(name="Peer median", values=[Decimal("43.6"), Decimal("44.4997624")]),
+            ChartSeries(name="Your organisation", values=[Decimal(45), own]),
+        ],
+        unit="ratio",
+        target=None,
+    )
+    root = ET.fromstring(render_svg(chart))
+    width = float(root.get("viewBox").split()[2])
+    for text in root.iter("{http://www.w3.org/2000/svg}text"):
+        label = "".join(text.itertext())
+        if label.startswith(("Peer median ", "Your organisation ")):
+            assert float(text.get("x")) + 6.8 * len(label) <= width, label
+    assert "Peer median 44.5" in render_svg(chart) and "Your organisation 30.82" in render_svg(
+        chart
+    )
