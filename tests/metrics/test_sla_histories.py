@@ -380,3 +380,52 @@ def test_import_command_waits_for_the_figures_and_prints_the_headline(
     ]
     job = json.loads(result.output[result.output.index("{") :])
     assert job["figures_ready_at"] is not None and job["computation_run_id"] is not None
+
+
+def test_totals_over_a_quarter_are_the_months_added_up_not_averaged(api):
+    org, mapping = setup(api)
+    csv = ("Ref,type,priority,logged_at,resolved_at\n" + "".join(
+        f"{ref},incident,P1,{day}/2021 09:00,{day}/2021 {end}\n"
+        for ref, day, end in (
+            # January: 1 met, 1 missed; February: 3 met; March: 1 missed
+            ("J1", "04/01", "10:00"), ("J2", "04/01", "17:00"),
+            ("F1", "01/02", "10:00"), ("F2", "01/02", "11:00"), ("F3", "01/02", "12:00"),
+            ("M1", "01/03", "16:00"),
+        )
+    )).encode()  # fmt: skip
+    push(api, org, mapping, csv, "csv")
+    who = api.auth("participant", [org])
+    quarter = {"organisation_id": org, "resolved_from": "2021-01-01", "resolved_to": "2021-03-31"}
+    months = api.metrics.get("/api/v1/sla/monthly", params=quarter, headers=who).json()["items"]
+    assert [(m["month"], m["met"], m["missed"], m["pct_met"]) for m in months] == [
+        ("2021-01-01", 1, 1, 50.0),
+        ("2021-02-01", 3, 0, 100.0),
+        ("2021-03-01", 0, 1, 0.0),
+    ]
+    totals = api.metrics.get("/api/v1/sla/totals", params=quarter, headers=who).json()
+    (row,) = totals["items"]
+    # 4 of 6, not the mean of 50 %, 100 % and 0 %.
+    assert (row["priority"], row["met"], row["missed"], row["total"], row["pct_met"]) == (
+        "P1",
+        4,
+        2,
+        6,
+        66.67,
+    )
+    assert (row["target_share_pct"], row["target_achieved"]) == (95.0, False)
+    assert totals["notes"]["range"].startswith("resolved 2021-01-01 to 2021-03-31")
+
+
+def test_tickets_at_or_past_a_warning_threshold(api):
+    org, mapping = setup(api)
+    push(api, org, mapping,
+         b"Ref,type,priority,logged_at\nW1,incident,P1,07/06/2021 09:00\n"
+         b"W2,incident,P1,07/06/2021 11:00\nW3,incident,P2,07/06/2021 09:00\n",
+         "csv")  # fmt: skip
+    # At 12:00 BST: W1 3 h of 4 (75 %), W2 1 h of 4 (25 %), W3 3 h of 8 (37.5 %).
+    rows = tickets(api, org, as_of="2021-06-07T11:00:00Z", warning="true")
+    assert {ref: (r["warning_pct"], r["pct_target_elapsed"]) for ref, r in rows.items()} == {
+        "W1": (75.0, 75.0)
+    }
+    later = tickets(api, org, as_of="2021-06-07T11:36:00Z", warning="true")
+    assert {ref: r["warning_pct"] for ref, r in later.items()} == {"W1": 90.0}

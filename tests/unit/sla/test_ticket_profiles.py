@@ -25,6 +25,7 @@ from services.ingest.tickets.profiles import (
     TOPDESK,
     Profile,
 )
+from services.ingest.tickets.service import YARDSTICK_PROFILE
 
 COLUMNS = (
     "organisation_id",
@@ -678,3 +679,39 @@ def test_tmf621_history_event_after_the_ticket_closed_refuses_the_row() -> None:
     assert rows["ticket_ref"].to_list() == ["TT-1"]
     assert [(i.row, i.column, i.code) for i in issues] == [(2, "history", "event_after_closed")]
     assert "event 5 (status at 2021-06-08T09:00:00Z)" in issues[0].message
+
+
+def test_a_history_in_a_json_record_is_checked_against_its_own_ticket() -> None:
+    def record(ref: str, *events: dict[str, Any]) -> dict[str, Any]:
+        return {"ticket_ref": ref, "priority": "P1", "type": "incident",
+                "logged_at": "2021-06-07T09:00:00+01:00",
+                "resolved_at": "2021-06-07T15:00:00+01:00", "events": list(events)}  # fmt: skip
+
+    def ev(kind: str, at: str, value: str | None = None, **kw: Any) -> dict[str, Any]:
+        return {"kind": kind, "at": f"2021-06-07T{at}:00+01:00", "value": value, **kw}
+
+    body = jsonl(
+        record("OK", ev("status", "10:00", "Pending"), ev("assignment", "10:00", "Net")),
+        record("EARLY", ev("status", "08:00", "New")),
+        record(
+            "OVERLAP",
+            ev("assignment", "10:00", "Net", end_at="2021-06-07T13:00:00+01:00"),
+            ev("assignment", "12:00", "Desk"),
+        ),
+        record("KIND", ev("escalation", "10:00", "L2")),
+    )
+    batches, _ = parse_tickets(io.BytesIO(body), YARDSTICK_PROFILE, file_format="jsonl",
+                               organisation_id="o1")  # fmt: skip
+    rows = pl.concat([b.rows for b in batches])
+    issues = [(i.row, i.code) for b in batches for i in b.issues]
+    assert rows["ticket_ref"].to_list() == ["OK"]
+    assert issues == [
+        (2, "event_before_logged"),
+        (3, "overlapping_assignment"),
+        (4, "unknown_event_kind"),
+    ]
+    events = pl.concat([b.events for b in batches if b.events is not None])
+    assert events.select("source_row", "kind", "value", "canonical").rows() == [
+        (1, "status", "Pending", "on_hold"),
+        (1, "assignment", "Net", None),
+    ]
