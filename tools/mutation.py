@@ -75,7 +75,14 @@ TARGETS: dict[str, list[Target]] = {
     "sla_clock": [
         Target(
             "services/metrics/sla/engine.py",
-            ("_pause_intervals", "_merge_pauses", "evaluate_tickets"),
+            (
+                "_interval_parts",
+                "_status_parts",
+                "_apply_priority_history",
+                "_merge",
+                "evaluate_tickets",
+                "evaluate_olas",
+            ),
             ("tests/unit/sla",),
         ),
         Target(

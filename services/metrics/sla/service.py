@@ -541,9 +541,9 @@ def breach_forecast(
     """Open tickets within their target at ``as_of`` that breach within the next
     ``within_hours`` working hours of their own policy's clock if nothing moves them
     (no resolution, no pause): remaining on the clock <= that many hours. Soonest first."""
-    limit = round(within_hours * 3600)
     view = ticket_view(session, orgs, q, as_of).filter(
-        (pl.col("status") == "open_within") & (pl.col("remaining_seconds") <= limit)
+        (pl.col("status") == "open_within")
+        & (pl.col("remaining_seconds") <= pl.lit(within_hours * 3600.0))
     )
     return view.sort("due_at", "organisation_id", "source_system", "reference").select(
         TICKET_VIEW_COLUMNS
