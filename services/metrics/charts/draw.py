@@ -377,7 +377,7 @@ def box_plot(plot: BoxPlot) -> str:
     for r, box in enumerate(plot.boxes):
         centre = top_pad + r * row_height + row_height / 2
         group = svg.add("g", {"class": "box", "data-label": box.label})
-        svg.text(14, centre + 4, box.label, size=12, weight="bold").set("data-label", box.label)
+        svg.text(14, centre + 4, box.label, size=12, weight="bold", data={"data-label": box.label})
         svg.add(
             "line",
             {

@@ -60,10 +60,12 @@ def style(index: int) -> SeriesStyle:
 def fmt(value: float) -> str:
     """A coordinate with at most two decimals and no trailing zeros (deterministic)."""
     text = f"{value:.2f}"
-    if text[-1] != "0":  # two significant places: nothing to strip
+    if text[-1] != "0":  # "1.25" (and "nan", "inf"): nothing to strip
         return text
-    text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    if text[-2] != "0":  # "1.50" -> "1.5"
+        return text[:-1]
+    text = text[:-3]  # "12.00" -> "12"
+    return "0" if text == "-0" else text
 
 
 def slug(key: str) -> str:
@@ -80,7 +82,8 @@ class Element:
         self.tag = tag
         self.attrib = attrib
         self.text = text
-        self.children: list[Element] = []
+        # Children: elements, or elements already written as markup (``Svg.text``/``line``).
+        self.children: list[Element | str] = []
 
     def set(self, key: str, value: str) -> None:
         self.attrib[key] = value
@@ -146,8 +149,18 @@ def _write(element: Element, out: list[str]) -> None:
     if text:
         out.append(escape_text(text))
     for child in children:
-        _write(child, out)
+        if isinstance(child, str):
+            out.append(child)
+        else:
+            _write(child, out)
     out.append(f"</{element.tag}>")
+
+
+def _markup(tag: str, attrib: dict[str, str], text: str | None = None) -> str:
+    """One childless element written at once (what :func:`_write` gives for it)."""
+    out: list[str] = []
+    _write(Element(tag, attrib, text), out)
+    return out[0] if len(out) == 1 else "".join(out)
 
 
 def serialize(element: Element) -> str:
@@ -233,17 +246,40 @@ class Svg:
         colour: str = INK,
         cls: str | None = None,
         rotate: float | None = None,
-    ) -> Element:
-        attrs = {"x": fmt(x), "y": fmt(y), "fill": colour, "font-size": str(size)}
-        if anchor != "start":
-            attrs["text-anchor"] = anchor
+        data: dict[str, str] | None = None,
+    ) -> None:
+        """A ``<text>``; ``data`` adds attributes (``data-*``) after the others."""
+        xs, ys = fmt(x), fmt(y)
+        extra = "" if anchor == "start" else f' text-anchor="{anchor}"'
         if weight:
-            attrs["font-weight"] = weight
+            extra += f' font-weight="{weight}"'
         if cls:
-            attrs["class"] = cls
+            extra += f' class="{cls}"'
         if rotate is not None:
-            attrs["transform"] = f"rotate({fmt(rotate)} {fmt(x)} {fmt(y)})"
-        return self.add("text", attrs, content)
+            extra += f' transform="rotate({fmt(rotate)} {xs} {ys})"'
+        if data:
+            extra += "".join([f' {key}="{value}"' for key, value in data.items()])
+        given = colour + anchor + (weight or "") + (cls or "")
+        if data:
+            given += "".join(data.values())
+        if _SPECIAL(given) is not None:  # rare: written the careful way
+            attrs = {"x": xs, "y": ys, "fill": colour, "font-size": str(size)}
+            if anchor != "start":
+                attrs["text-anchor"] = anchor
+            if weight:
+                attrs["font-weight"] = weight
+            if cls:
+                attrs["class"] = cls
+            if rotate is not None:
+                attrs["transform"] = f"rotate({fmt(rotate)} {xs} {ys})"
+            if data:
+                attrs.update(data)
+            self.body.children.append(_markup("text", attrs, content))
+            return
+        start = f'<text x="{xs}" y="{ys}" fill="{colour}" font-size="{size}"{extra}'
+        self.body.children.append(
+            f"{start}>{escape_text(content)}</text>" if content else f"{start} />"
+        )
 
     def line(
         self,
@@ -254,18 +290,25 @@ class Svg:
         colour: str,
         width: float = 1,
         dash: str | None = None,
-    ) -> Element:
-        attrs = {
-            "x1": fmt(x1),
-            "y1": fmt(y1),
-            "x2": fmt(x2),
-            "y2": fmt(y2),
-            "stroke": colour,
-            "stroke-width": fmt(width),
-        }
-        if dash:
-            attrs["stroke-dasharray"] = dash
-        return self.add("line", attrs)
+    ) -> None:
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
+        if _SPECIAL(colour + (dash or "")) is not None:  # rare: written the careful way
+            attrs = {
+                "x1": fmt(x1),
+                "y1": fmt(y1),
+                "x2": fmt(x2),
+                "y2": fmt(y2),
+                "stroke": colour,
+                "stroke-width": fmt(width),
+            }
+            if dash:
+                attrs["stroke-dasharray"] = dash
+            self.body.children.append(_markup("line", attrs))
+            return
+        self.body.children.append(
+            f'<line x1="{fmt(x1)}" y1="{fmt(y1)}" x2="{fmt(x2)}" y2="{fmt(y2)}" '
+            f'stroke="{colour}" stroke-width="{fmt(width)}"{dashed} />'
+        )
 
     def marker(self, shape: str, x: float, y: float, colour: str, size: float = 4.5) -> Element:
         common = {"fill": colour, "stroke": "#ffffff", "stroke-width": "1"}
