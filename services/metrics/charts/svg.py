@@ -234,6 +234,14 @@ class Svg:
     ) -> Element:
         return sub(self.body if parent is None else parent, tag, attrs, text)
 
+    def shape(self, tag: str, attrs: dict[str, str]) -> None:
+        """A childless element that is never changed afterwards, written at once."""
+        if _SPECIAL("".join(attrs.values())) is None:
+            written = "".join([f' {key}="{value}"' for key, value in attrs.items()])
+            self.body.children.append(f"<{tag}{written} />")
+        else:
+            self.body.children.append(_markup(tag, attrs))
+
     def text(
         self,
         x: float,
@@ -379,7 +387,7 @@ def legend(svg: Svg, x: float, y: float, items: Sequence[tuple[str, str, str]]) 
             cursor, row = x, row + 20
         if kind == "fill":
             index = int(ref)
-            svg.add(
+            svg.shape(
                 "rect",
                 {
                     "x": fmt(cursor),
