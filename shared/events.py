@@ -37,6 +37,8 @@ class EventType(StrEnum):
     SURVEY_CAMPAIGN_CLOSED = "survey.campaign_closed"
     # ingest → ingest (a pushed ticket file is processed outside the request)
     TICKET_IMPORT_RECEIVED = "ticket_import.received"
+    # ingest → ingest (validation monitoring found new violations: notify the reviewers)
+    VALIDATION_VIOLATIONS_FOUND = "validation.violations_found"
     # survey → survey (mail is sent outside the request that asks for it)
     SURVEY_MAIL_INVITATION = "survey.mail.invitation"
     SURVEY_MAIL_REMINDER = "survey.mail.reminder"
@@ -131,6 +133,18 @@ class TicketImportReceived(EventPayload):
     resumed: bool = False
 
 
+class ValidationViolationsFound(EventPayload):
+    """A validation monitoring run found violations not seen before: tell the reviewers
+    (a mail where one is configured; the run records that it went)."""
+
+    event_type = EventType.VALIDATION_VIOLATIONS_FOUND
+    target = "ingest"
+    path_template = "/internal/validation-runs/{run_id}/notify"
+    run_id: int
+    cycle_year: int
+    new_violations: int
+
+
 # ------------------------------------------------------------------ received by survey
 
 
@@ -173,6 +187,7 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         SlaRecompute,
         SurveyCampaignClosed,
         TicketImportReceived,
+        ValidationViolationsFound,
         InvitationMail,
         ReminderMail,
         MailFailed,

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     pack_risk_medium_from: int = Field(default=5, ge=2, le=25)
     pack_risk_high_from: int = Field(default=10, ge=2, le=25)
     pack_risk_very_high_from: int = Field(default=20, ge=2, le=25)
+    # Validation monitoring (issue #14): how often the worker asks ingest to re-run the
+    # cycles' checks (a cycle is re-run only when what it is checked against changed), and
+    # where the reviewers' notice of new violations is mailed (unset: the outbox event and
+    # the violations list only).
+    validation_monitoring_interval_seconds: float = Field(default=300.0, gt=0)
+    reviewer_notice_to: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -72,10 +72,13 @@ def demo() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the outbox worker (delivers events between services)."""
+    """Run the outbox worker (delivers events between services) and its periodic jobs,
+    validation monitoring among them."""
+    from shared.validation_jobs import start_validation_monitoring
     from shared.worker import run
 
     # run() sets up JSON logs (shared.observability), a line per delivery with its request id
+    start_validation_monitoring(get_settings())
     run(get_settings(), _database_url())
 
 

@@ -9,12 +9,15 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.ingest.apikeys.router import router as apikeys_router
 from services.ingest.catalogue.router import router as catalogue_router
+from services.ingest.checks.router import router as checks_router
 from services.ingest.commentary.router import router as commentary_router
 from services.ingest.costs.router import router as costs_router
 from services.ingest.cycles.router import router as cycles_router
 from services.ingest.feedback.router import router as feedback_router
 from services.ingest.finance.router import router as finance_router
 from services.ingest.imports.router import router as imports_router
+from services.ingest.monitoring.router import internal as monitoring_internal
+from services.ingest.monitoring.router import router as monitoring_router
 from services.ingest.organisations.router import router as organisations_router
 from services.ingest.outbox.router import router as outbox_router
 from services.ingest.risks.router import router as risks_router
@@ -45,6 +48,9 @@ ROUTERS = [
     commentary_router,
     outbox_router,
     workshops_router,
+    checks_router,
+    monitoring_router,
+    monitoring_internal,
 ]
 
 

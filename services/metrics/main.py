@@ -12,6 +12,8 @@ from services.metrics.benchmark.router import router as results_router
 from services.metrics.benchmark.snapshots import SnapshotReader
 from services.metrics.events.router import router as events_router
 from services.metrics.events.service import job_handlers
+from services.metrics.explain.router import router as explain_router
+from services.metrics.neighbours.router import router as neighbours_router
 from services.metrics.nps.router import router as nps_router
 from services.metrics.odata.router import router as odata_router
 from services.metrics.packs.router import router as packs_router
@@ -39,6 +41,8 @@ ROUTERS = [
     packs_router,
     odata_router,
     workshops_router,
+    neighbours_router,
+    explain_router,
 ]
 
 

@@ -5,9 +5,16 @@ cycle, named by collection year. A cycle file has ``cycle: YYYY`` and usually
 ``extends: YYYY-1`` (or ``extends: base``); it starts from the resolved catalogue it
 extends and then:
 
-1. ``remove: {modules|questions|metrics|rules: [key, ...]}`` deletes inherited items;
-2. ``modules|questions|metrics|rules: {key: {field: value}}`` adds an item (all required
-   fields) or overrides fields of an inherited one (only the fields given change).
+1. ``remove: {section: [key, ...]}`` deletes inherited items;
+2. ``section: {key: {field: value}}`` adds an item (all required fields) or overrides
+   fields of an inherited one (only the fields given change).
+
+Sections: ``modules``, ``questions``, ``metrics``, ``rules``, and the reviewer checks'
+settings: ``outliers`` (per metric key, or ``default`` for every metric: ``modified_z``,
+``iqr_fence``, ``history_sd``, ``year_on_year_pct``; each a number >= 0) and
+``neighbours`` (the nearest-neighbours model's contextual variables: ``question`` (a
+numeric question) or ``attribute`` (``users``; or ``type``, ``nation``, ``partnership``
+with ``compare: same``), a ``weight`` >= 0 and a ``label``).
 
 A metric's ``introduced_in`` is the first cycle it appears in (unless set explicitly) and
 its ``changed_in`` lists every cycle whose formula or unit differs from the previous
@@ -35,7 +42,10 @@ import yaml
 
 from shared.catalogue import formula as fx
 from shared.catalogue.model import (
+    CATEGORICAL_ATTRIBUTES,
     METRIC_UNITS,
+    NUMERIC_ATTRIBUTES,
+    NUMERIC_QUESTION_TYPES,
     POLARITIES,
     QUESTION_TYPES,
     SEVERITIES,
@@ -44,6 +54,8 @@ from shared.catalogue.model import (
     Metric,
     MetricUnit,
     Module,
+    NeighbourVariable,
+    OutlierThresholds,
     Polarity,
     Question,
     Rule,
@@ -51,7 +63,7 @@ from shared.catalogue.model import (
 )
 
 DATA_DIR = Path(__file__).parent / "data"
-SECTIONS = ("modules", "questions", "metrics", "rules")
+SECTIONS = ("modules", "questions", "metrics", "rules", "outliers", "neighbours")
 _CYCLE_FILE = re.compile(r"^(\d{4})\.yaml$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _RESERVED = frozenset({"cycle_year", "organisation_id", "question_key", "value"})
@@ -74,6 +86,8 @@ _FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     "rules": frozenset({"check", "severity", "message"}),
+    "outliers": frozenset({"modified_z", "iqr_fence", "history_sd", "year_on_year_pct"}),
+    "neighbours": frozenset({"question", "attribute", "compare", "weight", "label"}),
 }
 _DEFAULT_UNIT: dict[str, str] = {
     "count": "count",
@@ -373,6 +387,9 @@ def _build(cycle: int, state: _State, history: Mapping[str, _History]) -> Catalo
             ast=check,
         )
 
+    outliers = _outliers(state["outliers"], prefix, metrics, errors)
+    neighbours = _neighbours(state["neighbours"], prefix, questions, errors)
+
     if errors:
         raise CatalogueError(errors)
     # Read-only views: cached catalogues are shared by every caller.
@@ -382,7 +399,124 @@ def _build(cycle: int, state: _State, history: Mapping[str, _History]) -> Catalo
         MappingProxyType(questions),
         MappingProxyType(metrics),
         MappingProxyType(rules),
+        MappingProxyType(outliers),
+        MappingProxyType(neighbours),
     )
+
+
+def _outliers(
+    items: Mapping[str, _Item], prefix: str, metrics: Mapping[str, Metric], errors: list[str]
+) -> dict[str, OutlierThresholds]:
+    """Every metric's thresholds: its own entry's fields over ``default``'s over the
+    built-in values. A threshold must be a number >= 0 (``year_on_year_pct`` may be null:
+    no year-on-year check); each error names the file and the field."""
+    checked: dict[str, tuple[dict[str, float | None], dict[str, str]]] = {}
+    for key, item in items.items():
+        if key != "default" and key not in metrics:
+            errors.append(
+                f"{prefix}, {item.source()}: outliers {key!r}: not a metric of this cycle "
+                "(use a metric key or 'default')"
+            )
+            continue
+        values: dict[str, float | None] = {}
+        for name, raw in item.fields.items():
+            where = f"{prefix}, {item.source(name)}: outliers {key!r}, field {name!r}"
+            if raw is None and name == "year_on_year_pct":
+                values[name] = None
+            elif isinstance(raw, bool) or not isinstance(raw, int | float):
+                errors.append(f"{where}: must be a number, got {raw!r}")
+            elif not math.isfinite(raw) or raw < 0:
+                errors.append(f"{where}: a threshold cannot be below zero, got {raw!r}")
+            else:
+                values[name] = float(raw)
+        checked[key] = (values, {n: item.source(n) for n in item.fields})
+    default_values, default_sources = checked.get("default", ({}, {}))
+    out: dict[str, OutlierThresholds] = {}
+    for key in metrics:
+        own_values, own_sources = checked.get(key, ({}, {}))
+        merged = {**default_values, **own_values}
+        out[key] = OutlierThresholds(
+            **cast(dict[str, Any], merged), sources={**default_sources, **own_sources}
+        )
+    return out
+
+
+def _neighbours(
+    items: Mapping[str, _Item],
+    prefix: str,
+    questions: Mapping[str, Question],
+    errors: list[str],
+) -> dict[str, NeighbourVariable]:
+    """The nearest-neighbours variables. Each must be a number for every organisation: a
+    numeric question, a numeric attribute, or a category compared as same-or-not."""
+    out: dict[str, NeighbourVariable] = {}
+    for key, item in items.items():
+        f = item.fields
+
+        def bad(name: str, message: str, key: str = key, item: _Item = item) -> None:
+            errors.append(
+                f"{prefix}, {item.source(name)}: neighbours {key!r}, field {name!r}: {message}"
+            )
+
+        has_q, has_a = "question" in f, "attribute" in f
+        if has_q == has_a:
+            bad("question", "give exactly one of 'question' or 'attribute'")
+            continue
+        weight = f.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            bad("weight", f"must be a number, got {weight!r}")
+            continue
+        if not math.isfinite(weight) or weight < 0:
+            bad("weight", f"a weight cannot be below zero, got {weight!r}")
+            continue
+        compare = f.get("compare", "value")
+        if compare not in ("value", "same"):
+            bad("compare", f"must be 'value' or 'same', got {compare!r}")
+            continue
+        if has_q:
+            name = str(f["question"])
+            q = questions.get(name)
+            if q is None:
+                bad("question", f"{name!r} is not a question of this cycle")
+                continue
+            if q.type not in NUMERIC_QUESTION_TYPES or compare == "same":
+                bad(
+                    "question",
+                    f"{name!r} is a {q.type} question, not numeric; use one of type "
+                    f"{', '.join(NUMERIC_QUESTION_TYPES)}",
+                )
+                continue
+            source = "question"
+        else:
+            name = str(f["attribute"])
+            if name in CATEGORICAL_ATTRIBUTES and compare != "same":
+                bad(
+                    "attribute",
+                    f"{name!r} is not numeric; add 'compare: same' to use it as "
+                    "same-as-the-organisation (1) or not (0)",
+                )
+                continue
+            if name not in (*NUMERIC_ATTRIBUTES, *CATEGORICAL_ATTRIBUTES):
+                bad(
+                    "attribute",
+                    f"{name!r} is not an organisation attribute; use one of "
+                    f"{', '.join((*NUMERIC_ATTRIBUTES, *CATEGORICAL_ATTRIBUTES))}",
+                )
+                continue
+            if name in NUMERIC_ATTRIBUTES and compare == "same":
+                bad("compare", f"{name!r} is numeric: compare it by value")
+                continue
+            source = "attribute"
+        out[key] = NeighbourVariable(
+            key=key,
+            label=str(f.get("label", key)),
+            source=cast(Any, source),
+            name=name,
+            weight=float(weight),
+            compare_same=compare == "same",
+            file=item.source(),
+        )
+    return out
 
 
 def _question(

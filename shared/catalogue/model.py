@@ -33,6 +33,9 @@ Polarity = Literal["higher_better", "lower_better", "neutral"]
 Severity = Literal["error", "warning"]
 
 QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)
+# Question types whose answers are plain numbers (a choice's points or a yes/no are not a
+# quantity a distance can be measured on).
+NUMERIC_QUESTION_TYPES: tuple[str, ...] = ("count", "amount_gbp", "percentage", "number")
 METRIC_UNITS: tuple[str, ...] = get_args(MetricUnit)
 POLARITIES: tuple[str, ...] = get_args(Polarity)
 SEVERITIES: tuple[str, ...] = get_args(Severity)
@@ -118,6 +121,60 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class OutlierThresholds:
+    """A metric's reviewer-check thresholds (DOMAIN.md "Reviewer checks and peers"):
+    |modified z| above ``modified_z``; outside Q1 − k·IQR .. Q3 + k·IQR with
+    k = ``iqr_fence``; outside the organisation's own mean ± ``history_sd`` SD; a change
+    from the previous cycle of more than ``year_on_year_pct`` per cent (None: not checked).
+    ``sources`` names the file that set each field."""
+
+    modified_z: float = 3.5
+    iqr_fence: float = 3.0
+    history_sd: float = 2.0
+    year_on_year_pct: float | None = None
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            "modified_z": self.modified_z,
+            "iqr_fence": self.iqr_fence,
+            "history_sd": self.history_sd,
+            "year_on_year_pct": self.year_on_year_pct,
+        }
+
+
+NeighbourSource = Literal["question", "attribute"]
+# Organisation attributes a neighbour variable may name: numbers as they are, categories
+# only as "the same as the organisation's own" (1) or not (0), with ``compare: same``.
+NUMERIC_ATTRIBUTES: tuple[str, ...] = ("users",)
+CATEGORICAL_ATTRIBUTES: tuple[str, ...] = ("type", "nation", "partnership")
+
+
+@dataclass(frozen=True)
+class NeighbourVariable:
+    """One contextual variable of the nearest-neighbours model: a numeric question's
+    accepted answer in the cycle, or an organisation attribute, with its weight."""
+
+    key: str
+    label: str
+    source: NeighbourSource
+    name: str  # the question key or the attribute
+    weight: float
+    compare_same: bool = False
+    file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "source": self.source,
+            "name": self.name,
+            "weight": self.weight,
+            "compare": "same" if self.compare_same else "value",
+        }
+
+
+@dataclass(frozen=True)
 class Issue:
     """One problem with a set of answers. ``code`` is stable; ``message`` is for people."""
 
@@ -159,6 +216,12 @@ class Catalogue:
     questions: Mapping[str, Question]
     metrics: Mapping[str, Metric]
     rules: Mapping[str, Rule]
+    # Every metric's thresholds (the ``default`` entry where it has no own entry).
+    outliers: Mapping[str, OutlierThresholds] = field(default_factory=dict)
+    neighbours: Mapping[str, NeighbourVariable] = field(default_factory=dict)
+
+    def thresholds(self, metric_key: str) -> OutlierThresholds:
+        return self.outliers.get(metric_key) or OutlierThresholds()
 
     @property
     def data_year(self) -> str:
@@ -327,6 +390,7 @@ class Catalogue:
                     "introduced_in": m.introduced_in,
                     "changed_in": list(m.changed_in),
                     "description": m.description,
+                    "outliers": self.thresholds(m.key).to_dict(),
                 }
                 for m in self.metrics.values()
             ],
@@ -340,4 +404,5 @@ class Catalogue:
                 }
                 for r in self.rules.values()
             ],
+            "neighbours": [v.to_dict() for v in self.neighbours.values()],
         }

@@ -162,6 +162,7 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
             "charts/trends",
         )
     },
+    ("metrics", "GET /api/v1/explain/benchmark"): {"positive_data_acceptance": _PEERS},
 }
 
 MAX_EXAMPLES = 20

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,26 @@ class CatalogueQuestion(BaseModel):
     choices: list[CatalogueChoice]
 
 
+class OutlierThresholds(BaseModel):
+    modified_z: float = Field(description="Flag when |0.6745 (x - median) / MAD| is above this")
+    iqr_fence: float = Field(description="k: flag below Q1 - k IQR or above Q3 + k IQR")
+    history_sd: float = Field(description="Flag outside the organisation's mean +- this many SD")
+    year_on_year_pct: float | None = Field(
+        description="Flag a change from last year above this per cent; null: not checked"
+    )
+
+
+class CatalogueNeighbourVariable(BaseModel):
+    key: str
+    label: str
+    source: Literal["question", "attribute"]
+    name: str = Field(description="The question key or organisation attribute")
+    weight: float
+    compare: Literal["value", "same"] = Field(
+        description="value: a number; same: 1 when equal to the organisation's own, else 0"
+    )
+
+
 class CatalogueMetric(BaseModel):
     key: str
     name: str
@@ -61,6 +81,7 @@ class CatalogueMetric(BaseModel):
     introduced_in: int
     changed_in: list[int]
     description: str
+    outliers: OutlierThresholds = Field(description="Reviewer-check thresholds (catalogue data)")
 
 
 class CatalogueRule(BaseModel):
@@ -113,6 +134,12 @@ class Catalogue(CatalogueSummary):
                             "introduced_in": 2016,
                             "changed_in": [],
                             "description": "",
+                            "outliers": {
+                                "modified_z": 3.5,
+                                "iqr_fence": 3.0,
+                                "history_sd": 2.0,
+                                "year_on_year_pct": 50.0,
+                            },
                         }
                     ],
                     "rules": [
@@ -125,6 +152,16 @@ class Catalogue(CatalogueSummary):
                             "questions": ["change_project_fte", "ict_fte"],
                         }
                     ],
+                    "neighbours": [
+                        {
+                            "key": "users",
+                            "label": "ICT users",
+                            "source": "attribute",
+                            "name": "users",
+                            "weight": 1.0,
+                            "compare": "value",
+                        }
+                    ],
                 }
             ]
         }
@@ -135,3 +172,6 @@ class Catalogue(CatalogueSummary):
     questions: list[CatalogueQuestion]
     metrics: list[CatalogueMetric]
     rules: list[CatalogueRule]
+    neighbours: list[CatalogueNeighbourVariable] = Field(
+        description="Nearest-neighbours variables and weights (catalogue data)"
+    )

@@ -23,6 +23,9 @@ class CycleCreate(BaseModel):
     results_release_date: IsoDate | None = Field(
         default=None, description="When results are released; participants' access lasts 12 months"
     )
+    submission_deadline: IsoDate | None = Field(
+        default=None, description="Submissions are due by the end of this day (data quality)"
+    )
 
 
 class CycleUpdate(BaseModel):
@@ -30,6 +33,7 @@ class CycleUpdate(BaseModel):
 
     status: CycleStatus | None = None
     results_release_date: IsoDate | None = None
+    submission_deadline: IsoDate | None = None
 
 
 class Cycle(BaseModel):
@@ -41,6 +45,7 @@ class Cycle(BaseModel):
                     "year": 2021,
                     "status": "open",
                     "results_release_date": "2021-11-01",
+                    "submission_deadline": "2021-06-30",
                     "created_at": "2024-05-01T09:30:00Z",
                     "updated_at": "2024-05-01T09:30:00Z",
                     "data_year": "2020/21",
@@ -53,6 +58,7 @@ class Cycle(BaseModel):
     year: int
     status: CycleStatus
     results_release_date: date | None
+    submission_deadline: date | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -16,7 +16,17 @@ from shared.db.tables.ingest_submissions import submission_review_reasons as rr
 from shared.db.tables.ingest_submissions import submission_warning_comments as wc
 from shared.db.tables.ingest_submissions import submissions as s
 
-_SUBMISSION_COLUMNS = [*s.c, c.c.year.label("cycle_year"), c.c.status.label("cycle_status")]
+_SUBMISSION_COLUMNS = [
+    *s.c,
+    c.c.year.label("cycle_year"),
+    c.c.status.label("cycle_status"),
+    c.c.submission_deadline.label("cycle_deadline"),
+    # The organisation's type picks its peer group for the outlier checks.
+    select(o.c.type)
+    .where(o.c.id == s.c.organisation_id)
+    .scalar_subquery()
+    .label("organisation_type"),
+]
 
 
 def get_organisation(session: Session, organisation_id: int) -> dict[str, Any] | None:
@@ -146,6 +156,22 @@ def audit(
         .offset(offset)
     ).mappings()
     return [dict(r) for r in rows], total
+
+
+def since_last_acceptance(session: Session, submission_id: int) -> list[dict[str, Any]] | None:
+    """The audit entries after the submission's last acceptance, oldest first; None if it
+    was never accepted."""
+    last = session.execute(
+        select(func.max(au.c.id)).where(
+            au.c.submission_id == submission_id, au.c.action == "accepted"
+        )
+    ).scalar_one()
+    if last is None:
+        return None
+    rows = session.execute(
+        select(au).where(au.c.submission_id == submission_id, au.c.id > last).order_by(au.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
 
 
 def replace_warning_comments(

@@ -102,6 +102,14 @@ class ValidationIssue(BaseModel):
     rule_key: str | None
 
 
+class ChangeSinceAcceptance(BaseModel):
+    question_key: str
+    accepted_value: AnswerValue = Field(description="The answer when last accepted")
+    current_value: AnswerValue = Field(description="The answer now (null: removed)")
+    changed_by: str
+    changed_at: UtcDateTime
+
+
 class SubmissionSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
 
@@ -137,6 +145,9 @@ class Submission(SubmissionSummary):
                     ],
                     "review_reasons": [],
                     "issues": [],
+                    "reacceptance_required": False,
+                    "reopened_reason": None,
+                    "changes_since_acceptance": [],
                 }
             ]
         }
@@ -150,6 +161,13 @@ class Submission(SubmissionSummary):
     )
     issues: list[ValidationIssue] = Field(
         description="What validation would say if the submission were submitted now"
+    )
+    reacceptance_required: bool = Field(
+        description="Accepted before and reopened: it must be submitted and accepted again"
+    )
+    reopened_reason: str | None = Field(default=None, description="Why it was reopened")
+    changes_since_acceptance: list[ChangeSinceAcceptance] = Field(
+        description="Answers changed since the last acceptance (from the audit trail)"
     )
 
 

@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.ingest.catalogue.service import catalogue_for
+from services.ingest.checks import repository as checks_repo
+from services.ingest.checks import service as checks
 from services.ingest.cycles.service import ensure_codes
 from services.ingest.submissions import repository as repo
 from services.ingest.submissions.exceptions import (
@@ -213,8 +215,11 @@ def _detail(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
     answers = {k: repo.stored_value(r) for k, r in rows.items()}
     catalogue = catalogue_for(sub["cycle_year"])
     issues = catalogue.validate_answers(sub["module"], answers, _context(session, sub, catalogue))
+    # The outlier flags as last checked (on save or submit), one warning per metric.
+    issues += checks.issues(catalogue, checks_repo.flags(session, sub["id"]))
     return {
         **sub,
+        **_since_acceptance(session, sub),
         "answers": answers,
         "answer_comments": {k: r["comment"] for k, r in rows.items() if r["comment"]},
         "warning_comments": repo.warning_comments(session, sub["id"]),
@@ -222,6 +227,34 @@ def _detail(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
         if sub["state"] == "returned"
         else [],
         "issues": [i.to_dict() for i in issues],
+    }
+
+
+def _since_acceptance(session: Session, sub: dict[str, Any]) -> dict[str, Any]:
+    """Change after acceptance: for a submission accepted before and reopened, the fields
+    changed since that acceptance (from the audit trail: each answer's value then and
+    now, who changed it last and when) and that it needs accepting again."""
+    entries = repo.since_last_acceptance(session, sub["id"])
+    if entries is None or sub["state"] == "accepted":
+        return {"reacceptance_required": False, "changes_since_acceptance": []}
+    changes: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if e["action"] not in ("answer_set", "answer_removed") or e["question_key"] is None:
+            continue
+        change = changes.setdefault(e["question_key"], {"accepted_value": e["old_value"]})
+        change.update(
+            question_key=e["question_key"],
+            current_value=e["new_value"],
+            changed_by=e["actor"],
+            changed_at=e["at"],
+        )
+    reopened = next((e for e in entries if e["action"] == "reopened"), None)
+    return {
+        "reacceptance_required": True,
+        "reopened_reason": reopened["reason"] if reopened else None,
+        "changes_since_acceptance": [
+            c for _k, c in sorted(changes.items()) if c["accepted_value"] != c["current_value"]
+        ],
     }
 
 
@@ -399,7 +432,21 @@ def save_answers(
     repo.insert_audit(session, audit_rows)
     if audit_rows:
         repo.touch(session, submission_id)
+    _check(session, sub, catalogue, target)
     return _detail(session, _load(session, submission_id))
+
+
+def _check(
+    session: Session, sub: dict[str, Any], catalogue: Catalogue, answers: dict[str, object]
+) -> list[Issue]:
+    """Flag outliers among the answers' metric values and score the data quality (both
+    stored); return the flags as warnings."""
+    context = _context(session, sub, catalogue)
+    flags = checks.check(session, sub, catalogue, answers, context)
+    checks.store_quality(
+        session, sub, checks.quality(session, sub, catalogue, answers, context, flags)
+    )
+    return checks.issues(catalogue, flags)
 
 
 def submit(
@@ -422,6 +469,9 @@ def submit(
             errors=issue_errors(errors),
         )
     warnings = [i for i in issues if i.severity == "warning"]
+    context = _context(session, sub, catalogue)
+    flags = checks.check(session, sub, catalogue, answers, context)
+    warnings += checks.issues(catalogue, flags)
     missing = [w for w in warnings if not (warning_comments.get(w.rule_key or "") or "").strip()]
     if missing:
         raise WarningCommentRequired(
@@ -464,6 +514,10 @@ def submit(
                 },
             )
         ],
+    )
+    # Timeliness counts from the first submission, recorded just above.
+    checks.store_quality(
+        session, sub, checks.quality(session, sub, catalogue, answers, context, flags)
     )
     return _detail(session, _load(session, submission_id))
 

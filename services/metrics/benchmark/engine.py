@@ -325,6 +325,58 @@ def compute_benchmarks(
     return pl.concat(parts).sort("cycle_year", "peer_group_key", "metric_key").collect()
 
 
+# ---------------------------------------------------------------- outlier references
+
+REFERENCE_SCHEMA: Final = pl.Schema(
+    {
+        "cycle_year": pl.Int32,
+        "peer_group_key": pl.String,
+        "metric_key": pl.String,
+        "n_organisations": pl.Int64,
+        "median": pl.Float64,
+        "mad": pl.Float64,
+        "q1": pl.Float64,
+        "q3": pl.Float64,
+    }
+)
+
+
+def compute_references(values: pl.DataFrame, orgs: pl.DataFrame, min_n: int) -> pl.DataFrame:
+    """The distributions new values are checked against (DOMAIN.md "Reviewer checks and
+    peers"), per cycle, metric and peer group ``all`` and ``type:X``: n, median, MAD (the
+    median of absolute deviations from the median), Q1 and Q3 (type 7, as the benchmark).
+    Groups of fewer than ``min_n`` organisations get no row: a check against them would
+    disclose what the benchmark suppresses. Columns: ``REFERENCE_SCHEMA``."""
+    _check_min_n(min_n)
+    v = pl.col("value")
+    stats = [
+        pl.len().cast(pl.Int64).alias("n_organisations"),
+        v.median().alias("median"),
+        (v - v.median()).abs().median().alias("mad"),
+        v.quantile(0.25, interpolation="linear").alias("q1"),
+        v.quantile(0.75, interpolation="linear").alias("q3"),
+    ]
+    values_lf = _cast(values, VALUES_SCHEMA)
+    base = ["cycle_year", "metric_key"]
+    overall = (
+        values_lf.group_by(base).agg(stats).with_columns(pl.lit("all").alias("peer_group_key"))
+    )
+    by_type = (
+        values_lf.join(_cast(orgs, ORGS_SCHEMA), on=["cycle_year", "organisation_id"], how="inner")
+        .group_by([*base, "type"])
+        .agg(stats)
+        .with_columns(("type:" + pl.col("type")).alias("peer_group_key"))
+        .drop("type")
+    )
+    return (
+        pl.concat([overall, by_type], how="diagonal")
+        .filter(pl.col("n_organisations") >= min_n)
+        .select([pl.col(c).cast(t) for c, t in REFERENCE_SCHEMA.items()])
+        .sort("cycle_year", "peer_group_key", "metric_key")
+        .collect()
+    )
+
+
 # ---------------------------------------------------------------- custom groups
 
 
@@ -416,6 +468,23 @@ def compute_custom_group(
         .with_columns(
             pl.lit(cycle_year, dtype=pl.Int32).alias("cycle_year"),
             pl.lit(custom_group_key(norm)).alias("peer_group_key"),
+        )
+    )
+    return _suppress(agg, min_n).sort("metric_key").collect()
+
+
+def compute_group_of(values: pl.DataFrame, key: str, cycle_year: int, min_n: int) -> pl.DataFrame:
+    """Statistics per metric over exactly the values given (a saved group's members, already
+    chosen by the caller), reported as group ``key`` of ``cycle_year``; same columns and
+    suppression as ``compute_benchmarks``."""
+    _check_min_n(min_n)
+    agg = (
+        _cast(values, VALUES_SCHEMA)
+        .group_by("metric_key")
+        .agg(_stats())
+        .with_columns(
+            pl.lit(cycle_year, dtype=pl.Int32).alias("cycle_year"),
+            pl.lit(key).alias("peer_group_key"),
         )
     )
     return _suppress(agg, min_n).sort("metric_key").collect()

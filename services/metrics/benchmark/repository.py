@@ -23,10 +23,14 @@ from shared.db.tables.ingest import organisation_codes as oc
 from shared.db.tables.ingest import organisations as o
 from shared.db.tables.ingest_submissions import submission_answers as a
 from shared.db.tables.ingest_submissions import submissions as s
+from shared.db.tables.ingest_trust import submission_quality as sq
 from shared.db.tables.metrics import computation_runs as runs
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
 from shared.db.tables.metrics_benchmark import benchmark_statistics as bs
 from shared.db.tables.metrics_benchmark import metric_values as mv
+from shared.db.tables.metrics_trust import metric_restatements as mr
+from shared.db.tables.metrics_trust import outlier_references as orf
+from shared.db.tables.metrics_trust import saved_peer_groups as spg
 
 GROUP_VALUES_SCHEMA = {
     "cycle_year": pl.Int32,
@@ -136,6 +140,28 @@ _SNAPSHOT = f"""
     """
 
 
+def snapshot_now(session: Session, year: int, organisation_id: int) -> dict[str, Any]:
+    """What ``service.check_access`` needs, read in this session (for the endpoints
+    that do not go through the results cache and its batched ``snapshots``)."""
+    cycle = session.execute(select(c).where(c.c.year == year)).mappings().first()
+    exists = session.execute(select(o.c.id).where(o.c.id == organisation_id)).first()
+    run = session.execute(
+        select(runs.c.id, runs.c.started_at)
+        .where(runs.c.kind == "benchmark")
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "cycle_id": cycle["id"] if cycle else None,
+        "year": year,
+        "status": cycle["status"] if cycle else None,
+        "results_release_date": cycle["results_release_date"] if cycle else None,
+        "organisation_exists": exists is not None,
+        "version": tuple(run) if run else (None, None),
+        "windows": (),
+    }
+
+
 def cycles(session: Session) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(select(c).order_by(c.c.year)).mappings()]
 
@@ -208,6 +234,17 @@ def codes(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int]
         .where(c.c.year.in_(years), oc.c.organisation_id.in_({i for _, i in pairs}))
     )
     return {(r[0], r[1]): r[2] for r in rows}
+
+
+def saved_group(session: Session, group_id: int) -> dict[str, Any] | None:
+    row = session.execute(
+        select(spg.c.organisation_id, spg.c.cycle_year, spg.c.members).where(spg.c.id == group_id)
+    ).first()
+    return (
+        None
+        if row is None
+        else {"organisation_id": row[0], "cycle_year": row[1], "members": row[2]}
+    )
 
 
 def peer_groups(session: Session, year: int) -> list[dict[str, Any]]:
@@ -288,3 +325,126 @@ def replace(
     for table, rows in ((mv, values), (bm, members), (bs, statistics)):
         if rows:
             session.execute(insert(table), rows)
+
+
+VALUE_KEY_SCHEMA = {
+    "organisation_id": pl.Int64,
+    "cycle_year": pl.Int32,
+    "metric_key": pl.String,
+    "value": pl.Float64,
+}
+
+
+def values_frame(session: Session, years: list[int]) -> pl.DataFrame:
+    """The stored metric values of ``years`` (what a recompute is about to replace)."""
+    rows = session.execute(
+        select(mv.c.organisation_id, mv.c.cycle_year, mv.c.metric_key, mv.c.value).where(
+            mv.c.cycle_year.in_(years)
+        )
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=VALUE_KEY_SCHEMA, orient="row")
+
+
+def withdrawn(session: Session, years: list[int]) -> pl.DataFrame:
+    """Per figure of ``years`` whose latest restatement withdrew it (value null): the value
+    it had before."""
+    latest = (
+        select(
+            mr.c.organisation_id,
+            mr.c.cycle_year,
+            mr.c.metric_key,
+            mr.c.previous_value,
+            mr.c.value,
+        )
+        .distinct(mr.c.organisation_id, mr.c.cycle_year, mr.c.metric_key)
+        .where(mr.c.cycle_year.in_(years))
+        .order_by(mr.c.organisation_id, mr.c.cycle_year, mr.c.metric_key, mr.c.id.desc())
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            latest.c.organisation_id,
+            latest.c.cycle_year,
+            latest.c.metric_key,
+            latest.c.previous_value,
+        ).where(latest.c.value.is_(None))
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            **{k: VALUE_KEY_SCHEMA[k] for k in list(VALUE_KEY_SCHEMA)[:3]},
+            "previous_value": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def replace_references(
+    session: Session, years: list[int], rows: list[dict[str, Any]], run_id: int
+) -> None:
+    session.execute(delete(orf).where(orf.c.cycle_year.in_(years)))
+    if rows:
+        session.execute(insert(orf), [{**r, "run_id": run_id} for r in rows])
+
+
+def insert_restatements(
+    session: Session, rows: list[dict[str, Any]], trigger: str, run_id: int
+) -> None:
+    if rows:
+        session.execute(insert(mr), [{**r, "trigger": trigger, "run_id": run_id} for r in rows])
+
+
+def restated(
+    session: Session, organisation_id: int, years: list[int], metric: str | None = None
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Per (cycle, metric) of the organisation: its latest restatement that set a value
+    (restated_at, previous_value, value)."""
+    query = (
+        select(mr.c.cycle_year, mr.c.metric_key, mr.c.restated_at, mr.c.previous_value, mr.c.value)
+        .distinct(mr.c.cycle_year, mr.c.metric_key)
+        .where(
+            mr.c.organisation_id == organisation_id,
+            mr.c.cycle_year.in_(years),
+            mr.c.value.is_not(None),
+        )
+        .order_by(mr.c.cycle_year, mr.c.metric_key, mr.c.id.desc())
+    )
+    if metric is not None:
+        query = query.where(mr.c.metric_key == metric)
+    return {
+        (r[0], r[1]): {"restated_at": r[2], "previous_value": r[3], "value": r[4]}
+        for r in session.execute(query)
+    }
+
+
+def data_quality(session: Session, organisation_id: int, year: int) -> dict[str, Any] | None:
+    """The mean quality of the organisation's accepted submissions in the cycle."""
+    parts = ("score", "completeness", "timeliness", "consistency", "outliers")
+    row = session.execute(
+        select(func.count(), *[func.avg(sq.c[p]) for p in parts])
+        .select_from(sq)
+        .join(s, s.c.id == sq.c.submission_id)
+        .where(
+            sq.c.organisation_id == organisation_id,
+            sq.c.cycle_year == year,
+            s.c.state == "accepted",
+        )
+    ).one()
+    if not row[0]:
+        return None
+    return {"submissions": row[0], **{p: float(v) for p, v in zip(parts, row[1:], strict=True)}}
+
+
+def latest_run(session: Session, year: int) -> dict[str, Any] | None:
+    """The last benchmark computation run that wrote cycle ``year``'s figures."""
+    row = (
+        session.execute(
+            select(runs)
+            .where(runs.c.kind == "benchmark", runs.c.scope["cycle_years"].contains([year]))
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None

@@ -5,7 +5,7 @@ row's ``unit`` (percent: 0-100 points; gbp: pounds; ratio: a plain ratio)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -89,10 +89,58 @@ _COMPARISON_ROW: dict[str, Any] = {
     "rank": 15,
     "rank_of": 41,
 }
+_EXPLAINED: dict[str, Any] = {
+    "explain_value": "/api/v1/explain/metric-value?organisation_id=12&cycle=2020"
+    "&metric=cost_per_user",
+    "explain_statistic": "/api/v1/explain/benchmark?organisation_id=12&cycle=2020"
+    "&metric=cost_per_user&peer_group=all",
+    "my_value_restated_at": "2021-02-01T10:00:00Z",
+    "my_previous_value": 0.41,
+}
+
+
+class _Restated(BaseModel):
+    my_value_restated_at: datetime | None = Field(
+        description="When your value was restated (accepted data changed after acceptance)"
+    )
+    my_previous_value: float | None = Field(description="Your value before that restatement")
+
+
+class FigureExplained(_Restated):
+    """Where a row's figures are explained, and whether your value was restated."""
+
+    explain_value: str | None = Field(description="Path of your value's explanation")
+    explain_statistic: str = Field(description="Path of the benchmark statistics' explanation")
+
+
+class Restatement(BaseModel):
+    cycle_year: int
+    metric_key: str
+    value: float | None = Field(description="Your value now")
+    previous_value: float = Field(description="Your value before the restatement")
+    restated_at: datetime
+
+
+class DataQuality(BaseModel):
+    """The data quality of the organisation's accepted submissions in the cycle (scored by
+    ingest at submission): the mean of their scores and parts."""
+
+    submissions: int
+    score: float = Field(description="0-100: 25 × the sum of the four parts")
+    completeness: float = Field(description="0-1: expected questions answered")
+    timeliness: float = Field(description="0-1: submitted by the cycle's deadline")
+    consistency: float = Field(description="0-1: cross-field rules passed")
+    outliers: float = Field(description="0-1: metric values not flagged")
 
 
 class Comparison(Page[ComparisonRow], _Context):
     organisation_id: int
+    explanations: dict[str, FigureExplained] = Field(
+        description="By metric key: each row's explanations and restatement"
+    )
+    data_quality: DataQuality | None = Field(
+        description="Your accepted data's quality score and its parts; null if not scored"
+    )
     results_release_date: date | None
     access_ends_on: date | None
     peer_group_custom: bool
@@ -108,6 +156,15 @@ class Comparison(Page[ComparisonRow], _Context):
                     "results_release_date": "2020-11-30",
                     "access_ends_on": "2023-11-30",
                     "peer_group_custom": False,
+                    "explanations": {"cost_per_user": _EXPLAINED},
+                    "data_quality": {
+                        "submissions": 2,
+                        "score": 92.5,
+                        "completeness": 0.9,
+                        "timeliness": 1.0,
+                        "consistency": 1.0,
+                        "outliers": 0.8,
+                    },
                     "min_n": 5,
                     "workshop_ids": [],
                     "items": [_COMPARISON_ROW],
@@ -130,9 +187,11 @@ class DistributionRow(_Context):
     is_mine: bool
 
 
-class Distribution(Page[DistributionRow], _Context, _Figures):
+class Distribution(Page[DistributionRow], _Context, _Figures, _Restated):
     """``items``: peers in value order; empty if suppressed."""
 
+    explain_value: str | None = Field(description="Path of your value's explanation")
+    explain_statistic: str = Field(description="Path of the statistics' explanation")
     organisation_id: int
     results_release_date: date | None
     metric_key: str
@@ -156,6 +215,7 @@ class Distribution(Page[DistributionRow], _Context, _Figures):
                     "polarity": "lower_better",
                     "my_value": 0.38,
                     "workshop_ids": [],
+                    **_EXPLAINED,
                     "items": [
                         {
                             **_CONTEXT,
@@ -194,6 +254,9 @@ class TrendRow(_Figures):
 
 class Trends(Page[TrendRow], _Context):
     organisation_id: int
+    restatements: list[Restatement] = Field(
+        description="Your values in these rows that were restated, and what they were before"
+    )
     results_release_date: date | None
     metric_key: str
     workshop_ids: list[int] = Field(description=_WORKSHOPS)
@@ -207,6 +270,15 @@ class Trends(Page[TrendRow], _Context):
                     "results_release_date": "2020-11-30",
                     "metric_key": "cost_per_user",
                     "workshop_ids": [],
+                    "restatements": [
+                        {
+                            "cycle_year": 2020,
+                            "metric_key": "cost_per_user",
+                            "value": 0.38,
+                            "previous_value": 0.41,
+                            "restated_at": "2021-02-01T10:00:00Z",
+                        }
+                    ],
                     "items": [
                         {
                             **_FIGURES,

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -45,6 +46,9 @@ class PeerGroup:
     key: str
     filters: dict[str, Any] = field(default_factory=dict)  # custom only
     custom: bool = False
+    # A saved group (``saved:<id>``): its id, then its members once read (bind_saved).
+    saved_id: int | None = None
+    members: frozenset[int] | None = None
 
     def source_year(self, year: int) -> int:
         return int(self.filters.get("cycle", year))
@@ -212,6 +216,8 @@ def resolve_group(
         return PeerGroup(key, custom, custom=True)
     key = peer_group or "all"
     kind, _, value = key.partition(":")
+    if kind == "saved" and value.isdigit() and 0 < int(value) <= 2_147_483_647:
+        return PeerGroup(key, custom=True, saved_id=int(value))
     valid = (
         key in ("all", "past")
         or (kind == "type" and value in engine.ORG_TYPES)
@@ -223,12 +229,31 @@ def resolve_group(
         raise _bad_group(
             f"{key!r} is not a peer group; use all, past, type:<E|S|W|C|D|L|M|O>, "
             f"nation:<{'|'.join(NATIONS)}>, partnership:<true|false>, "
-            f"size:<{'|'.join(SIZE_LABELS)}>, or custom filters."
+            f"size:<{'|'.join(SIZE_LABELS)}>, saved:<id> (a saved peer group), or custom "
+            "filters."
         )
     return PeerGroup(key)
 
 
+def bind_saved(session: Session, group: PeerGroup, organisation_id: int, year: int) -> PeerGroup:
+    """A saved group with its members, if it is ``organisation_id``'s for cycle ``year``;
+    any other group as it is. Another organisation's group is not found (404), so its
+    existence is not disclosed."""
+    if group.saved_id is None:
+        return group
+    row = repo.saved_group(session, group.saved_id)
+    if row is None or row["organisation_id"] != organisation_id or row["cycle_year"] != year:
+        raise NotFound(
+            f"Organisation {organisation_id} has no saved peer group {group.saved_id} for "
+            f"cycle {year}.",
+            code="peer_group_not_found",
+        )
+    return replace(group, members=frozenset(row["members"]))
+
+
 def _membership(group: PeerGroup) -> pl.Expr:
+    if group.members is not None:
+        return pl.col("organisation_id").is_in(sorted(group.members))
     if group.custom:
         f = group.filters
         conds = [pl.lit(True)]
@@ -255,6 +280,8 @@ def _membership(group: PeerGroup) -> pl.Expr:
 
 def _sql_membership(group: PeerGroup) -> dict[str, list[Any]]:
     """The same membership as ``_membership``, for the database to filter on first."""
+    if group.members is not None:
+        return {"organisation_id": sorted(group.members)}
     if group.custom:
         names = {"type": "type", "nation": "nation", "size": "size_band"}
         out = {names[k]: list(v) for k, v in group.filters.items() if k in names}
@@ -295,6 +322,17 @@ def group_statistics(
 ) -> dict[tuple[int, str], dict[str, Any]]:
     if not group.custom:
         return repo.statistics(session, years, group.key, metric)
+    if group.members is not None:
+        frame = values if values is not None else group_values(session, group, years[0], metric)
+        stats = engine.compute_group_of(
+            frame.filter(pl.col("cycle_year") == years[0]).select(
+                "cycle_year", "organisation_id", "metric_key", "value"
+            ),
+            group.key,
+            years[0],
+            settings.disclosure_min_n,
+        )
+        return {(years[0], row["metric_key"]): row for row in stats.to_dicts()}
     out: dict[tuple[int, str], dict[str, Any]] = {}
     for year in years:
         source = group.source_year(year)
@@ -320,7 +358,7 @@ def group_statistics(
 # ------------------------------------------------------------------ tables
 
 
-def _stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
+def stat_fields(stat: dict[str, Any] | None) -> dict[str, Any]:
     if stat is None:
         return {
             "median": None,
@@ -353,6 +391,39 @@ def _context(
     }
 
 
+def restatement(
+    restated: dict[tuple[int, str], dict[str, Any]], year: int, metric: str, value: float | None
+) -> dict[str, Any]:
+    """``my_value_restated_at`` and ``my_previous_value`` for a figure: from its latest
+    restatement, if that produced the value shown."""
+    r = restated.get((year, metric))
+    if r is None or value is None or r["value"] != value:
+        return {"my_value_restated_at": None, "my_previous_value": None}
+    return {"my_value_restated_at": r["restated_at"], "my_previous_value": r["previous_value"]}
+
+
+def explain_paths(organisation_id: int, year: int, metric: str, group: PeerGroup) -> dict[str, str]:
+    base = {"organisation_id": organisation_id, "cycle": year, "metric": metric}
+    group_query: dict[str, Any] = {"peer_group": group.key}
+    if group.custom and group.saved_id is None:
+        group_query = {
+            k: v
+            for k, v in {
+                "type": group.filters.get("type"),
+                "nation": group.filters.get("nation"),
+                "partnership": group.filters.get("partnership"),
+                "size": group.filters.get("size"),
+                "peer_cycle": group.filters.get("cycle"),
+            }.items()
+            if v is not None
+        }
+    return {
+        "explain_value": "/api/v1/explain/metric-value?" + urlencode(base),
+        "explain_statistic": "/api/v1/explain/benchmark?"
+        + urlencode({**base, **group_query}, doseq=True),
+    }
+
+
 def comparison(
     session: Session,
     settings: Settings,
@@ -364,6 +435,7 @@ def comparison(
     cycle = access.cycle
     year = cycle["year"]
     catalogue = catalogue_of(year)
+    group = bind_saved(session, group, organisation_id, year)
     mine = repo.my_values(session, organisation_id, [year])
     peers = group_values(session, group, year)
     stats = group_statistics(session, settings, group, [year], values=peers)
@@ -379,11 +451,15 @@ def comparison(
             by_metric[row["metric_key"]] = (row["value"], row["mine"])
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
     context = _context(cycle, group, code, access.name_of(year, organisation_id))
+    restated = repo.restated(session, organisation_id, [year])
     rows = []
+    # Beside the rows (whose columns the BI feed shares), by metric: where each figure's
+    # explanation is, and whether my value was restated and from what.
+    explanations: dict[str, dict[str, Any]] = {}
     for metric in catalogue.metrics.values():
         if not catalogue.modules[metric.module].peer_comparison:
             continue
-        figures = _stat_fields(stats.get((year, metric.key)))
+        figures = stat_fields(stats.get((year, metric.key)))
         value = mine.get((year, metric.key))
         band = rank = rank_of = None
         if value is not None and not figures["suppressed"]:
@@ -409,13 +485,21 @@ def comparison(
                 "rank_of": rank_of,
             }
         )
+        links = explain_paths(organisation_id, year, metric.key, group)
+        explanations[metric.key] = {
+            "explain_value": links["explain_value"] if value is not None else None,
+            "explain_statistic": links["explain_statistic"],
+            **restatement(restated, year, metric.key, value),
+        }
     return {
         **context,
         "organisation_id": organisation_id,
         "access_ends_on": cycle["access_ends_on"],
         "peer_group_custom": group.custom,
+        "data_quality": repo.data_quality(session, organisation_id, year),
         "min_n": settings.disclosure_min_n,
         "workshop_ids": access.workshop_ids,
+        "explanations": explanations,
         "rows": rows,
     }
 
@@ -454,6 +538,7 @@ def distributions(
     else:
         metrics = [metric_of(catalogue, k) for k in metric_keys]
     one = metrics[0].key if len(metrics) == 1 else None
+    group = bind_saved(session, group, organisation_id, year)
     peers = group_values(session, group, year, metric=one)
     stats = group_statistics(session, settings, group, [year], metric=one, values=peers)
     pairs = {(r[0], r[1]) for r in peers.select("cycle_year", "organisation_id").iter_rows()}
@@ -461,12 +546,13 @@ def distributions(
     my_code = codes.get((year, organisation_id))
     context = _context(cycle, group, my_code, access.name_of(year, organisation_id))
     mine = repo.my_values(session, organisation_id, [year], one)
+    restated = repo.restated(session, organisation_id, [year], one)
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for r in peers.iter_rows(named=True):
         by_metric.setdefault(r["metric_key"], []).append(r)
     out = []
     for metric in metrics:
-        figures = _stat_fields(stats.get((year, metric.key)))
+        figures = stat_fields(stats.get((year, metric.key)))
         rows: list[dict[str, Any]] = []
         if not figures["suppressed"]:
             listed = [
@@ -501,16 +587,24 @@ def distributions(
                 "polarity": metric.polarity,
                 "my_value": mine.get((year, metric.key)),
                 **figures,
+                **restatement(restated, year, metric.key, mine.get((year, metric.key))),
+                **explain_paths(organisation_id, year, metric.key, group),
                 "workshop_ids": access.workshop_ids,
                 "rows": rows,
             }
         )
+        if out[-1]["my_value"] is None:
+            out[-1]["explain_value"] = None
     return out
 
 
 def check_trends_group(group: PeerGroup) -> None:
     if group.custom and "cycle" in group.filters:
         raise _bad_group("peer_cycle cannot be used with trends.", "query.peer_cycle")
+    if group.saved_id is not None:
+        raise _bad_group(
+            "A saved peer group belongs to one cycle; trends need a standard or custom group."
+        )
 
 
 def trends(
@@ -564,9 +658,11 @@ def trends_of(
     one = metric_keys[0] if len(metric_keys) == 1 else None
     stats = group_statistics(session, settings, group, visible, metric=one)
     mine = repo.my_values(session, organisation_id, visible, one)
+    restated = repo.restated(session, organisation_id, visible, one)
     code = repo.codes(session, {(year, organisation_id)}).get((year, organisation_id))
     name = access.name_of(year, organisation_id)
     rows = []
+    restatements: list[dict[str, Any]] = []
     for metric_key in metric_keys:
         for y in visible:
             m = load_catalogue(y).metrics.get(metric_key)
@@ -586,13 +682,25 @@ def trends_of(
                     "definition_changed": y in m.changed_in,
                     "introduced": y == m.introduced_in,
                     "my_value": mine.get((y, metric_key)),
-                    **_stat_fields(stats.get((y, metric_key))),
+                    **stat_fields(stats.get((y, metric_key))),
                 }
             )
+            note = restatement(restated, y, metric_key, mine.get((y, metric_key)))
+            if note["my_value_restated_at"] is not None:
+                restatements.append(
+                    {
+                        "cycle_year": y,
+                        "metric_key": metric_key,
+                        "value": mine.get((y, metric_key)),
+                        "previous_value": note["my_previous_value"],
+                        "restated_at": note["my_value_restated_at"],
+                    }
+                )
     return {
         **_context(cycle, group, code, name),
         "organisation_id": organisation_id,
         "workshop_ids": access.workshop_ids,
+        "restatements": restatements,
         "rows": rows,
     }
 
@@ -691,8 +799,14 @@ def recompute(
     values = engine.compute_metric_values(answers, {y: load_catalogue(y) for y in all_years})
     stats = engine.compute_benchmarks(values, orgs, min_n, include_past=True)
     keep = pl.col("cycle_year").is_in(affected)
-    value_rows = values.filter(keep).to_dicts()
-    member_rows = orgs.filter(keep).to_dicts()
+    kept_values = values.filter(keep)
+    kept_orgs = orgs.filter(keep)
+    restated = restatements(
+        repo.values_frame(session, affected), kept_values, repo.withdrawn(session, affected)
+    )
+    references = engine.compute_references(kept_values, kept_orgs, min_n)
+    value_rows = kept_values.to_dicts()
+    member_rows = kept_orgs.to_dicts()
     stat_rows = stats.filter(keep).to_dicts()
     repo.replace(session, affected, value_rows, member_rows, stat_rows)
     detail = {
@@ -700,16 +814,51 @@ def recompute(
         "metric_values": len(value_rows),
         "statistics": len(stat_rows),
         "organisations": len(member_rows),
+        "restated": restated.height,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    runs.record(
+    run_id = runs.record(
         session,
         kind="benchmark",
         scope={"cycle_years": affected},
         trigger=trigger,
         detail=detail,
     )
+    repo.replace_references(session, affected, references.to_dicts(), run_id)
+    repo.insert_restatements(session, restated.to_dicts(), trigger, run_id)
     return detail
+
+
+def restatements(old: pl.DataFrame, new: pl.DataFrame, withdrawn: pl.DataFrame) -> pl.DataFrame:
+    """The figures a recompute changes: (organisation_id, cycle_year, metric_key,
+    previous_value, value). A figure that changed, or disappeared (value null: its
+    submission was reopened), is restated from its old value; a figure that reappears
+    (accepted again) is restated from the value it had before it was withdrawn, when the
+    two differ. ``withdrawn``: each figure's latest restatement if that withdrew it."""
+    keys = ["organisation_id", "cycle_year", "metric_key"]
+    joined = old.lazy().join(new.lazy(), on=keys, how="full", coalesce=True, suffix="_new")
+    changed = joined.filter(
+        pl.col("value").is_not_null()
+        & (pl.col("value_new").is_null() | (pl.col("value_new") != pl.col("value")))
+    ).select(*keys, pl.col("value").alias("previous_value"), pl.col("value_new").alias("value"))
+    back = (
+        joined.filter(pl.col("value").is_null() & pl.col("value_new").is_not_null())
+        .join(withdrawn.lazy(), on=keys, how="inner")
+        .filter(pl.col("previous_value") != pl.col("value_new"))
+        .select(*keys, "previous_value", pl.col("value_new").alias("value"))
+    )
+    return (
+        pl.concat([changed, back])
+        .select(
+            pl.col("organisation_id").cast(pl.Int64),
+            pl.col("cycle_year").cast(pl.Int32),
+            pl.col("metric_key").cast(pl.String),
+            pl.col("previous_value").cast(pl.Float64),
+            pl.col("value").cast(pl.Float64),
+        )
+        .sort(keys)
+        .collect()
+    )
 
 
 # ------------------------------------------------------------------ event handlers

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from services.metrics.sla.calendar import (
@@ -17,6 +17,7 @@ from services.metrics.sla.calendar import (
     BusinessCalendar,
     TwentyFourSeven,
 )
+from shared.db.tables.metrics import computation_runs as runs
 from shared.tickets import FACT_FIELDS
 
 # Joins source_system and reference into the engine's ticket_key, the one string that
@@ -393,3 +394,21 @@ def load_ratings(
     if month_to is not None:
         df = df.filter(pl.col("month") <= month_to)
     return df
+
+
+def latest_outcomes_run(session: Session, organisation_id: int) -> dict[str, Any] | None:
+    """The last computation run that wrote the organisation's SLA outcomes."""
+    row = (
+        session.execute(
+            select(runs)
+            .where(
+                runs.c.kind == "sla_outcomes",
+                runs.c.scope["organisations"].contains([organisation_id]),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -127,6 +128,16 @@ def _outcomes(session: Session, orgs: list[int] | None) -> pl.DataFrame:
 def monthly(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
     out = engine.monthly_sla(_outcomes(session, orgs), _filter(q))
     return out.drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
+
+
+def tickets_of_month(session: Session, q: ReportQuery) -> pl.DataFrame:
+    """The outcomes a report's filter selects (an explanation's inputs)."""
+    return engine.apply_filter(_outcomes(session, q.organisation_ids), _filter(q))
+
+
+def latest_outcomes_run(session: Session, organisation_id: int) -> dict[str, Any] | None:
+    """The last computation run that rewrote the organisation's SLA outcomes."""
+    return repo.latest_outcomes_run(session, organisation_id)
 
 
 def logged(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:

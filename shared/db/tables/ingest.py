@@ -51,6 +51,8 @@ cycles = Table(
     Column("year", Integer, nullable=False),
     Column("status", Text, nullable=False, server_default="open"),
     Column("results_release_date", Date),
+    # Submissions are due by the end of this day (Europe/London); data-quality timeliness.
+    Column("submission_deadline", Date),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("year"),

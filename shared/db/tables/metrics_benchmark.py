@@ -4,7 +4,9 @@ Rewritten per cycle by a recompute (``services/metrics/benchmark/service.py``), 
 transaction: a reader sees the old figures or the new ones, never a mix.
 
 - ``metric_values``: each organisation's value of each metric in a cycle (accepted
-  submissions only). Keyed by organisation first so it can be distributed by it.
+  submissions only). Keyed by organisation first so it can be distributed by it. Ingest
+  may read it: the history outlier checks compare a new value with the organisation's
+  own earlier ones.
 - ``benchmark_members``: the organisation attributes a recompute grouped by (type,
   nation, partnership, users and size band in that cycle): the membership of standard and
   custom peer groups, so a results request needs no join back to the source tables.
@@ -40,7 +42,8 @@ metric_values = Table(
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("organisation_id", "cycle_year", "metric_key"),
     Index("ix_metric_values_cycle_metric", "cycle_year", "metric_key"),
-    info=owned("metrics", readers=()),
+    # Ingest reads an organisation's earlier values for the history outlier checks.
+    info=owned("metrics", readers=("ingest",)),
 )
 
 benchmark_members = Table(

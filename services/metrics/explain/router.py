@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from services.metrics.benchmark.router import Group
+from services.metrics.explain import service
+from services.metrics.explain.schemas import (
+    BenchmarkExplanation,
+    ExplanationRow,
+    MetricValueExplanation,
+    SlaPercentageExplanation,
+)
+from services.metrics.sla.router import Reader
+from services.metrics.sla.service import visible_organisations
+from shared.auth import CurrentPrincipal
+from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.tabular import OutputQuery, table_response, table_responses
+from shared.types import IsoDate
+
+router = APIRouter(prefix="/api/v1/explain", tags=["explain"])
+
+OrgQuery = Annotated[int, Query(ge=1, le=MAX_INT32, description="Your organisation's id")]
+CycleQuery = Annotated[int, Query(ge=2000, le=2100, description="Cycle (collection year)")]
+MetricQuery = Annotated[str, Query(min_length=1, max_length=100, description="Metric key")]
+COLUMNS = list(ExplanationRow.model_fields)
+
+
+@router.get(
+    "/metric-value",
+    response_model=MetricValueExplanation,
+    responses=table_responses(MetricValueExplanation),
+    summary="How my metric value was made: formula, inputs and where they came from",
+)
+def metric_value(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    organisation_id: OrgQuery,
+    cycle: CycleQuery,
+    metric: MetricQuery,
+    out: OutputQuery,
+) -> Response:
+    access = service.access_for(session, settings, principal, organisation_id, cycle)
+    data = service.metric_value(session, access, organisation_id, metric)
+    rows = data.pop("rows")
+    return table_response(
+        request, out, MetricValueExplanation, COLUMNS, rows, f"explain-{metric}", **data
+    )
+
+
+@router.get(
+    "/benchmark",
+    response_model=BenchmarkExplanation,
+    responses=table_responses(BenchmarkExplanation),
+    summary="How a benchmark statistic was made: peers as codes with their values, the "
+    "quantile method, the suppression rule",
+)
+def benchmark(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    organisation_id: OrgQuery,
+    cycle: CycleQuery,
+    metric: MetricQuery,
+    group: Group,
+    out: OutputQuery,
+) -> Response:
+    access = service.access_for(session, settings, principal, organisation_id, cycle)
+    data = service.benchmark(session, settings, access, organisation_id, metric, group)
+    rows = data.pop("rows")
+    return table_response(
+        request, out, BenchmarkExplanation, COLUMNS, rows, f"explain-{metric}-benchmark", **data
+    )
+
+
+@router.get(
+    "/sla-percentage",
+    response_model=SlaPercentageExplanation,
+    responses=table_responses(SlaPercentageExplanation),
+    summary="How a monthly SLA % met was made: the rule, the ticket counts with their "
+    "filter, the policy targets",
+)
+def sla_percentage(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    organisation_id: OrgQuery,
+    priority: Annotated[Literal["P0", "P1", "P2", "P3", "P4"], Query(description="Priority")],
+    month: Annotated[IsoDate, Query(description="Any day of the month (its first day)")],
+    out: OutputQuery,
+    team: Annotated[list[str] | None, Query(description="Teams, as in the report")] = None,
+    closure_category: Annotated[
+        list[str] | None, Query(description="Closure categories, as in the report")
+    ] = None,
+) -> Response:
+    visible_organisations(principal, [organisation_id])
+    data = service.sla_percentage(
+        session, organisation_id, priority, month.replace(day=1), team, closure_category
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SlaPercentageExplanation,
+        COLUMNS,
+        rows,
+        f"explain-sla-{priority}-{month:%Y-%m}",
+        **data,
+    )

@@ -1,0 +1,240 @@
+"""Explanations: the figure and how it was made beside ``items``, one typed row per input
+(the same columns as CSV)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.pagination import Page
+
+_PAGE: dict[str, Any] = {"total": 1, "limit": 500, "offset": 0, "next": None}
+_RUN: dict[str, Any] = {
+    "id": 41,
+    "kind": "benchmark",
+    "trigger": "submission.accepted",
+    "started_at": "2024-05-02T14:06:00Z",
+    "cycle_years": [2021],
+}
+
+
+class FigureRun(BaseModel):
+    id: int
+    kind: str
+    trigger: str
+    started_at: datetime
+    cycle_years: list[int]
+
+
+INPUT_EXAMPLE: dict[str, Any] = {
+    "role": "input",
+    "name": "users",
+    "label": "ICT users",
+    "value": 4200.0,
+    "raw_answer": None,
+    "unit": "users",
+    "cycle_year": 2021,
+    "source": "submission 31 (estate, accepted 2021-05-02), question users",
+    "submission_id": 31,
+    "is_mine": True,
+}
+
+
+class ExplanationRow(BaseModel):
+    """One input of the figure: an answer of your own (with the submission it came from)
+    or a peer's metric value (by code)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [INPUT_EXAMPLE]})
+
+    role: Literal["input", "peer_value", "ticket_count"]
+    name: str = Field(description="The question key, or the peer's code")
+    label: str
+    value: float | None = Field(description="The number the formula or statistic used")
+    raw_answer: str | None = Field(description="A choice's key or yes/no as answered")
+    unit: str
+    cycle_year: int
+    source: str = Field(description="Where the value came from")
+    submission_id: int | None = Field(description="Your submission it came from")
+    is_mine: bool
+
+
+class MetricValueExplanation(Page[ExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "metric_value",
+                    "organisation_id": 12,
+                    "organisation_code": "L2031",
+                    "cycle_year": 2021,
+                    "metric_key": "users_per_ict_fte",
+                    "metric_name": "Users per ICT FTE",
+                    "unit": "ratio",
+                    "value": 68.29,
+                    "formula": "users / nonzero(ict_fte)",
+                    "formula_source": "catalogue 2021, base.yaml",
+                    "rule": "The organisation's own formula result over its accepted answers",
+                    "recomputed": 68.29,
+                    "my_value_restated_at": None,
+                    "my_previous_value": None,
+                    "computation_run": _RUN,
+                    "data_version": "41|2024-05-02T14:06:00+00:00",
+                    "items": [INPUT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["metric_value"]
+    organisation_id: int
+    organisation_code: str | None
+    cycle_year: int
+    metric_key: str
+    metric_name: str
+    unit: str
+    value: float = Field(description="The figure, in its unit")
+    formula: str
+    formula_source: str = Field(description="The catalogue cycle and file defining it")
+    rule: str
+    recomputed: float | None = Field(description="The formula over the inputs listed")
+    my_value_restated_at: datetime | None
+    my_previous_value: float | None
+    computation_run: FigureRun | None
+    data_version: str
+
+
+PEER_EXAMPLE: dict[str, Any] = {
+    "role": "peer_value",
+    "name": "L2047",
+    "label": "Users per ICT FTE of a peer",
+    "value": 44.5,
+    "raw_answer": None,
+    "unit": "ratio",
+    "cycle_year": 2021,
+    "source": "metric value of cycle 2021 (computation run)",
+    "submission_id": None,
+    "is_mine": False,
+}
+
+
+class BenchmarkExplanation(Page[ExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "benchmark_statistic",
+                    "organisation_id": 12,
+                    "organisation_code": "L2031",
+                    "cycle_year": 2021,
+                    "metric_key": "users_per_ict_fte",
+                    "metric_name": "Users per ICT FTE",
+                    "unit": "ratio",
+                    "peer_group_key": "type:L",
+                    "peer_group_definition": "organisations of type L",
+                    "quantile_method": "Hyndman-Fan type 7",
+                    "rule": "n, min, Q1, median, Q3 and max of the peer group's values",
+                    "suppression_rule": "statistics over fewer than 5 organisations are "
+                    "withheld (disclosure control)",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "n": 1,
+                    "n_organisations": 1,
+                    "median": 44.5,
+                    "q1": 44.5,
+                    "q3": 44.5,
+                    "min": 44.5,
+                    "max": 44.5,
+                    "member_codes": ["L2047"],
+                    "computation_run": _RUN,
+                    "data_version": "41|2024-05-02T14:06:00+00:00",
+                    "items": [PEER_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["benchmark_statistic"]
+    organisation_id: int
+    organisation_code: str | None
+    cycle_year: int
+    metric_key: str
+    metric_name: str
+    unit: str
+    peer_group_key: str
+    peer_group_definition: str
+    quantile_method: str
+    rule: str
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, member or value is shown")
+    suppression_reason: str | None
+    n: int | None
+    n_organisations: int | None
+    median: float | None
+    q1: float | None
+    q3: float | None
+    min: float | None
+    max: float | None
+    member_codes: list[str] = Field(description="The peer group's members, in value order")
+    computation_run: FigureRun | None
+    data_version: str
+
+
+COUNT_EXAMPLE: dict[str, Any] = {
+    "role": "ticket_count",
+    "name": "met",
+    "label": "Tickets resolved within target",
+    "value": 1585.0,
+    "raw_answer": None,
+    "unit": "tickets",
+    "cycle_year": 2021,
+    "source": "SLA outcomes of the tickets pushed for organisation 12, priority P2, resolved "
+    "2021-03-01 to 2021-03-31 (Europe/London)",
+    "submission_id": None,
+    "is_mine": True,
+}
+
+
+class SlaPercentageExplanation(Page[ExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "sla_percentage",
+                    "organisation_id": 12,
+                    "priority": "P2",
+                    "month": "2021-03-01",
+                    "met": 1585,
+                    "missed": 1117,
+                    "total": 2702,
+                    "pct_met": 58.66,
+                    "target_share_pct": 95.0,
+                    "target_achieved": False,
+                    "rule": "% met = 100 × met / (met + missed), 2 decimals, half up",
+                    "filter": "organisation 12, priority P2, resolved 2021-03-01 to 2021-03-31",
+                    "computation_run": {**_RUN, "kind": "sla_outcomes", "cycle_years": []},
+                    "data_version": "41|2024-05-02T14:06:00+00:00",
+                    "items": [COUNT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["sla_percentage"]
+    organisation_id: int
+    priority: str
+    month: date = Field(description="First day of the month (Europe/London)")
+    met: int
+    missed: int
+    total: int
+    pct_met: float = Field(description="% of resolved tickets met (2 dp, half up)")
+    target_share_pct: float
+    target_achieved: bool
+    rule: str
+    filter: str = Field(description="Which tickets were counted")
+    computation_run: FigureRun | None
+    data_version: str
