@@ -247,6 +247,16 @@ TICKET_FIELDS: tuple[TicketField, ...] = (
         "(a value outside 0-10 is kept as null with a warning).",
     ),
     TicketField(
+        "first_response_at",
+        "instant",
+        "fact",
+        nullable=True,
+        mapped_as="first_response_at",
+        meaning="When the service desk first responded to the ticket (an export column, or "
+        "the earliest response event of its history); null = none recorded. Stops the "
+        "first-response clock, which runs from logged_at.",
+    ),
+    TicketField(
         "source_row",
         "row_number",
         "row",

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -274,6 +275,58 @@ def _import_client() -> Any:
     return httpx.Client(timeout=3600.0)
 
 
+def _metrics_client() -> Any:
+    """The HTTP client ``yardstick import`` reads the headline figures with (tests swap in
+    an in-process transport)."""
+    import httpx
+
+    return httpx.Client(timeout=60.0)
+
+
+def _month_range(touched: dict[str, list[str]]) -> tuple[str, str] | None:
+    """First and last day of the months an import touched (local, YYYY-MM-DD)."""
+    import calendar
+
+    months = sorted({m for ms in touched.values() for m in ms})
+    if not months:
+        return None
+    year, month = (int(x) for x in months[-1].split("-"))
+    last = calendar.monthrange(year, month)[1]
+    return f"{months[0]}-01", f"{months[-1]}-{last:02d}"
+
+
+def _headline(client: Any, base: str, headers: dict[str, str], job: dict[str, Any]) -> list[str]:
+    """One line per organisation and priority: the SLA totals of the tickets logged in the
+    months the import touched, as the metrics service now has them."""
+    touched = job.get("touched_months") or {}
+    span = _month_range(touched)
+    if span is None:
+        return ["no tickets changed: the figures were already up to date"]
+    lines = [f"SLA figures for tickets logged {span[0]} to {span[1]}:"]
+    for org in sorted(touched, key=int):
+        response = client.get(
+            f"{base}/api/v1/sla/totals",
+            params={"organisation_id": org, "logged_from": span[0], "logged_to": span[1]},
+            headers=headers,
+        )
+        if response.status_code != 200:
+            lines.append(f"  organisation {org}: figures unavailable ({response.status_code})")
+            continue
+        for row in response.json()["items"]:
+            pct = "-" if row["pct_met"] is None else f"{row['pct_met']:.2f}%"
+            target = (
+                ""
+                if row["target_share_pct"] is None
+                else (f" (target {row['target_share_pct']:.2f}%)")
+            )
+            lines.append(
+                f"  organisation {row['organisation_id']} {row['priority'] or 'no priority'}: "
+                f"{row['met']} met, {row['missed']} missed, {pct} met{target}; "
+                f"{row['open_within'] + row['open_breached']} open"
+            )
+    return lines
+
+
 def _wait(seconds: float) -> None:
     """Pause between job polls (tests swap in running the outbox once)."""
     import time
@@ -293,8 +346,17 @@ def import_tickets(
         str | None, typer.Option(envvar="YARDSTICK_TOKEN", help="Bearer token or API key")
     ] = None,
     poll_seconds: Annotated[float, typer.Option(help="Seconds between status polls")] = 1.0,
+    history: Annotated[
+        bool, typer.Option(help="The file is a ticket history (events), not tickets")
+    ] = False,
+    metrics_url: Annotated[str | None, typer.Option(help="Metrics service URL")] = None,
+    figures_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the SLA figures to include the import")
+    ] = 600.0,
 ) -> None:
-    """Stream a ticket export to the ingest service with a progress bar, then follow the job."""
+    """Stream a ticket export to the ingest service with a progress bar, follow the job,
+    wait until the SLA figures include it (``figures_ready_at``) and print the headline
+    figures."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from shared.auth import mint_token
@@ -305,8 +367,11 @@ def import_tickets(
         settings, subject="cli-import", roles=["admin"], organisations=[org] if org else []
     )
     headers = {"Authorization": f"Bearer {bearer}"}
-    fmt = "jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv"
+    suffix = file.suffix.lower()
+    fmt = "jsonl" if suffix in (".jsonl", ".ndjson") else "json" if suffix == ".json" else "csv"
     params: dict[str, Any] = {"profile": profile, "format": fmt}
+    if history:
+        params["content"] = "history"
     for key, value in (("organisation_id", org), ("source_system", source_system)):
         if value is not None:
             params[key] = value
@@ -346,6 +411,26 @@ def import_tickets(
                 if job["status"] in ("done", "failed"):
                     break
                 _wait(poll_seconds)
+            lines: list[str] = []
+            if job["status"] == "done":
+                deadline = time.monotonic() + figures_timeout
+                while job.get("figures_ready_at") is None and time.monotonic() < deadline:
+                    _wait(poll_seconds)
+                    job = client.get(location, headers=headers).json()
+                if job.get("figures_ready_at") is None:
+                    lines = [f"the SLA figures do not include the import yet (waited "
+                             f"{figures_timeout:g} s); see {location}"]  # fmt: skip
+                else:
+                    lines = [f"figures ready at {job['figures_ready_at']} (computation run "
+                             f"{job.get('computation_run_id')})"]  # fmt: skip
+                    metrics_base = (metrics_url or settings.metrics_url).rstrip("/")
+                    try:
+                        with _metrics_client() as metrics:
+                            lines += _headline(metrics, metrics_base, headers, job)
+                    except Exception as exc:  # the import is done either way
+                        lines.append(f"headline figures unavailable: {type(exc).__name__}")
+    for line in lines:
+        typer.echo(line)
     typer.echo(json.dumps(job, indent=2))
     if job["status"] == "failed":
         raise typer.Exit(1)

@@ -18,6 +18,7 @@ from services.ingest.finance.router import router as finance_router
 from services.ingest.imports.router import router as imports_router
 from services.ingest.monitoring.router import internal as monitoring_internal
 from services.ingest.monitoring.router import router as monitoring_router
+from services.ingest.organisation_values.router import router as organisation_values_router
 from services.ingest.organisations.router import router as organisations_router
 from services.ingest.outbox.router import router as outbox_router
 from services.ingest.risks.router import router as risks_router
@@ -32,6 +33,7 @@ from shared.background import BackgroundRunner
 
 ROUTERS = [
     organisations_router,
+    organisation_values_router,
     cycles_router,
     apikeys_router,
     tickets_router,

@@ -91,6 +91,17 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
     ("ingest", "POST /api/v1/organisations/{organisation_id}/sla-policies"): {
         "positive_data_acceptance": _STORED + " (calendar_id names a stored calendar)"
     },
+    ("ingest", "POST /api/v1/organisations/{organisation_id}/ola-policies"): {
+        "positive_data_acceptance": _STORED + " (calendar_id names a stored calendar)"
+    },
+    ("ingest", "PUT /api/v1/organisations/{organisation_id}/organisation-values/{source_system}"): {
+        "positive_data_acceptance": _STORED
+        + " (each value maps to a stored organisation the caller may push for)"
+    },
+    ("metrics", "GET /api/v1/sla/tickets"): {
+        "negative_data_rejection": "a non-text value for a text filter (team=true) arrives "
+        "in the query string as valid text"
+    },
     ("ingest", "POST /api/v1/organisations/{organisation_id}/ticket-mappings"): {
         "positive_data_acceptance": _ACROSS + " (the columns cover the profile's fields)"
     },

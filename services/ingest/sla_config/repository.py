@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from shared.db.tables.ingest_histories import ola_policies as op
 from shared.db.tables.ingest_tickets import business_calendars as bc
 from shared.db.tables.ingest_tickets import calendar_closures as cc
 from shared.db.tables.ingest_tickets import sla_policies as sp
@@ -106,5 +107,50 @@ def delete_policy(session: Session, organisation_id: int, policy_id: int) -> boo
         delete(sp)
         .where(sp.c.id == policy_id, sp.c.organisation_id == organisation_id)
         .returning(sp.c.id)
+    ).first()
+    return done is not None
+
+
+# ------------------------------------------------------------------------------ OLAs
+
+
+def ola_policies_using(session: Session, organisation_id: int, calendar_id: int) -> list[int]:
+    rows = session.execute(
+        select(op.c.id)
+        .where(op.c.organisation_id == organisation_id, op.c.calendar_id == calendar_id)
+        .order_by(op.c.id)
+    )
+    return [int(i) for i in rows.scalars()]
+
+
+def insert_ola_policy(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    return dict(session.execute(insert(op).values(**values).returning(op)).mappings().one())
+
+
+def list_ola_policies(session: Session, organisation_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(op)
+        .where(op.c.organisation_id == organisation_id)
+        .order_by(op.c.resolver_group, op.c.priority.nulls_first(), op.c.effective_from)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def get_ola_policy(session: Session, organisation_id: int, policy_id: int) -> dict[str, Any] | None:
+    row = (
+        session.execute(
+            select(op).where(op.c.id == policy_id, op.c.organisation_id == organisation_id)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def delete_ola_policy(session: Session, organisation_id: int, policy_id: int) -> bool:
+    done = session.execute(
+        delete(op)
+        .where(op.c.id == policy_id, op.c.organisation_id == organisation_id)
+        .returning(op.c.id)
     ).first()
     return done is not None

@@ -6,7 +6,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.ingest.sla_config import service
-from services.ingest.sla_config.schemas import Calendar, CalendarIn, Policy, PolicyIn
+from services.ingest.sla_config.schemas import (
+    Calendar,
+    CalendarIn,
+    OlaPolicy,
+    OlaPolicyIn,
+    Policy,
+    PolicyIn,
+)
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import DbSession, IdPath
 from shared.idempotency import location_responses
@@ -126,4 +133,54 @@ def delete_policy(
     organisation_id: IdPath, policy_id: IdPath, session: DbSession, principal: Editor
 ) -> Response:
     service.delete_policy(session, principal, organisation_id, policy_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/ola-policies",
+    status_code=201,
+    responses=location_responses(),
+    response_model=OlaPolicy,
+    summary="Add an OLA: a target per resolver group, timed while a ticket is assigned to it",
+)
+def create_ola_policy(
+    organisation_id: IdPath,
+    body: OlaPolicyIn,
+    session: DbSession,
+    principal: Editor,
+    response: Response,
+) -> OlaPolicy:
+    created = OlaPolicy(**service.create_ola_policy(session, principal, organisation_id, body))
+    response.headers["Location"] = (
+        f"/api/v1/organisations/{organisation_id}/ola-policies/{created.id}"
+    )
+    return created
+
+
+@router.get(
+    "/ola-policies", response_model=Page[OlaPolicy], summary="This organisation's OLA policies"
+)
+def list_ola_policies(
+    request: Request,
+    organisation_id: IdPath,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[OlaPolicy]:
+    rows = service.list_ola_policies(session, principal, organisation_id)
+    return page_of(request, [OlaPolicy(**p) for p in rows], params)
+
+
+@router.get("/ola-policies/{policy_id}", response_model=OlaPolicy, summary="One OLA policy")
+def get_ola_policy(
+    organisation_id: IdPath, policy_id: IdPath, session: DbSession, principal: CurrentPrincipal
+) -> OlaPolicy:
+    return OlaPolicy(**service.get_ola_policy(session, principal, organisation_id, policy_id))
+
+
+@router.delete("/ola-policies/{policy_id}", status_code=204, summary="Delete an OLA policy")
+def delete_ola_policy(
+    organisation_id: IdPath, policy_id: IdPath, session: DbSession, principal: Editor
+) -> Response:
+    service.delete_ola_policy(session, principal, organisation_id, policy_id)
     return Response(status_code=204)

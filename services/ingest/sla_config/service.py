@@ -19,10 +19,12 @@ from services.ingest.sla_config.exceptions import (
     CalendarInUse,
     CalendarNotFound,
     InvalidCalendar,
+    InvalidOlaPolicy,
     InvalidPolicy,
+    OlaPolicyNotFound,
     PolicyNotFound,
 )
-from services.ingest.sla_config.schemas import WEEKDAYS, CalendarIn, PolicyIn, Window
+from services.ingest.sla_config.schemas import WEEKDAYS, CalendarIn, OlaPolicyIn, PolicyIn, Window
 from services.ingest.tickets.exceptions import OrganisationNotFound
 from services.ingest.tickets.repository import organisation_exists
 from shared.auth import Principal
@@ -174,16 +176,26 @@ def delete_calendar(
         if sqlstate_of(exc) not in STILL_REFERENCED_STATES:
             raise
         raise CalendarInUse(
-            calendar_id, repo.policies_using(session, organisation_id, calendar_id)
+            calendar_id,
+            repo.policies_using(session, organisation_id, calendar_id),
+            repo.ola_policies_using(session, organisation_id, calendar_id),
         ) from None
     _recompute(session, organisation_id, "calendar")
 
 
+def _hours(seconds: int | None) -> Decimal | None:
+    return None if seconds is None else (Decimal(seconds) / 3600).quantize(Decimal("0.0001"))
+
+
+def _seconds(hours: Decimal | None) -> int | None:
+    return None if hours is None else int((hours * 3600).to_integral_value())
+
+
 def _policy_out(row: dict[str, Any]) -> dict[str, Any]:
-    ts = row["target_seconds"]
     return {
         **row,
-        "target_hours": None if ts is None else (Decimal(ts) / 3600).quantize(Decimal("0.0001")),
+        "target_hours": _hours(row["target_seconds"]),
+        "response_target_hours": _hours(row.get("response_target_seconds")),
         "target_share_pct": (row["target_share"] * 100).quantize(Decimal("0.01")),
         "clock": "24x7"
         if row["calendar_id"] is None
@@ -191,40 +203,63 @@ def _policy_out(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _statuses(values: list[str]) -> list[str]:
+    """Stripped, the first spelling of each status kept (they match ignoring case)."""
+    seen: dict[str, str] = {}
+    for v in values:
+        seen.setdefault(v.strip().lower(), v.strip())
+    return list(seen.values())
+
+
+def _check_target(
+    session: Session,
+    organisation_id: int,
+    target_hours: Decimal | None,
+    target_working_days: Decimal | None,
+    calendar_id: int | None,
+    error: type[InvalidPolicy | InvalidOlaPolicy] = InvalidPolicy,
+) -> None:
+    if (target_hours is None) == (target_working_days is None):
+        raise error(
+            "Give exactly one of target_hours and target_working_days.",
+            errors=[{"field": "target_hours", "message": "exactly one target"}],
+        )
+    if target_working_days is not None and calendar_id is None:
+        raise error(
+            "A target in working days needs a business calendar (calendar_id).",
+            errors=[{"field": "calendar_id", "message": "required for working days"}],
+        )
+    if calendar_id is not None and repo.get_calendar(session, organisation_id, calendar_id) is None:
+        raise error(
+            f"Calendar {calendar_id} is not one of this organisation's calendars.",
+            errors=[{"field": "calendar_id", "message": "unknown calendar"}],
+        )
+
+
 def create_policy(
     session: Session, principal: Principal, organisation_id: int, body: PolicyIn
 ) -> dict[str, Any]:
     _check_org(session, principal, organisation_id)
-    if (body.target_hours is None) == (body.target_working_days is None):
-        raise InvalidPolicy(
-            "Give exactly one of target_hours and target_working_days.",
-            errors=[{"field": "target_hours", "message": "exactly one target"}],
-        )
-    if body.target_working_days is not None and body.calendar_id is None:
-        raise InvalidPolicy(
-            "A target in working days needs a business calendar (calendar_id).",
-            errors=[{"field": "calendar_id", "message": "required for working days"}],
-        )
-    if body.calendar_id is not None and (
-        repo.get_calendar(session, organisation_id, body.calendar_id) is None
-    ):
-        raise InvalidPolicy(
-            f"Calendar {body.calendar_id} is not one of this organisation's calendars.",
-            errors=[{"field": "calendar_id", "message": "unknown calendar"}],
-        )
+    _check_target(
+        session, organisation_id, body.target_hours, body.target_working_days, body.calendar_id
+    )
     row = repo.insert_policy(
         session,
         {
             "organisation_id": organisation_id,
             "priority": body.priority,
             "request_type": body.request_type,
-            "target_seconds": None
-            if body.target_hours is None
-            else int((body.target_hours * 3600).to_integral_value()),
+            "target_seconds": _seconds(body.target_hours),
             "target_working_days": body.target_working_days,
             "calendar_id": body.calendar_id,
             "target_share": body.target_share_pct / 100,
             "effective_from": body.effective_from,
+            "pause_statuses": _statuses(body.pause_statuses),
+            "known_statuses": _statuses(body.known_statuses),
+            "priority_change": body.priority_change,
+            "reopen_rule": body.reopen_rule,
+            "response_target_seconds": _seconds(body.response_target_hours),
+            "warning_pcts": sorted(set(body.warning_pcts)),
         },
     )
     _recompute(session, organisation_id, "policy")
@@ -255,3 +290,73 @@ def delete_policy(
     if not repo.delete_policy(session, organisation_id, policy_id):
         raise PolicyNotFound(policy_id)
     _recompute(session, organisation_id, "policy")
+
+
+# ------------------------------------------------------------------------------ OLAs
+
+
+def _ola_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "target_hours": _hours(row["target_seconds"]),
+        "target_share_pct": (row["target_share"] * 100).quantize(Decimal("0.01")),
+        "clock": "24x7"
+        if row["calendar_id"] is None
+        else f"business calendar {row['calendar_id']}",
+    }
+
+
+def create_ola_policy(
+    session: Session, principal: Principal, organisation_id: int, body: OlaPolicyIn
+) -> dict[str, Any]:
+    """An OLA for a resolver group (OLA figures are computed when asked for: nothing to
+    recompute)."""
+    _check_org(session, principal, organisation_id)
+    _check_target(
+        session,
+        organisation_id,
+        body.target_hours,
+        body.target_working_days,
+        body.calendar_id,
+        InvalidOlaPolicy,
+    )
+    row = repo.insert_ola_policy(
+        session,
+        {
+            "organisation_id": organisation_id,
+            "resolver_group": body.resolver_group.strip(),
+            "priority": body.priority,
+            "target_seconds": _seconds(body.target_hours),
+            "target_working_days": body.target_working_days,
+            "calendar_id": body.calendar_id,
+            "target_share": body.target_share_pct / 100,
+            "pause_statuses": _statuses(body.pause_statuses),
+            "effective_from": body.effective_from,
+        },
+    )
+    return _ola_out(row)
+
+
+def list_ola_policies(
+    session: Session, principal: Principal, organisation_id: int
+) -> list[dict[str, Any]]:
+    principal.require_organisation(organisation_id)
+    return [_ola_out(r) for r in repo.list_ola_policies(session, organisation_id)]
+
+
+def get_ola_policy(
+    session: Session, principal: Principal, organisation_id: int, policy_id: int
+) -> dict[str, Any]:
+    principal.require_organisation(organisation_id)
+    row = repo.get_ola_policy(session, organisation_id, policy_id)
+    if row is None:
+        raise OlaPolicyNotFound(policy_id)
+    return _ola_out(row)
+
+
+def delete_ola_policy(
+    session: Session, principal: Principal, organisation_id: int, policy_id: int
+) -> None:
+    principal.require_organisation(organisation_id)
+    if not repo.delete_ola_policy(session, organisation_id, policy_id):
+        raise OlaPolicyNotFound(policy_id)

@@ -64,14 +64,20 @@ import codecs
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, Literal
 
 import polars as pl
 
-from services.ingest.tickets.profiles import CANONICAL_FIELDS, Profile
+from services.ingest.tickets.profiles import (
+    CANONICAL_FIELDS,
+    EVENT_KINDS,
+    STATUSES,
+    EventSource,
+    Profile,
+)
 from shared.tickets import parsed_schema
 
 LONDON = "Europe/London"
@@ -92,6 +98,9 @@ NAIVE_FORMATS = (
 )
 AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
 
+# The instants a row may carry, parsed alike.
+DATE_FIELDS = ("logged_at", "resolved_at", "closed_at", "first_response_at")
+
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -108,10 +117,12 @@ class RowIssue:
 
 @dataclass
 class ParsedBatch:
-    """Accepted rows (``CANONICAL_SCHEMA``) and the issues found in this batch."""
+    """Accepted rows (``CANONICAL_SCHEMA``) and the issues found in this batch, and the
+    history events the accepted rows carried (``EVENT_SCHEMA``; empty for CSV)."""
 
     rows: pl.DataFrame
     issues: list[RowIssue]
+    events: pl.DataFrame | None = None
 
     @property
     def errors(self) -> list[RowIssue]:
@@ -356,11 +367,13 @@ def _norm_header(h: str) -> str:
     return h.strip().lower()
 
 
-def _resolve_columns(profile: Profile, headers: Iterable[str]) -> dict[str, str]:
+def _resolve_columns(
+    columns: Mapping[str, tuple[str, ...]], headers: Iterable[str]
+) -> dict[str, str]:
     """canonical field → the source header to read (first candidate present)."""
     present = {_norm_header(h): h for h in headers}
     out: dict[str, str] = {}
-    for canonical, candidates in profile.columns.items():
+    for canonical, candidates in columns.items():
         for c in candidates:
             if _norm_header(c) in present:
                 out[canonical] = present[_norm_header(c)]
@@ -369,6 +382,8 @@ def _resolve_columns(profile: Profile, headers: Iterable[str]) -> dict[str, str]
 
 
 def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects flattened with dots; a list of objects that carry a ``role`` (as
+    TMF's relatedParty does) also gives ``key[role=<role>].field`` for each of them."""
     out: dict[str, Any] = {}
     for k, v in obj.items():
         key = f"{prefix}{k}"
@@ -376,30 +391,98 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out |= _flatten(v, key + ".")
         else:
             out[key] = v
+            if isinstance(v, list):
+                for item in v:
+                    if isinstance(item, dict) and isinstance(item.get("role"), str):
+                        role = item["role"].strip().lower()
+                        out |= {
+                            name: value
+                            for name, value in _flatten(item, f"{key}[role={role}].").items()
+                            if name not in out
+                        }
     return out
 
 
-def _jsonl_records(
-    lines: Iterator[str], profile: Profile
-) -> Iterator[tuple[int, dict[str, str | None]] | RowIssue]:
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
+def _text(v: Any) -> str | None:
+    return None if v is None else (v if isinstance(v, str) else json.dumps(v))
+
+
+Record = tuple[int, dict[str, str | None], list[dict[str, str | None]]]
+
+
+def _record_events(
+    obj: dict[str, Any], sources: Iterable[EventSource]
+) -> list[dict[str, str | None]]:
+    """The history a JSON record carries (see ``EventSource``), in the record's order."""
+    events: list[dict[str, str | None]] = []
+    for src in sources:
+        items = obj.get(src.path)
+        if not isinstance(items, list):
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield RowIssue(n, None, "invalid_json", f"invalid JSON: {exc.msg}")
+        for item in items:
+            if not isinstance(item, dict):
+                events.append({"kind": None, "at": None, "value": None, "end_at": None})
+                continue
+            events.append(
+                {
+                    "kind": src.kind or _text(item.get(src.kind_field or "")),
+                    "at": _text(item.get(src.at)),
+                    "value": _text(item.get(src.value)) if src.value else None,
+                    "end_at": _text(item.get(src.end)) if src.end else None,
+                }
+            )
+    return events
+
+
+def _json_records(
+    objects: Iterator[tuple[int, Any] | RowIssue],
+    columns: Mapping[str, tuple[str, ...]],
+    sources: tuple[EventSource, ...],
+) -> Iterator[Record | RowIssue]:
+    for item in objects:
+        if isinstance(item, RowIssue):
+            yield item
             continue
+        n, obj = item
         if not isinstance(obj, dict):
             yield RowIssue(n, None, "invalid_json", "a line must hold a JSON object")
             continue
         flat = _flatten(obj)
-        mapping = _resolve_columns(profile, flat)
-        rec: dict[str, str | None] = {}
-        for canonical, src in mapping.items():
-            v = flat[src]
-            rec[canonical] = None if v is None else (v if isinstance(v, str) else json.dumps(v))
-        yield n, rec
+        mapping = _resolve_columns(columns, flat)
+        rec = {canonical: _text(flat[src]) for canonical, src in mapping.items()}
+        yield n, rec, _record_events(obj, sources)
+
+
+def _json_document(texts: Iterable[str]) -> Iterator[tuple[int, Any] | RowIssue]:
+    """The records of one JSON document: an array of objects (as a TMF621 list answer),
+    or an object holding one such array; row n is the array's n-th element."""
+    text = "".join(texts)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(
+            f"The file is not one JSON document: {exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}. Send an array of tickets (format=json) or one ticket per line "
+            "(format=jsonl)."
+        ) from None
+    if isinstance(doc, dict):
+        arrays = [v for v in doc.values() if isinstance(v, list)]
+        doc = arrays[0] if len(arrays) == 1 else None
+    if not isinstance(doc, list):
+        raise FileFormatError(
+            "A JSON document must be an array of tickets (or an object holding one array)."
+        )
+    yield from enumerate(doc, start=1)
+
+
+def _jsonl_objects(lines: Iterator[str]) -> Iterator[tuple[int, Any] | RowIssue]:
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield RowIssue(n, None, "invalid_json", f"invalid JSON: {exc.msg}")
 
 
 # --------------------------------------------------------------------------- dates
@@ -484,18 +567,180 @@ def _lookup(raw: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
     )
 
 
-def _records_frame(records: list[tuple[int, dict[str, str | None]]]) -> pl.DataFrame:
-    """A raw frame (``source_row`` + canonical Utf8 columns) from JSON-lines records."""
-    data: dict[str, list[Any]] = {c: [] for c in CANONICAL_FIELDS}
+EVENT_STRUCT = pl.Struct({"kind": pl.Utf8, "at": pl.Utf8, "value": pl.Utf8, "end_at": pl.Utf8})
+
+
+def _records_frame(records: list[Record], fields: Sequence[str] = CANONICAL_FIELDS) -> pl.DataFrame:
+    """A raw frame (``source_row`` + ``fields`` as Utf8, and ``__events``: each record's
+    history as a list) from JSON records."""
+    data: dict[str, list[Any]] = {c: [] for c in fields}
     rows: list[int] = []
-    for n, rec in records:
+    events: list[list[dict[str, str | None]] | None] = []
+    for n, rec, evs in records:
         rows.append(n)
-        for c in CANONICAL_FIELDS:
+        events.append(evs or None)
+        for c in fields:
             data[c].append(rec.get(c))
     return pl.DataFrame(
-        {"source_row": rows, **data},
-        schema={"source_row": pl.Int64, **{c: pl.Utf8 for c in CANONICAL_FIELDS}},
+        {"source_row": rows, **data, "__events": events},
+        schema={
+            "source_row": pl.Int64,
+            **{c: pl.Utf8 for c in fields},
+            "__events": pl.List(EVENT_STRUCT),
+        },
     )
+
+
+# The events a parser yields beside its rows: the row they came from, the event's place
+# in the row's history (``pos``), and the event.
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "source_row": pl.Int64(),
+    "pos": pl.Int64(),
+    "kind": pl.Utf8(),
+    "at": _DT,
+    "value": pl.Utf8(),
+    "canonical": pl.Utf8(),
+    "end_at": _DT,
+}
+_ISSUE_COLUMNS = ["source_row", "check", "column", "code", "message", "severity"]
+
+
+def normalise_events(
+    ev: pl.DataFrame, profile: Profile, *, column: str, ticket_bounds: bool, numbered: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Vectorised checks of history events: (good events as ``EVENT_SCHEMA``, issues).
+
+    ``ev``: source_row, pos, kind, at, value, end_at as text; with ``ticket_bounds`` also
+    the row's ticket instants (logged_at__v, resolved_at__v, closed_at__v), so an event
+    before the ticket was logged or after it was closed is refused here. Refused: an
+    unknown kind, a missing or unreadable instant, a priority the profile does not know,
+    an assignment or status without a value, an end before its start, and assignment
+    intervals of one ticket that overlap (two at one instant, or one starting before
+    the previous one's stated end). Status labels keep their spelling; ``canonical`` is
+    the profile's status (null when it does not know the label) or the P0-P4 priority.
+    """
+    ev = ev.with_columns(
+        pl.col(c).str.strip_chars().replace("", None) for c in ("kind", "at", "value", "end_at")
+    ).with_columns(pl.col("kind").str.to_lowercase())
+    extra = profile.extra_datetime_formats
+    at, _gap, _amb = parse_datetime_series(ev["at"], extra)
+    end, _gap2, _amb2 = parse_datetime_series(ev["end_at"], extra)
+    statuses = profile.status_values()
+    ev = ev.with_columns(
+        at.alias("at__v"),
+        end.alias("end__v"),
+        pl.when(pl.col("kind") == "priority")
+        .then(_lookup(pl.col("value"), profile.priority_values()))
+        .when(pl.col("kind") == "status")
+        .then(
+            pl.coalesce(
+                _lookup(pl.col("value"), statuses),
+                pl.when(pl.col("value").str.to_lowercase().is_in(STATUSES)).then(
+                    pl.col("value").str.to_lowercase()
+                ),
+            )
+        )
+        .alias("canonical"),
+    )
+    # Assignments of one row in time order: the previous one's start and stated end.
+    assign = (
+        ev.filter((pl.col("kind") == "assignment") & pl.col("at__v").is_not_null())
+        .sort("source_row", "at__v", "pos")
+        .with_columns(
+            pl.col("at__v").shift(1).over("source_row").alias("prev_at"),
+            pl.col("end__v").shift(1).over("source_row").alias("prev_end"),
+            pl.col("pos").shift(1).over("source_row").alias("prev_pos"),
+        )
+        .select("source_row", "pos", "prev_at", "prev_end", "prev_pos")
+    )
+    ev = ev.join(assign, on=["source_row", "pos"], how="left")
+    what = pl.format(
+        "{} at {}", pl.col("kind").fill_null("no kind"), pl.col("at").fill_null("no date")
+    )
+    where = (
+        pl.format("event {} ({})", pl.col("pos") + 1, what)
+        if numbered
+        else pl.format("{} event", what)
+    )
+    checks: list[tuple[pl.Expr, str, pl.Expr]] = [
+        (
+            pl.col("kind").is_null() | ~pl.col("kind").is_in(EVENT_KINDS),
+            "unknown_event_kind",
+            pl.format("{}: the kind must be status, priority, assignment or response", where),
+        ),
+        (
+            pl.col("at__v").is_null(),
+            "unreadable_event_date",
+            pl.format("{}: no readable date (dd/mm/yyyy HH:MM[:SS] or ISO 8601)", where),
+        ),
+        (
+            (pl.col("kind") == "priority") & pl.col("canonical").is_null(),
+            "unknown_priority",
+            pl.format("{}: unknown priority '{}'", where, pl.col("value").fill_null("")),
+        ),
+        (
+            pl.col("kind").is_in(["status", "assignment"]) & pl.col("value").is_null(),
+            "missing_event_value",
+            pl.format("{}: a status or assignment event needs its value", where),
+        ),
+        (
+            pl.col("end_at").is_not_null()
+            & (pl.col("end__v").is_null() | (pl.col("end__v") < pl.col("at__v"))),
+            "bad_event_end",
+            pl.format("{}: end '{}' is unreadable or before the event", where, pl.col("end_at")),
+        ),
+        (
+            pl.col("prev_at").is_not_null()
+            & (
+                (pl.col("prev_at") == pl.col("at__v"))
+                | (pl.col("prev_end").is_not_null() & (pl.col("prev_end") > pl.col("at__v")))
+            ),
+            "overlapping_assignment",
+            pl.format(
+                "{}: this assignment overlaps event {} (the ticket was still assigned then)",
+                where,
+                pl.col("prev_pos") + 1,
+            ),
+        ),
+    ]
+    if ticket_bounds:
+        closed = pl.coalesce("closed_at__v", "resolved_at__v")
+        checks += [
+            (
+                pl.col("at__v") < pl.col("logged_at__v"),
+                "event_before_logged",
+                pl.format("{}: before the ticket was logged", where),
+            ),
+            (
+                pl.col("at__v") > closed,
+                "event_after_closed",
+                pl.format("{}: after the ticket was closed", where),
+            ),
+        ]
+    issues = pl.concat(
+        [
+            ev.filter(cond.fill_null(False)).select(
+                "source_row",
+                pl.lit(100 + i, pl.Int32).alias("check"),
+                pl.lit(column, pl.Utf8).alias("column"),
+                pl.lit(code).alias("code"),
+                msg.cast(pl.Utf8).alias("message"),
+                pl.lit("error").alias("severity"),
+            )
+            for i, (cond, code, msg) in enumerate(checks)
+        ]
+    )
+    bad = pl.any_horizontal(cond.fill_null(False) for cond, _c, _m in checks)
+    good = ev.filter(~bad).select(
+        "source_row",
+        "pos",
+        "kind",
+        pl.col("at__v").alias("at"),
+        "value",
+        "canonical",
+        pl.col("end__v").alias("end_at"),
+    )
+    return good.cast(EVENT_SCHEMA), issues  # type: ignore[arg-type]
 
 
 def _normalise(
@@ -503,15 +748,19 @@ def _normalise(
     profile: Profile,
     organisation_id: str | None,
     source_system: str,
-) -> tuple[pl.DataFrame, list[RowIssue]]:
-    """Vectorised normalisation and validation of one batch of raw records.
+    organisation_values: Mapping[str, str] | None = None,
+) -> tuple[pl.DataFrame, list[RowIssue], pl.DataFrame]:
+    """Vectorised normalisation and validation of one batch of raw records: (rows,
+    issues, the accepted rows' history events).
 
-    ``raw`` holds ``source_row`` (Int64) and every canonical field as Utf8.
+    ``raw`` holds ``source_row`` (Int64) and every canonical field as Utf8, and may hold
+    ``__events`` (each record's history). ``organisation_values`` (lower-cased value →
+    organisation id) translates the organisation column; a value not in it is refused.
     """
     raw = raw.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in CANONICAL_FIELDS)
     extra = profile.extra_datetime_formats
     date_cols: list[pl.Series] = []
-    for c in ("logged_at", "resolved_at", "closed_at"):
+    for c in DATE_FIELDS:
         value, gap, amb = parse_datetime_series(raw[c], extra)
         date_cols += [value.alias(f"{c}__v"), gap.alias(f"{c}__gap"), amb.alias(f"{c}__amb")]
     type_default = pl.lit(profile.default_type, pl.Utf8)
@@ -526,7 +775,16 @@ def _normalise(
             _lookup(pl.col("status"), profile.status_values()),
             pl.col("status").str.to_lowercase(),
         ).alias("status__v"),
-        pl.coalesce(pl.col("organisation"), pl.lit(organisation_id, pl.Utf8)).alias("org__v"),
+        # A row's own organisation (through the value mapping, when there is one); the
+        # upload's only when the row names none.
+        pl.when(pl.col("organisation").is_null())
+        .then(pl.lit(organisation_id, pl.Utf8))
+        .otherwise(
+            pl.col("organisation")
+            if organisation_values is None
+            else _lookup(pl.col("organisation"), dict(organisation_values))
+        )
+        .alias("org__v"),
         pl.col("reopen_count")
         .cast(pl.Float64, strict=False)
         .cast(pl.Int32, strict=False)
@@ -558,7 +816,20 @@ def _normalise(
             "error",
         ),
         (
-            pl.col("org__v").is_null(),
+            pl.lit(organisation_values is not None)
+            & pl.col("organisation").is_not_null()
+            & pl.col("org__v").is_null(),
+            "organisation",
+            "unmapped_organisation",
+            pl.format(
+                "organisation '{}' is not in the organisation value mapping of this upload's "
+                "organisation and source system; add it there or correct the row",
+                pl.col("organisation"),
+            ),
+            "error",
+        ),
+        (
+            pl.col("org__v").is_null() & pl.col("organisation").is_null(),
             "organisation",
             "missing_organisation",
             pl.lit("no organisation in the row and none given for the upload"),
@@ -593,7 +864,7 @@ def _normalise(
             "error",
         ),
     ]
-    for c in ("logged_at", "resolved_at", "closed_at"):
+    for c in DATE_FIELDS:
         checks += [
             (
                 pl.col(c).is_not_null() & pl.col(f"{c}__v").is_null(),
@@ -636,6 +907,13 @@ def _normalise(
             "warning",
         ),
         (
+            pl.col("first_response_at__v") < pl.col("logged_at__v"),
+            "first_response_at",
+            "response_before_logged",
+            pl.lit("first response before logged: kept; its first-response figure is not counted"),
+            "warning",
+        ),
+        (
             pl.col("reopen_count").is_not_null() & pl.col("reopen__v").is_null(),
             "reopen_count",
             "bad_number",
@@ -670,6 +948,19 @@ def _normalise(
                 pl.lit(sev).alias("severity"),
             )
         )
+    events = pl.DataFrame(schema=EVENT_SCHEMA)
+    if "__events" in df.columns and df["__events"].null_count() < df.height:
+        nested = (
+            df.select("source_row", "__events", "logged_at__v", "resolved_at__v", "closed_at__v")
+            .filter(pl.col("__events").list.len() > 0)
+            .with_columns(pl.int_ranges(pl.col("__events").list.len()).alias("pos"))
+            .explode("__events", "pos")
+            .unnest("__events")
+        )
+        events, event_issues = normalise_events(
+            nested, profile, column="history", ticket_bounds=True
+        )
+        issue_frames.append(event_issues)
     issues_df = pl.concat(issue_frames).sort("source_row", "check")
     issues = [
         RowIssue(r["source_row"], r["column"], r["code"], r["message"], r["severity"])
@@ -696,18 +987,18 @@ def _normalise(
         .then(pl.col("nps__f"))
         .cast(pl.Int8)
         .alias("nps_rating"),
+        pl.col("first_response_at__v").alias("first_response_at"),
         "source_row",
-        pl.any_horizontal("logged_at__gap", "resolved_at__gap", "closed_at__gap").alias(
-            "flag_dst_gap"
-        ),
-        pl.any_horizontal("logged_at__amb", "resolved_at__amb", "closed_at__amb").alias(
-            "flag_dst_ambiguous"
-        ),
+        pl.any_horizontal(*(f"{c}__gap" for c in DATE_FIELDS)).alias("flag_dst_gap"),
+        pl.any_horizontal(*(f"{c}__amb" for c in DATE_FIELDS)).alias("flag_dst_ambiguous"),
         (pl.col("resolved_at__v") < pl.col("logged_at__v"))
         .fill_null(False)
         .alias("flag_resolved_before_logged"),
     )
-    return out.select(pl.col(c).cast(t) for c, t in CANONICAL_SCHEMA.items()), issues
+    kept = out.select(pl.col(c).cast(t) for c, t in CANONICAL_SCHEMA.items())
+    if events.height:
+        events = events.join(kept.select("source_row"), on="source_row", how="semi")
+    return kept, issues, events
 
 
 _VALUE_COLUMNS = [c for c in CANONICAL_SCHEMA if c != "source_row"]
@@ -863,8 +1154,9 @@ class TicketFileParser:
         source_system: str | None = None,
         organisation_id: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        file_format: Literal["csv", "jsonl"] = "csv",
+        file_format: Literal["csv", "jsonl", "json"] = "csv",
         delimiter: str = ",",
+        organisation_values: Mapping[str, str] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -876,8 +1168,19 @@ class TicketFileParser:
         self.batch_size = batch_size
         self.file_format = file_format
         self.delimiter = delimiter
+        # lower-cased, trimmed organisation value → organisation id (a value mapping)
+        self.organisation_values = (
+            None
+            if organisation_values is None
+            else {k.strip().lower(): v for k, v in organisation_values.items()}
+        )
         self.stats = ParseStats()
         self._seen = pl.DataFrame(schema=_SEEN_SCHEMA)
+        self.history: tuple[EventSource, ...] = profile.history
+
+    # What a record holds and which of it must be there.
+    fields: tuple[str, ...] = CANONICAL_FIELDS
+    required: tuple[str, ...] = ("ticket_ref", "logged_at")
 
     # ------------------------------------------------------------------ drivers
 
@@ -1001,8 +1304,8 @@ class TicketFileParser:
                 "The first line of the file is empty: a CSV export must start with its header "
                 "row (the column names)."
             )
-        mapping = _resolve_columns(self.profile, header)
-        missing = [c for c in ("ticket_ref", "logged_at") if c not in mapping]
+        mapping = _resolve_columns(self.columns(), header)
+        missing = [c for c in self.required if c not in mapping]
         if missing:
             shown = self.delimiter.join(header)
             hint = ""
@@ -1026,25 +1329,35 @@ class TicketFileParser:
             pl.col("source_row"),
             *(
                 pl.col(f"c{index[c]}").alias(c) if c in index else pl.lit(None, pl.Utf8).alias(c)
-                for c in CANONICAL_FIELDS
+                for c in self.fields
             ),
         ]
+
+    def columns(self) -> Mapping[str, tuple[str, ...]]:
+        """Field → the headers (or JSON keys) it may come from."""
+        return self.profile.columns
 
     def _jsonl_frames(
         self, source: IO[bytes] | Iterable[bytes], decoder: StreamDecoder
     ) -> Iterator[pl.DataFrame | RowIssue]:
-        lines = iter_lines(normalise_newlines(iter_text(iter_chunks(source), decoder)))
-        records: list[tuple[int, dict[str, str | None]]] = []
-        for item in _jsonl_records(lines, self.profile):
+        texts = normalise_newlines(iter_text(iter_chunks(source), decoder))
+        objects: Iterator[tuple[int, Any] | RowIssue]
+        if self.file_format == "json":
+            objects = _json_document(texts)
+        else:
+            objects = _jsonl_objects(iter_lines(texts))
+        records: list[Record] = []
+        parsed = _json_records(objects, self.columns(), self.history)
+        for item in parsed:
             if isinstance(item, RowIssue):
                 yield item
                 continue
             records.append(item)
             if len(records) >= self.batch_size:
-                yield _records_frame(records)
+                yield _records_frame(records, self.fields)
                 records = []
         if records:
-            yield _records_frame(records)
+            yield _records_frame(records, self.fields)
 
     # ------------------------------------------------------------------ one batch
 
@@ -1053,7 +1366,13 @@ class TicketFileParser:
         self.stats.rows_read += count
         if raw is None or count == 0:
             return ParsedBatch(pl.DataFrame(schema=CANONICAL_SCHEMA), early)
-        rows, issues = _normalise(raw, self.profile, self.organisation_id, self.source_system)
+        rows, issues, events = _normalise(
+            raw,
+            self.profile,
+            self.organisation_id,
+            self.source_system,
+            self.organisation_values,
+        )
         rows, dup_issues, merged = self._deduplicate(rows)
         self.stats.duplicates_merged += merged
         self.stats.rows_rejected += count - rows.height - merged
@@ -1061,7 +1380,9 @@ class TicketFileParser:
         all_issues = sorted(
             [*early, *issues, *dup_issues], key=lambda i: (i.row, i.severity != "error")
         )
-        return ParsedBatch(rows, all_issues)
+        if events.height:
+            events = events.join(rows.select("source_row"), on="source_row", how="semi")
+        return ParsedBatch(rows, all_issues, events)
 
     def _deduplicate(self, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[RowIssue], int]:
         """Merge identical repeats of a reference, reject conflicting ones (vectorised).
@@ -1119,3 +1440,140 @@ def parse_tickets(
     parser = TicketFileParser(profile, **options)
     batches = list(parser.parse(source))
     return batches, parser.stats
+
+
+# --------------------------------------------------------------------- history files
+
+HISTORY_FIELDS = ("organisation", "ticket_ref", "kind", "at", "value", "end_at")
+# The rows a history file yields: one event each, for a ticket named by reference.
+HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "source_row": pl.Int64(),
+    "organisation_id": pl.Utf8(),
+    "ticket_ref": pl.Utf8(),
+    "pos": pl.Int64(),
+    "kind": pl.Utf8(),
+    "at": _DT,
+    "value": pl.Utf8(),
+    "canonical": pl.Utf8(),
+    "end_at": _DT,
+}
+
+
+class HistoryFileParser(TicketFileParser):
+    """A ticket history as a file of its own (the second file of an export): one event a
+    row (CSV) or a line (JSON lines) with ``ticket_ref``, ``kind`` (status, priority,
+    assignment or response), ``at``, ``value`` (the status, priority or resolver group as
+    the tool names it), optionally ``end_at`` (an assignment's end) and ``organisation``.
+    The profile's headers for the reference and organisation are accepted too, and its
+    value maps give statuses and priorities their canonical values.
+
+    Rows are checked alone here (see ``normalise_events``); checks against the stored
+    ticket (unknown, before logged, after closed) and across rows (overlapping
+    assignments) are the loader's, in the database.
+    """
+
+    fields = HISTORY_FIELDS
+    required = ("ticket_ref", "kind", "at")
+
+    def __init__(self, profile: Profile, **options: Any) -> None:
+        super().__init__(profile, **options)
+        self.history = ()
+
+    def columns(self) -> Mapping[str, tuple[str, ...]]:
+        own = self.profile.columns
+        return {
+            "organisation": ("organisation", *own.get("organisation", ())),
+            "ticket_ref": ("ticket_ref", "reference", *own.get("ticket_ref", ())),
+            "kind": ("kind", "event"),
+            "at": ("at", "changed_at", "date"),
+            "value": ("value",),
+            "end_at": ("end_at", "until"),
+        }
+
+    def _batch(self, raw: pl.DataFrame | None, early: list[RowIssue]) -> ParsedBatch:
+        count = 0 if raw is None else raw.height
+        self.stats.rows_read += count
+        if raw is None or count == 0:
+            return ParsedBatch(pl.DataFrame(schema=HISTORY_SCHEMA), early)
+        raw = raw.with_columns(
+            pl.col(c).str.strip_chars().replace("", None) for c in ("organisation", "ticket_ref")
+        )
+        org = pl.col("organisation")
+        mapped = org if self.organisation_values is None else _lookup(org, self.organisation_values)
+        raw = raw.with_columns(
+            pl.when(org.is_null())
+            .then(pl.lit(self.organisation_id, pl.Utf8))
+            .otherwise(mapped)
+            .alias("org__v"),
+            pl.lit(0, pl.Int64).alias("pos"),
+        )
+        row_checks: list[tuple[pl.Expr, str, str, pl.Expr]] = [
+            (
+                pl.any_horizontal(
+                    pl.col(c).str.contains("\x00", literal=True) for c in HISTORY_FIELDS
+                ),
+                "history",
+                "nul_character",
+                pl.lit("the row holds a NUL character, which cannot be stored"),
+            ),
+            (
+                pl.col("ticket_ref").is_null(),
+                "ticket_ref",
+                "missing_reference",
+                pl.lit("missing ticket reference"),
+            ),
+            (
+                pl.lit(self.organisation_values is not None)
+                & org.is_not_null()
+                & pl.col("org__v").is_null(),
+                "organisation",
+                "unmapped_organisation",
+                pl.format(
+                    "organisation '{}' is not in the organisation value mapping of this "
+                    "upload's organisation and source system",
+                    org,
+                ),
+            ),
+            (
+                pl.col("org__v").is_null() & org.is_null(),
+                "organisation",
+                "missing_organisation",
+                pl.lit("no organisation in the row and none given for the upload"),
+            ),
+        ]
+        frames = [
+            raw.filter(cond.fill_null(False)).select(
+                "source_row",
+                pl.lit(i, pl.Int32).alias("check"),
+                pl.lit(column, pl.Utf8).alias("column"),
+                pl.lit(code).alias("code"),
+                msg.cast(pl.Utf8).alias("message"),
+                pl.lit("error").alias("severity"),
+            )
+            for i, (cond, column, code, msg) in enumerate(row_checks)
+        ]
+        events, event_issues = normalise_events(
+            raw.select("source_row", "pos", "kind", "at", "value", "end_at"),
+            self.profile,
+            column="history",
+            ticket_bounds=False,
+            numbered=False,
+        )
+        issues_df = pl.concat([*frames, event_issues]).sort("source_row", "check")
+        issues = [
+            RowIssue(r["source_row"], r["column"], r["code"], r["message"], r["severity"])
+            for r in issues_df.iter_rows(named=True)
+        ]
+        rejected = issues_df["source_row"].unique()
+        rows = (
+            events.filter(~pl.col("source_row").is_in(rejected.implode()))
+            .join(
+                raw.select("source_row", pl.col("org__v").alias("organisation_id"), "ticket_ref"),
+                on="source_row",
+            )
+            .select(list(HISTORY_SCHEMA))
+            .cast(HISTORY_SCHEMA)  # type: ignore[arg-type]
+        )
+        self.stats.rows_rejected += count - rows.height
+        self.stats.rows_accepted += rows.height
+        return ParsedBatch(rows, sorted([*early, *issues], key=lambda i: i.row))

@@ -8,7 +8,7 @@ priority, type and status. JSON-lines records are flattened with dots
 The canonical fields a column maps to are ``MAPPED_FIELDS`` of the ticket declaration
 (``shared/tickets.py``, which says what each means): organisation, ticket_ref, type,
 priority, request_type, team, closure_category, logged_at, resolved_at, closed_at, status,
-reopen_count, resolved_first_contact, nps_rating.
+reopen_count, resolved_first_contact, nps_rating, first_response_at.
 
 Where the names come from
 -------------------------
@@ -164,6 +164,30 @@ _COMMON_STATUS = {s: s for s in STATUSES} | {
 }
 
 
+EVENT_KINDS = ("status", "priority", "assignment", "response")
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Where a JSON record keeps (part of) its ticket's history: a list of objects under
+    ``path``, each an event at ``at`` with ``value``. The kind is fixed (``kind``) or read
+    from each object (``kind_field``); an assignment may say when it ended (``end``)."""
+
+    path: str
+    at: str
+    value: str | None = None
+    kind: str | None = None
+    kind_field: str | None = None
+    end: str | None = None
+
+
+# A record's own history, in Yardstick's words: "events": [{"kind", "at", "value",
+# "end_at"}] (kind: status, priority, assignment or response).
+YARDSTICK_EVENTS = EventSource(
+    path="events", at="at", value="value", kind_field="kind", end="end_at"
+)
+
+
 @dataclass(frozen=True)
 class Profile:
     """How one source system's export maps to canonical ticket fields."""
@@ -175,6 +199,8 @@ class Profile:
     status_map: Mapping[str, str] = field(default_factory=dict)
     default_type: str | None = None
     extra_datetime_formats: tuple[str, ...] = ()
+    # JSON records only: lists holding the ticket's history (status changes and so on).
+    history: tuple[EventSource, ...] = (YARDSTICK_EVENTS,)
 
     def priority_values(self) -> dict[str, str]:
         return _COMMON_PRIORITY | {k.strip().lower(): v for k, v in self.priority_map.items()}
@@ -511,7 +537,72 @@ JIRA_SERVICE_MANAGEMENT = Profile(
     extra_datetime_formats=("%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p"),
 )
 
+# TM Forum TMF621 Trouble Ticket (the REST API's TroubleTicket resource, as JSON lines or
+# as one JSON array: a GET /troubleTicket answer). Fields as the TroubleTicket schema names
+# them (id, ticketType, priority, severity, status, creationDate, resolutionDate,
+# statusChangeHistory of StatusChange {changeDate, changeReason, status}, relatedParty)
+# and TroubleTicketStatusType (acknowledged, rejected, pending, held, inProgress,
+# cancelled, closed, resolved), checked against psi-consortium/psi's generated schema
+# tables (doc/PSI/PSI-ICD/schema/TroubleTicket.md, StatusChange.md,
+# TroubleTicketStatusType.md). statusChangeHistory is the status history. priority is a
+# free string: Critical/High/Medium/Low (as TMF examples use) and the common forms are
+# mapped. The organisation is the customer party (relatedParty with role customer, or
+# Organization); use a value mapping to turn its name into your organisations. There is
+# no standard team or closure field: map them with a custom mapping if your tool adds
+# them (e.g. troubleTicketCharacteristic).
+TMF621 = Profile(
+    name="tmf621",
+    columns={
+        "organisation": (
+            "relatedParty[role=customer].name",
+            "relatedParty[role=customer].partyOrPartyRole.name",
+            "relatedParty[role=organization].name",
+            "relatedParty[role=organization].partyOrPartyRole.name",
+        ),
+        "ticket_ref": ("id", "externalId"),
+        "type": ("ticketType",),
+        "priority": ("priority",),
+        "request_type": ("troubleTicketSpecification.name",),
+        "logged_at": ("creationDate",),
+        "resolved_at": ("resolutionDate",),
+        "status": ("status",),
+    },
+    priority_map={"Critical": "P1", "High": "P2", "Medium": "P3", "Low": "P4"},
+    type_map={
+        "incident": "incident",
+        "trouble": "incident",
+        "troubleticket": "incident",
+        "complaint": "incident",
+        "request": "request",
+        "serviceRequest": "request",
+        "service request": "request",
+    },
+    status_map={
+        "acknowledged": "new",
+        "inProgress": "open",
+        "pending": "on_hold",
+        "held": "on_hold",
+        "resolved": "resolved",
+        "closed": "closed",
+        "cancelled": "cancelled",
+        "rejected": "cancelled",
+    },
+    default_type="incident",
+    history=(
+        EventSource(path="statusChangeHistory", at="changeDate", value="status", kind="status"),
+        YARDSTICK_EVENTS,
+    ),
+)
+
 PROFILES: dict[str, Profile] = {
     p.name: p
-    for p in (SERVICENOW, TOPDESK, IVANTI, HORNBILL, FRESHSERVICE, JIRA_SERVICE_MANAGEMENT)
+    for p in (
+        SERVICENOW,
+        TOPDESK,
+        IVANTI,
+        HORNBILL,
+        FRESHSERVICE,
+        JIRA_SERVICE_MANAGEMENT,
+        TMF621,
+    )
 }

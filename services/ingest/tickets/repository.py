@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import organisations
+from shared.db.tables.ingest_governance import organisation_partners as op
 from shared.db.tables.ingest_tickets import (
     ticket_import_errors as e,
 )
@@ -26,6 +27,7 @@ from shared.db.tables.ingest_tickets import (
 from shared.db.tables.ingest_tickets import (
     tickets as t,
 )
+from shared.db.tables.metrics_sla import sla_import_runs as sir
 from shared.tickets import STORED_COLUMNS, TICKET_KEY
 
 # Columns copied from a parsed batch into the staging table, in order: the stored fields
@@ -149,6 +151,19 @@ def get_import(session: Session, import_id: int, *, lock: bool = False) -> dict[
         query = query.with_for_update()
     row = session.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+def figures_runs(session: Session, import_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Import → the computation run that first included it and when (metrics writes
+    ``sla_import_runs``; ingest may read it)."""
+    if not import_ids:
+        return {}
+    rows = session.execute(
+        select(sir.c.import_id, sir.c.run_id, sir.c.figures_ready_at).where(
+            sir.c.import_id.in_(import_ids)
+        )
+    ).mappings()
+    return {int(r["import_id"]): dict(r) for r in rows}
 
 
 def update_import(session: Session, import_id: int, values: dict[str, Any]) -> None:
@@ -306,3 +321,165 @@ def delete_mapping(session: Session, organisation_id: int, mapping_id: int) -> b
         .returning(tm.c.id)
     ).first()
     return done is not None
+
+
+# ------------------------------------------------------- shared services and histories
+
+
+def partners_of(session: Session, service_ids: list[int]) -> set[int]:
+    """The partner organisations of the shared services given."""
+    rows = session.execute(
+        select(op.c.partner_id).where(op.c.shared_service_id.in_(service_ids))
+    ).scalars()
+    return {int(r) for r in rows}
+
+
+def known_statuses(session: Session) -> dict[int, set[str]]:
+    """Organisation → the statuses its SLA policies expect in histories (known and pause
+    statuses, lower-cased, trimmed), for organisations with a policy that lists known
+    statuses; others accept any status."""
+    rows = session.execute(
+        text(
+            "SELECT organisation_id, array_agg(DISTINCT lower(btrim(s))) "
+            "FROM sla_policies p, unnest(p.known_statuses || p.pause_statuses) AS s "
+            "WHERE organisation_id IN (SELECT organisation_id FROM sla_policies "
+            "WHERE cardinality(known_statuses) > 0) GROUP BY organisation_id"
+        )
+    ).all()
+    return {int(org): set(values) for org, values in rows}
+
+
+# The columns an events batch is staged with (the table's, plus where it came from).
+EVENT_STAGE_COLUMNS = (
+    "organisation_id",
+    "source_system",
+    "reference",
+    "kind",
+    "at",
+    "seq",
+    "value",
+    "canonical",
+    "end_at",
+    "source_row",
+)
+_CREATE_EVENT_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS event_stage (LIKE ticket_events INCLUDING DEFAULTS, "
+    "source_row bigint) ON COMMIT DELETE ROWS"
+)
+# Events whose ticket says otherwise: unknown, logged after the event, closed before it.
+_EVENT_TICKET_CHECK = """
+SELECT s.source_row,
+       CASE WHEN t.reference IS NULL THEN 'unknown_ticket'
+            WHEN s.at < t.logged_at THEN 'event_before_logged'
+            ELSE 'event_after_closed' END,
+       s.kind, s.at
+FROM event_stage s LEFT JOIN tickets t USING (organisation_id, source_system, reference)
+WHERE t.reference IS NULL OR s.at < t.logged_at OR s.at > coalesce(t.closed_at, t.resolved_at)
+"""
+# Assignment intervals of one ticket that overlap, among this batch and the events this
+# import stored before it: two at one instant, or one starting before the previous one's
+# stated end.
+_EVENT_OVERLAP_CHECK = """
+WITH keys AS (SELECT DISTINCT organisation_id, source_system, reference FROM event_stage),
+a AS (
+    SELECT organisation_id, source_system, reference, at, end_at, source_row
+    FROM event_stage WHERE kind = 'assignment'
+    UNION ALL
+    SELECT e.organisation_id, e.source_system, e.reference, e.at, e.end_at, NULL
+    FROM ticket_events e JOIN keys USING (organisation_id, source_system, reference)
+    WHERE e.kind = 'assignment' AND e.last_import_id = %(import_id)s
+),
+w AS (
+    SELECT *, lag(at) OVER p AS prev_at, lag(end_at) OVER p AS prev_end
+    FROM a WINDOW p AS (PARTITION BY organisation_id, source_system, reference
+                        ORDER BY at, source_row NULLS FIRST)
+)
+SELECT source_row, 'overlapping_assignment', 'assignment', at FROM w
+WHERE source_row IS NOT NULL AND (prev_at = at OR prev_end > at)
+"""
+_EVENT_MESSAGES = {
+    "unknown_ticket": "no stored ticket has this reference for this organisation and source "
+    "system: push the ticket first",
+    "event_before_logged": "the event is before the ticket was logged",
+    "event_after_closed": "the event is after the ticket was closed",
+    "overlapping_assignment": "this assignment overlaps another of the same ticket (it was "
+    "still assigned then)",
+}
+# A ticket named here gets this import's history in place of what was stored before.
+_EVENT_REPLACE = """
+DELETE FROM ticket_events e USING (SELECT DISTINCT organisation_id, source_system, reference
+                                   FROM event_stage) k
+WHERE e.organisation_id = k.organisation_id AND e.source_system = k.source_system
+  AND e.reference = k.reference AND e.last_import_id IS DISTINCT FROM %(import_id)s
+"""
+_EVENT_INSERT = """
+INSERT INTO ticket_events AS e (organisation_id, source_system, reference, kind, at, seq,
+                                value, canonical, end_at, last_import_id)
+SELECT organisation_id, source_system, reference, kind, at, seq, value, canonical, end_at,
+       %(import_id)s
+FROM event_stage
+ON CONFLICT (organisation_id, source_system, reference, kind, at, seq) DO UPDATE SET
+    value = EXCLUDED.value, canonical = EXCLUDED.canonical, end_at = EXCLUDED.end_at,
+    last_import_id = EXCLUDED.last_import_id
+"""
+_EVENT_MONTHS = f"""
+SELECT DISTINCT t.organisation_id, to_char(t.logged_at AT TIME ZONE '{LONDON}', 'YYYY-MM')
+FROM (SELECT DISTINCT organisation_id, source_system, reference FROM event_stage) k
+JOIN tickets t USING (organisation_id, source_system, reference)
+"""
+
+
+def replace_events(
+    session: Session, events: pl.DataFrame, import_id: int
+) -> tuple[int, list[tuple[int, str, str]], Months]:
+    """Store a batch of history events (``EVENT_STAGE_COLUMNS``): each ticket named gets
+    this import's events in place of the ones stored before. Events whose stored ticket
+    refuses them (unknown, logged after, closed before) and overlapping assignments are
+    left out and returned as (source row, code, message). Returns (events stored, those
+    issues, the (organisation, local month) of the tickets given a history)."""
+    if events.height == 0:
+        return 0, [], set()
+    conn = driver_connection(session)
+    payload = events.select(EVENT_STAGE_COLUMNS).write_csv(include_header=False).encode()
+    issues: list[tuple[int, str, str]] = []
+    with conn.cursor() as cur:
+        cur.execute(_CREATE_EVENT_STAGE)
+        with cur.copy(
+            f"COPY event_stage ({', '.join(EVENT_STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            copy.write(payload)
+        for sql in (_EVENT_TICKET_CHECK, _EVENT_OVERLAP_CHECK):
+            cur.execute(sql, {"import_id": import_id})
+            bad = cur.fetchall()
+            if bad:
+                rows = sorted({int(r[0]) for r in bad})
+                issues += [
+                    (int(r), code, f"{kind} event at {at.isoformat()}: {_EVENT_MESSAGES[code]}")
+                    for r, code, kind, at in bad
+                ]
+                cur.execute("DELETE FROM event_stage WHERE source_row = ANY(%s)", (rows,))
+        cur.execute(_EVENT_REPLACE, {"import_id": import_id})
+        cur.execute(_EVENT_INSERT, {"import_id": import_id})
+        stored = cur.rowcount
+        cur.execute(_EVENT_MONTHS)
+        months = {(int(org), str(month)) for org, month in cur.fetchall()}
+        cur.execute("TRUNCATE event_stage")
+    return stored, sorted(issues), months
+
+
+def history_months(session: Session, import_id: int) -> dict[int, list[str]]:
+    """Organisation → local months (YYYY-MM) of the tickets whose history this import
+    stored."""
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT t.organisation_id, "
+            "to_char(t.logged_at AT TIME ZONE 'Europe/London', 'YYYY-MM') "
+            "FROM ticket_events e JOIN tickets t USING (organisation_id, source_system, "
+            "reference) WHERE e.last_import_id = :id ORDER BY 1, 2"
+        ),
+        {"id": import_id},
+    ).all()
+    out: dict[int, list[str]] = {}
+    for org, month in rows:
+        out.setdefault(int(org), []).append(month)
+    return out

@@ -91,16 +91,34 @@ async def upload(
         ),
     ] = None,
     file_format: Annotated[
-        Literal["csv", "jsonl"] | None,
-        Query(alias="format", description="csv or jsonl; by default from the Content-Type"),
+        Literal["csv", "jsonl", "json"] | None,
+        Query(
+            alias="format",
+            description="csv, jsonl (one record a line) or json (one array of records, as a "
+            "TMF621 list answer); by default from the Content-Type",
+        ),
     ] = None,
+    content: Annotated[
+        Literal["tickets", "history"],
+        Query(
+            description="tickets (JSON records may carry their history in an `events` list, "
+            "or TMF621's statusChangeHistory), or history: a second file of events of "
+            "tickets already pushed (ticket_ref, kind, at, value, end_at)"
+        ),
+    ] = "tickets",
 ) -> JSONResponse:
     await run_in_threadpool(
         service.check_upload, session, principal, organisation_id, profile, mapping_id
     )
     if file_format is None:
         ctype = request.headers.get("content-type", "")
-        file_format = "jsonl" if ("ndjson" in ctype or "jsonl" in ctype) else "csv"
+        file_format = (
+            "jsonl"
+            if ("ndjson" in ctype or "jsonl" in ctype)
+            else "json"
+            if "application/json" in ctype
+            else "csv"
+        )
     spool = service.spool_dir(request.app.state.settings) / f"{uuid.uuid4().hex}.upload"
     size = 0
     try:
@@ -130,6 +148,7 @@ async def upload(
             file_format=file_format,
             spool_path=spool,
             size=size,
+            content=content,
         )
     except BaseException:
         spool.unlink(missing_ok=True)

@@ -10,7 +10,8 @@ from shared.tickets import MAPPED_FIELDS
 from shared.types import IsoAwareDateTime, SingleLine
 
 ImportStatus = Literal["queued", "processing", "done", "failed"]
-FileFormat = Literal["csv", "jsonl"]
+FileFormat = Literal["csv", "jsonl", "json"]
+ImportContent = Literal["tickets", "history"]
 # PostgreSQL text cannot hold NUL, so it is refused here (422) rather than by the driver.
 NO_NUL = r"^[^\x00]*$"
 Key = Annotated[SingleLine, Field(max_length=200, pattern=NO_NUL)]
@@ -67,6 +68,10 @@ class TicketImport(BaseModel):
                     "started_at": "2024-05-01T09:30:01Z",
                     "finished_at": "2024-05-01T09:30:09Z",
                     "errors_url": "https://yardstick.example.gov.uk/api/v1/ticket-imports/15/errors",
+                    "content": "tickets",
+                    "touched_months": {"12": ["2024-03", "2024-04"]},
+                    "computation_run_id": 88,
+                    "figures_ready_at": "2024-05-01T09:30:12Z",
                 }
             ]
         }
@@ -91,6 +96,24 @@ class TicketImport(BaseModel):
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None
     errors_url: str
+    content: ImportContent = Field(
+        default="tickets",
+        description="tickets (histories embedded in JSON records included), or history: the "
+        "events of tickets already stored (a second file of the export)",
+    )
+    touched_months: dict[str, list[str]] | None = Field(
+        default=None,
+        description="Organisation id → local months (YYYY-MM) of the tickets the import "
+        "inserted or changed: what its recompute covers (once done)",
+    )
+    computation_run_id: int | None = Field(
+        default=None, description="The SLA computation run that first included the import"
+    )
+    figures_ready_at: UtcDateTime | None = Field(
+        default=None,
+        description="When the SLA figures include the import: that run's end, or the "
+        "import's end when it changed nothing to recompute; null until then",
+    )
 
 
 class RowError(BaseModel):

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
+from services.ingest.organisation_values import repository as value_maps
 from services.ingest.tickets import repository as repo
 from services.ingest.tickets.exceptions import (
     ImportNotFound,
@@ -46,6 +47,7 @@ from services.ingest.tickets.exceptions import (
 )
 from services.ingest.tickets.parsing import (
     FileFormatError,
+    HistoryFileParser,
     ParsedBatch,
     ParseStats,
     RowIssue,
@@ -81,6 +83,16 @@ def spool_dir(settings: Settings) -> Path:
 
 
 # --------------------------------------------------------------------------- upload
+
+
+def pushable_organisations(session: Session, principal: Principal) -> set[int] | None:
+    """The organisations ``principal`` may push tickets for (None: any, for admins): its
+    own, and the partners of each shared service among them (a shared service's desk
+    pushes its partners' tickets)."""
+    if principal.is_admin:
+        return None
+    own = sorted(principal.organisations)
+    return set(own) | repo.partners_of(session, own)
 
 
 def check_upload(
@@ -121,6 +133,7 @@ def create_import(
     file_format: str,
     spool_path: Path,
     size: int,
+    content: str = "tickets",
 ) -> dict[str, Any]:
     if mapping_id is not None:
         mapping = repo.get_mapping_by_id(session, mapping_id)
@@ -133,7 +146,8 @@ def create_import(
             "organisation_id": organisation_id,
             "allowed_organisations": None
             if principal.is_admin
-            else sorted(principal.organisations),
+            else sorted(pushable_organisations(session, principal) or ()),
+            "content": content,
             "source_system": source_system or profile_name,
             "profile": profile_name,
             "mapping_id": mapping_id,
@@ -157,14 +171,38 @@ def visible_import(session: Session, principal: Principal, import_id: int) -> di
         )
     ):
         raise ImportNotFound(import_id)
-    return job
+    return with_figures(session, [job])[0]
 
 
 def list_imports(
     session: Session, principal: Principal, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     scope = None if principal.is_admin else set(principal.organisations)
-    return repo.list_imports(session, scope, principal.subject, limit, offset)
+    rows, total = repo.list_imports(session, scope, principal.subject, limit, offset)
+    return with_figures(session, rows), total
+
+
+def with_figures(session: Session, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each import with ``computation_run_id`` and ``figures_ready_at``: the SLA run that
+    first included it (metrics records it), or, for a finished import that changed
+    nothing to recompute, the import's own end."""
+    runs = repo.figures_runs(session, [j["id"] for j in jobs if j["status"] == "done"])
+    out = []
+    for job in jobs:
+        run = runs.get(job["id"])
+        ready = None
+        if run is not None:
+            ready = run["figures_ready_at"]
+        elif job["status"] == "done" and not job.get("touched_months"):
+            ready = job["finished_at"]
+        out.append(
+            {
+                **job,
+                "computation_run_id": None if run is None else run["run_id"],
+                "figures_ready_at": ready,
+            }
+        )
+    return out
 
 
 def errors(
@@ -229,6 +267,80 @@ def _check_organisations(
     return good.rename(COLUMN_NAMES), issues
 
 
+def _value_map(session: Session, job: dict[str, Any]) -> dict[str, str] | None:
+    """The organisation value mapping of the upload's organisation and source system
+    (value key → organisation id), or None when it has none (ids are read as ids)."""
+    if job["organisation_id"] is None:
+        return None
+    return value_maps.lookup(session, job["organisation_id"], job["source_system"]) or None
+
+
+def _unknown_statuses(
+    events: pl.DataFrame, known: dict[int, set[str]]
+) -> tuple[pl.DataFrame, list[RowIssue]]:
+    """Status events whose status none of their organisation's SLA policies knows (for
+    organisations whose policies list known statuses): (those events' rows, issues)."""
+    if not known or events.height == 0:
+        return events.clear(), []
+    allowed = pl.DataFrame(
+        [(org, status) for org, statuses in known.items() for status in statuses],
+        schema={"organisation_id": events.schema["organisation_id"], "_status": pl.Utf8},
+        orient="row",
+    )
+    bad = (
+        events.filter((pl.col("kind") == "status") & pl.col("organisation_id").is_in(list(known)))
+        .with_columns(pl.col("value").str.strip_chars().str.to_lowercase().alias("_status"))
+        .join(allowed, on=["organisation_id", "_status"], how="anti")
+    )
+    issues = [
+        RowIssue(
+            int(r["source_row"]),
+            "history",
+            "unknown_status",
+            f"status event at {r['at'].isoformat()}: status {r['value']!r} is not one "
+            f"organisation {r['organisation_id']}'s SLA policies know (their known or pause "
+            "statuses); add it to a policy or correct the row",
+        )
+        for r in bad.select("source_row", "at", "value", "organisation_id").iter_rows(named=True)
+    ]
+    return bad, issues
+
+
+def _stage_events(events: pl.DataFrame) -> pl.DataFrame:
+    """Events keyed by ticket with their order at one instant (``seq``), as staged."""
+    key = ["organisation_id", "source_system", "reference", "kind", "at"]
+    return (
+        events.sort("source_row", "pos")
+        .with_columns(pl.int_range(pl.len()).over(key).cast(pl.Int16).alias("seq"))
+        .select(repo.EVENT_STAGE_COLUMNS)
+    )
+
+
+def _with_events(
+    rows: pl.DataFrame, events: pl.DataFrame | None, known: dict[int, set[str]]
+) -> tuple[pl.DataFrame, pl.DataFrame | None, list[RowIssue]]:
+    """The accepted rows' history events, staged; a row whose history has a status its
+    organisation's policies do not know is refused whole (its stored ticket and history
+    stay as they were)."""
+    if events is None or events.height == 0:
+        return rows, None, []
+    ev = events.join(
+        rows.select("source_row", "organisation_id", "source_system", "reference"),
+        on="source_row",
+        how="inner",
+    )
+    bad, issues = _unknown_statuses(ev, known)
+    if issues:
+        refused = bad["source_row"].unique().implode()
+        rows = rows.filter(~pl.col("source_row").is_in(refused))
+        ev = ev.filter(~pl.col("source_row").is_in(refused))
+        issues = [
+            RowIssue(i.row, i.column, i.code, i.message + "; the row was not stored")
+            for i in issues
+        ]
+    return rows, _stage_events(ev), issues
+
+
 def _error_rows(import_id: int, issues: list[RowIssue]) -> list[dict[str, Any]]:
     seq: dict[int, int] = {}
     out = []
@@ -265,10 +377,11 @@ class Prepared:
     """A batch made ready for loading, in the parse thread."""
 
     rows: pl.DataFrame  # accepted rows, columns as the stage
-    org_issues: list[RowIssue]
+    org_issues: list[RowIssue]  # rows refused here (organisation, history statuses)
     payload: bytes  # the COPY CSV
     months: repo.Months
     shares_tickets_with_previous: bool  # a ticket also in the batch before (see _OrderedLoads)
+    events: pl.DataFrame | None = None  # the rows' histories (repo.EVENT_STAGE_COLUMNS)
 
 
 def _prefetch(
@@ -407,6 +520,24 @@ class _OrderedLoads:
                 payload=prepared.payload,
                 months=prepared.months,
             )
+            if prepared.events is not None and prepared.events.height:
+                # The parser checked each history against its row, so the database's
+                # checks find nothing here; anything they did find is said, not lost.
+                _stored, refused, event_months = repo.replace_events(
+                    session, prepared.events, self.import_id
+                )
+                changed_months = changed_months | event_months
+                issues = sorted(
+                    [
+                        *issues,
+                        *(
+                            RowIssue(r, "history", code, f"{msg}; the event was not stored",
+                                     "warning")
+                            for r, code, msg in refused
+                        ),
+                    ],
+                    key=lambda i: i.row,
+                )  # fmt: skip
             if not previous.wait():
                 return  # an earlier batch failed: its error is the one reported
             # The ordered section: one batch at a time, in batch order.
@@ -558,6 +689,9 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
             {"status": "processing", "started_at": job["started_at"] or datetime.now(UTC)},
         )
         session.commit()
+        if job["content"] == "history":
+            session.commit()
+            return _process_history(engine, job)
         try:
             profile = _profile_for(session, job)
             parser = TicketFileParser(
@@ -568,7 +702,9 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 else str(job["organisation_id"]),
                 file_format=job["file_format"],
                 batch_size=IMPORT_BATCH_SIZE,
+                organisation_values=_value_map(session, job),
             )
+            known = repo.known_statuses(session)
             allowed = (
                 set(job["allowed_organisations"])
                 if job["allowed_organisations"] is not None
@@ -592,13 +728,20 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
 
             def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
+                rows, events, status_issues = _with_events(rows, batch.events, known)
+                org_issues += status_issues
                 keys = rows.select(list(TICKET_KEY))
                 shared = bool(previous_keys) and (
                     keys.join(previous_keys[0], on=list(TICKET_KEY), how="semi").height > 0
                 )
                 previous_keys[:] = [keys]
                 return Prepared(
-                    rows, org_issues, repo.copy_payload(rows), repo.batch_months(rows), shared
+                    rows,
+                    org_issues,
+                    repo.copy_payload(rows),
+                    repo.batch_months(rows),
+                    shared,
+                    events,
                 )
 
             loads = _OrderedLoads(engine, import_id, counts)
@@ -654,7 +797,130 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
         repo.update_import(
             session,
             import_id,
-            {**final, **counts, "status": "done", "finished_at": datetime.now(UTC)},
+            {
+                **final,
+                **counts,
+                "status": "done",
+                "finished_at": datetime.now(UTC),
+                "touched_months": {str(k): v for k, v in months.items()},
+            },
+        )
+        if months:
+            enqueue_event(
+                session,
+                ingest_outbox,
+                TicketsImported(
+                    import_id=import_id,
+                    organisations=[
+                        ImportedMonths(organisation_id=org, months=m) for org, m in months.items()
+                    ],
+                ),
+            )
+        session.commit()
+    _remove(job["spool_path"])
+    return {"import_id": import_id, "status": "done"}
+
+
+def _process_history(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
+    """A history file (``content = history``): events of stored tickets, batch by batch,
+    each batch committed with its row errors and the job's checkpoint. Each ticket named
+    gets the file's events in place of its stored history."""
+    import_id = job["id"]
+    with Session(engine) as session:
+        try:
+            parser = HistoryFileParser(
+                _profile_for(session, job),
+                source_system=job["source_system"],
+                organisation_id=None
+                if job["organisation_id"] is None
+                else str(job["organisation_id"]),
+                file_format=job["file_format"],
+                batch_size=IMPORT_BATCH_SIZE,
+                organisation_values=_value_map(session, job),
+            )
+            allowed = repo.organisation_ids(session)
+            if job["allowed_organisations"] is not None:
+                allowed &= set(job["allowed_organisations"])
+            known = repo.known_statuses(session)
+            path = Path(job["spool_path"] or "")
+            if not path.is_file():
+                raise FileFormatError("the uploaded file is no longer on the server")
+            counts = {k: job[k] for k in ("rows_inserted", "warnings")}
+            checkpoint = job["checkpoint_row"]
+            refused_rows = 0
+            session.commit()
+            for batch in parser.parse(_read(path)):
+                rows, issues = _check_organisations(batch.rows, allowed)
+                rows = rows.with_columns(pl.lit(job["source_system"]).alias("source_system"))
+                bad, status_issues = _unknown_statuses(rows, known)
+                rows = rows.join(bad.select("source_row"), on="source_row", how="anti")
+                last_row = max(
+                    0,
+                    int(batch.rows["source_row"].max() or 0),  # type: ignore[arg-type]
+                    *(i.row for i in batch.issues),
+                )
+                refused_rows += len(issues) + len(status_issues)
+                if last_row <= checkpoint:
+                    continue  # committed before a restart
+                stored, refused, _months = repo.replace_events(
+                    session, _stage_events(rows), import_id
+                )
+                refused_rows += len({r for r, _c, _m in refused})
+                counts["rows_inserted"] += stored
+                everything = [
+                    *batch.issues,
+                    *issues,
+                    *status_issues,
+                    *(RowIssue(r, "history", code, msg) for r, code, msg in refused),
+                ]
+                counts["warnings"] += sum(1 for i in everything if i.severity == "warning")
+                repo.insert_errors(
+                    session, _error_rows(import_id, sorted(everything, key=lambda i: i.row))
+                )
+                stats = parser.stats
+                repo.update_import(
+                    session,
+                    import_id,
+                    {
+                        "rows_read": stats.rows_read,
+                        "rows_accepted": stats.rows_accepted - refused_rows,
+                        "rows_rejected": stats.rows_rejected + refused_rows,
+                        **counts,
+                        "checkpoint_row": last_row,
+                    },
+                )
+                session.commit()
+        except FileFormatError as exc:
+            return _fail(session, job, str(exc))
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            log.exception("history import %s failed", import_id)
+            session.rollback()
+            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+            return _fail(
+                session,
+                job,
+                f"Processing stopped on an error on our side ({type(exc).__name__}: "
+                f"{first_line}). Push the file again; if it stops the same way, send it to "
+                f"support quoting import {import_id}.",
+            )
+        months = repo.history_months(session, import_id)
+        stats = parser.stats
+        repo.update_import(
+            session,
+            import_id,
+            {
+                "rows_read": stats.rows_read,
+                "rows_accepted": stats.rows_accepted - refused_rows,
+                "rows_rejected": stats.rows_rejected + refused_rows,
+                "encoding": stats.encoding,
+                "replaced_characters": stats.replaced_characters,
+                **counts,
+                "status": "done",
+                "finished_at": datetime.now(UTC),
+                "touched_months": {str(k): v for k, v in months.items()},
+            },
         )
         if months:
             enqueue_event(

@@ -12,6 +12,7 @@ import psycopg
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from services.metrics.sla import engine
 from services.metrics.sla.calendar import (
     TWENTY_FOUR_SEVEN,
     BusinessCalendar,
@@ -153,13 +154,18 @@ def load_intervals(
 
 
 def load_policies(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
+    """SLA policies with their history rules (pause_statuses, priority_change,
+    reopen_rule, response_target_seconds, warning_pcts): the engine's policy frame."""
     sql = (
         "SELECT organisation_id, priority, request_type, target_seconds, "
         "target_working_days::float8 AS target_working_days, "
         "coalesce(calendar_id::text, '24x7') AS calendar_id, target_share::float8 AS target_share, "
-        "effective_from FROM sla_policies WHERE " + _scope(organisation_ids, None)
+        "effective_from, array_to_json(pause_statuses)::text AS pause_statuses, "
+        "priority_change, reopen_rule, response_target_seconds, "
+        "array_to_json(warning_pcts::float8[])::text AS warning_pcts "
+        "FROM sla_policies WHERE " + _scope(organisation_ids, None)
     )
-    return _copy_frame(
+    df = _copy_frame(
         session,
         sql,
         _params(organisation_ids, None),
@@ -172,7 +178,16 @@ def load_policies(session: Session, organisation_ids: list[int] | None) -> pl.Da
             "calendar_id": pl.Utf8(),
             "target_share": pl.Float64(),
             "effective_from": pl.Date(),
+            "pause_statuses": pl.Utf8(),
+            "priority_change": pl.Utf8(),
+            "reopen_rule": pl.Utf8(),
+            "response_target_seconds": pl.Int64(),
+            "warning_pcts": pl.Utf8(),
         },
+    )
+    return df.with_columns(
+        pl.col("pause_statuses").str.json_decode(pl.List(pl.Utf8)),
+        pl.col("warning_pcts").str.json_decode(pl.List(pl.Float64)),
     )
 
 
@@ -232,6 +247,19 @@ OUTCOME_COLUMNS = (
     "due_at",
     "sla_status",
     "data_quality_reason",
+    *(
+        "priority_changed_at",
+        "clock_start_at",
+        "pending_seconds",
+        "priority_change",
+        "reopen_rule",
+        "cycles",
+        "first_response_at",
+        "response_target_seconds",
+        "response_elapsed_seconds",
+        "response_due_at",
+        "response_status",
+    ),
 )
 
 
@@ -275,6 +303,29 @@ def write_outcomes(
     return frame.height
 
 
+# Outcome columns from histories and the policy's rules (instants read as epoch seconds).
+HISTORY_OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "priority_changed_at": pl.Int64(),
+    "clock_start_at": pl.Int64(),
+    "pending_seconds": pl.Int64(),
+    "priority_change": pl.Utf8(),
+    "reopen_rule": pl.Utf8(),
+    "cycles": pl.Int64(),
+    "first_response_at": pl.Int64(),
+    "response_target_seconds": pl.Int64(),
+    "response_elapsed_seconds": pl.Int64(),
+    "response_due_at": pl.Int64(),
+    "response_status": pl.Utf8(),
+}
+_OUTCOME_INSTANTS = (
+    "logged_at",
+    "resolution_at",
+    "priority_changed_at",
+    "clock_start_at",
+    "first_response_at",
+    "response_due_at",
+)
+
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "organisation_id": pl.Int64(),
     "source_system": pl.Utf8(),
@@ -301,6 +352,7 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "elapsed_wall_seconds": pl.Int64(),
     "sla_status": pl.Utf8(),
     "data_quality_reason": pl.Utf8(),
+    **HISTORY_OUTCOME_SCHEMA,
 }
 
 
@@ -315,7 +367,7 @@ def load_outcomes(
     tickets logged before an instant and resolved at or after another (or unresolved)."""
     cols = []
     for c in OUTCOME_SCHEMA:
-        if c in ("logged_at", "resolution_at"):
+        if c in _OUTCOME_INSTANTS:
             cols.append(_EPOCH.format(c=c, a=c))
         elif c == "target_share":
             cols.append("target_share::float8 AS target_share")
@@ -330,7 +382,7 @@ def load_outcomes(
         sql += " AND (resolution_at IS NULL OR resolution_at >= %(resolved_from)s)"
         params["resolved_from"] = resolved_from
     df = _copy_frame(session, sql, params, OUTCOME_SCHEMA)
-    return df.with_columns(_to_utc("logged_at", "resolution_at"))
+    return df.with_columns(_to_utc(*_OUTCOME_INSTANTS))
 
 
 # ------------------------------------------------- feedback ratings (NPS, satisfaction)
@@ -412,3 +464,138 @@ def latest_outcomes_run(session: Session, organisation_id: int) -> dict[str, Any
         .first()
     )
     return dict(row) if row else None
+
+
+# ------------------------------------------- histories, OLAs, shared services, imports
+
+# The tickets open at an instant, as ``load_tickets(open_at=...)`` selects them.
+_OPEN_AT = (
+    " AND logged_at < %(open_at)s AND (coalesce(resolved_at, closed_at) IS NULL"
+    " OR coalesce(resolved_at, closed_at) > %(open_at)s)"
+)
+
+
+def load_tickets_open_at(
+    session: Session, organisation_ids: list[int] | None, as_of: datetime
+) -> pl.DataFrame:
+    """The tickets of the organisations that were logged and not yet resolved (nor
+    closed) at ``as_of``: the ones whose figures depend on the moment asked about."""
+    return load_tickets(session, organisation_ids, open_at=as_of)
+
+
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "organisation_id": pl.Int64(),
+    "ticket_key": pl.Utf8(),
+    "kind": pl.Utf8(),
+    "at": pl.Int64(),
+    "value": pl.Utf8(),
+    "canonical": pl.Utf8(),
+    "end_at": pl.Int64(),
+}
+
+
+def load_events(
+    session: Session,
+    organisation_ids: list[int] | None,
+    months: dict[int, list[str]] | None = None,
+    *,
+    open_at: datetime | None = None,
+) -> pl.DataFrame:
+    """Ticket history events (the engine's ``events`` frame), in order within a ticket:
+    of the organisations, of the tickets logged in the months given per organisation, or
+    of the tickets open at ``open_at``."""
+    where = _scope(organisation_ids, months).replace("organisation_id", "t.organisation_id")
+    where = where.replace("logged_at", "t.logged_at")
+    params = _params(organisation_ids, months)
+    if open_at is not None:
+        where += _OPEN_AT.replace("logged_at", "t.logged_at").replace(
+            "coalesce(resolved_at, closed_at)", "coalesce(t.resolved_at, t.closed_at)"
+        )
+        params["open_at"] = open_at
+    sql = (
+        "SELECT e.organisation_id, e.source_system || chr(31) || e.reference AS ticket_key, "
+        "e.kind, "
+        + _EPOCH.format(c="e.at", a="at")
+        + ", e.value, e.canonical, "
+        + _EPOCH.format(c="e.end_at", a="end_at")
+        + " FROM ticket_events e JOIN tickets t USING (organisation_id, source_system, "
+        "reference) WHERE " + where + " ORDER BY e.organisation_id, e.source_system, "
+        "e.reference, e.at, e.seq"
+    )
+    df = _copy_frame(session, sql, params, EVENT_SCHEMA)
+    return df.with_columns(*_to_utc("at", "end_at"), pl.col("kind").cast(engine.EVENT_KIND))
+
+
+def load_ola_policies(session: Session, organisation_ids: list[int] | None) -> pl.DataFrame:
+    sql = (
+        "SELECT organisation_id, resolver_group, priority, target_seconds, "
+        "target_working_days::float8 AS target_working_days, "
+        "coalesce(calendar_id::text, '24x7') AS calendar_id, target_share::float8 AS target_share, "
+        "effective_from, array_to_json(pause_statuses)::text AS pause_statuses "
+        "FROM ola_policies WHERE " + _scope(organisation_ids, None)
+    )
+    df = _copy_frame(
+        session,
+        sql,
+        _params(organisation_ids, None),
+        {
+            "organisation_id": pl.Int64(),
+            "resolver_group": pl.Utf8(),
+            "priority": pl.Utf8(),
+            "target_seconds": pl.Int64(),
+            "target_working_days": pl.Float64(),
+            "calendar_id": pl.Utf8(),
+            "target_share": pl.Float64(),
+            "effective_from": pl.Date(),
+            "pause_statuses": pl.Utf8(),
+        },
+    )
+    return df.with_columns(pl.col("pause_statuses").str.json_decode(pl.List(pl.Utf8)))
+
+
+def shared_services(session: Session, organisation_ids: list[int] | None) -> dict[int, list[int]]:
+    """Shared service → its partners (in their order), for the services among the
+    organisations given (all services when None)."""
+    params: dict[str, Any] = {}
+    where = ""
+    if organisation_ids is not None:
+        where = "WHERE shared_service_id = ANY(:ids)"
+        params["ids"] = organisation_ids
+    rows = session.execute(
+        text(
+            "SELECT shared_service_id, partner_id FROM organisation_partners "
+            f"{where} ORDER BY shared_service_id, position, partner_id"
+        ),
+        params,
+    ).all()
+    out: dict[int, list[int]] = {}
+    for service, partner in rows:
+        out.setdefault(int(service), []).append(int(partner))
+    return out
+
+
+def services_of(session: Session, organisation_ids: list[int]) -> dict[int, list[int]]:
+    """Partner → the shared services it is a partner of."""
+    rows = session.execute(
+        text(
+            "SELECT partner_id, shared_service_id FROM organisation_partners "
+            "WHERE partner_id = ANY(:ids) ORDER BY 1, 2"
+        ),
+        {"ids": organisation_ids},
+    ).all()
+    out: dict[int, list[int]] = {}
+    for partner, service in rows:
+        out.setdefault(int(partner), []).append(int(service))
+    return out
+
+
+def record_import_run(session: Session, import_id: int, run_id: int) -> None:
+    """The computation run that first included ticket import ``import_id``: its figures
+    are ready now (ingest shows it on the import job)."""
+    session.execute(
+        text(
+            "INSERT INTO sla_import_runs (import_id, run_id, figures_ready_at) "
+            "VALUES (:i, :r, now()) ON CONFLICT (import_id) DO NOTHING"
+        ),
+        {"i": import_id, "r": run_id},
+    )

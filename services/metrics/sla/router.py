@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,14 +12,18 @@ from fastapi.responses import Response
 from services.metrics.sla import service
 from services.metrics.sla.schemas import (
     BacklogReport,
+    BreachForecastReport,
     DataQualityReport,
     LoggedReport,
     MonthlyReport,
+    OlaReport,
     PerformanceReport,
     SatisfactionReport,
     SlaReport,
+    TicketReport,
+    TotalsReport,
 )
-from services.metrics.sla.service import ReportQuery
+from services.metrics.sla.service import ReportQuery, Scope
 from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, ReadSession
 from shared.errors import Unprocessable
@@ -30,12 +36,7 @@ Reader = Annotated[Principal, Depends(require_roles("admin", "participant", "par
 _Str = Annotated[str, Query(min_length=1, max_length=200)]
 
 
-def report_query(
-    principal: Reader,
-    organisation_id: Annotated[
-        list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
-        Query(description="Organisations (repeat the parameter); default: all you may see"),
-    ] = None,
+def report_filters(
     priority: Annotated[
         list[Literal["P0", "P1", "P2", "P3", "P4"]] | None, Query(description="Priorities")
     ] = None,
@@ -49,10 +50,8 @@ def report_query(
     ] = None,
     logged_from: Annotated[IsoDate | None, Query(description="Logged on or after (local)")] = None,
     logged_to: Annotated[IsoDate | None, Query(description="Logged on or before (local)")] = None,
-) -> tuple[list[int] | None, ReportQuery]:
-    orgs = service.visible_organisations(principal, organisation_id)
-    return orgs, ReportQuery(
-        organisation_ids=orgs,
+) -> ReportQuery:
+    return ReportQuery(
         priorities=list(priority) if priority else None,
         teams=team,
         closure_categories=closure_category,
@@ -63,7 +62,92 @@ def report_query(
     )
 
 
-Scope = Annotated[tuple[list[int] | None, ReportQuery], Depends(report_query)]
+OrganisationsQuery = Annotated[
+    list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
+    Query(
+        description="Organisations (repeat the parameter); default: all you may see. A shared "
+        "service's rows cover its partners' tickets too"
+    ),
+]
+Filters = Annotated[ReportQuery, Depends(report_filters)]
+
+
+def report_query(
+    principal: Reader,
+    session: ReadSession,
+    filters: Filters,
+    organisation_id: OrganisationsQuery = None,
+) -> tuple[Scope, ReportQuery]:
+    scope = service.report_scope(session, principal, organisation_id)
+    return scope, replace(filters, organisation_ids=scope.ids())
+
+
+ReportScope = Annotated[tuple[Scope, ReportQuery], Depends(report_query)]
+
+
+def ticket_query(
+    principal: Reader,
+    session: ReadSession,
+    filters: Filters,
+    organisation_id: Annotated[
+        list[Annotated[int, Query(ge=1, le=MAX_INT32)]] | None,
+        Query(
+            description="Organisations (repeat the parameter); default: yours. A shared "
+            "service stands for itself and its partners (its staff only: a partner lists its "
+            "own tickets)"
+        ),
+    ] = None,
+) -> tuple[list[int] | None, ReportQuery]:
+    orgs = service.ticket_scope(session, principal, organisation_id)
+    return orgs, replace(filters, organisation_ids=orgs)
+
+
+TicketScope = Annotated[tuple[list[int] | None, ReportQuery], Depends(ticket_query)]
+AsOf = Annotated[IsoDateTime | None, Query(description="ISO 8601 with offset; default now")]
+
+
+def _moment(as_of: datetime | None) -> datetime:
+    if as_of is not None and as_of.tzinfo is None:
+        raise Unprocessable(
+            "as_of needs a UTC offset, e.g. 2021-03-08T09:30:00Z.",
+            errors=[{"field": "query.as_of", "message": "offset required"}],
+        )
+    # In UTC: an offset PostgreSQL cannot hold (beyond ±15:59) is still a valid instant.
+    return (as_of or datetime.now(UTC)).astimezone(UTC)
+
+
+def _notes(session: ReadSession, scope: Scope, **extra: str) -> dict[str, str]:
+    """Every SLA report says how reopenings and priority changes were counted (from the
+    policies in scope) and what a shared service's rows cover."""
+    return {**extra, **service.rules_notes(session, scope.ids()), **service.scope_notes(scope)}
+
+
+class FrameRows(Sequence[dict[str, Any]]):
+    """A frame's rows as dicts, made only for the rows read: a JSON page converts its
+    page, a CSV download streams in slices (a million-ticket view is never one list)."""
+
+    def __init__(self, df: pl.DataFrame) -> None:
+        self.df = df
+
+    def __len__(self) -> int:
+        return self.df.height
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.df.height)
+            rows = self.df.slice(start, max(0, stop - start)).to_dicts()
+            return rows[::step] if step != 1 else rows
+        return self.df.row(index, named=True)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for part in self.df.iter_slices(5000):
+            yield from part.to_dicts()
 
 
 def render(
@@ -84,7 +168,7 @@ def render(
         out,
         envelope,
         df.columns,
-        df.to_dicts(),
+        FrameRows(df),
         f"sla-{name}",
         report=name,
         columns=df.columns,
@@ -109,14 +193,14 @@ _PAGING = (
     summary="Per month: met, missed, % met vs target, closure time",
     description=_PAGING,
 )
-def monthly(request: Request, session: ReadSession, scope: Scope, out: OutputQuery) -> Response:
-    orgs, q = scope
+def monthly(request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery) -> Response:
+    scope, q = rs
     return render(
         request,
         out,
         MonthlyReport,
         "monthly",
-        service.monthly(session, orgs, q),
+        service.monthly(session, scope.organisations, q, scope.services),
         {
             **_MONTH,
             "met": "tickets",
@@ -128,10 +212,12 @@ def monthly(request: Request, session: ReadSession, scope: Scope, out: OutputQue
             "avg_closure_sla_clock_hours": "hours, SLA clock, pauses deducted",
             "avg_closure_wall_hours": "hours, wall clock (24x7), nothing deducted",
         },
-        {
-            "month_basis": "month of resolution (Europe/London)",
-            "counted": "resolved tickets; data-quality rejects excluded",
-        },
+        _notes(
+            session,
+            scope,
+            month_basis="month of resolution (Europe/London)",
+            counted="resolved tickets; data-quality rejects excluded",
+        ),
     )
 
 
@@ -142,15 +228,16 @@ def monthly(request: Request, session: ReadSession, scope: Scope, out: OutputQue
     summary="Tickets logged per month",
     description=_PAGING,
 )
-def logged(request: Request, session: ReadSession, scope: Scope, out: OutputQuery) -> Response:
-    orgs, q = scope
+def logged(request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery) -> Response:
+    scope, q = rs
     return render(
         request,
         out,
         LoggedReport,
         "logged",
-        service.logged(session, orgs, q),
+        service.logged(session, scope.organisations, q, scope.services),
         {**_MONTH, "logged": "tickets"},
+        _notes(session, scope),
     )
 
 
@@ -162,21 +249,10 @@ def logged(request: Request, session: ReadSession, scope: Scope, out: OutputQuer
     description=_PAGING,
 )
 def backlog(
-    request: Request,
-    session: ReadSession,
-    scope: Scope,
-    out: OutputQuery,
-    as_of: Annotated[
-        IsoDateTime | None, Query(description="ISO 8601 with offset; default now")
-    ] = None,
+    request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery, as_of: AsOf = None
 ) -> Response:
-    orgs, q = scope
-    if as_of is not None and as_of.tzinfo is None:
-        raise Unprocessable(
-            "as_of needs a UTC offset, e.g. 2021-03-08T09:30:00Z.",
-            errors=[{"field": "query.as_of", "message": "offset required"}],
-        )
-    moment = as_of or datetime.now(UTC)
+    scope, q = rs
+    moment = _moment(as_of)
     units = {
         c: "tickets"
         for c in ("open", "open_within", "open_breached", "on_hold", "reopened", "data_quality")
@@ -186,12 +262,14 @@ def backlog(
         out,
         BacklogReport,
         "backlog",
-        service.backlog(session, orgs, q, moment),
+        service.backlog(session, scope.organisations, q, moment, scope.services),
         units,
-        {
-            "as_of": utc_iso(moment),
-            "reopened": "tickets with a reopen count above 0, open or not",
-        },
+        _notes(
+            session,
+            scope,
+            as_of=utc_iso(moment),
+            reopened="tickets with a reopen count above 0, open or not",
+        ),
     )
 
 
@@ -205,15 +283,15 @@ def backlog(
 def performance(
     request: Request,
     session: ReadSession,
-    scope: Scope,
+    rs: ReportScope,
     out: OutputQuery,
     clock_basis: Annotated[
         Literal["24x7", "sla_clock"],
         Query(description="24x7 wall clock, or each ticket's SLA clock"),
     ] = "24x7",
 ) -> Response:
-    orgs, q = scope
-    df = service.performance(session, orgs, q, clock_basis)
+    scope, q = rs
+    df = service.performance(session, scope.organisations, q, clock_basis, scope.services)
     units = {c: "%" for c in df.columns if c.startswith("pct_")} | {
         "incidents": "tickets",
         "requests": "tickets",
@@ -226,10 +304,12 @@ def performance(
         "performance",
         df,
         units,
-        {
-            "clock_basis": clock_basis,
-            "denominator": "resolved incidents (first contact: all incidents)",
-        },
+        _notes(
+            session,
+            scope,
+            clock_basis=clock_basis,
+            denominator="resolved incidents (first contact: all incidents)",
+        ),
     )
 
 
@@ -241,16 +321,195 @@ def performance(
     description=_PAGING,
 )
 def data_quality(
-    request: Request, session: ReadSession, scope: Scope, out: OutputQuery
+    request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery
 ) -> Response:
-    orgs, q = scope
+    scope, q = rs
     return render(
         request,
         out,
         DataQualityReport,
         "data-quality",
-        service.data_quality(session, orgs, q),
+        service.data_quality(session, scope.organisations, q, scope.services),
         {"logged_at": "UTC instant", "resolution_at": "UTC instant"},
+        _notes(session, scope),
+    )
+
+
+_TOTAL_UNITS = {
+    "met": "tickets",
+    "missed": "tickets",
+    "total": "tickets",
+    "pct_met": "% of resolved tickets (2 dp, half-up)",
+    "target_share_pct": "%",
+    "target_achieved": "pct_met >= target_share_pct",
+    "avg_closure_sla_clock_hours": "hours, SLA clock, pauses deducted",
+    "avg_closure_wall_hours": "hours, wall clock (24x7), nothing deducted",
+    "open_within": "tickets",
+    "open_breached": "tickets",
+}
+
+
+@router.get(
+    "/totals",
+    response_model=TotalsReport,
+    responses=table_responses(TotalsReport),
+    summary="Totals over any date range, by priority, team or closure category",
+    description="Met, missed and % met over the whole range given (resolved_from / "
+    "resolved_to: a quarter, a year), not per month; grouped per organisation and the "
+    "`by` columns (repeat the parameter; default priority). " + _PAGING,
+)
+def totals(
+    request: Request,
+    session: ReadSession,
+    rs: ReportScope,
+    out: OutputQuery,
+    by: Annotated[
+        list[Literal["priority", "team", "closure_category"]] | None,
+        Query(description="Group by (repeat): priority, team, closure_category"),
+    ] = None,
+) -> Response:
+    scope, q = rs
+    grouped = list(dict.fromkeys(by or ["priority"]))
+    df = service.totals(session, scope.organisations, q, grouped, scope.services)
+    return render(
+        request,
+        out,
+        TotalsReport,
+        "totals",
+        df,
+        _TOTAL_UNITS,
+        _notes(
+            session,
+            scope,
+            by=", ".join(["organisation_id", *grouped]),
+            range=f"resolved {q.resolved_from or 'any time'} to {q.resolved_to or 'any time'} "
+            "(local dates, inclusive)",
+            counted="met/missed: resolved tickets; open: tickets open when last computed",
+        ),
+    )
+
+
+_TICKET_UNITS = {
+    "target_seconds": "seconds on the policy's clock",
+    "elapsed_seconds": "seconds on the policy's clock, pauses deducted",
+    "remaining_seconds": "seconds on the policy's clock (negative: over the target)",
+    "pct_target_elapsed": "% of the target (2 dp, half-up)",
+    "warning_pct": "% of the target (a threshold of the policy)",
+    "paused_seconds": "seconds on the policy's clock",
+    "pending_seconds": "seconds on the policy's clock",
+    "response_target_seconds": "seconds on the policy's clock",
+    "response_elapsed_seconds": "seconds on the policy's clock",
+    "logged_at": "UTC instant",
+    "resolution_at": "UTC instant",
+    "due_at": "UTC instant",
+}
+
+
+@router.get(
+    "/tickets",
+    response_model=TicketReport,
+    responses=table_responses(TicketReport),
+    summary="Per ticket: policy, target, elapsed, remaining, due, % elapsed, status",
+    description="Every ticket logged by `as_of` (default now): open ones evaluated as of "
+    "that moment, the others as computed. Filter by status (repeat), by warning (open "
+    "tickets at or past a warning threshold of their policy) and by the report filters. " + _PAGING,
+)
+def tickets(
+    request: Request,
+    session: ReadSession,
+    ts: TicketScope,
+    out: OutputQuery,
+    as_of: AsOf = None,
+    status: Annotated[
+        list[Literal["met", "missed", "open_within", "open_breached", "data_quality"]] | None,
+        Query(description="Statuses (repeat the parameter)"),
+    ] = None,
+    warning: Annotated[
+        bool, Query(description="Only open tickets at or past a warning threshold")
+    ] = False,
+) -> Response:
+    orgs, q = ts
+    moment = _moment(as_of)
+    df = service.tickets(session, orgs, q, moment, statuses=status, warning_only=warning)
+    return render(
+        request,
+        out,
+        TicketReport,
+        "tickets",
+        df,
+        _TICKET_UNITS,
+        _notes(session, Scope(orgs), as_of=utc_iso(moment)),
+    )
+
+
+@router.get(
+    "/breach-forecast",
+    response_model=BreachForecastReport,
+    responses=table_responses(BreachForecastReport),
+    summary="Open tickets that breach within the next N working hours if untouched",
+    description="Open tickets within their target at `as_of` (default now) whose "
+    "remaining time on their own policy's clock is at most `within_hours` working hours: "
+    "they breach by then unless resolved or paused. Soonest due first. " + _PAGING,
+)
+def breach_forecast(
+    request: Request,
+    session: ReadSession,
+    ts: TicketScope,
+    out: OutputQuery,
+    within_hours: Annotated[
+        float, Query(gt=0, le=10_000, description="Working hours ahead (on each ticket's clock)")
+    ] = 8,
+    as_of: AsOf = None,
+) -> Response:
+    orgs, q = ts
+    moment = _moment(as_of)
+    df = service.breach_forecast(session, orgs, q, moment, within_hours)
+    return render(
+        request,
+        out,
+        BreachForecastReport,
+        "breach-forecast",
+        df,
+        _TICKET_UNITS,
+        _notes(
+            session,
+            Scope(orgs),
+            as_of=utc_iso(moment),
+            within_hours=f"{within_hours:g} working hours on each ticket's policy clock",
+        ),
+    )
+
+
+@router.get(
+    "/olas",
+    response_model=OlaReport,
+    responses=table_responses(OlaReport),
+    summary="OLAs per resolver group: met, missed, % met, open",
+    description="Each resolver group's operational-level agreement: its clock runs while a "
+    "ticket is assigned to the group (from its ticket histories). Evaluated as of `as_of` "
+    "(default now); filtered by the ticket filters. " + _PAGING,
+)
+def olas(
+    request: Request, session: ReadSession, rs: ReportScope, out: OutputQuery, as_of: AsOf = None
+) -> Response:
+    scope, q = rs
+    moment = _moment(as_of)
+    return render(
+        request,
+        out,
+        OlaReport,
+        "olas",
+        service.olas(session, scope.organisations, q, moment, scope.services),
+        {
+            "met": "ticket assignments to the group",
+            "missed": "ticket assignments to the group",
+            "total": "ticket assignments to the group",
+            "pct_met": "% (2 dp, half-up)",
+            "target_share_pct": "%",
+            "open_within": "ticket assignments",
+            "open_breached": "ticket assignments",
+        },
+        _notes(session, scope, as_of=utc_iso(moment)),
     )
 
 

@@ -250,3 +250,195 @@ class SatisfactionReport(SlaReport[SatisfactionRow]):
         },
         {"mean_satisfaction": "mean rating, 1-7"},
     )
+
+
+# ------------------------------------------------------------------ totals
+
+
+class TotalsRow(BaseModel):
+    """One organisation (and priority, team or closure category, as grouped) over the
+    whole date range asked for. Grouping columns not asked for are absent."""
+
+    organisation_id: int = Field(description=_ORG)
+    priority: str | None = Field(default=None, description=_PRIORITY)
+    team: str | None = Field(default=None, description="Team (null: none given)")
+    closure_category: str | None = Field(
+        default=None, description="Closure category (null: none given)"
+    )
+    met: int = Field(description="Resolved tickets that met their SLA (tickets)")
+    missed: int = Field(description="Resolved tickets that missed their SLA (tickets)")
+    total: int = Field(description="Resolved tickets counted, met + missed (tickets)")
+    pct_met: float | None = Field(description="% of resolved tickets that met (0-100, 2 dp)")
+    target_share_pct: float | None = Field(
+        description="The most recently effective policy's target share (%, 2 dp)"
+    )
+    target_achieved: bool | None = Field(description="pct_met >= target_share_pct")
+    avg_closure_sla_clock_hours: float | None = Field(
+        description="Mean time to close on the SLA clock, pauses deducted (hours, 2 dp)"
+    )
+    avg_closure_wall_hours: float | None = Field(
+        description="Mean time to close, wall clock 24x7, nothing deducted (hours, 2 dp)"
+    )
+    open_within: int = Field(description="Open and within their SLA (tickets, as stored)")
+    open_breached: int = Field(description="Open and past their SLA (tickets, as stored)")
+
+
+class TotalsReport(SlaReport[TotalsRow]):
+    model_config = _example(
+        "totals",
+        {
+            "organisation_id": 7,
+            "priority": "P2",
+            "met": 523,
+            "missed": 31,
+            "total": 554,
+            "pct_met": 94.4,
+            "target_share_pct": 95.0,
+            "target_achieved": False,
+            "avg_closure_sla_clock_hours": 3.82,
+            "avg_closure_wall_hours": 9.47,
+            "open_within": 12,
+            "open_breached": 2,
+        },
+        {"met": "tickets", "pct_met": "%"},
+    )
+
+
+# ------------------------------------------------------------------ tickets
+
+
+class TicketRow(BaseModel):
+    """One ticket: its policy, target, elapsed, remaining, due time, % of the target
+    elapsed and status. Seconds are business seconds on the policy's clock."""
+
+    organisation_id: int = Field(description=_ORG)
+    source_system: str = Field(description="The service-desk system it came from")
+    reference: str = Field(description="The ticket's reference in that system")
+    type: str | None = Field(description="incident or request")
+    priority: str | None = Field(description=_PRIORITY + " (after its priority history)")
+    request_type: str | None = Field(description="What was asked for")
+    team: str | None = Field(description="The team that held it")
+    closure_category: str | None = Field(description="How it was closed")
+    logged_at: UtcDateTime | None = Field(description="When it was logged (UTC)")
+    resolution_at: UtcDateTime | None = Field(description="When it was resolved (UTC)")
+    policy: str | None = Field(description="The SLA policy applied, in words")
+    calendar_id: str | None = Field(description="The policy's clock: a calendar id or 24x7")
+    target_seconds: int | None = Field(description="The target (seconds on the clock)")
+    elapsed_seconds: int | None = Field(
+        description="Elapsed on the clock, pauses deducted (seconds; as of the moment asked)"
+    )
+    remaining_seconds: int | None = Field(
+        description="Target minus elapsed (seconds; negative once breached)"
+    )
+    due_at: UtcDateTime | None = Field(
+        description="Open tickets: when the target is reached if work goes on (UTC)"
+    )
+    pct_target_elapsed: float | None = Field(description="Elapsed / target (%, 2 dp, half up)")
+    status: str = Field(description="met, missed, open_within, open_breached or data_quality")
+    warning_pct: float | None = Field(
+        description="Open tickets: the highest warning threshold of the policy reached (%)"
+    )
+    on_hold: bool | None = Field(description="Open and paused (hold or pause status) now")
+    paused_seconds: int | None = Field(
+        description="Paused on the clock: holds, pause statuses and reopen gaps (seconds)"
+    )
+    pending_seconds: int | None = Field(
+        description="Paused by holds and pause statuses only, not reopen gaps (seconds)"
+    )
+    cycles: int | None = Field(description="Reopenings + 1")
+    reopen_rule: str | None = Field(description="gap_excluded or new_cycle (the policy's)")
+    priority_change: str | None = Field(description="retroactive or from_change (the policy's)")
+    priority_changed_at: UtcDateTime | None = Field(description="Its last priority change")
+    first_response_at: UtcDateTime | None = Field(
+        description="First response (a recorded one, else the resolution)"
+    )
+    response_target_seconds: int | None = Field(description="First-response target (seconds)")
+    response_elapsed_seconds: int | None = Field(description="To first response (seconds)")
+    response_due_at: UtcDateTime | None = Field(description="Waiting: response due (UTC)")
+    response_status: str | None = Field(
+        description="met, missed, open_within, open_breached, data_quality; null: no target"
+    )
+    data_quality_reason: str | None = Field(description="Why it is not counted, if it is not")
+
+
+_TICKET_ROW: dict[str, Any] = {
+    "organisation_id": 12,
+    "source_system": "servicenow",
+    "reference": "INC0012345",
+    "type": "incident",
+    "priority": "P2",
+    "request_type": None,
+    "team": "Service Desk",
+    "closure_category": None,
+    "logged_at": "2024-06-03T08:15:00Z",
+    "resolution_at": None,
+    "policy": "P2 within 8 h on the business calendar 4 clock, from 2024-04-01",
+    "calendar_id": "4",
+    "target_seconds": 28800,
+    "elapsed_seconds": 23400,
+    "remaining_seconds": 5400,
+    "due_at": "2024-06-04T10:45:00Z",
+    "pct_target_elapsed": 81.25,
+    "status": "open_within",
+    "warning_pct": 75.0,
+    "on_hold": False,
+    "paused_seconds": 1800,
+    "pending_seconds": 1800,
+    "cycles": 1,
+    "reopen_rule": "gap_excluded",
+    "priority_change": "retroactive",
+    "priority_changed_at": None,
+    "first_response_at": "2024-06-03T08:31:00Z",
+    "response_target_seconds": 1800,
+    "response_elapsed_seconds": 960,
+    "response_due_at": None,
+    "response_status": "met",
+    "data_quality_reason": None,
+}
+
+
+class TicketReport(SlaReport[TicketRow]):
+    model_config = _example(
+        "tickets", _TICKET_ROW, {"target_seconds": "seconds on the policy's clock"}
+    )
+
+
+class BreachForecastReport(SlaReport[TicketRow]):
+    model_config = _example(
+        "breach-forecast", _TICKET_ROW, {"remaining_seconds": "seconds on the policy's clock"}
+    )
+
+
+# ------------------------------------------------------------------ OLAs
+
+
+class OlaRow(BaseModel):
+    organisation_id: int = Field(description=_ORG)
+    resolver_group: str = Field(description="The resolver group the OLA is for")
+    met: int = Field(description="Assignments ended within the OLA (ticket x group)")
+    missed: int = Field(description="Assignments ended over the OLA (ticket x group)")
+    total: int = Field(description="met + missed")
+    pct_met: float | None = Field(description="% met (0-100, 2 dp, half up)")
+    target_share_pct: float | None = Field(description="The OLA's target share (%, 2 dp)")
+    target_achieved: bool | None = Field(description="pct_met >= target_share_pct")
+    open_within: int = Field(description="Still assigned and within the OLA")
+    open_breached: int = Field(description="Still assigned and past the OLA")
+
+
+class OlaReport(SlaReport[OlaRow]):
+    model_config = _example(
+        "olas",
+        {
+            "organisation_id": 12,
+            "resolver_group": "Network",
+            "met": 88,
+            "missed": 7,
+            "total": 95,
+            "pct_met": 92.63,
+            "target_share_pct": 90.0,
+            "target_achieved": True,
+            "open_within": 4,
+            "open_breached": 1,
+        },
+        {"met": "ticket assignments", "pct_met": "%"},
+    )

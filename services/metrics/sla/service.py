@@ -3,7 +3,8 @@ reports (NPS and satisfaction from post-interaction ratings)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from services.metrics import figures
 from services.metrics.runs import repository as runs
 from services.metrics.sla import engine
 from services.metrics.sla import repository as repo
+from services.metrics.sla.calendar import TWENTY_FOUR_SEVEN
 from services.metrics.sla.engine import TicketFilter
 from shared.auth import Principal
 from shared.errors import Forbidden
@@ -27,14 +29,24 @@ def _evaluate(
     organisation_ids: list[int] | None,
     months: dict[int, list[str]] | None,
     as_of: datetime,
+    *,
+    open_only: bool = False,
 ) -> pl.DataFrame:
+    """Evaluate the tickets of the organisations (or of the months given per
+    organisation; or, with ``open_only``, only those open at ``as_of``) with their
+    holds, reopen gaps and histories."""
     orgs = organisation_ids if months is None else sorted(months)
-    tickets = repo.load_tickets(session, organisation_ids, months)
+    if open_only:
+        tickets = repo.load_tickets_open_at(session, organisation_ids, as_of)
+        events = repo.load_events(session, organisation_ids, open_at=as_of)
+    else:
+        tickets = repo.load_tickets(session, organisation_ids, months)
+        events = repo.load_events(session, organisation_ids, months)
     holds, reopens = repo.load_intervals(session, orgs)
     policies = repo.load_policies(session, orgs)
     clocks = repo.load_clocks(session, orgs)
     return engine.evaluate_tickets(
-        tickets, policies, clocks, as_of=as_of, holds=holds, reopens=reopens
+        tickets, policies, clocks, as_of=as_of, holds=holds, reopens=reopens, events=events
     )
 
 
@@ -58,13 +70,17 @@ def on_tickets_imported(session: Session, event: TicketsImported, _settings: Set
     """A job (services.metrics.events): recompute the months a ticket import touched."""
     months = event.months()
     n = recompute(session, months=months, as_of=datetime.now(UTC))
-    return runs.record(
+    run_id = runs.record(
         session,
         kind="sla_outcomes",
         scope={"import_id": event.import_id, "organisations": sorted(months)},
         trigger=EventType.TICKETS_IMPORTED,
         detail={"tickets": n, "months": {str(k): v for k, v in months.items()}},
     )
+    if event.import_id is not None:
+        # Same transaction as the outcomes: the import's figures are ready at commit.
+        repo.record_import_run(session, event.import_id, run_id)
+    return run_id
 
 
 def on_recompute_requested(session: Session, event: SlaRecompute, _settings: Settings) -> int:
@@ -109,6 +125,171 @@ def visible_organisations(principal: Principal, asked: list[int] | None) -> list
     return sorted(principal.organisations)
 
 
+# ------------------------------------------------------------------ shared services
+# A shared service is an organisation with partner organisations (organisation_partners,
+# managed by ingest). Its report rows cover its own tickets and its partners' (the
+# service's totals, organisation_id = the service). Its staff also read each partner's
+# rows and tickets; a partner reads its own and the service's totals, never another
+# partner's rows or tickets.
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: ``organisations`` report their own tickets (None = every
+    organisation but the rolled-up services); each of ``services`` reports its own and
+    its partners' tickets under its id."""
+
+    organisations: list[int] | None
+    services: dict[int, list[int]] = field(default_factory=dict)
+
+    def ids(self) -> list[int] | None:
+        """Every organisation whose tickets take part (None = all)."""
+        if self.organisations is None:
+            return None
+        ids = set(self.organisations)
+        for service, partners in self.services.items():
+            ids |= {service, *partners}
+        return sorted(ids)
+
+
+def _readable(session: Session, principal: Principal) -> tuple[set[int], dict[int, list[int]]]:
+    """(organisations whose rows and tickets the principal reads, services whose totals
+    it reads → their partners)."""
+    mine = sorted(principal.organisations)
+    own_services = repo.shared_services(session, mine)
+    rows = set(mine) | {p for ps in own_services.values() for p in ps}
+    partnered = sorted({s for ss in repo.services_of(session, mine).values() for s in ss})
+    services = own_services | repo.shared_services(session, partnered)
+    return rows, services
+
+
+def report_scope(session: Session, principal: Principal, asked: list[int] | None) -> Scope:
+    """The scope of an aggregate report for ``principal`` asking for ``asked`` (None:
+    everything it may read; for a non-admin, its own organisations)."""
+    if principal.is_admin:
+        services = repo.shared_services(session, sorted(set(asked)) if asked else None)
+        if not asked:
+            return Scope(None, services)
+        return Scope(sorted(set(asked) - set(services)), services)
+    if not principal.organisations:
+        raise Forbidden("Your credentials are not scoped to any organisation.")
+    rows, services = _readable(session, principal)
+    own: set[int] = set()
+    rolled: dict[int, list[int]] = {}
+    for org in sorted(set(asked or principal.organisations)):
+        if org in services:
+            rolled[org] = services[org]
+        elif org in rows:
+            own.add(org)
+        else:
+            principal.require_organisation(org)  # raises: not theirs
+    return Scope(sorted(own), rolled)
+
+
+def ticket_scope(
+    session: Session, principal: Principal, asked: list[int] | None
+) -> list[int] | None:
+    """The organisations whose tickets ``principal`` may list (None = all): its own, and
+    a shared service's partners for the service's staff; a shared service asked for
+    stands for itself and its partners."""
+    if principal.is_admin:
+        if not asked:
+            return None
+        services = repo.shared_services(session, sorted(set(asked)))
+        return sorted(set(asked) | {p for ps in services.values() for p in ps})
+    if not principal.organisations:
+        raise Forbidden("Your credentials are not scoped to any organisation.")
+    rows, services = _readable(session, principal)
+    out: set[int] = set()
+    for org in sorted(set(asked or principal.organisations)):
+        if org in rows:
+            out.add(org)
+            if org in services:
+                out |= set(services[org])
+        elif org in services:
+            raise Forbidden(
+                f"Organisation {org} is a shared service: its tickets include other "
+                "partners'. A partner reads the service's totals in the SLA reports and its "
+                "own tickets here (organisation_id = your organisation).",
+                code="partner_tickets_forbidden",
+            )
+        else:
+            principal.require_organisation(org)  # raises: not theirs
+    return sorted(out)
+
+
+def scope_notes(scope: Scope) -> dict[str, str]:
+    if not scope.services:
+        return {}
+    text = "; ".join(
+        f"{s} covers its own tickets and those of its partners "
+        f"{', '.join(map(str, ps)) or '(none)'}"
+        for s, ps in sorted(scope.services.items())
+    )
+    return {"shared_services": text}
+
+
+def _relabelled(frame: pl.DataFrame, service: int) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.lit(service).cast(frame.schema["organisation_id"]).alias("organisation_id")
+    )
+
+
+def _rolled_up(scope: Scope, load: Callable[[list[int] | None], pl.DataFrame]) -> pl.DataFrame:
+    """``load`` for the scope's own organisations, plus each rolled-up service's frame of
+    its own and its partners' tickets under the service's id."""
+    own = load(scope.organisations)
+    if scope.organisations is None and scope.services:
+        own = own.filter(~pl.col("organisation_id").is_in(list(scope.services)))
+    frames = [own] if scope.organisations is None or scope.organisations else []
+    frames += [_relabelled(load([s, *ps]), s) for s, ps in sorted(scope.services.items())]
+    if not frames:
+        return load([])
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def _as_scope(orgs: list[int] | None, services: Mapping[int, list[int]] | None) -> Scope:
+    return Scope(orgs, dict(services or {}))
+
+
+# ------------------------------------------------------------------ the rules printed
+
+
+_REOPEN_TEXT = {
+    "gap_excluded": "gap_excluded: the time between a resolution and the reopening does not count",
+    "new_cycle": "new_cycle: a reopening restarts the clock as a new cycle; a ticket with "
+    "any missed cycle is missed",
+}
+_PRIORITY_TEXT = {
+    "retroactive": "retroactive: after a priority change the new target runs from logging",
+    "from_change": "from_change: after a priority change the new target runs from the change",
+}
+
+
+def _rule_note(policies: pl.DataFrame, column: str, texts: dict[str, str]) -> str:
+    rules = policies.select("organisation_id", "priority", column).unique()
+    kinds = sorted(set(rules[column].drop_nulls().to_list())) or [next(iter(texts))]
+    if len(kinds) == 1:
+        return texts[kinds[0]]
+    per = (
+        rules.group_by(column)
+        .agg(pl.format("{} {}", "organisation_id", "priority").sort().alias("who"))
+        .sort(column)
+    )
+    return "by policy: " + "; ".join(
+        f"{texts[k]} ({', '.join(w)})" for k, w in per.iter_rows() if k in texts
+    )
+
+
+def rules_notes(session: Session, orgs: list[int] | None) -> dict[str, str]:
+    """How reopenings and priority changes were counted, from the policies in scope."""
+    policies = repo.load_policies(session, orgs)
+    return {
+        "reopen_rule": _rule_note(policies, "reopen_rule", _REOPEN_TEXT),
+        "priority_change": _rule_note(policies, "priority_change", _PRIORITY_TEXT),
+    }
+
+
 def _filter(q: ReportQuery) -> TicketFilter:
     return TicketFilter(
         resolved_from=q.resolved_from,
@@ -121,12 +302,19 @@ def _filter(q: ReportQuery) -> TicketFilter:
     )
 
 
-def _outcomes(session: Session, orgs: list[int] | None) -> pl.DataFrame:
-    return repo.load_outcomes(session, orgs)
+def _outcomes(
+    session: Session, orgs: list[int] | None, services: Mapping[int, list[int]] | None = None
+) -> pl.DataFrame:
+    return _rolled_up(_as_scope(orgs, services), lambda ids: repo.load_outcomes(session, ids))
 
 
-def monthly(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
-    out = engine.monthly_sla(_outcomes(session, orgs), _filter(q))
+def monthly(
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    services: Mapping[int, list[int]] | None = None,
+) -> pl.DataFrame:
+    out = engine.monthly_sla(_outcomes(session, orgs, services), _filter(q))
     return out.drop("avg_closure_sla_clock_seconds", "avg_closure_wall_seconds")
 
 
@@ -140,16 +328,39 @@ def latest_outcomes_run(session: Session, organisation_id: int) -> dict[str, Any
     return repo.latest_outcomes_run(session, organisation_id)
 
 
-def logged(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
-    return engine.monthly_logged(_outcomes(session, orgs), _filter(q))
+def logged(
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    services: Mapping[int, list[int]] | None = None,
+) -> pl.DataFrame:
+    return engine.monthly_logged(_outcomes(session, orgs, services), _filter(q))
 
 
 def backlog(
-    session: Session, orgs: list[int] | None, q: ReportQuery, as_of: datetime | None
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    as_of: datetime | None,
+    services: Mapping[int, list[int]] | None = None,
 ) -> pl.DataFrame:
     # Open-ticket status depends on the moment asked about, so it is evaluated live.
-    results = _evaluate(session, orgs, None, as_of or datetime.now(UTC))
+    moment = as_of or datetime.now(UTC)
+    results = _rolled_up(
+        _as_scope(orgs, services), lambda ids: _evaluate(session, ids, None, moment)
+    )
     return engine.backlog(results, _filter(q))
+
+
+def totals(
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    by: Sequence[str],
+    services: Mapping[int, list[int]] | None = None,
+) -> pl.DataFrame:
+    """Totals over the filtered date range (not per month), per organisation and ``by``."""
+    return engine.sla_totals(_outcomes(session, orgs, services), _filter(q), by)
 
 
 def ticket_ratings(session: Session, orgs: list[int] | None) -> pl.DataFrame:
@@ -158,17 +369,26 @@ def ticket_ratings(session: Session, orgs: list[int] | None) -> pl.DataFrame:
 
 
 def performance(
-    session: Session, orgs: list[int] | None, q: ReportQuery, clock_basis: str
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    clock_basis: str,
+    services: Mapping[int, list[int]] | None = None,
 ) -> pl.DataFrame:
     return engine.performance_metrics(
-        _outcomes(session, orgs),
+        _outcomes(session, orgs, services),
         f=_filter(q),
         clock_basis="24x7" if clock_basis == "24x7" else "sla_clock",
     )
 
 
-def data_quality(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl.DataFrame:
-    r = engine.apply_filter(_outcomes(session, orgs), _filter(q))
+def data_quality(
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    services: Mapping[int, list[int]] | None = None,
+) -> pl.DataFrame:
+    r = engine.apply_filter(_outcomes(session, orgs, services), _filter(q))
     return (
         r.filter(pl.col("sla_status") == "data_quality")
         .select(
@@ -182,6 +402,181 @@ def data_quality(session: Session, orgs: list[int] | None, q: ReportQuery) -> pl
         )
         .sort("organisation_id", "source_system", "reference")
     )
+
+
+# ------------------------------------------------------------------ the ticket-level view
+
+TICKET_VIEW_COLUMNS = (
+    "organisation_id",
+    "source_system",
+    "reference",
+    "type",
+    "priority",
+    "request_type",
+    "team",
+    "closure_category",
+    "logged_at",
+    "resolution_at",
+    "policy",
+    "calendar_id",
+    "target_seconds",
+    "elapsed_seconds",
+    "remaining_seconds",
+    "due_at",
+    "pct_target_elapsed",
+    "status",
+    "warning_pct",
+    "on_hold",
+    "paused_seconds",
+    "pending_seconds",
+    "cycles",
+    "reopen_rule",
+    "priority_change",
+    "priority_changed_at",
+    "first_response_at",
+    "response_target_seconds",
+    "response_elapsed_seconds",
+    "response_due_at",
+    "response_status",
+    "data_quality_reason",
+)
+TICKET_STATUSES = engine.SLA_STATUSES
+
+_SPLIT_KEY = [
+    pl.col("ticket_key")
+    .str.split_exact(repo.SEP, 1)
+    .struct.field("field_0")
+    .alias("source_system"),
+    pl.col("ticket_key").str.split_exact(repo.SEP, 1).struct.field("field_1").alias("reference"),
+]
+
+
+def _hours_text(seconds: pl.Expr) -> pl.Expr:
+    """4 h, 8.5 h, 0.25 h: the target in hours, as few decimals as it needs."""
+    hours = figures.half_up(seconds, pl.lit(3600), 4).cast(pl.Float64).cast(pl.Utf8)
+    return hours.str.replace(r"\.0$", "") + pl.lit(" h")
+
+
+def _view(frame: pl.DataFrame) -> pl.DataFrame:
+    clock = (
+        pl.when(pl.col("calendar_id") == TWENTY_FOUR_SEVEN)
+        .then(pl.lit("24x7"))
+        .otherwise(pl.format("business calendar {}", pl.col("calendar_id")))
+    )
+    policy = pl.when(pl.col("target_seconds").is_not_null()).then(
+        pl.format(
+            "{} within {} on the {} clock, from {}",
+            pl.col("priority"),
+            _hours_text(pl.col("target_seconds")),
+            clock,
+            pl.col("policy_effective_from").cast(pl.Utf8),
+        )
+    )
+    return frame.with_columns(
+        policy.alias("policy"),
+        pl.col("elapsed_sla_seconds").alias("elapsed_seconds"),
+        (pl.col("target_seconds") - pl.col("elapsed_sla_seconds")).alias("remaining_seconds"),
+        figures.half_up_pct(pl.col("elapsed_sla_seconds"), pl.col("target_seconds")).alias(
+            "pct_target_elapsed"
+        ),
+        pl.col("sla_status").alias("status"),
+    )
+
+
+def ticket_view(
+    session: Session, orgs: list[int] | None, q: ReportQuery, as_of: datetime
+) -> pl.DataFrame:
+    """Every ticket logged by ``as_of``: those open then evaluated as of that moment,
+    the rest as stored (their figures no longer move), in ``TICKET_VIEW_COLUMNS`` plus
+    logged_date and is_open, filtered by ``q``."""
+    live = _evaluate(session, orgs, None, as_of, open_only=True).with_columns(_SPLIT_KEY)
+    stored = repo.load_outcomes(session, orgs).filter(
+        (pl.col("logged_at") <= as_of)
+        & pl.col("resolution_at").is_not_null()
+        & (pl.col("resolution_at") <= as_of)
+    )
+    stored = stored.with_columns(
+        pl.lit(None, pl.Float64).alias("warning_pct"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("due_at"),
+        pl.col("cycles").cast(pl.Int64),
+    )
+    cols = [c for c in TICKET_VIEW_COLUMNS if c not in _DERIVED] + [
+        "elapsed_sla_seconds", "sla_status", "policy_effective_from", "logged_date", "is_open",
+        "target_share",
+    ]  # fmt: skip
+    both = pl.concat(
+        [live.select(cols), stored.select(live.select(cols).schema.names())],
+        how="vertical_relaxed",
+    )
+    return _view(engine.apply_filter(both, _filter(q))).sort(
+        "organisation_id", "source_system", "reference"
+    )
+
+
+_DERIVED = ("policy", "elapsed_seconds", "remaining_seconds", "pct_target_elapsed", "status")
+
+
+def tickets(
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    as_of: datetime,
+    *,
+    statuses: Sequence[str] | None = None,
+    warning_only: bool = False,
+) -> pl.DataFrame:
+    """The ticket-level view (``TICKET_VIEW_COLUMNS``), optionally only some statuses or
+    only open tickets at or past a warning threshold of their policy."""
+    view = ticket_view(session, orgs, q, as_of)
+    if statuses:
+        view = view.filter(pl.col("status").is_in(list(statuses)))
+    if warning_only:
+        view = view.filter(pl.col("warning_pct").is_not_null())
+    return view.select(TICKET_VIEW_COLUMNS)
+
+
+def breach_forecast(
+    session: Session, orgs: list[int] | None, q: ReportQuery, as_of: datetime, within_hours: float
+) -> pl.DataFrame:
+    """Open tickets within their target at ``as_of`` that breach within the next
+    ``within_hours`` working hours of their own policy's clock if nothing moves them
+    (no resolution, no pause): remaining on the clock <= that many hours. Soonest first."""
+    limit = round(within_hours * 3600)
+    view = ticket_view(session, orgs, q, as_of).filter(
+        (pl.col("status") == "open_within") & (pl.col("remaining_seconds") <= limit)
+    )
+    return view.sort("due_at", "organisation_id", "source_system", "reference").select(
+        TICKET_VIEW_COLUMNS
+    )
+
+
+# ------------------------------------------------------------------ OLAs
+
+
+def olas(
+    session: Session,
+    orgs: list[int] | None,
+    q: ReportQuery,
+    as_of: datetime,
+    services: Mapping[int, list[int]] | None = None,
+) -> pl.DataFrame:
+    """OLA outcomes per organisation and resolver group, evaluated as of ``as_of``."""
+
+    def load(ids: list[int] | None) -> pl.DataFrame:
+        tickets = repo.load_tickets(session, ids)
+        events = repo.load_events(session, ids)
+        holds, _reopens = repo.load_intervals(session, ids)
+        return engine.evaluate_olas(
+            tickets,
+            events,
+            repo.load_ola_policies(session, ids),
+            repo.load_clocks(session, ids),
+            as_of=as_of,
+            holds=holds,
+        )
+
+    rows = _rolled_up(_as_scope(orgs, services), load)
+    return engine.ola_summary(rows, _filter(q))
 
 
 # ------------------------------------------------------------------ feedback reports

@@ -3,6 +3,7 @@
 from shared.db.tables import (
     ingest,
     ingest_governance,
+    ingest_histories,
     ingest_submissions,
     ingest_tickets,
     ingest_trust,
@@ -21,6 +22,7 @@ from shared.db.tables import (
 __all__ = [
     "ingest",
     "ingest_governance",
+    "ingest_histories",
     "ingest_submissions",
     "ingest_tickets",
     "ingest_trust",

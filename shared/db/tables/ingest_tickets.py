@@ -43,6 +43,9 @@ ticket_imports = Table(
     Column("profile", Text, nullable=False),
     Column("mapping_id", Integer, ForeignKey("ticket_mappings.id", ondelete="SET NULL")),
     Column("file_format", Text, nullable=False),
+    # What the file holds: tickets (with any history embedded in their records), or the
+    # history events of tickets already stored (a second file of the same export).
+    Column("content", Text, nullable=False, server_default="tickets"),
     Column("status", Text, nullable=False, server_default="queued"),
     Column("bytes_received", BigInteger, nullable=False, server_default="0"),
     Column("spool_path", Text),
@@ -64,8 +67,12 @@ ticket_imports = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # {"<organisation id>": ["YYYY-MM", ...]}: the local months logged of the tickets the
+    # import inserted or changed, i.e. what the recompute it triggers covers.
+    Column("touched_months", JSONB),
     CheckConstraint("status IN ('queued','processing','done','failed')", name="status"),
-    CheckConstraint("file_format IN ('csv','jsonl')", name="file_format"),
+    CheckConstraint("file_format IN ('csv','jsonl','json')", name="file_format"),
+    CheckConstraint("content IN ('tickets','history')", name="content"),
     info=owned("ingest", readers=("metrics",)),
 )
 
@@ -200,6 +207,22 @@ sla_policies = Table(
     Column("calendar_id", Integer, ForeignKey("business_calendars.id", ondelete="RESTRICT")),
     Column("target_share", Numeric(5, 4), nullable=False),
     Column("effective_from", Date, nullable=False),
+    # Statuses of a ticket history (as the tool names them, matched ignoring case and
+    # surrounding spaces) during which the clock stops.
+    Column("pause_statuses", ARRAY(Text), nullable=False, server_default="{}"),
+    # Every status the policy expects in a history (the pause statuses count as known);
+    # a history event with another status is refused by row. Empty: any status.
+    Column("known_statuses", ARRAY(Text), nullable=False, server_default="{}"),
+    # A priority change: the new priority's target runs from logging (retroactive) or
+    # from the change (from_change).
+    Column("priority_change", Text, nullable=False, server_default="retroactive"),
+    # A reopening: the gap from resolution to reopening does not count (gap_excluded),
+    # or the clock restarts as a new cycle (new_cycle).
+    Column("reopen_rule", Text, nullable=False, server_default="gap_excluded"),
+    # Time to first response, on the policy's clock; null = no first-response target.
+    Column("response_target_seconds", BigInteger),
+    # Warning thresholds in % of the target elapsed (e.g. {75, 90}).
+    Column("warning_pcts", ARRAY(Numeric(5, 2)), nullable=False, server_default="{}"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint(
         "organisation_id",
@@ -216,6 +239,12 @@ sla_policies = Table(
         "target_working_days IS NULL OR target_working_days > 0", name="target_working_days"
     ),
     CheckConstraint("target_share > 0 AND target_share <= 1", name="target_share"),
+    CheckConstraint("priority_change IN ('retroactive','from_change')", name="priority_change"),
+    CheckConstraint("reopen_rule IN ('gap_excluded','new_cycle')", name="reopen_rule"),
+    CheckConstraint(
+        "response_target_seconds IS NULL OR response_target_seconds > 0",
+        name="response_target_seconds",
+    ),
     info=owned("ingest", readers=("metrics",)),
 )
 

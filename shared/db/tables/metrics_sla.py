@@ -50,8 +50,31 @@ sla_outcomes = Table(
     Column("sla_status", Text, nullable=False),
     Column("data_quality_reason", Text),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # From ticket histories and the policy's rules (services/metrics/sla/engine.py).
+    Column("priority_changed_at", DateTime(timezone=True)),
+    Column("clock_start_at", DateTime(timezone=True)),
+    Column("pending_seconds", BigInteger),
+    Column("priority_change", Text),
+    Column("reopen_rule", Text),
+    Column("cycles", SmallInteger),
+    Column("first_response_at", DateTime(timezone=True)),
+    Column("response_target_seconds", BigInteger),
+    Column("response_elapsed_seconds", BigInteger),
+    Column("response_due_at", DateTime(timezone=True)),
+    Column("response_status", Text),
     PrimaryKeyConstraint("organisation_id", "source_system", "reference"),
     Index("ix_sla_outcomes_org_resolution", "organisation_id", "resolution_at"),
     info=owned("metrics", readers=()),
     postgresql_partition_by=PARTITION_BY,
+)
+
+# Which computation run first included a ticket import, and when its figures were ready:
+# written with the run, read by ingest for the import job's ``figures_ready_at``.
+sla_import_runs = Table(
+    "sla_import_runs",
+    metadata,
+    Column("import_id", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", Integer, nullable=False),
+    Column("figures_ready_at", DateTime(timezone=True), nullable=False),
+    info=owned("metrics", readers=("ingest",)),
 )

@@ -285,6 +285,7 @@ def test_all_profiles_map_required_fields() -> None:
         "hornbill",
         "freshservice",
         "jira_service_management",
+        "tmf621",
     }
     for p in PROFILES.values():
         assert p.columns["ticket_ref"] and p.columns["logged_at"]

@@ -21,9 +21,11 @@ from services.ingest.tickets.profiles import (
     IVANTI,
     JIRA_SERVICE_MANAGEMENT,
     SERVICENOW,
+    TMF621,
     TOPDESK,
     Profile,
 )
+from services.ingest.tickets.service import YARDSTICK_PROFILE
 
 COLUMNS = (
     "organisation_id",
@@ -615,3 +617,101 @@ def test_dropped_guesses_are_gone_and_documented_names_listed() -> None:
     assert FRESHSERVICE.columns["reopen_count"] == ("Reopened Count",)
     assert SERVICENOW.columns["resolved_first_contact"] == ("u_first_contact_resolution",)
     assert IVANTI.columns["resolved_first_contact"] == ("FirstCallResolution",)
+
+
+# --- TM Forum TMF621 -------------------------------------------------------------------
+
+
+def _tmf621_ticket(n: int, **kw: Any) -> dict[str, Any]:
+    return {
+        "id": f"TT-{n}",
+        "href": f"https://tt.example/troubleTicket/TT-{n}",
+        "@type": "TroubleTicket",
+        "ticketType": "incident",
+        "priority": "High",
+        "severity": "Major",
+        "status": "resolved",
+        "creationDate": "2021-06-07T08:00:00Z",
+        "resolutionDate": "2021-06-07T15:00:00Z",
+        "relatedParty": [
+            {"id": "u1", "name": "A. Caller", "role": "Originator", "@referredType": "Individual"},
+            {"id": "c7", "name": "Brent", "role": "customer", "@referredType": "Organization"},
+        ],
+        "statusChangeHistory": [
+            {"changeDate": "2021-06-07T08:00:00Z", "status": "acknowledged"},
+            {"changeDate": "2021-06-07T09:00:00Z", "status": "pending", "changeReason": "user"},
+            {"changeDate": "2021-06-07T10:00:00Z", "status": "inProgress"},
+            {"changeDate": "2021-06-07T15:00:00Z", "status": "resolved"},
+        ],
+        **kw,
+    }
+
+
+def test_tmf621_array_document_with_status_change_history() -> None:
+    body = json.dumps(
+        [_tmf621_ticket(1), _tmf621_ticket(2, ticketType="serviceRequest", priority="Low")]
+    ).encode()
+    batches, stats = parse_tickets(io.BytesIO(body), TMF621, file_format="json")
+    rows = pl.concat([b.rows for b in batches])
+    assert [i for b in batches for i in b.issues] == []
+    assert rows.select("organisation_id", "ticket_ref", "type", "priority", "status").rows() == [
+        ("Brent", "TT-1", "incident", "P2", "resolved"),
+        ("Brent", "TT-2", "request", "P4", "resolved"),
+    ]
+    events = pl.concat([b.events for b in batches if b.events is not None])
+    first = events.filter(pl.col("source_row") == 1)
+    assert first.select("kind", "at", "value", "canonical").rows() == [
+        ("status", utc(2021, 6, 7, 8), "acknowledged", "new"),
+        ("status", utc(2021, 6, 7, 9), "pending", "on_hold"),
+        ("status", utc(2021, 6, 7, 10), "inProgress", "open"),
+        ("status", utc(2021, 6, 7, 15), "resolved", "resolved"),
+    ]
+    assert stats.rows_accepted == 2
+
+
+def test_tmf621_history_event_after_the_ticket_closed_refuses_the_row() -> None:
+    late = _tmf621_ticket(3)
+    late["statusChangeHistory"].append({"changeDate": "2021-06-08T09:00:00Z", "status": "closed"})
+    body = jsonl(_tmf621_ticket(1), late)
+    batches, _ = parse_tickets(io.BytesIO(body), TMF621, file_format="jsonl")
+    rows = pl.concat([b.rows for b in batches])
+    issues = [i for b in batches for i in b.issues]
+    assert rows["ticket_ref"].to_list() == ["TT-1"]
+    assert [(i.row, i.column, i.code) for i in issues] == [(2, "history", "event_after_closed")]
+    assert "event 5 (status at 2021-06-08T09:00:00Z)" in issues[0].message
+
+
+def test_a_history_in_a_json_record_is_checked_against_its_own_ticket() -> None:
+    def record(ref: str, *events: dict[str, Any]) -> dict[str, Any]:
+        return {"ticket_ref": ref, "priority": "P1", "type": "incident",
+                "logged_at": "2021-06-07T09:00:00+01:00",
+                "resolved_at": "2021-06-07T15:00:00+01:00", "events": list(events)}  # fmt: skip
+
+    def ev(kind: str, at: str, value: str | None = None, **kw: Any) -> dict[str, Any]:
+        return {"kind": kind, "at": f"2021-06-07T{at}:00+01:00", "value": value, **kw}
+
+    body = jsonl(
+        record("OK", ev("status", "10:00", "Pending"), ev("assignment", "10:00", "Net")),
+        record("EARLY", ev("status", "08:00", "New")),
+        record(
+            "OVERLAP",
+            ev("assignment", "10:00", "Net", end_at="2021-06-07T13:00:00+01:00"),
+            ev("assignment", "12:00", "Desk"),
+        ),
+        record("KIND", ev("escalation", "10:00", "L2")),
+    )
+    batches, _ = parse_tickets(io.BytesIO(body), YARDSTICK_PROFILE, file_format="jsonl",
+                               organisation_id="o1")  # fmt: skip
+    rows = pl.concat([b.rows for b in batches])
+    issues = [(i.row, i.code) for b in batches for i in b.issues]
+    assert rows["ticket_ref"].to_list() == ["OK"]
+    assert issues == [
+        (2, "event_before_logged"),
+        (3, "overlapping_assignment"),
+        (4, "unknown_event_kind"),
+    ]
+    events = pl.concat([b.events for b in batches if b.events is not None])
+    assert events.select("source_row", "kind", "value", "canonical").rows() == [
+        (1, "status", "Pending", "on_hold"),
+        (1, "assignment", "Net", None),
+    ]
