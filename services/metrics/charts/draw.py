@@ -153,7 +153,7 @@ def _stacked_bar(chart: Chart) -> str:
             if not value:
                 continue
             y0, y1 = frame.y(base), frame.y(base + value)
-            svg.add(
+            svg.shape(
                 "rect",
                 {
                     "x": fmt(x),
@@ -221,7 +221,7 @@ def _line(chart: Chart) -> str:
                 }
                 if s.dash:
                     attrs["stroke-dasharray"] = s.dash
-                svg.add("polyline", attrs)
+                svg.shape("polyline", attrs)
         for i, value in enumerate(series.values):
             if value is not None:
                 point = svg.marker(s.marker, frame.x(i), frame.y(value), s.colour)
@@ -262,7 +262,7 @@ def _bar(chart: Chart) -> str:
                 svg.text(x + width / 2, frame.y(Decimal(0)) - 5, DASH, anchor="middle", size=10)
                 continue
             y0, y1 = frame.y(Decimal(0)), frame.y(value)
-            svg.add(
+            svg.shape(
                 "rect",
                 {
                     "x": fmt(x + 1),
@@ -377,7 +377,7 @@ def box_plot(plot: BoxPlot) -> str:
     for r, box in enumerate(plot.boxes):
         centre = top_pad + r * row_height + row_height / 2
         group = svg.add("g", {"class": "box", "data-label": box.label})
-        svg.text(14, centre + 4, box.label, size=12, weight="bold").set("data-label", box.label)
+        svg.text(14, centre + 4, box.label, size=12, weight="bold", data={"data-label": box.label})
         svg.add(
             "line",
             {

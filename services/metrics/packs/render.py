@@ -57,6 +57,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("checks", "Consistency checks"),
 )
 _SECTION_ALIASES = {"outturn": "finance", "cost": "costs", "risk": "risks", "check": "checks"}
+# Each section's place, computed once (looked up for every sentence and chart).
+_SECTION_ORDER = {key: i for i, (key, _) in enumerate(SECTIONS)}
 TREND_TEXT = {"up": ("↑", "Up"), "down": ("↓", "Down"), "same": ("→", "Same"), "new": ("•", "New")}
 
 
@@ -65,7 +67,7 @@ def section_of(key: str) -> str:
     known section go to the KPI summary, at the front of the pack."""
     head = key.split(".", 1)[0]
     head = _SECTION_ALIASES.get(head, head)
-    return head if head in dict(SECTIONS) else "kpi"
+    return head if head in _SECTION_ORDER else "kpi"
 
 
 def _date(day: date | None) -> str:
@@ -155,9 +157,7 @@ def context(pack: Pack) -> dict[str, Any]:
 
 
 def _section_rank(key: str) -> tuple[int, str]:
-    order = [k for k, _ in SECTIONS]
-    section = section_of(key)
-    return (order.index(section), key)
+    return (_SECTION_ORDER[section_of(key)], key)
 
 
 def render_html(pack: Pack) -> str:
