@@ -307,14 +307,19 @@ def _event_rows(e: pl.DataFrame, df: pl.DataFrame, tickets: pl.DataFrame | None)
     bits is the one way this could pair wrongly (a chance of about n·m/2¹²⁸); tickets
     sharing a first half (``tickets`` None) take the exact join."""
     if tickets is not None:
-        found = (
-            e.select(_H1, _H2)
-            .join(tickets, on="_h1", how="left", maintain_order="left", suffix="_t")
-            .select(pl.when(pl.col("_h2") == pl.col("_h2_t")).then(pl.col("_row")))
-            .to_series()
-        )
-        if found.len() == e.height:
-            return found
+        # A ticket's events usually come together: each run of one key is looked up once.
+        h1 = e.select(_H1).to_series()
+        starts = (h1 != h1.shift(1)).fill_null(True)
+        runs = h1.filter(starts).to_frame()
+        per_run = runs.join(
+            tickets.select("_h1", "_row"), on="_h1", how="left", maintain_order="left"
+        ).get_column("_row")
+        if per_run.len() == runs.height:
+            found = per_run.gather(starts.cast(pl.Int64).cum_sum() - 1)
+            # ``tickets`` is in row order: a row's second hash is at its own index.
+            second = tickets["_h2"].gather(found.fill_null(0))
+            same = (second == e.select(_H2).to_series()) & found.is_not_null()
+            return found.zip_with(same, pl.Series([None], dtype=found.dtype))
     return (
         e.select(KEY)
         .join(df.select(*KEY, "_row"), on=KEY, how="left", maintain_order="left")
@@ -413,7 +418,7 @@ def _apply_priority_history(df: pl.DataFrame, priorities: pl.DataFrame | None) -
     changes = p.filter("_chg")
     last_change = changes.filter(~_same_next())
     return df.with_columns(
-        df["priority"].scatter(last["_row"], last["canonical"]).alias("priority"),
+        df["priority"].clone().scatter(last["_row"], last["canonical"]).alias("priority"),
         _full(df.height, None).scatter(last_change["_row"], last_change["at_s"]).alias("changed_s"),
     )
 
@@ -790,11 +795,19 @@ def evaluate_tickets(
     b_end = tables.b(cal, df["end_s"])
     on_clock = _clip(merged, base, "start_s", "end_s")
     paused = tables.paused(cal, on_clock, "_row", n)
-    if allp.height and (allp["kind"] == "reopen").any():
-        pending_p = _merge(allp.filter(pl.col("kind") != "reopen"), "logged_s", "end_s")
-        pending = tables.paused(cal, _clip(pending_p, base, "start_s", "end_s"), "_row", n)
-    else:
-        pending = paused
+    # Pending time differs from paused time only where a reopen gap paused the clock:
+    # recounted for those tickets alone.
+    pending = paused
+    if gaps.height:
+        reopened = gaps["_row"].unique().implode()
+        pending_p = _merge(
+            allp.filter((pl.col("kind") != "reopen") & pl.col("_row").is_in(reopened)),
+            "logged_s",
+            "end_s",
+        )
+        recount = tables.paused(cal, _clip(pending_p, base, "start_s", "end_s"), "_row", n)
+        rows = gaps["_row"].unique()
+        pending = paused.clone().scatter(rows, recount.gather(rows))
 
     target = df["target_seconds"]
     open_rows = (valid & df["is_open"]).arg_true()
