@@ -676,6 +676,42 @@ def process_import(engine: Engine, import_id: int) -> dict[str, Any]:
             return {"import_id": import_id, "status": "missing"}
 
 
+def _finish(
+    session: Session,
+    import_id: int,
+    job: dict[str, Any],
+    fields: dict[str, Any],
+    months: dict[int, list[str]],
+) -> dict[str, Any]:
+    """End an import ``done`` (a ticket file or a history file): its counts and touched
+    months stored, a ``tickets.imported`` event queued when any month changed, the spool
+    file removed after the commit."""
+    repo.update_import(
+        session,
+        import_id,
+        {
+            **fields,
+            "status": "done",
+            "finished_at": datetime.now(UTC),
+            "touched_months": {str(k): v for k, v in months.items()},
+        },
+    )
+    if months:
+        enqueue_event(
+            session,
+            ingest_outbox,
+            TicketsImported(
+                import_id=import_id,
+                organisations=[
+                    ImportedMonths(organisation_id=org, months=m) for org, m in months.items()
+                ],
+            ),
+        )
+    session.commit()
+    _remove(job["spool_path"])
+    return {"import_id": import_id, "status": "done"}
+
+
 def _process(engine: Engine, import_id: int) -> dict[str, Any]:
     with Session(engine) as session:
         job = repo.get_import(session, import_id)
@@ -794,31 +830,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 f"if it stops the same way, send it to support quoting import {import_id}.",
             )
         months = repo.touched_months(session, import_id) if resumed else _by_organisation(touched)
-        repo.update_import(
-            session,
-            import_id,
-            {
-                **final,
-                **counts,
-                "status": "done",
-                "finished_at": datetime.now(UTC),
-                "touched_months": {str(k): v for k, v in months.items()},
-            },
-        )
-        if months:
-            enqueue_event(
-                session,
-                ingest_outbox,
-                TicketsImported(
-                    import_id=import_id,
-                    organisations=[
-                        ImportedMonths(organisation_id=org, months=m) for org, m in months.items()
-                    ],
-                ),
-            )
-        session.commit()
-    _remove(job["spool_path"])
-    return {"import_id": import_id, "status": "done"}
+        return _finish(session, import_id, job, {**final, **counts}, months)
 
 
 def _process_history(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
@@ -907,9 +919,10 @@ def _process_history(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
             )
         months = repo.history_months(session, import_id)
         stats = parser.stats
-        repo.update_import(
+        return _finish(
             session,
             import_id,
+            job,
             {
                 "rows_read": stats.rows_read,
                 "rows_accepted": stats.rows_accepted - refused_rows,
@@ -917,25 +930,9 @@ def _process_history(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
                 "encoding": stats.encoding,
                 "replaced_characters": stats.replaced_characters,
                 **counts,
-                "status": "done",
-                "finished_at": datetime.now(UTC),
-                "touched_months": {str(k): v for k, v in months.items()},
             },
+            months,
         )
-        if months:
-            enqueue_event(
-                session,
-                ingest_outbox,
-                TicketsImported(
-                    import_id=import_id,
-                    organisations=[
-                        ImportedMonths(organisation_id=org, months=m) for org, m in months.items()
-                    ],
-                ),
-            )
-        session.commit()
-    _remove(job["spool_path"])
-    return {"import_id": import_id, "status": "done"}
 
 
 def resume_stalled_imports(session: Session, settings: Settings) -> dict[str, list[int]]:
