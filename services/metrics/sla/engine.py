@@ -1322,6 +1322,24 @@ def apply_filter(results: pl.DataFrame, f: TicketFilter | None) -> pl.DataFrame:
     return results.filter(cond)
 
 
+def _rates() -> list[pl.Expr]:
+    """% met, the target share in points and the mean closure times in hours, from a
+    group's counts and its ``_share``/``_sla_*``/``_wall_*`` sums: exact means of whole
+    seconds (Float64 as before), each rounded once, half up."""
+    return [
+        figures.half_up_pct(pl.col("met"), pl.col("total")).alias("pct_met"),
+        (figures.half_up_float(pl.col("_share"), 4) * 100)
+        .cast(pl.Decimal(38, 2))
+        .alias("target_share_pct"),
+        figures.half_up(pl.col("_sla_sum"), pl.col("_sla_n") * 3600, 2)
+        .cast(pl.Float64)
+        .alias("avg_closure_sla_clock_hours"),
+        figures.half_up(pl.col("_wall_sum"), pl.col("_wall_n") * 3600, 2)
+        .cast(pl.Float64)
+        .alias("avg_closure_wall_hours"),
+    ]
+
+
 def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.DataFrame:
     """Per organisation, priority and resolved month (local): SLA counts and closure times.
 
@@ -1351,19 +1369,7 @@ def monthly_sla(results: pl.DataFrame, f: TicketFilter | None = None) -> pl.Data
         )
     )
     return (
-        g.with_columns(
-            figures.half_up_pct(pl.col("met"), pl.col("total")).alias("pct_met"),
-            (figures.half_up_float(pl.col("_share"), 4) * 100)
-            .cast(pl.Decimal(38, 2))
-            .alias("target_share_pct"),
-            # Exact means of whole seconds, in hours (Float64 as before, rounded once).
-            figures.half_up(pl.col("_sla_sum"), pl.col("_sla_n") * 3600, 2)
-            .cast(pl.Float64)
-            .alias("avg_closure_sla_clock_hours"),
-            figures.half_up(pl.col("_wall_sum"), pl.col("_wall_n") * 3600, 2)
-            .cast(pl.Float64)
-            .alias("avg_closure_wall_hours"),
-        )
+        g.with_columns(_rates())
         .with_columns((pl.col("pct_met") >= pl.col("target_share_pct")).alias("target_achieved"))
         .select(
             "organisation_id",
@@ -1418,18 +1424,7 @@ def sla_totals(
         (pl.col("sla_status") == "open_breached").sum().alias("open_breached"),
     )
     return (
-        g.with_columns(
-            figures.half_up_pct(pl.col("met"), pl.col("total")).alias("pct_met"),
-            (figures.half_up_float(pl.col("_share"), 4) * 100)
-            .cast(pl.Decimal(38, 2))
-            .alias("target_share_pct"),
-            figures.half_up(pl.col("_sla_sum"), pl.col("_sla_n") * 3600, 2)
-            .cast(pl.Float64)
-            .alias("avg_closure_sla_clock_hours"),
-            figures.half_up(pl.col("_wall_sum"), pl.col("_wall_n") * 3600, 2)
-            .cast(pl.Float64)
-            .alias("avg_closure_wall_hours"),
-        )
+        g.with_columns(_rates())
         .with_columns((pl.col("pct_met") >= pl.col("target_share_pct")).alias("target_achieved"))
         .select(
             *keys,
