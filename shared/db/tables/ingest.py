@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -35,12 +36,15 @@ organisations = Table(
     Column("nation", Text, nullable=False),
     Column("partnership", Boolean, nullable=False, server_default="false"),
     Column("users", Integer, nullable=False),
+    # Resident population where loaded (a nearest-neighbours variable); null when unknown.
+    Column("population", BigInteger),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("name"),
     CheckConstraint("type IN ('E','S','W','C','D','L','M','O')", name="type"),
     CheckConstraint("nation IN ('England','Scotland','Wales','Northern Ireland')", name="nation"),
     CheckConstraint("users >= 0", name="users"),
+    CheckConstraint("population IS NULL OR population >= 0", name="population"),
     info=owned("ingest", readers=("metrics", "survey")),
 )
 

@@ -171,6 +171,9 @@ cost_tables = Table(
     Column("period", SmallInteger, nullable=False),
     Column("title", Text, nullable=False),
     Column("columns", ARRAY(Text), nullable=False),  # period column labels, in order
+    # Category rows in the order the source gave them (null: tables stored before 0013,
+    # read back alphabetically).
+    Column("categories", ARRAY(Text)),
     Column("created_by", Text, nullable=False),
     *_timestamps(),
     UniqueConstraint("service_id", "financial_year", "period", "title"),

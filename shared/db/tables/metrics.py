@@ -17,9 +17,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.db.metadata import metadata, owned
-from shared.db.tables.common import inbox_table
+from shared.db.tables.common import idempotency_table, inbox_table
 
 metrics_inbox = inbox_table("metrics")
+# Idempotency-Key records of the metrics service's creating POSTs (a committee pack's freeze).
+metrics_idempotency = idempotency_table("metrics")
 
 computation_runs = Table(
     "computation_runs",
