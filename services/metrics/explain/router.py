@@ -12,9 +12,13 @@ from services.metrics.explain.schemas import (
     ExplanationRow,
     MetricValueExplanation,
     SlaPercentageExplanation,
+    SurveyExplanationRow,
+    SurveyFigureExplanation,
 )
 from services.metrics.sla.router import Reader
 from services.metrics.sla.service import visible_organisations
+from services.metrics.surveys.router import AudienceQuery
+from services.metrics.surveys.router import Reader as SurveyReader
 from shared.auth import CurrentPrincipal
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.tabular import OutputQuery, table_response, table_responses
@@ -110,5 +114,62 @@ def sla_percentage(
         COLUMNS,
         rows,
         f"explain-sla-{priority}-{month:%Y-%m}",
+        **data,
+    )
+
+
+SURVEY_COLUMNS = list(SurveyExplanationRow.model_fields)
+
+
+@router.get(
+    "/survey-figure",
+    response_model=SurveyFigureExplanation,
+    responses=table_responses(SurveyFigureExplanation),
+    summary="How a survey figure was made: formula, counts and sums, thresholds, "
+    "suppression, interval method",
+    description="A campaign's mean (overall, improvement, a factor's satisfaction or "
+    "importance; a breakdown cell's overall or improvement with `attribute` and `cell`), "
+    "% worse, response rate (raw or adjusted) or NPS, as the campaign's results show it to "
+    "you (same access and audience). A withheld figure's explanation says it is withheld "
+    "and why, and nothing more.",
+)
+def survey_figure(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    campaign_id: Annotated[int, Query(ge=1, le=MAX_INT32, description="The campaign")],
+    figure: Annotated[
+        Literal["response_rate", "response_rate_adjusted", "mean", "percent_worse", "nps"],
+        Query(description="Which figure"),
+    ],
+    out: OutputQuery,
+    key: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="A mean's question: overall, improvement, S1.satisfaction … S20.importance",
+        ),
+    ] = None,
+    attribute: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="e.g. attr.role")
+    ] = None,
+    cell: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="The attribute's value")
+    ] = None,
+    audience: AudienceQuery = None,
+) -> Response:
+    data = service.survey_figure(
+        session, settings, principal, campaign_id, figure, key, attribute, cell, audience
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SurveyFigureExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-campaign-{campaign_id}-{figure}",
         **data,
     )

@@ -238,3 +238,104 @@ class SlaPercentageExplanation(Page[ExplanationRow]):
     filter: str = Field(description="Which tickets were counted")
     computation_run: FigureRun | None
     data_version: str
+
+
+SURVEY_INPUT_EXAMPLE: dict[str, Any] = {
+    "role": "response_count",
+    "name": "n",
+    "label": "Ratings given",
+    "value": 22.0,
+    "unit": "ratings",
+    "source": "responses to campaign 31 (survey service), aggregated; no respondent's "
+    "answers are shown",
+}
+
+
+class SurveyExplanationRow(BaseModel):
+    """One input of a survey figure: a count or sum over the responses (never one
+    respondent's answer), a setting of the campaign, or a constant of the method."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SURVEY_INPUT_EXAMPLE]})
+
+    role: Literal["response_count", "input", "constant"]
+    name: str = Field(description="n, sum, sum_of_squares, t, population, fpc, responses …")
+    label: str
+    value: float | None = Field(description="The number the formula or interval used")
+    unit: str
+    source: str = Field(description="Where the value came from")
+
+
+class SurveyThresholds(BaseModel):
+    internal: int = Field(description="The campaign's own threshold (responses; never below 5)")
+    publication_min_responses: int
+    publication_min_response_rate: float = Field(description="%")
+
+
+class SurveyFigureExplanation(Page[SurveyExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "survey_figure",
+                    "campaign_id": 31,
+                    "organisation_id": 12,
+                    "survey_kind": "user_satisfaction",
+                    "audience": "internal",
+                    "figure": "mean",
+                    "key": "overall",
+                    "attribute": None,
+                    "cell": None,
+                    "value": 4.14,
+                    "unit": "mean rating 1-7",
+                    "formula": "Σx / n",
+                    "rule": "mean = Σx / n over the ratings given, 2 decimals, half up",
+                    "n": 22,
+                    "thresholds": {
+                        "internal": 5,
+                        "publication_min_responses": 10,
+                        "publication_min_response_rate": 30.0,
+                    },
+                    "threshold_met": "internal",
+                    "suppression_rule": "anyone else sees a figure only when …",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "ci_low": 3.63,
+                    "ci_high": 4.64,
+                    "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc",
+                    "weighting": "none: the campaign's results are unweighted",
+                    "computed_at": "2024-07-01T06:00:00+00:00",
+                    "computation": "kept results of the closed campaign",
+                    "data_version": "campaign 31|responses 22|2024-07-01T06:00:00+00:00",
+                    "items": [SURVEY_INPUT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["survey_figure"]
+    campaign_id: int
+    organisation_id: int
+    survey_kind: str
+    audience: Literal["internal", "publication"]
+    figure: Literal["response_rate", "response_rate_adjusted", "mean", "percent_worse", "nps"]
+    key: str | None = Field(description="The question of a mean: overall, S1.satisfaction …")
+    attribute: str | None = Field(description="The breakdown attribute of a cell's mean")
+    cell: str | None = Field(description="The attribute's value of the cell")
+    value: float | None = Field(description="The figure as served; null when withheld")
+    unit: str
+    formula: str
+    rule: str
+    n: int | None = Field(description="Ratings (or responses) the figure counts")
+    thresholds: SurveyThresholds
+    threshold_met: Literal["publication", "internal"] | None
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, n, interval or input")
+    suppression_reason: str | None
+    ci_low: float | None = Field(description="95% interval bound as served (2 dp)")
+    ci_high: float | None
+    ci_method: str | None = Field(description="The interval's method and formula")
+    weighting: str
+    computed_at: str = Field(description="When the figures were computed (UTC)")
+    computation: str = Field(description="Kept results or computed on request")
+    data_version: str

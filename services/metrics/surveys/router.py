@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from services.metrics.explain.links import survey_links
 from services.metrics.surveys import pictures, service
 from services.metrics.surveys.schemas import (
     BreakdownTable,
@@ -67,7 +68,8 @@ def campaign_results(
     principal: Reader,
     audience: AudienceQuery = None,
 ) -> SurveyResults:
-    return SurveyResults(**service.results(session, principal, campaign_id, settings, audience))
+    found = service.results(session, principal, campaign_id, settings, audience)
+    return SurveyResults(**found, explanations=survey_links(found))
 
 
 @router.post(
@@ -78,7 +80,8 @@ def campaign_results(
 def compute_results(
     campaign_id: IdPath, session: DbSession, settings: AppSettings, principal: Reader
 ) -> SurveyResults:
-    return SurveyResults(**service.recompute(session, principal, campaign_id, settings))
+    found = service.recompute(session, principal, campaign_id, settings)
+    return SurveyResults(**found, explanations=survey_links(found))
 
 
 @router.get(
