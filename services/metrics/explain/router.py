@@ -11,10 +11,13 @@ from services.metrics.explain.schemas import (
     BenchmarkExplanation,
     ExplanationRow,
     MetricValueExplanation,
+    PackExplanationRow,
+    PackTotalExplanation,
     SlaPercentageExplanation,
     SurveyExplanationRow,
     SurveyFigureExplanation,
 )
+from services.metrics.packs.router import Reader as PackReader
 from services.metrics.sla.router import Reader
 from services.metrics.sla.service import visible_organisations
 from services.metrics.surveys.router import AudienceQuery
@@ -171,5 +174,81 @@ def survey_figure(
         SURVEY_COLUMNS,
         rows,
         f"explain-campaign-{campaign_id}-{figure}",
+        **data,
+    )
+
+
+PACK_COLUMNS = list(PackExplanationRow.model_fields)
+
+
+@router.get(
+    "/pack-total",
+    response_model=PackTotalExplanation,
+    responses=table_responses(PackTotalExplanation),
+    summary="How a committee pack's total was made: the rows it sums and their source",
+    description="An outturn group's or the grand total's column, a cost table's total (all "
+    "organisations or one; one column or across them), or the KPI summary's SLA % of a "
+    "priority; of the live draft, or of a stored version (its frozen figures). Admins, the "
+    "shared service and its partner organisations only; others 403.",
+)
+def pack_total(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: PackReader,
+    service_id: Annotated[int, Query(ge=1, le=MAX_INT32, description="The shared service")],
+    financial_year: Annotated[int, Query(ge=2000, le=2100, description="Financial year")],
+    period: Annotated[int, Query(ge=1, le=12, description="Period: P1 = April … P12 = March")],
+    figure: Annotated[
+        Literal["outturn_group", "outturn_total", "cost_total", "kpi_sla"],
+        Query(description="Which total"),
+    ],
+    out: OutputQuery,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_INT32, description="Stored version; none: the draft")
+    ] = None,
+    key: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="outturn_group: the group key; cost_total: the table's title; "
+            "kpi_sla: the priority",
+        ),
+    ] = None,
+    column: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Outturn: budget, forecast, variance, actuals or remaining; cost "
+            "table: one of its columns (none: across them)",
+        ),
+    ] = None,
+    organisation_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT32, description="A cost table's organisation")
+    ] = None,
+) -> Response:
+    data = service.pack_total(
+        session,
+        settings,
+        principal,
+        service_id,
+        financial_year,
+        period,
+        version,
+        figure,
+        key,
+        column,
+        organisation_id,
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        PackTotalExplanation,
+        PACK_COLUMNS,
+        rows,
+        f"explain-pack-{service_id}-{financial_year}-P{period}-{figure}",
         **data,
     )

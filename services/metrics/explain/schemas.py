@@ -339,3 +339,80 @@ class SurveyFigureExplanation(Page[SurveyExplanationRow]):
     computed_at: str = Field(description="When the figures were computed (UTC)")
     computation: str = Field(description="Kept results or computed on request")
     data_version: str
+
+
+PACK_ROW_EXAMPLE: dict[str, Any] = {
+    "role": "row",
+    "name": "staffing / SALARIES",
+    "label": "SALARIES (Staffing) budget",
+    "value": 125_000_00,
+    "unit": "pence",
+    "source": "finance import 14 (xlsx outturn-p3.xlsx, P3), row 12, line 3",
+}
+
+
+class PackExplanationRow(BaseModel):
+    """One row a pack total sums: an outturn line, a cost-table row, or a month's ticket
+    counts, with where it came from."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PACK_ROW_EXAMPLE]})
+
+    role: Literal["row"]
+    name: str
+    label: str
+    value: int = Field(description="In its unit (pence exact; tickets)")
+    unit: str
+    source: str = Field(description="The import and its row, or the SLA outcomes counted")
+
+
+class PackTotalExplanation(Page[PackExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "pack_total",
+                    "service_id": 3,
+                    "financial_year": 2024,
+                    "period": 3,
+                    "version": 2,
+                    "status": "issued",
+                    "figure": "outturn_group",
+                    "key": "staffing",
+                    "column": "budget",
+                    "organisation_id": None,
+                    "frozen": True,
+                    "computation": "frozen with version 2 at 2024-07-10T08:00:00+00:00",
+                    "data_version": "9b0e5c1f6a2d4e8b7c3a1f0e9d8c7b6a5f4e3d2c1b0a9988776655443322"
+                    "1100",
+                    "data_as_of": "2024-07-08T09:12:00Z",
+                    "value": 125_000_00,
+                    "unit": "pence",
+                    "rule": "the sum of the rows listed, in pence, exact",
+                    "tolerance": "allowing 50 pence per row: 50 pence for 1 rows",
+                    "checks": [],
+                    "items": [PACK_ROW_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["pack_total"]
+    service_id: int
+    financial_year: int
+    period: int
+    version: int | None = Field(description="The stored version; null for the live draft")
+    status: str
+    figure: Literal["outturn_group", "outturn_total", "cost_total", "kpi_sla"]
+    key: str | None = Field(description="The group key, cost table title or priority")
+    column: str | None = Field(description="The money column, or the cost table's column")
+    organisation_id: int | None = Field(description="A cost table's organisation, if one")
+    frozen: bool = Field(description="A stored version's frozen figures")
+    computation: str
+    data_version: str = Field(description="sha256 of the source data the figures came from")
+    data_as_of: datetime | None
+    value: int | float | None = Field(description="The total as the pack shows it")
+    unit: str
+    rule: str
+    tolerance: str | None = Field(description="What a printed total's check allows")
+    checks: list[str] = Field(description="Checks the pack lists for this total")

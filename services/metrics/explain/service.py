@@ -24,13 +24,16 @@ from services.metrics.benchmark import repository as bench_repo
 from services.metrics.benchmark import service as bench
 from services.metrics.benchmark.service import Access, PeerGroup
 from services.metrics.explain import repository as repo
+from services.metrics.packs import engine as engine_packs
+from services.metrics.packs import service as packs
+from services.metrics.packs.schemas import Pack
 from services.metrics.sla import service as sla
 from services.metrics.surveys import confidence, disclosure, engine
 from services.metrics.surveys import repository as surveys_repo
 from services.metrics.surveys import service as surveys
 from shared.auth import Principal
 from shared.catalogue import Metric
-from shared.errors import NotFound
+from shared.errors import NotFound, Unprocessable
 from shared.settings import Settings
 
 QUANTILE_METHOD = (
@@ -752,5 +755,257 @@ def survey_figure(
         "ci_low": low,
         "ci_high": high,
         "ci_method": SURVEY_MEAN_CI,
+        "rows": rows,
+    }
+
+
+# ------------------------------------------------------------------ committee pack totals
+
+PACK_MONEY = ("budget", "forecast", "variance", "actuals", "remaining")
+PACK_SUM_RULE = (
+    "the sum of the rows listed, in pence, exact (variance = forecast − budget and "
+    "remaining = budget − actuals on each line, computed, not as printed); recharges are "
+    "excluded and listed apart"
+)
+PACK_SLA_RULE = (
+    "% met = 100 × Σ met / Σ resolved over the reporting window's months (tickets of the "
+    "service and its partners resolved at this priority), 2 decimals, half up"
+)
+
+
+def _pack_of(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    service_id: int,
+    financial_year: int,
+    period: int,
+    version: int | None,
+) -> tuple[Pack, dict[str, Any] | None]:
+    """The pack through the packs service (its access rule: the service, its partners and
+    admins; others 403): the live draft, or a stored version's frozen figures."""
+    if version is None:
+        return packs.draft(session, settings, principal, service_id, financial_year, period), None
+    versions = packs.listing(session, principal, service_id, financial_year, period, None)
+    found = next((v for v in versions if v["version"] == version), None)
+    if found is None:
+        raise NotFound(
+            f"Shared service {service_id} has no stored version {version} of its pack for "
+            f"{financial_year} P{period}; leave version out for the live draft.",
+            code="pack_not_found",
+        )
+    row = packs.stored(session, principal, int(found["id"]), "figures")
+    return packs.stored_pack(row), row
+
+
+def _pack_row(name: str, label: str, value: int, unit: str, source: str) -> dict[str, Any]:
+    return {
+        "role": "row",
+        "name": name,
+        "label": label,
+        "value": value,
+        "unit": unit,
+        "source": source,
+    }
+
+
+def pack_total(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    service_id: int,
+    financial_year: int,
+    period: int,
+    version: int | None,
+    figure: str,
+    key: str | None,
+    column: str | None,
+    organisation_id: int | None,
+) -> dict[str, Any]:
+    """A committee pack's total (an outturn group's or the grand total's column, a cost
+    table's total, the KPI summary's SLA % per priority): the rule, the rows it sums with
+    their values and where they came from (the import and its row), the checks of the
+    printed total and their tolerance, and for a stored version its frozen data version.
+    A stored version's rows are its frozen figures: they recompute it however the live
+    data has moved since."""
+    pack, stored = _pack_of(
+        session, settings, principal, service_id, financial_year, period, version
+    )
+    h = pack.header
+    base: dict[str, Any] = {
+        "kind": "pack_total",
+        "service_id": service_id,
+        "financial_year": financial_year,
+        "period": period,
+        "version": h.version,
+        "status": h.status,
+        "figure": figure,
+        "key": key,
+        "column": column,
+        "organisation_id": organisation_id,
+        "frozen": stored is not None,
+        "computation": (
+            f"frozen with version {h.version} at {stored['created_at'].isoformat()}; a stored "
+            "version's figures never change (late data is listed among its checks)"
+            if stored is not None
+            else "the live draft, computed now from the live data"
+        ),
+        "data_version": h.data_version,
+        "data_as_of": h.data_as_of,
+    }
+
+    def checks_of(kind: str, row: str, col: str) -> list[str]:
+        return [
+            c.message for c in pack.checks if c.kind == kind and c.row == row and c.column == col
+        ]
+
+    def missing(what: str) -> NotFound:
+        return NotFound(f"This pack has no {what}.", code="no_figure")
+
+    if figure in ("outturn_group", "outturn_total"):
+        if pack.outturn is None:
+            raise missing("outturn (no finance report for the year to this period)")
+        if column not in PACK_MONEY:
+            raise Unprocessable(
+                f"column must be one of {', '.join(PACK_MONEY)} for an outturn total.",
+                code="bad_column",
+            )
+        report, sources = repo.finance_source(session, service_id, financial_year, period)
+        if figure == "outturn_group":
+            group = next((g for g in pack.outturn.groups if g.key == key), None)
+            if group is None:
+                raise missing(f"outturn group {key!r}")
+            groups = [group]
+            total = int(getattr(group, f"{column}_pence"))
+            check_kind, check_row = "group_total", f"{key} / total"
+        else:
+            groups = list(pack.outturn.groups)
+            total = int(getattr(pack.outturn.total, f"{column}_pence"))
+            check_kind, check_row = "grand_total", "total service charge"
+        rows = []
+        for g in groups:
+            for line in g.lines:
+                src = sources.get(line.position)
+                same = (
+                    src is not None
+                    and src["line"] == line.line
+                    and (src["budget_pence"], src["forecast_pence"], src["actuals_pence"])
+                    == (line.budget_pence, line.forecast_pence, line.actuals_pence)
+                )
+                if report is not None and same:
+                    assert src is not None
+                    where = (
+                        f"finance import {report['id']} ({report['source']}"
+                        + (f" {report['file_name']}" if report["file_name"] else "")
+                        + f", P{report['period']}), row {src['source_row'] or '?'}"
+                        + f", line {line.position}"
+                    )
+                else:
+                    where = (
+                        f"line {line.position} of the finance import frozen with this version "
+                        "(since replaced or changed: see the late-data checks)"
+                    )
+                rows.append(
+                    _pack_row(
+                        f"{g.key} / {line.line}",
+                        f"{line.line} ({g.label}) {column}",
+                        int(getattr(line, f"{column}_pence")),
+                        "pence",
+                        where,
+                    )
+                )
+        return {
+            **base,
+            "value": total,
+            "unit": "pence",
+            "rule": PACK_SUM_RULE,
+            "tolerance": (
+                f"a printed total is checked against its rows as printed, allowing "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW} pence per row: "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW * len(rows)} pence for {len(rows)} rows"
+            ),
+            "checks": checks_of(check_kind, check_row, column),
+            "rows": rows,
+        }
+
+    if figure == "cost_total":
+        table = next((t for t in pack.cost_tables if t.title == key), None)
+        if table is None:
+            raise missing(f"cost table {key!r}")
+        if column is not None and column not in table.columns:
+            raise Unprocessable(
+                f"column must be one of the table's columns ({', '.join(table.columns)}) or "
+                "left out for the total across them.",
+                code="bad_column",
+            )
+        meta = repo.cost_sources(session, service_id, financial_year, period).get(table.title)
+        index = None if column is None else table.columns.index(column)
+        picked = [
+            r for r in table.rows if organisation_id is None or r.organisation.id == organisation_id
+        ]
+        if organisation_id is not None and not picked:
+            raise missing(f"row of organisation {organisation_id} in cost table {key!r}")
+        if organisation_id is None:
+            total = table.grand_total_pence if index is None else table.column_totals_pence[index]
+            where = f"{table.title} / total"
+        else:
+            org_row = next(
+                r for r in table.organisation_totals if r.organisation.id == organisation_id
+            )
+            total = org_row.total_pence if index is None else org_row.amounts_pence[index]
+            where = f"{table.title} / {org_row.organisation.name} / total"
+        table_src = (
+            f"cost table import {meta['id']} '{table.title}' (P{meta['period']})"
+            if meta is not None
+            else f"cost table '{table.title}' as frozen with this version"
+        )
+        rows = [
+            _pack_row(
+                f"{r.organisation.name} / {r.category}",
+                f"{r.category} of {r.organisation.name}, {column or 'all columns'}",
+                r.total_pence if index is None else r.amounts_pence[index],
+                "pence",
+                f"{table_src}, organisation {r.organisation.id}, category {r.category}"
+                + ("" if column is None else f", column {column}"),
+            )
+            for r in picked
+        ]
+        return {
+            **base,
+            "value": total,
+            "unit": "pence",
+            "rule": "the sum of the rows listed (organisation × category), in pence, exact",
+            "tolerance": (
+                f"a printed total is checked against its rows, allowing "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW} pence per row: "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW * len(rows)} pence for {len(rows)} rows"
+            ),
+            "checks": checks_of("cost_total", where, column or "total"),
+            "rows": rows,
+        }
+
+    # kpi_sla
+    measure = next((m for m in pack.kpi.measures if m.key == f"sla.{key}"), None)
+    table_sla = next((t for t in pack.sla if t.priority == key), None)
+    if measure is None or table_sla is None:
+        raise missing(f"SLA measure for priority {key!r} in its KPI summary")
+    window = [m for m in table_sla.months if h.period_start <= m.month <= h.period_end]
+    rows = []
+    for m in window:
+        where = (
+            f"SLA outcomes of the tickets of the service and its partners resolved in "
+            f"{m.month:%Y-%m} at {key} (the pack's {key} table)"
+        )
+        rows.append(
+            _pack_row(f"met {m.month:%Y-%m}", "Resolved within target", m.met, "tickets", where)
+        )
+        rows.append(_pack_row(f"resolved {m.month:%Y-%m}", "Resolved", m.total, "tickets", where))
+    return {
+        **base,
+        "value": None if measure.value is None else float(measure.value),
+        "unit": "%",
+        "rule": PACK_SLA_RULE + f"; target {table_sla.target_label}",
+        "tolerance": None,
+        "checks": [],
         "rows": rows,
     }
