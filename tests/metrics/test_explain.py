@@ -222,3 +222,56 @@ def test_sla_percentage_explained_by_its_ticket_counts(api):
         404,
         "no_figure",
     )
+
+
+# ------------------------------------------------------------------ trend points
+
+
+def test_each_trend_point_links_to_its_explanations(api):
+    orgs = _cycle(api)
+    # an earlier cycle: five of the seven, users 2000 + k (ratios differ from 2021's)
+    earlier = make_cycle(api, 2020)
+    for k, org in enumerate(orgs[:5]):
+        accepted_submission(
+            api,
+            org["id"],
+            earlier["id"],
+            "estate",
+            {"users": 2000 + k, "ict_fte": 20, "devices": 1500, "workstations": 900},
+        )
+    api.deliver()
+    publish(api, earlier["id"], RECENT)
+    me = orgs[0]
+    who = api.auth("participant", [me["id"]])
+    got = api.metrics.get(
+        "/api/v1/results/trends",
+        params={
+            "organisation_id": me["id"],
+            "cycle": 2021,
+            "metric": "users_per_ict_fte",
+            "peer_group": "all",
+        },
+        headers=who,
+    )
+    assert got.status_code == 200, got.text
+    body = got.json()
+    points = {r["cycle_year"]: r for r in body["items"]}
+    links = {e["cycle_year"]: e for e in body["explanations"]}
+    assert sorted(points) == sorted(links) == [2020, 2021]
+    for year, row in points.items():
+        value = api.metrics.get(links[year]["explain_value"], headers=who)
+        assert value.status_code == 200, value.text
+        assert value.json()["value"] == row["my_value"]
+        assert value.json()["cycle_year"] == year
+        stat = api.metrics.get(links[year]["explain_statistic"], headers=who)
+        assert stat.status_code == 200, stat.text
+        exp = stat.json()
+        assert (exp["n"], exp["median"], exp["q1"], exp["q3"]) == (
+            row["n"],
+            row["median"],
+            row["q1"],
+            row["q3"],
+        )
+        values = [i["value"] for i in exp["items"]]
+        assert exp["median"] == pytest.approx(type7(values, 0.5), rel=1e-12)
+    assert points[2020]["my_value"] == pytest.approx(2000 / 20) and points[2020]["n"] == 5
