@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.metrics.benchmark.router import Group
+from services.metrics.benchmark.router import _answer as results_answer
 from services.metrics.explain import service
 from services.metrics.explain.schemas import (
     BenchmarkExplanation,
@@ -23,6 +24,7 @@ from services.metrics.sla.service import visible_organisations
 from services.metrics.surveys.router import AudienceQuery
 from services.metrics.surveys.router import Reader as SurveyReader
 from shared.auth import CurrentPrincipal
+from shared.clock import Now
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.tabular import OutputQuery, table_response, table_responses
 from shared.types import IsoDate
@@ -66,22 +68,33 @@ def metric_value(
     summary="How a benchmark statistic was made: peers as codes with their values, the "
     "quantile method, the suppression rule",
 )
-def benchmark(
+async def benchmark(
     request: Request,
-    session: DbSession,
-    settings: AppSettings,
     principal: CurrentPrincipal,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
     out: OutputQuery,
+    now: Now,
 ) -> Response:
-    access = service.access_for(session, settings, principal, organisation_id, cycle)
-    data = service.benchmark(session, settings, access, organisation_id, metric, group)
-    rows = data.pop("rows")
-    return table_response(
-        request, out, BenchmarkExplanation, COLUMNS, rows, f"explain-{metric}-benchmark", **data
+    # Served as the results are (benchmark.router's one path): access decided afresh on
+    # each request, the body kept in the results cache under the same data version as
+    # the statistic it explains, so a recompute or publication refreshes both at once.
+    return await results_answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
+        ("explain-benchmark", organisation_id, cycle, group.key, metric),
+        out,
+        BenchmarkExplanation,
+        ExplanationRow,
+        f"explain-{metric}-benchmark",
+        lambda session, settings, access: service.benchmark(
+            session, settings, access, organisation_id, metric, group
+        ),
+        now,
     )
 
 
