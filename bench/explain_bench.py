@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,28 @@ from shared.settings import Settings  # noqa: E402
 
 METRICS = ("users_per_ict_fte", "ict_spend_per_user", "devices_per_user")
 PORT = 8797  # its own: other benches may run beside it on the same machine
+
+
+# Appended to the request script: each thread counts the statuses it got; done() adds them
+# up (so a non-2xx count says what it was: 429, 503 ...). Same for both runs.
+STATUS_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+  local all = {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do all[k] = (all[k] or 0) + v end
+  end
+  for k, v in pairs(all) do io.write(string.format("status %d: %d\\n", k, v)) end
+end
+"""
+
+
+def statuses(output: str) -> str:
+    found = sorted((int(a), int(b)) for a, b in re.findall(r"^status (\d+): (\d+)$", output, re.M))
+    return ", ".join(f"{code}: {n}" for code, n in found)
 
 
 def start_server(db_url: str, workers: int) -> subprocess.Popen[bytes]:
@@ -164,8 +187,8 @@ def main() -> int:
                 f"{len(found)}): organisations x peer groups x {len(METRICS)} metrics"
             )
             for body in (
-                lua_for([(r, t) for r, _e, t in kept]),
-                lua_for([(e, t) for _r, e, t in kept]),
+                lua_for([(r, t) for r, _e, t in kept]) + STATUS_LUA,
+                lua_for([(e, t) for _r, e, t in kept]) + STATUS_LUA,
             ):
                 with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
                     f.write(body)
@@ -174,8 +197,9 @@ def main() -> int:
             for script in scripts:  # warm-up: connections, caches, imports
                 wrk(base + "/", script, 3, args.connections, threads=2)
             load_before = os.getloadavg()
-            results = parse_wrk(wrk(base + "/", results_script, args.duration, args.connections))
-            explain = parse_wrk(wrk(base + "/", explain_script, args.duration, args.connections))
+            out_results = wrk(base + "/", results_script, args.duration, args.connections)
+            out_explain = wrk(base + "/", explain_script, args.duration, args.connections)
+            results, explain = parse_wrk(out_results), parse_wrk(out_explain)
             load_after = os.getloadavg()
         finally:
             stop_server(server)
@@ -196,6 +220,7 @@ def main() -> int:
         f"--workers {args.workers}, {os.cpu_count()} CPU(s) shared with PostgreSQL and wrk\n"
         f"  results (distribution)  {line(results)}\n"
         f"  explanation (benchmark) {line(explain)}\n"
+        f"  statuses: results {statuses(out_results)}; explanation {statuses(out_explain)}\n"
         f"  explanation p99 / results p99: x{ratio:.2f}   target <= 2: "
         f"{'met' if ratio <= 2 else 'NOT met'}\n"
         f"  load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}"

@@ -174,6 +174,9 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         )
     },
     ("metrics", "GET /api/v1/explain/benchmark"): {"positive_data_acceptance": _PEERS},
+    ("metrics", "GET /api/v1/explain/pack-total"): {
+        "positive_data_acceptance": _ACROSS + " (the column names one of the figure's columns)"
+    },
 }
 
 MAX_EXAMPLES = 20

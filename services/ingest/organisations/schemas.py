@@ -11,8 +11,7 @@ OrgType = Literal["E", "S", "W", "C", "D", "L", "M", "O"]
 Nation = Literal["England", "Scotland", "Wales", "Northern Ireland"]
 MAX_POPULATION = 1_000_000_000
 POPULATION_DOC = (
-    "Resident population (people), where loaded: a nearest-neighbours variable; null when "
-    "not known"
+    "Resident population (people), where loaded: a nearest-neighbours variable; null when not known"
 )
 
 

@@ -70,9 +70,7 @@ def nearest(
     subject = frame.filter(pl.col("organisation_id") == subject_id)
     if subject.height != 1:
         raise SubjectMissing([v.key for v in used])
-    missing = [
-        v.key for v in used if not v.where_loaded and subject.get_column(v.key)[0] is None
-    ]
+    missing = [v.key for v in used if not v.where_loaded and subject.get_column(v.key)[0] is None]
     if missing:
         raise SubjectMissing(missing)
     # A where-loaded variable is used only when every organisation compared (those with
