@@ -33,6 +33,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -138,7 +139,8 @@ def pairs(db_url: str, settings: Settings) -> list[tuple[str, str, str]]:
         )
         for group in ["all", f"type:{org_type}"] + ([f"nation:{nation}"] if nation else []):
             for metric in chosen:
-                q = f"organisation_id={org}&cycle=2020&peer_group={group}&metric={metric}"
+                # quoted: "nation:Northern Ireland" has a space, which wrk would send raw
+                q = f"organisation_id={org}&cycle=2020&peer_group={quote(group)}&metric={metric}"
                 out.append(
                     (f"/api/v1/results/distribution?{q}", f"/api/v1/explain/benchmark?{q}", token)
                 )
