@@ -1,4 +1,5 @@
-"""Explain: every figure says how it was made.
+"""Explain: every figure says how it was made (metric values, benchmark statistics, SLA
+percentages, survey figures, committee pack totals).
 
 An explanation carries the formula or rule, the inputs with their values and where they
 came from, the peer group's members as codes, the quantile method, the suppression rule
@@ -637,7 +638,13 @@ def survey_figure(
             _survey_count("n_worse", "Improvement ratings below 4", k, "ratings", served_from),
             _survey_count("n_improvement", "Improvement ratings given", n, "ratings", served_from),
             _survey_count("z", "Normal 0.975 quantile", confidence.Z_975, "", "constant"),
-            _survey_count("population", "N: users in scope", population, "people", "campaign"),
+            _survey_count(
+                "population",
+                "N: users in scope",
+                population,
+                "people",
+                f"campaign {campaign_id}'s users in scope",
+            ),
             _survey_count("fpc", "Finite-population correction", f, "", "√((N − n)/(N − 1))"),
         ]
         return {
