@@ -1029,9 +1029,12 @@ _OLA_OUTPUT = {
     "target_seconds": pl.Int64(),
     "target_share": pl.Float64(),
     "policy_effective_from": pl.Date(),
+    "policy_priority": pl.Utf8(),
     "assigned_at": _DT_UTC,
+    "released_at": _DT_UTC,
     "assignments": pl.UInt32(),
     "elapsed_seconds": pl.Int64(),
+    "paused_seconds": pl.Int64(),
     "is_open": pl.Boolean(),
     "due_at": _DT_UTC,
     "ola_status": pl.Utf8(),
@@ -1074,7 +1077,9 @@ def evaluate_olas(
     case and surrounding spaces). ``met`` / ``missed`` once the group has let go of the
     ticket (or it is resolved); ``open_within`` / ``open_breached`` while assigned, with
     ``due_at`` the instant the target is reached if work goes on. Groups without an OLA
-    give no row.
+    give no row. ``released_at``: when the group last let go of the ticket (null while
+    assigned); ``paused_seconds``: the pauses inside its assignments, on the OLA's clock;
+    ``policy_priority``: the OLA's priority (null: one for every priority).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -1167,6 +1172,7 @@ def evaluate_olas(
         "policy_effective_from",
         "pause_statuses",
         "resolver_name",
+        "priority",
     ]
     specific = pol.filter(pl.col("priority").is_not_null())
     generic = pol.filter(pl.col("priority").is_null())
@@ -1177,6 +1183,7 @@ def evaluate_olas(
         use = sidx.is_not_null()
         for c in cols:
             got[c] = specific[c].gather(sidx).zip_with(use, got[c])
+    got["policy_priority"] = got.pop("priority").rename("policy_priority")
     pairs = pairs.with_columns(pl.Series(c, v) for c, v in got.items()).filter(
         pl.col("policy_effective_from").is_not_null()
         & pl.col("target_seconds").is_not_null()
@@ -1240,6 +1247,8 @@ def evaluate_olas(
         (pl.col("_el").sum() - pl.col("_el").last()).alias("_before"),
         pl.col("_bs").last().alias("_bs"),
         pl.col("_sp").last().alias("_sp"),
+        pl.col("_sp").sum().alias("paused_seconds"),
+        pl.col("e").last().alias("_released"),
     )
     pairs = pairs.join(per, on="_pair", how="inner")
     due = _full(pairs.height, None)
@@ -1267,6 +1276,7 @@ def evaluate_olas(
         .with_columns(
             due.alias("_due"),
             _utc("first_s").alias("assigned_at"),
+            pl.when(~pl.col("is_open")).then(_utc("_released")).alias("released_at"),
             status.alias("ola_status"),
         )
         .with_columns(_utc("_due").alias("due_at"))
