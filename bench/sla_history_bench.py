@@ -19,6 +19,7 @@ Three measurements in one run:
 The OLA evaluation over the same histories is timed too (not part of the ratios).
 
     .venv/bin/python bench/sla_history_bench.py [n_tickets] [loop_slice]
+    .venv/bin/python bench/sla_history_bench.py --quick     # 200,000 tickets, slice 500
 
 Targets (issue #13): engine ≥ 50× the loop, identical on the slice; with histories
 ≤ 3× the engine without.
@@ -338,8 +339,10 @@ def best_of(k: int, fn: Any) -> tuple[float, list[float], Any]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    loop_n = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000
+    args = [a for a in sys.argv[1:] if a != "--quick"]
+    quick = "--quick" in sys.argv[1:]
+    n = int(args[0]) if args else (200_000 if quick else 1_000_000)
+    loop_n = int(args[1]) if len(args) > 1 else (500 if quick else 2_000)
     print(f"load average before: {os.getloadavg()}")
     t0 = time.perf_counter()
     tickets, holds, events = synthetic(n)

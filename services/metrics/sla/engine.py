@@ -327,6 +327,40 @@ def _event_rows(e: pl.DataFrame, df: pl.DataFrame, tickets: pl.DataFrame | None)
     )
 
 
+def _all_event_rows(events: pl.DataFrame, df: pl.DataFrame) -> pl.Series:
+    """Each event's ticket row in ``df`` (null when its ticket is not there), for every
+    event at once. A ticket's events come together (the repository reads them in ticket
+    order), so a run of one key is found by comparing each key with the one before it
+    (no hashing per event) and each run is looked up once; events out of order only make
+    more, shorter runs. When the runs are the tickets themselves, in the frame's order
+    (every ticket has a history, read in the same order), the run is the row."""
+    h = events.height
+    org, key = events["organisation_id"], events["ticket_key"].cast(pl.Utf8)
+    # Neighbours compared through zero-copy slices (a shift would copy every key).
+    same = (key.slice(1) == key.slice(0, h - 1)) & (org.slice(1) == org.slice(0, h - 1))
+    starts = pl.concat([pl.Series([True]), ~same.fill_null(False)])
+    runs = pl.DataFrame(
+        {
+            "organisation_id": org.filter(starts).cast(df.schema["organisation_id"]),
+            "ticket_key": key.filter(starts),
+        }
+    )
+    run_index = starts.cast(pl.Int64).cum_sum() - 1
+    if runs.height == df.height and bool(
+        (
+            (runs["ticket_key"] == df["ticket_key"])
+            & (runs["organisation_id"] == df["organisation_id"])
+        )
+        .fill_null(False)
+        .all()
+    ):
+        return run_index.cast(pl.UInt32)
+    tickets: pl.DataFrame | None = df.select(_H1, _H2, "_row")
+    if tickets is not None and tickets["_h1"].n_unique() < tickets.height:
+        tickets = None
+    return _event_rows(runs, df, tickets).gather(run_index)
+
+
 def _prepare_events(
     events: pl.DataFrame | None, df: pl.DataFrame, as_of_s: int, kinds: Sequence[str]
 ) -> Events | None:
@@ -335,43 +369,39 @@ def _prepare_events(
 
     Events after ``as_of`` have not happened yet and are dropped; so are events of
     tickets not in the frame. Events of one ticket and instant keep their order. Each
-    kind is taken out of ``events`` once, with only the columns it needs (copying text
-    is most of the cost here).
+    event's ticket row is found once for all kinds (``_all_event_rows``), and each kind
+    is taken out of ``events`` with only the columns it needs (copying text is most of
+    the cost here; the keys are never copied).
     """
     if events is None or events.height == 0:
         return None
-    tickets: pl.DataFrame | None = df.select(_H1, _H2, "_row")
-    if tickets is not None and tickets["_h1"].n_unique() < tickets.height:
-        tickets = None
-    org_dtype = df.schema["organisation_id"]
+    for c, dtype in (("value", pl.Utf8), ("canonical", pl.Utf8), ("end_at", _DT_UTC)):
+        if c not in events:
+            events = events.with_columns(pl.lit(None, dtype).alias(c))
+    if not all(isinstance(events.schema[c], pl.Datetime) for c in ("at", "end_at")):
+        events = _normalise_datetimes(events, ["at", "end_at"])
+    # An instant's epoch does not depend on its time zone (a naive one is taken as UTC).
     columns = {
         "value": pl.col("value").cast(pl.Utf8),
         "canonical": pl.col("canonical").cast(pl.Utf8),
         "end_s": pl.col("end_at").dt.epoch("s").alias("end_s"),
     }
+    # Every event's row at once (other kinds too: filtering them out first would copy
+    # every key).
+    rows = _all_event_rows(events, df)
+    base = events.lazy().with_columns(rows.alias("_row"), pl.col("at").dt.epoch("s").alias("at_s"))
     out: Events = {}
     for kind in kinds:
-        needed = _EVENT_COLUMNS[kind]
-        e = events.filter(pl.col("kind") == kind)
-        if e.height == 0:
-            continue
-        e = e.with_columns(
-            pl.lit(None, pl.Utf8).alias(c) for c in ("value", "canonical") if c not in e
+        e = (
+            base.filter(
+                (pl.col("kind") == kind)
+                & (pl.col("at_s") <= as_of_s)
+                & pl.col("_row").is_not_null()
+            )
+            .select("_row", "at_s", *(columns[c] for c in _EVENT_COLUMNS[kind]))
+            .collect()
+            .rechunk()
         )
-        if "end_at" not in e:
-            e = e.with_columns(pl.lit(None, _DT_UTC).alias("end_at"))
-        e = _normalise_datetimes(e, ["at", "end_at"] if "end_s" in needed else ["at"]).select(
-            pl.col("organisation_id").cast(org_dtype),
-            pl.col("ticket_key").cast(pl.Utf8),
-            pl.col("at").dt.epoch("s").alias("at_s"),
-            *(columns[c] for c in needed),
-        )
-        if (e["at_s"].max() or 0) > as_of_s:  # type: ignore[operator]
-            e = e.filter(pl.col("at_s") <= as_of_s)
-        rows = _event_rows(e, df, tickets)
-        e = e.with_columns(rows.alias("_row")).drop(KEY)
-        if rows.null_count():
-            e = e.filter(pl.col("_row").is_not_null())
         if e.height == 0:
             continue
         # Sorted by ticket row and instant (stable), unless the events already come so.
