@@ -491,7 +491,13 @@ def _status_parts(
         ).alias("current_hold"),
         pl.lit("status").alias("kind"),
     )
-    resolved = pl.col("canonical").is_in(_RESOLVED).fill_null(False)
+    resolved = pl.any_horizontal(pl.col("canonical") == c for c in _RESOLVED).fill_null(False)
+    # Only a ticket with a resolution followed by another status can have been reopened:
+    # the runs are read in those tickets' statuses alone.
+    reopenable = s.select(resolved & _same_next()).to_series()
+    if not reopenable.any():
+        return (pause if pause.height else None), None
+    s = s.filter(pl.col("_row").is_in(s["_row"].filter(reopenable).unique().implode()))
     prev_resolved = pl.when(_same_prev()).then(resolved.shift(1)).otherwise(False)
     run_start = pl.when(resolved & ~prev_resolved).then(pl.col("at_s")).forward_fill()
     reopen = (
