@@ -358,15 +358,23 @@ def main() -> None:
     # Alternated, best of REPEATS each, so both see the same machine load.
     plain_runs: list[float] = []
     hist_runs: list[float] = []
+    # CPU seconds of the process (every thread) beside the wall clock: on a shared machine
+    # the wall clock also measures the neighbours; the target is judged on the wall clock.
+    plain_cpu: list[float] = []
+    hist_cpu: list[float] = []
     res = None
     for _ in range(REPEATS):
+        c0 = time.process_time()
         plain_runs.append(
             best_of(1, lambda: evaluate_tickets(tickets, pol, clocks, as_of=AS_OF, holds=holds))[0]
         )
+        c1 = time.process_time()
         t, _r, res = best_of(
             1,
             lambda: evaluate_tickets(tickets, pol, clocks, as_of=AS_OF, holds=holds, events=events),
         )
+        hist_cpu.append(time.process_time() - c1)
+        plain_cpu.append(c1 - c0)
         hist_runs.append(t)
     plain_s, hist_s = min(plain_runs), min(hist_runs)
     assert res is not None
@@ -409,6 +417,10 @@ def main() -> None:
     ratio_plain = hist_s / plain_s
     print(f"ratio: engine with histories is {ratio_loop:.0f}x faster than the loop")
     print(f"ratio: with histories / without = {ratio_plain:.2f}x")
+    print(
+        f"(CPU seconds, best of {REPEATS}: {min(hist_cpu):.3f} with / {min(plain_cpu):.3f} "
+        f"without = {min(hist_cpu) / min(plain_cpu):.2f}x)"
+    )
     print("status counts:", dict(res["sla_status"].value_counts().sort("sla_status").iter_rows()))
     print(f"load average after: {os.getloadavg()}")
     ok = ratio_loop >= 50 and not mismatches and ratio_plain <= 3
