@@ -164,9 +164,10 @@ def seen_statuses(session: Session, organisation_id: int, keys: list[str]) -> se
         return set()
     rows = session.execute(
         text(
-            "SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE EXISTS (SELECT 1 "
-            "FROM ticket_events e WHERE e.organisation_id = :o AND e.kind = 'status' "
-            "AND lower(btrim(e.value)) = k)"
+            # One pass over the organisation's status events for every key at once.
+            "SELECT DISTINCT lower(btrim(value)) FROM ticket_events "
+            "WHERE organisation_id = :o AND kind = 'status' "
+            "AND lower(btrim(value)) = ANY(CAST(:keys AS text[]))"
         ),
         {"o": organisation_id, "keys": sorted(set(keys))},
     ).scalars()
