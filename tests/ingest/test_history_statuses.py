@@ -63,9 +63,12 @@ def test_each_status_is_checked_against_its_tickets_policy(api):
         # Logged in June: June's P1 policy does not know Triage.
         record("A6", "P1", "07/06/2021 09:00", None, ("status", "07/06/2021 10:00", "Triage")),
         record("A7", "P2", "07/06/2021 09:00", None),
+        # Exported as P2 but raised to P1 by its history: P1's policy knows Escalated.
+        record("A8", "P2", "07/06/2021 09:00", None, ("priority", "07/06/2021 09:30", "P1"),
+               ("status", "07/06/2021 10:00", "Escalated")),
     ]).encode()  # fmt: skip
     job = push(api, org, mapping, export, "jsonl")
-    assert (job["progress"]["rows_accepted"], job["progress"]["rows_rejected"]) == (4, 3), job
+    assert (job["progress"]["rows_accepted"], job["progress"]["rows_rejected"]) == (5, 3), job
     got = [(e["row"], e["code"], e["message"]) for e in errors(api, job["id"])]
     assert got == [
         (2, "unknown_status",

@@ -285,12 +285,25 @@ def _unknown_statuses(
     policy in force for the ticket's organisation, priority (and request type, as the
     SLA engine chooses it) on its local logged date, when that policy lists known
     statuses (its known and pause statuses are then the ones it knows). ``events`` carry
-    their ticket's priority, request_type and logged_at. (Those events' rows, issues.)"""
+    their ticket's priority, request_type and logged_at; the ticket's last priority event
+    among them, if any, gives the priority instead, as in the engine. (Those events'
+    rows, issues.)"""
     checked = policies.filter(pl.col("checked"))
     if checked.height == 0 or events.height == 0:
         return events.clear(), []
+    # The priority the engine chooses the policy with: the last priority event's, else
+    # the ticket's own.
+    key = list(TICKET_KEY)
+    last = (
+        events.filter((pl.col("kind") == "priority") & pl.col("canonical").is_not_null())
+        .sort("at", maintain_order=True)
+        .group_by(key)
+        .agg(pl.col("canonical").last().alias("_last_priority"))
+    )
     status = (
         events.filter(pl.col("kind") == "status")
+        .join(last, on=key, how="left")
+        .with_columns(pl.coalesce("_last_priority", "priority").alias("priority"))
         .with_row_index("_e")
         .with_columns(
             pl.col("value").str.strip_chars().str.to_lowercase().alias("_status"),
