@@ -105,8 +105,7 @@ def test_partitioning_tickets_keeps_every_row_and_the_downgrade_too(at_0013):
         # A read scoped to one organisation scans one partition only.
         plan = _plan(
             conn,
-            "SELECT count(*) FROM tickets WHERE organisation_id = 3 "
-            "AND logged_at >= '2021-01-02'",
+            "SELECT count(*) FROM tickets WHERE organisation_id = 3 AND logged_at >= '2021-01-02'",
         )
         assert plan.count("tickets_p") == 1, plan
         # The key holds across partitions; the foreign keys that reference the table are
@@ -172,8 +171,7 @@ def test_partitioning_tickets_keeps_every_row_and_the_downgrade_too(at_0013):
         # A read scoped to one organisation scans one partition only.
         plan = _plan(
             conn,
-            "SELECT count(*) FROM tickets WHERE organisation_id = 3 "
-            "AND logged_at >= '2021-01-02'",
+            "SELECT count(*) FROM tickets WHERE organisation_id = 3 AND logged_at >= '2021-01-02'",
         )
         assert plan.count("tickets_p") == 1, plan
         # The key holds across partitions; the foreign keys that reference the table are
