@@ -78,7 +78,8 @@ def _arrange(engine) -> None:
                     "INSERT INTO tickets (organisation_id, source_system, reference, type, "
                     "priority, logged_at, resolved_at, closed_at, status) VALUES (:o, 'sn', :r, "
                     "'incident', 'P2', :l, CAST(:res AS timestamptz), CAST(:c AS timestamptz), "
-                    "CASE WHEN CAST(:res AS timestamptz) IS NULL AND CAST(:c AS timestamptz) IS NULL "
+                    "CASE WHEN CAST(:res AS timestamptz) IS NULL "
+                    "AND CAST(:c AS timestamptz) IS NULL "
                     "THEN 'open' ELSE 'resolved' END)"
                 ),
                 rows,
