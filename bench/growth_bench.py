@@ -11,6 +11,9 @@ partitioned by organisation hash), then:
   own path: a ``ticket_imports`` job with its spool file, run by
   ``services.ingest.tickets.service.process_import`` (parse in a thread, COPY into the
   stage, the upsert, two writer connections, per-batch commits);
+* retention: ``yardstick retention``'s own ``prune`` with the cut-off at 1 January 2023
+  (about the first of the two years the tickets span), timed per million tickets removed
+  (with their outcomes), next to the import;
 * recompute: every organisation's SLA outcomes recomputed and stored, through
   ``services.metrics.sla.service.recompute`` (what the worker's ``sla.recompute_requested``
   job runs), ``--orgs-per-recompute`` organisations (default 20) per transaction: the
@@ -58,6 +61,7 @@ from services.ingest.tickets.service import process_import  # noqa: E402
 from services.metrics.sla.service import recompute  # noqa: E402
 from shared.db.engine import make_engine, normalise_url, psycopg_conninfo  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
+from shared.db.retention import prune  # noqa: E402
 
 ORGS = 400
 HEADER = "organisation,ticket_ref,type,priority,request_type,team,closure_category,logged_at,resolved_at,status\n"
@@ -196,6 +200,20 @@ def recompute_all(url: str, per_run: int) -> tuple[float, int]:
         engine.dispose()
 
 
+def retention(url: str) -> tuple[float, int, int]:
+    """``yardstick retention`` with a cut-off of 1 January 2023 (a year of the two the
+    tickets span); (seconds, tickets removed, outcomes removed)."""
+    ingest = make_engine(url, role="ingest", pool_size=1)
+    metrics = make_engine(url, role="metrics", pool_size=1)
+    try:
+        started = time.perf_counter()
+        result = prune(ingest, metrics, 1, now=datetime(2023, 2, 15, tzinfo=UTC))
+        return time.perf_counter() - started, result.total("tickets"), result.total("sla_outcomes")
+    finally:
+        ingest.dispose()
+        metrics.dispose()
+
+
 def spool(folder: Path, rows: int, file_rows: int, changed: bool = False) -> list[Path]:
     files = []
     for k, first in enumerate(range(0, rows, file_rows)):
@@ -288,10 +306,14 @@ def main() -> int:
                     conn.execute("VACUUM ANALYZE tickets")
                 r_seconds, outcomes = recompute_all(url, args.orgs_per_recompute)
                 assert outcomes == rows, (outcomes, rows)
+                p_seconds, p_tickets, p_outcomes = retention(url)
+                assert p_tickets == p_outcomes > 0, (p_tickets, p_outcomes)
             table.append((rows, seconds, r_seconds, outcomes))
             print(
                 f"  {rows:>11,} tickets: import {seconds:8.2f} s = {per_million(seconds, rows):6.2f} s/M"
-                f" | recompute {r_seconds:8.2f} s = {per_million(r_seconds, rows):6.2f} s/M",
+                f" | recompute {r_seconds:8.2f} s = {per_million(r_seconds, rows):6.2f} s/M"
+                f" | retention: {p_tickets:,} tickets + outcomes removed in {p_seconds:.2f} s"
+                f" = {per_million(p_seconds, p_tickets):6.2f} s/M removed",
                 flush=True,
             )
             for path in files:
