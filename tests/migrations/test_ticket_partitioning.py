@@ -234,3 +234,49 @@ def test_partitioning_tickets_keeps_every_row_and_the_downgrade_too(at_0013):
             "AND contype = 'f'"
         ).fetchone()
         assert fks == (2,)
+
+
+@pytest.fixture
+def at_head(database_url):
+    with scratch_database(database_url, "ys_tprune", "head") as url:
+        yield url
+
+
+def _partitions_scanned(conn: psycopg.Connection, sql: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"\bon (tickets_p\d\d)\b", _plan(conn, sql)))
+
+
+def test_organisation_scoped_reads_of_tickets_touch_that_organisations_partition(at_head):
+    """The product's own SQL on tickets, scoped to one organisation, plans a scan of one
+    partition (two organisations: at most two)."""
+    from services.ingest.tickets import repository as ingest_repo
+    from services.metrics.sla import repository as sla_repo
+    from shared.db import retention
+
+    conninfo = psycopg_conninfo(at_head)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        _fill(conn)
+        conn.execute("ANALYZE tickets")
+        one = {
+            "SLA tickets of organisations": "SELECT * FROM tickets WHERE "
+            + sla_repo._scope([3], None).replace("%(orgs)s", "ARRAY[3]"),
+            "SLA histories": "SELECT e.* FROM ticket_events e JOIN tickets t "
+            f"USING ({KEY}) WHERE t.organisation_id = ANY(ARRAY[3])",
+            "ticket NPS": sla_repo._TICKET_SQL.replace(
+                "{orgs}", "AND t.organisation_id = ANY(ARRAY[3])"
+            ),
+            "intervals' tickets": "SELECT reference FROM tickets WHERE organisation_id = 3 "
+            "AND source_system = 'sn' AND reference = ANY(ARRAY['T1'])",
+            "retention": retention._DELETE_TICKETS.replace(":org", "3")
+            .replace(":cut", "'2023-01-01'::timestamptz")
+            .replace(":batch", "5000"),
+        }
+        for name, sql in one.items():
+            assert len(_partitions_scanned(conn, sql)) == 1, (name, _plan(conn, sql))
+        two = (
+            "SELECT max(updated_at) FROM tickets WHERE organisation_id = ANY(ARRAY[3, 5]) "
+            "AND logged_at < now()"
+        )
+        assert 1 <= len(_partitions_scanned(conn, two)) <= 2
