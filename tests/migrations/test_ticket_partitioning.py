@@ -251,7 +251,6 @@ def _partitions_scanned(conn: psycopg.Connection, sql: str) -> set[str]:
 def test_organisation_scoped_reads_of_tickets_touch_that_organisations_partition(at_head):
     """The product's own SQL on tickets, scoped to one organisation, plans a scan of one
     partition (two organisations: at most two)."""
-    from services.ingest.tickets import repository as ingest_repo
     from services.metrics.sla import repository as sla_repo
     from shared.db import retention
 
