@@ -24,7 +24,10 @@ partitioned by organisation hash), then:
 change: a database at revision 0013 (plain ``tickets``) and the upsert as it was
 (``RETURNING (xmax = 0)``), against the current upsert on the partitioned table; each side
 imports the files, then imports them again with half the rows changed (updates and
-unchanged rows), and the counts of both must be equal. The sides alternate twice and the
+unchanged rows); the counts and the months touched of both must be equal. "Before" is
+0013's ``upsert_batch`` copied here (``RETURNING (xmax = 0)``; the touched months of a
+batch that changed only some rows read back by joining the stage to ``tickets``); "after"
+is the product's (``created_at = now()``; the months grouped from the rows written). The sides alternate twice and the
 best time of each is kept.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/growth_bench.py
@@ -62,16 +65,63 @@ from services.metrics.sla.service import recompute  # noqa: E402
 from shared.db.engine import make_engine, normalise_url, psycopg_conninfo  # noqa: E402
 from shared.db.migrate import upgrade  # noqa: E402
 from shared.db.retention import prune  # noqa: E402
+from shared.tickets import TICKET_KEY  # noqa: E402
+
+_VALUES = [c for c in tickets_repo.STAGE_COLUMNS if c not in TICKET_KEY]
 
 ORGS = 400
 HEADER = "organisation,ticket_ref,type,priority,request_type,team,closure_category,logged_at,resolved_at,status\n"
 
-# The upsert as it was before tickets were partitioned (services/ingest/tickets/
-# repository.py at revision 0013): the same statement returning (xmax = 0).
-_OLD_UPSERT = tickets_repo._UPSERT.replace(
-    "(t.created_at = now()) AS inserted", "(xmax = 0) AS inserted"
+# The ticket upsert as it was at revision 0013 (services/ingest/tickets/repository.py
+# before tickets were partitioned): RETURNING (xmax = 0), and the months touched by a
+# batch that changed only some rows read back by joining the stage to tickets.
+_OLD_UPSERT = f"""
+WITH up AS (
+    INSERT INTO tickets AS t ({", ".join(tickets_repo.STAGE_COLUMNS)}, last_import_id)
+    SELECT {", ".join(tickets_repo.STAGE_COLUMNS)}, %(import_id)s FROM ticket_stage
+    ON CONFLICT ({", ".join(TICKET_KEY)}) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUES)},
+        last_import_id = EXCLUDED.last_import_id,
+        updated_at = now()
+    WHERE ({", ".join(f"t.{c}" for c in _VALUES)})
+        IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _VALUES)})
+    RETURNING (xmax = 0) AS inserted
 )
-assert _OLD_UPSERT != tickets_repo._UPSERT
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+"""
+_OLD_STAGED_CHANGED_MONTHS = f"""
+SELECT DISTINCT t.organisation_id, to_char(t.logged_at AT TIME ZONE 'Europe/London', 'YYYY-MM')
+FROM ticket_stage s JOIN tickets t USING ({", ".join(TICKET_KEY)})
+WHERE t.last_import_id = %(import_id)s
+"""
+
+
+def _old_upsert_batch(
+    session: Any, frame: pl.DataFrame, import_id: int, *, payload: bytes | None = None
+) -> tuple[int, int, set[tuple[int, str]]]:
+    """``upsert_batch`` as it was at revision 0013 (its batch months made in Polars)."""
+    conn = tickets_repo.driver_connection(session)
+    payload = payload or tickets_repo.copy_payload(frame)
+    with conn.cursor() as cur:
+        cur.execute(tickets_repo._CREATE_STAGE)
+        with cur.copy(
+            f"COPY ticket_stage ({', '.join(tickets_repo.STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            copy.write(payload)
+        cur.execute(_OLD_UPSERT, {"import_id": import_id})
+        inserted, updated = (int(n) for n in cur.fetchone() or (0, 0))
+        touched: set[tuple[int, str]] = set()
+        if inserted + updated == frame.height:
+            pairs = frame.select(
+                pl.col("organisation_id").cast(pl.Int64),
+                pl.col("logged_at").dt.convert_time_zone("Europe/London").dt.strftime("%Y-%m"),
+            ).unique()
+            touched = {(int(o), str(m)) for o, m in pairs.iter_rows()}
+        elif inserted + updated:
+            cur.execute(_OLD_STAGED_CHANGED_MONTHS, {"import_id": import_id})
+            touched = {(int(o), str(m)) for o, m in cur.fetchall()}
+        cur.execute("TRUNCATE ticket_stage")
+    return inserted, updated, touched
 
 
 def make_csv(path: Path, first: int, n: int, changed: bool = False) -> None:
@@ -145,6 +195,7 @@ def import_files(url: str, files: list[Path]) -> tuple[float, dict[str, int]]:
     """Each file as its own import job through ``process_import``; (seconds, counts)."""
     engine = make_engine(url, role="ingest", pool_size=4)
     counts = {"rows_inserted": 0, "rows_updated": 0, "rows_unchanged": 0, "rows_rejected": 0}
+    touched: set[tuple[int, str]] = set()
     elapsed = 0.0
     try:
         for source in files:
@@ -177,8 +228,11 @@ def import_files(url: str, files: list[Path]) -> tuple[float, dict[str, int]]:
             assert stored is not None
             for k in counts:
                 counts[k] += int(stored[k])
+            for org, months in (stored["touched_months"] or {}).items():
+                touched.update((int(org), m) for m in months)
     finally:
         engine.dispose()
+    counts["touched_months"] = len(touched)
     return elapsed, counts
 
 
@@ -232,20 +286,20 @@ def upsert_baseline(admin_url: str, folder: Path, rows: int, file_rows: int) -> 
     files = spool(folder, rows, file_rows)
     again = spool(folder, rows, file_rows, changed=True)
     sides = (
-        ("before: plain tickets, RETURNING (xmax = 0)", "0013", _OLD_UPSERT),
-        ("after: partitioned tickets, created_at = now()", "head", tickets_repo._UPSERT),
+        ("before: 0013's plain tickets and upsert", "0013", _old_upsert_batch),
+        ("after: partitioned tickets, this upsert", "head", tickets_repo.upsert_batch),
     )
     results: dict[str, Any] = {}
     for _round in range(2):  # alternated, best of two each: neither side runs cold only
-        for label, revision, sql in sides:
-            current = tickets_repo._UPSERT
-            tickets_repo._UPSERT = sql
+        for label, revision, upsert in sides:
+            current = tickets_repo.upsert_batch
+            tickets_repo.upsert_batch = upsert  # type: ignore[assignment]
             try:
                 with scratch(admin_url, revision) as url:
                     first = import_files(url, files)
                     second = import_files(url, again)
             finally:
-                tickets_repo._UPSERT = current
+                tickets_repo.upsert_batch = current  # type: ignore[assignment]
             best = results.get(label)
             if best is not None:
                 first = min(first, best[0], key=lambda r: r[0])
