@@ -184,6 +184,88 @@ def test_access_expiry_applies_to_a_cached_body(api, owner_engine):
     assert cache.hits == hits + 1
 
 
+def _recompute(api) -> dict:
+    done = api.metrics.post("/api/v1/benchmarks/recompute", json={}, headers=api.auth())
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def test_a_recompute_that_writes_the_same_figures_keeps_the_cached_body_and_etag(api):
+    """The data version is of the figures, not of the run: a recompute over unchanged
+    submissions (the same digest) keeps every cached body, its ETag and the version an
+    explanation quotes; the run history still records the run."""
+    _cycle, orgs = _ten(api)
+    me = orgs[0]
+    who = api.auth("participant", [me["id"]])
+    params = {"organisation_id": me["id"], "cycle": 2020}
+    explain = {**params, "metric": METRIC, "peer_group": "all"}
+    cache = _cache(api)
+    first = _get(api, "comparison", params, who)
+    why = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who)
+    assert why.status_code == 200, why.text
+    runs_before = api.metrics.get("/api/v1/computation-runs", headers=api.auth()).json()["total"]
+    for _ in range(2):
+        _recompute(api)
+    assert api.metrics.get("/api/v1/computation-runs", headers=api.auth()).json()["total"] == runs_before + 2
+    hits = cache.hits
+    again = _get(api, "comparison", params, who)
+    why_again = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who)
+    assert cache.hits == hits + 2  # both served from the cache: nothing was dropped
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert why_again.content == why.content
+    assert why_again.json()["data_version"] == why.json()["data_version"]
+    # a conditional request with the ETag from before the recomputes is still current
+    cond = api.metrics.get(
+        f"{R}/comparison", params=params, headers={**who, "If-None-Match": first.headers["etag"]}
+    )
+    assert cond.status_code == 304, cond.text
+    # and the body rebuilt from scratch (cache emptied) is byte for byte the cached one
+    cache.clear()
+    assert _get(api, "comparison", params, who).content == first.content
+    rebuilt = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who)
+    assert rebuilt.content == why.content
+
+
+def test_a_changed_submission_then_recompute_changes_the_figure_body_and_etag(api):
+    """Read-your-writes through the cache: a changed submission (the top organisation's
+    reopened) and its recompute change the figure, so the version, the body and the ETag all change; an identical
+    recompute after it keeps the new ones."""
+    _cycle, orgs = _ten(api)
+    me = orgs[0]
+    who = api.auth("participant", [me["id"]])
+    params = {"organisation_id": me["id"], "cycle": 2020}
+    explain = {**params, "metric": METRIC, "peer_group": "all"}
+    first = _get(api, "comparison", params, who)
+    why = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who).json()
+    assert (_row(first.json())["n"], _row(first.json())["max"]) == (10, 10.0)
+    top = orgs[9]
+    sub = api.ingest.get(
+        "/api/v1/submissions", params={"organisation_id": top["id"]}, headers=api.auth()
+    ).json()["items"][0]
+    reopened = api.ingest.post(
+        f"/api/v1/submissions/{sub['id']}/reopen", json={"reason": "typo"}, headers=api.auth()
+    )
+    assert reopened.status_code == 200, reopened.text
+    assert api.deliver() >= 1  # the outbox runs the recompute
+    after = _get(api, "comparison", params, who)
+    assert (_row(after.json())["n"], _row(after.json())["max"]) == (9, 9.0)
+    assert after.headers["etag"] != first.headers["etag"]
+    cond = api.metrics.get(
+        f"{R}/comparison", params=params, headers={**who, "If-None-Match": first.headers["etag"]}
+    )
+    assert cond.status_code == 200 and cond.content == after.content
+    why_after = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who).json()
+    assert why_after["data_version"] != why["data_version"] and why_after["n"] == 9
+    assert why_after["computation_run"]["id"] != why["computation_run"]["id"]
+    # an identical recompute now keeps the new body, and names the run that wrote it
+    _recompute(api)
+    kept = _get(api, "comparison", params, who)
+    assert kept.content == after.content and kept.headers["etag"] == after.headers["etag"]
+    why_kept = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who).json()
+    assert why_kept["computation_run"] == why_after["computation_run"]
+    assert why_kept["data_version"] == why_after["data_version"]
+
+
 def test_the_cache_is_bounded_least_recently_used_first():
     cache = ResultCache(size=2)
     body = Body(b"{}", "application/json")

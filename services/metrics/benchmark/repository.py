@@ -89,10 +89,14 @@ async def snapshots(
     organisations consented in.
 
     The version changes whenever anything a results response is built from changes:
-    metric values, members and statistics are only ever rewritten by a recompute, which
-    records a ``benchmark`` computation run in the same transaction (the run's id *and*
-    start time, so a restarted sequence cannot repeat a version); cycles (status, release
-    date, a new cycle) move ``max(updated_at)``/``count``; anonymous codes are insert-only.
+    metric values, members, statistics, outlier references and restatements are only ever
+    written by a recompute, which records a ``benchmark`` computation run in the same
+    transaction. The version is that run's id *and* start time (so a restarted sequence
+    cannot repeat a version) when it changed any figure, or the version of the run that
+    last did when it wrote exactly what was there (same digest, ``service.recompute``):
+    so a recompute that changes nothing keeps every cached body, and one that changes a
+    figure changes the version. Cycles (status, release date, a new cycle) move
+    ``max(updated_at)``/``count``; anonymous codes are insert-only.
     """
     cur = await conn.execute(_SNAPSHOT, workshops.window_params(organisation_ids, years))
     row = await cur.fetchone()
@@ -107,6 +111,15 @@ async def snapshots(
         )
     }
     return Snapshots(tuple(version), cycles, frozenset(orgs or ()), windows, replayed)
+
+
+# The data version of the figures: the latest benchmark run's own (id, started_at), or,
+# when that run wrote exactly the figures that were already there, the version it carried
+# forward (``detail.data_version``, see ``service.recompute``).
+_RUN_VERSION = (
+    "COALESCE((detail->'data_version'->>0)::int, id) AS id, "
+    "COALESCE((detail->'data_version'->>1)::timestamptz, started_at) AS started_at"
+)
 
 
 # Plain SQL for psycopg, prepared by the server after a few runs: this runs for every
@@ -135,7 +148,7 @@ _SNAPSHOT = f"""
       FROM ({workshops.WINDOWS_SQL}) AS consented(id, org, year, starts_at, ends_at)
     ) AS ws
     LEFT JOIN (
-      SELECT id, started_at FROM {runs.name} WHERE kind = 'benchmark' ORDER BY id DESC LIMIT 1
+      SELECT {_RUN_VERSION} FROM {runs.name} WHERE kind = 'benchmark' ORDER BY id DESC LIMIT 1
     ) AS r ON true
     """
 
@@ -146,10 +159,10 @@ def snapshot_now(session: Session, year: int, organisation_id: int) -> dict[str,
     cycle = session.execute(select(c).where(c.c.year == year)).mappings().first()
     exists = session.execute(select(o.c.id).where(o.c.id == organisation_id)).first()
     run = session.execute(
-        select(runs.c.id, runs.c.started_at)
-        .where(runs.c.kind == "benchmark")
-        .order_by(runs.c.id.desc())
-        .limit(1)
+        text(
+            f"SELECT {_RUN_VERSION} FROM {runs.name} WHERE kind = 'benchmark' "
+            "ORDER BY id DESC LIMIT 1"
+        )
     ).first()
     return {
         "cycle_id": cycle["id"] if cycle else None,
@@ -435,8 +448,8 @@ def data_quality(session: Session, organisation_id: int, year: int) -> dict[str,
     return {"submissions": row[0], **{p: float(v) for p, v in zip(parts, row[1:], strict=True)}}
 
 
-def latest_run(session: Session, year: int) -> dict[str, Any] | None:
-    """The last benchmark computation run that wrote cycle ``year``'s figures."""
+def _last_run_of(session: Session, year: int) -> dict[str, Any] | None:
+    """The last benchmark computation run whose scope included cycle ``year``."""
     row = (
         session.execute(
             select(runs)
@@ -448,3 +461,72 @@ def latest_run(session: Session, year: int) -> dict[str, Any] | None:
         .first()
     )
     return dict(row) if row else None
+
+
+def latest_run(session: Session, year: int) -> dict[str, Any] | None:
+    """The benchmark computation run that wrote cycle ``year``'s current figures: the last
+    run over the cycle, or, when that one rewrote the figures unchanged, the run that
+    first wrote them (``detail.figures[year].run``, see ``service.recompute``)."""
+    last = _last_run_of(session, year)
+    if last is None:
+        return None
+    wrote = (last["detail"].get("figures") or {}).get(str(year), {}).get("run")
+    if wrote is None or wrote == last["id"]:
+        return last
+    row = session.execute(select(runs).where(runs.c.id == wrote)).mappings().first()
+    return dict(row) if row else last
+
+
+def figures_of(session: Session, years: list[int]) -> dict[int, dict[str, Any]]:
+    """Per cycle of ``years``: the digest of its current figures and the run that wrote
+    them, as the last run over it recorded them (cycles without a digest are left out)."""
+    found: dict[int, dict[str, Any]] = {}
+    for year in years:
+        last = _last_run_of(session, year)
+        figures = (last["detail"].get("figures") or {}).get(str(year)) if last else None
+        if last is not None and figures and figures.get("digest"):
+            found[year] = {"digest": figures["digest"], "run": figures.get("run") or last["id"]}
+    return found
+
+
+def latest_version(session: Session) -> list[Any] | None:
+    """The data version the latest benchmark run left (``[id, started_at]``, ISO)."""
+    row = session.execute(
+        text(
+            f"SELECT {_RUN_VERSION} FROM {runs.name} WHERE kind = 'benchmark' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+    ).first()
+    return None if row is None else [row[0], row[1].isoformat()]
+
+
+QUALITY_SCHEMA = {
+    "organisation_id": pl.Int64,
+    "cycle_year": pl.Int32,
+    "submission_id": pl.Int64,
+    "score": pl.Float64,
+    "completeness": pl.Float64,
+    "timeliness": pl.Float64,
+    "consistency": pl.Float64,
+    "outliers": pl.Float64,
+}
+
+
+def quality_frame(session: Session, years: list[int]) -> pl.DataFrame:
+    """The quality scores of the accepted submissions of ``years`` (shown beside the
+    figures as ``data_quality``): part of what a recompute's digest covers."""
+    rows = session.execute(
+        select(
+            sq.c.organisation_id,
+            sq.c.cycle_year,
+            sq.c.submission_id,
+            sq.c.score,
+            sq.c.completeness,
+            sq.c.timeliness,
+            sq.c.consistency,
+            sq.c.outliers,
+        )
+        .join(s, s.c.id == sq.c.submission_id)
+        .where(sq.c.cycle_year.in_(years), s.c.state == "accepted")
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=QUALITY_SCHEMA, orient="row")

@@ -16,6 +16,7 @@ computed on request by the same engine.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -818,6 +819,26 @@ def recompute(
     member_rows = kept_orgs.to_dicts()
     stat_rows = stats.filter(keep).to_dicts()
     repo.replace(session, affected, value_rows, member_rows, stat_rows)
+    # What the results are built from, per cycle written: unchanged digests (and nothing
+    # restated) keep the data version, so the results caches keep their bodies.
+    digests = figures_digests(
+        affected,
+        kept_values,
+        kept_orgs,
+        stats.filter(keep),
+        references,
+        repo.quality_frame(session, affected),
+    )
+    before = repo.figures_of(session, affected)
+    figures = {
+        str(y): {
+            "digest": digests[y],
+            "run": before[y]["run"] if y in before and before[y]["digest"] == digests[y] else None,
+        }
+        for y in affected
+    }
+    unchanged = restated.height == 0 and all(f["run"] is not None for f in figures.values())
+    previous = repo.latest_version(session) if unchanged else None
     detail = {
         "cycles": affected,
         "metric_values": len(value_rows),
@@ -825,6 +846,8 @@ def recompute(
         "organisations": len(member_rows),
         "restated": restated.height,
         "seconds": round(time.perf_counter() - started, 3),
+        "figures": figures,
+        **({"data_version": previous} if previous is not None else {}),
     }
     run_id = runs.record(
         session,
@@ -836,6 +859,21 @@ def recompute(
     repo.replace_references(session, affected, references.to_dicts(), run_id)
     repo.insert_restatements(session, restated.to_dicts(), trigger, run_id)
     return detail
+
+
+def figures_digests(years: list[int], *frames: pl.DataFrame) -> dict[int, str]:
+    """Per cycle: a SHA-256 of every row of ``frames`` of that cycle (each frame sorted by
+    all its columns and written as CSV, so the digest does not depend on row order or on
+    the process). Two recomputes that would write the same rows have the same digest."""
+    out: dict[int, str] = {}
+    for year in years:
+        h = hashlib.sha256()
+        for frame in frames:
+            part = frame.filter(pl.col("cycle_year") == year)
+            h.update(part.sort(part.columns).write_csv().encode("utf-8"))
+            h.update(b"\x00")
+        out[year] = h.hexdigest()
+    return out
 
 
 def restatements(old: pl.DataFrame, new: pl.DataFrame, withdrawn: pl.DataFrame) -> pl.DataFrame:
