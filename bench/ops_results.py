@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -52,6 +54,7 @@ from shared.settings import Settings  # noqa: E402
 
 PORT = 8794
 POOL_SIZE = 10
+MAX_FAILED = 0.01  # share of non-2xx (or timed out) requests beyond which the run fails
 # The service's pool and results cache sizes for this run (--pool-size, --cache-size;
 # cache None: the service's default).
 SIZES: dict[str, int | None] = {"pool": POOL_SIZE, "cache": None}
@@ -92,12 +95,31 @@ def mix(db_url: str, settings: Settings) -> list[tuple[str, str]]:
         )
         groups = ["all", f"type:{org_type}", "past"] + ([f"nation:{nation}"] if nation else [])
         for group in groups:
-            q = f"organisation_id={org}&cycle=2020&peer_group={group}"
-            out.append((f"/api/v1/results/comparison?{q}", token))
+            # Encoded: wrk sends the path as given, and a raw space ("nation:Northern
+            # Ireland") is a malformed request line that uvicorn answers 400 at once.
+            q = {"organisation_id": org, "cycle": 2020, "peer_group": group}
+            out.append((f"/api/v1/results/comparison?{urlencode(q)}", token))
             for metric in chosen:
-                out.append((f"/api/v1/results/distribution?{q}&metric={metric}", token))
-                out.append((f"/api/v1/results/trends?{q}&metric={metric}", token))
+                with_metric = urlencode({**q, "metric": metric})
+                out.append((f"/api/v1/results/distribution?{with_metric}", token))
+                out.append((f"/api/v1/results/trends?{with_metric}", token))
     return out
+
+
+def requests_sent(output: str) -> int:
+    """The number of requests wrk completed ("N requests in 20.00s")."""
+    found = re.search(r"(\d+) requests in", output)
+    return int(found.group(1)) if found else 0
+
+
+def parse(output: str) -> dict[str, float]:
+    figures = parse_wrk(output)
+    figures["requests"] = float(requests_sent(output))
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    figures["timeouts"] = float(errors.group(4)) if errors else 0.0
+    return figures
 
 
 def lua_for(requests: list[tuple[str, str]]) -> str:
@@ -230,11 +252,9 @@ def measure(
     try:
         with Recomputes(base, settings, args.recompute_every) as recomputes:
             wrk(base + "/", mix_script, 3, args.connections, threads=2)  # warm-up
-            mixed = parse_wrk(wrk(base + "/", mix_script, args.duration, args.connections))
+            mixed = parse(wrk(base + "/", mix_script, args.duration, args.connections))
             ratio = cache_hit_ratio(base)
-            health = parse_wrk(
-                wrk(base + "/healthz", plain_script, args.duration, args.connections)
-            )
+            health = parse(wrk(base + "/healthz", plain_script, args.duration, args.connections))
         print(
             f"{label}: {recomputes.sent} recomputes accepted during the runs "
             f"({recomputes.failed} asks timed out); "
@@ -251,6 +271,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument(
+        "--quick", action="store_true", help="5 s per measurement (the same mix and load)"
+    )
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--recompute-every", type=float, default=3.0)
     parser.add_argument("--pool-size", type=int, default=POOL_SIZE, help="YARDSTICK_DB_POOL_SIZE")
@@ -262,6 +285,8 @@ def main() -> int:
         help="YARDSTICK_RESULTS_CACHE_SIZE (default: the service's)",
     )
     args = parser.parse_args()
+    if args.quick:
+        args.duration = 5
     SIZES.update(pool=args.pool_size, cache=args.cache_size)
     for tool in ("wrk",):
         if shutil.which(tool) is None:
@@ -287,13 +312,13 @@ def main() -> int:
         base = f"http://127.0.0.1:{PORT}"
         server = start_server(db_url, 1, pooled=False)
         try:  # keep only requests the service answers 200 (e.g. a trend with no history)
+            ok, sizes = [], []
             with httpx.Client(timeout=30) as client:
-                ok = [
-                    (p, t)
-                    for p, t in requests
-                    if client.get(base + p, headers={"Authorization": f"Bearer {t}"}).status_code
-                    == 200
-                ]
+                for p, t in requests:
+                    r = client.get(base + p, headers={"Authorization": f"Bearer {t}"})
+                    if r.status_code == 200:
+                        ok.append((p, t))
+                        sizes.append(len(r.content))
         finally:
             stop_server(server)
         random.shuffle(ok)
@@ -301,6 +326,12 @@ def main() -> int:
         print(
             f"mix: {len(ok)} distinct requests answering 200 (of {len(requests)}), "
             f"{len(orgs)} organisations, 3 endpoints, 4 peer groups"
+        )
+        sizes.sort()
+        print(
+            f"bodies (what the results cache holds per URL): mean {sum(sizes) / len(sizes):.0f} B,"
+            f" median {sizes[len(sizes) // 2]} B, max {sizes[-1]} B; every distinct URL "
+            f"cached: {sum(sizes) / 2**20:.1f} MiB per worker"
         )
         for body in (lua_for(ok), ""):
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -322,7 +353,8 @@ def main() -> int:
     def line(f: dict[str, float]) -> str:
         return (
             f"p50 {f['p50_ms']:7.1f} ms   p99 {f['p99_ms']:7.1f} ms   "
-            f"{f['req_per_s']:7.0f} req/s   non-2xx {f['non_2xx']:.0f}"
+            f"{f['req_per_s']:7.0f} req/s   non-2xx {f['non_2xx']:.0f} of {f['requests']:.0f}"
+            f"   timeouts {f['timeouts']:.0f}"
         )
 
     mix_ratio = direct["mix"]["p99_ms"] / direct["healthz"]["p99_ms"]
@@ -342,6 +374,22 @@ def main() -> int:
         f"  load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}"
         f"; after {', '.join(f'{x:.2f}' for x in load_after)}"
     )
+    # A p99 of quick error answers (or of requests that never finished) is not the p99 of
+    # the results: more than 1% of either and the run does not count.
+    bad = [
+        f"{label} {what}: {f['non_2xx']:.0f} non-2xx and {f['timeouts']:.0f} timeouts "
+        f"of {f['requests']:.0f} requests"
+        for label, run in (("direct", direct), ("pgbouncer", pooled))
+        for what, f in run.items()
+        if f["requests"] == 0 or (f["non_2xx"] + f["timeouts"]) / f["requests"] > MAX_FAILED
+    ]
+    if bad:
+        print(
+            "\nFAILED: more than 1% of the requests were not answered 2xx, so the p99 above "
+            "does not measure the results:\n  " + "\n  ".join(bad),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -184,6 +184,12 @@ def test_access_expiry_applies_to_a_cached_body(api, owner_engine):
     assert cache.hits == hits + 1
 
 
+def _runs(api) -> int:
+    listed = api.metrics.get("/api/v1/computation-runs", headers=api.auth())
+    assert listed.status_code == 200, listed.text
+    return int(listed.json()["total"])
+
+
 def _recompute(api) -> dict:
     done = api.metrics.post("/api/v1/benchmarks/recompute", json={}, headers=api.auth())
     assert done.status_code == 200, done.text
@@ -203,10 +209,10 @@ def test_a_recompute_that_writes_the_same_figures_keeps_the_cached_body_and_etag
     first = _get(api, "comparison", params, who)
     why = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who)
     assert why.status_code == 200, why.text
-    runs_before = api.metrics.get("/api/v1/computation-runs", headers=api.auth()).json()["total"]
+    runs_before = _runs(api)
     for _ in range(2):
         _recompute(api)
-    assert api.metrics.get("/api/v1/computation-runs", headers=api.auth()).json()["total"] == runs_before + 2
+    assert _runs(api) == runs_before + 2
     hits = cache.hits
     again = _get(api, "comparison", params, who)
     why_again = api.metrics.get("/api/v1/explain/benchmark", params=explain, headers=who)
@@ -228,8 +234,8 @@ def test_a_recompute_that_writes_the_same_figures_keeps_the_cached_body_and_etag
 
 def test_a_changed_submission_then_recompute_changes_the_figure_body_and_etag(api):
     """Read-your-writes through the cache: a changed submission (the top organisation's
-    reopened) and its recompute change the figure, so the version, the body and the ETag all change; an identical
-    recompute after it keeps the new ones."""
+    reopened) and its recompute change the figure, so the version, the body and the ETag
+    all change; an identical recompute after it keeps the new ones."""
     _cycle, orgs = _ten(api)
     me = orgs[0]
     who = api.auth("participant", [me["id"]])
