@@ -156,8 +156,11 @@ class Settings(BaseSettings):
     survey_jobs_interval_seconds: float = Field(default=60.0, gt=0)
     access_months: int = 12
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
-    # An entry is one response body, typically 5-60 kB.
-    results_cache_size: int = Field(default=512, ge=0)
+    # An entry is one response body: measured by bench/ops_results.py on the demo data,
+    # mean 20 kB, median 4 kB, max 66 kB, so 2048 entries are ~40 MB per process (at
+    # most ~135 MB), and hold every distinct URL the bench's mix asks for (1,232) with
+    # room to spare. Size it to the distinct results URLs in use (docs/operations.md).
+    results_cache_size: int = Field(default=2048, ge=0)
     # Surveys: the publication threshold (anything other organisations, exports and BI see),
     # beside each campaign's internal one (suppression_threshold, never below 5): a figure
     # is published when its n reaches this (and the internal threshold) and the
