@@ -802,7 +802,8 @@ def recompute(
     else:
         affected = all_years
     answers = numeric_answers(repo.accepted_answers(session), all_years)
-    orgs = members(answers, repo.organisations(session))
+    organisations = repo.organisations(session)
+    orgs = members(answers, organisations)
     # Cycles after the last affected one are not needed; earlier ones feed "past".
     upto = max(affected) if affected else 0
     answers = answers.filter(pl.col("cycle_year") <= upto)
@@ -828,6 +829,9 @@ def recompute(
         stats.filter(keep),
         references,
         repo.quality_frame(session, affected),
+        # every organisation's attributes, whatever cycles it has data in: custom peer
+        # groups read them live, so a change must change the version of every cycle
+        organisations,
     )
     before = repo.figures_of(session, affected)
     figures = {
@@ -862,14 +866,19 @@ def recompute(
 
 
 def figures_digests(years: list[int], *frames: pl.DataFrame) -> dict[int, str]:
-    """Per cycle: a SHA-256 of every row of ``frames`` of that cycle (each frame sorted by
-    all its columns and written as CSV, so the digest does not depend on row order or on
-    the process). Two recomputes that would write the same rows have the same digest."""
+    """Per cycle: a SHA-256 of every row of ``frames`` of that cycle (all of a frame with
+    no ``cycle_year``), each frame sorted by all its columns and written as CSV, so the
+    digest does not depend on row order or on the process. Two recomputes that would
+    write the same rows have the same digest."""
     out: dict[int, str] = {}
     for year in years:
         h = hashlib.sha256()
         for frame in frames:
-            part = frame.filter(pl.col("cycle_year") == year)
+            part = (
+                frame.filter(pl.col("cycle_year") == year)
+                if "cycle_year" in frame.columns
+                else frame
+            )
             h.update(part.sort(part.columns).write_csv().encode("utf-8"))
             h.update(b"\x00")
         out[year] = h.hexdigest()
