@@ -93,13 +93,16 @@ class Computed:
 def _open_at_end(
     session: Session, org_ids: list[int], period: engine.PackPeriod, policies: pl.DataFrame
 ) -> pl.DataFrame:
-    """Tickets open at the period end, evaluated by the SLA engine as of that instant."""
+    """Tickets open at the period end, evaluated by the SLA engine as of that instant with
+    their holds, reopen gaps and histories (a status that pauses the clock, a priority
+    change), as the SLA reports evaluate them."""
     end = period.end_instant
     tickets = sla_repo.load_tickets(session, org_ids, open_at=end)
+    events = sla_repo.load_events(session, org_ids, open_at=end)
     holds, reopens = sla_repo.load_intervals(session, org_ids)
     clocks = sla_repo.load_clocks(session, org_ids)
     return sla_engine.evaluate_tickets(
-        tickets, policies, clocks, as_of=end, holds=holds, reopens=reopens
+        tickets, policies, clocks, as_of=end, holds=holds, reopens=reopens, events=events
     ).sort("organisation_id", "ticket_key")
 
 
