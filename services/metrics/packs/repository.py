@@ -143,7 +143,7 @@ def cost_tables(
     """Each titled cost table of the year as of the period (its latest version ≤ period)."""
     rows = session.execute(
         text(
-            "SELECT DISTINCT ON (title) id, title, columns, period FROM cost_tables "
+            "SELECT DISTINCT ON (title) id, title, columns, categories, period FROM cost_tables "
             "WHERE service_id = :s AND financial_year = :fy AND period <= :p "
             "ORDER BY title, period DESC"
         ),

@@ -220,11 +220,17 @@ def compute(
             cells.filter(pl.col("table_id") == meta["id"]),
             printed_costs.filter(pl.col("table_id") == meta["id"]),
             table_orgs,
+            meta["categories"],
         )
         cost_tables.append(table)
         checks += found
     sources |= {
-        "cost_tables": "\n".join(f"{m['id']}:{m['title']}:{m['columns']}" for m in metas),
+        # The category order where it was kept (tables from before 0013 have none).
+        "cost_tables": "\n".join(
+            f"{m['id']}:{m['title']}:{m['columns']}"
+            + ("" if m["categories"] is None else f":{m['categories']}")
+            for m in metas
+        ),
         "cost_cells": cells,
         "cost_printed": printed_costs,
     }
