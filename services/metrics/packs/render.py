@@ -15,7 +15,7 @@ the charts' titles as /Alt). typst compiled a converted pack about 20× faster (
 cold against ~2 s) from a self-contained wheel, but needs a second template in its own
 markup for the same content and tags only column headers. A committee pack is rendered
 a few times a quarter and frozen when issued, so the seconds matter less than one source.
-WeasyPrint needs Pango from the OS (``.ci/run`` installs it).
+WeasyPrint needs Pango from the OS (``.ci/run`` installs it here, the Dockerfile in the image).
 
 Floors for the bench: :func:`render_html` is "the template filled from ready figures";
 :func:`pdf_from_source` is "the renderer turning a finished HTML file into a PDF".
