@@ -26,7 +26,7 @@ from shared.idempotency import (
     idempotent_create,
     location_responses,
 )
-from shared.page_headers import page_headers
+from shared.page_headers import COMMON_HEADERS, page_headers
 from shared.tabular import OutputQuery, table_response, table_responses
 
 router = APIRouter(prefix="/api/v1/committee-packs", tags=["committee packs"])
@@ -71,8 +71,11 @@ def pack_response(
     if fmt == "json":
         return Response(pack.model_dump_json(), media_type="application/json", headers=extra)
     if fmt == "html":
-        page = html if html is not None else render.render_html(pack)
-        return HTMLResponse(page, headers={**page_headers(page), **extra})
+        if html is not None:  # stored when issued: its own styles, found in it
+            return HTMLResponse(html, headers={**page_headers(html), **extra})
+        page, policy = render.render_page(pack)
+        policy_header = {"Content-Security-Policy": policy}
+        return HTMLResponse(page, headers={**COMMON_HEADERS, **policy_header, **extra})
     h = pack.header
     name = (
         f"committee-pack-{h.service.id}-{h.financial_year_label.replace('/', '-')}-P{h.period}"

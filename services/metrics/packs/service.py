@@ -407,7 +407,7 @@ def issue(
     pack = frozen.model_copy(update={"header": header})
     figures = _figures(pack)
     html = render.render_html(pack)
-    pdf = render.render_pdf(pack)
+    pdf = render.pdf_from_source(html)  # the PDF is this HTML typeset: render it once
     current = repo.issued_pack(session, row["service_id"], row["financial_year"], row["period"])
     changes = [] if current is None else engine.changes(current["figures"], figures)
     if current is not None:
