@@ -48,3 +48,31 @@ def test_a_ticket_paused_by_its_status_is_within_target_and_on_hold_at_the_perio
     (p1,) = [t for t in got.json()["sla"] if t["priority"] == "P1"]
     # Without the histories both tickets would be breached (49 h each) and none on hold.
     assert (p1["open"], p1["open_within"], p1["open_breached"], p1["on_hold"]) == (2, 1, 1, 1)
+
+    # Frozen and issued; then a history file moves PAUSED back to work on the Wednesday.
+    # It changes no ticket row, and is still late data beside the issued version.
+    admin = api.auth("admin")
+    frozen = api.metrics.post(
+        "/api/v1/committee-packs",
+        json={"service_id": service, "financial_year": 2024, "period": 3},
+        headers=admin,
+    )
+    assert frozen.status_code == 201, frozen.text
+    pack_id = frozen.json()["id"]
+    issued = api.metrics.post(f"/api/v1/committee-packs/{pack_id}/issue", headers=admin)
+    assert issued.status_code == 200, issued.text
+    history = (
+        b"ticket_ref,kind,at,value\n"
+        b"PAUSED,status,24/06/2024 09:00,New\n"
+        b"PAUSED,status,24/06/2024 10:00,Pending\n"
+        b"PAUSED,status,26/06/2024 10:00,In progress\n"
+    )
+    job = push(api, partner, mapping, history, "csv", content="history")
+    assert job["progress"]["rows_inserted"] == 3, job
+    checks = api.metrics.get(f"/api/v1/committee-packs/{pack_id}/checks", headers=admin)
+    late = [(c["section"], c["row"]) for c in checks.json()["items"] if c["origin"] == "live"]
+    name = api.ingest.get(f"/api/v1/organisations/{partner}", headers=admin).json()["name"]
+    assert late == [("sla", f"ticket histories of {name}")]
+    # The draft has it: 1 h before the pause, then Wednesday 10:00 to Friday 18:00 (26 h)
+    (p1,) = [t for t in draft(api, service).json()["sla"] if t["priority"] == "P1"]
+    assert (p1["open"], p1["open_within"], p1["open_breached"], p1["on_hold"]) == (2, 0, 2, 0)
