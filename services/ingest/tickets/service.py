@@ -379,7 +379,6 @@ class Prepared:
     rows: pl.DataFrame  # accepted rows, columns as the stage
     org_issues: list[RowIssue]  # rows refused here (organisation, history statuses)
     payload: bytes  # the COPY CSV
-    months: repo.Months
     shares_tickets_with_previous: bool  # a ticket also in the batch before (see _OrderedLoads)
     events: pl.DataFrame | None = None  # the rows' histories (repo.EVENT_STAGE_COLUMNS)
 
@@ -395,7 +394,7 @@ def _prefetch(
     Polars and numpy release the GIL and the database work is I/O, so the two overlap.
     Each batch travels with a snapshot of the parser's counts as of that batch, so the
     progress committed with a batch never includes rows parsed ahead of it, and with
-    ``prepare(batch)`` (the organisation check, the COPY payload and the batch's months),
+    ``prepare(batch)`` (the organisation check and the COPY payload),
     also made ahead.
     """
     q: queue.Queue[tuple[ParsedBatch, ParseStats, Prepared] | BaseException | None]
@@ -518,7 +517,6 @@ class _OrderedLoads:
                 prepared.rows,
                 self.import_id,
                 payload=prepared.payload,
-                months=prepared.months,
             )
             if prepared.events is not None and prepared.events.height:
                 # The parser checked each history against its row, so the database's
@@ -775,7 +773,6 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                     rows,
                     org_issues,
                     repo.copy_payload(rows),
-                    repo.batch_months(rows),
                     shared,
                     events,
                 )
