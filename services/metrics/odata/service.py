@@ -57,8 +57,11 @@ class Page:
     next: Position | None  # where the next page starts; None on the last page
     count: int | None  # rows matching $filter, when $count=true
     json_rows: str | None = None  # or the rows as JSON text made by the database: {…},{…}
+    json_bytes: bytes | None = None  # or the page's JSON array, written by Polars
 
     def json_array(self) -> bytes:
+        if self.json_bytes is not None:
+            return self.json_bytes
         if self.json_rows is not None:
             return b"[" + self.json_rows.encode() + b"]"
         assert self.rows is not None
@@ -466,7 +469,12 @@ def _table_page(
     order = engine.sql_order(es, options, columns)
     wanted = _selected(es, options)
     text, n, more, last = "", 0, False, None
-    if size:
+    body: bytes | None = None
+    if size and repo.frame_pages(es, wanted):
+        body, n, more, last = repo.frame_page(
+            session, es, scope, where, order, size, offset, wanted
+        )
+    elif size:
         text, n, more, last = repo.json_page(session, es, scope, where, order, size, offset, wanted)
     count = None
     if options.count:
@@ -476,7 +484,7 @@ def _table_page(
     if more:
         key = tuple(last) if keyset and last is not None else None
         nxt = Position(position.sent + n, last_key=key, page_size=page_size)
-    return Page(None, nxt, count, json_rows=text)
+    return Page(None, nxt, count, json_rows=text, json_bytes=body)
 
 
 # ------------------------------------------------------------------ whole downloads
