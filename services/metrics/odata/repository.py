@@ -66,6 +66,17 @@ TABLE_COLUMNS: dict[str, dict[str, ColumnElement[Any]]] = {
             "sla_status",
             "data_quality_reason",
             "computed_at",
+            "calendar_id",
+            "pending_seconds",
+            "cycles",
+            "reopen_rule",
+            "priority_change",
+            "priority_changed_at",
+            "first_response_at",
+            "response_target_seconds",
+            "response_elapsed_seconds",
+            "response_due_at",
+            "response_status",
         )
     },
     "BenchmarkStatistics": {
@@ -86,7 +97,17 @@ TABLE_COLUMNS: dict[str, dict[str, ColumnElement[Any]]] = {
         )
     },
 }
-INSTANTS = frozenset({"logged_at", "resolution_at", "due_at", "computed_at"})
+INSTANTS = frozenset(
+    {
+        "logged_at",
+        "resolution_at",
+        "due_at",
+        "computed_at",
+        "priority_changed_at",
+        "first_response_at",
+        "response_due_at",
+    }
+)
 # The column that scopes each table to what the caller may see.
 SCOPE_COLUMN = {"SlaTickets": so.c.organisation_id, "BenchmarkStatistics": bs.c.cycle_year}
 
