@@ -257,7 +257,8 @@ def _wait_ready(
 ) -> bool:
     """Wait until every service answers /readyz and every port in ``listening`` (on
     127.0.0.1) accepts connections."""
-    deadline = time.monotonic() + 60
+    limit = _ready_timeout()
+    deadline = time.monotonic() + limit
     pending = dict(ports)
     waiting = list(listening)
     while (pending or waiting) and time.monotonic() < deadline:
@@ -278,10 +279,26 @@ def _wait_ready(
                     waiting.remove(port)
         time.sleep(0.3)
     for svc, port in pending.items():
-        print(f"{svc} on port {port} did not answer /readyz within 60 s", file=sys.stderr)
+        print(f"{svc} on port {port} did not answer /readyz within {limit:g} s", file=sys.stderr)
     for port in waiting:
-        print(f"the mail catcher did not listen on port {port} within 60 s", file=sys.stderr)
+        print(f"the mail catcher did not listen on port {port} within {limit:g} s", file=sys.stderr)
     return not pending and not waiting
+
+
+def _ready_timeout() -> float:
+    """Seconds to wait for every service to be ready: ``YARDSTICK_READY_TIMEOUT``, 180 by
+    default (a cold start imports Polars and WeasyPrint; on a loaded two-core machine that
+    took over 60 s)."""
+    raw = os.environ.get("YARDSTICK_READY_TIMEOUT", "180")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(
+            f"YARDSTICK_READY_TIMEOUT must be a number of seconds, not {raw!r}"
+        ) from None
+    if value <= 0:
+        raise SystemExit("YARDSTICK_READY_TIMEOUT must be more than 0 seconds")
+    return value
 
 
 def _report_exited(procs: list[subprocess.Popen[bytes]]) -> bool:

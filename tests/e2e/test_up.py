@@ -53,7 +53,7 @@ def _run_up(env, base):
         text=True,
     )
     lines = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:

@@ -53,7 +53,7 @@ def test_json_logs_and_metrics_under_up(tmp_path):
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         try:
-            assert ready.wait(120), "\n".join(lines)
+            assert ready.wait(240), "\n".join(lines)
             _exercise(base, lines)
         finally:
             proc.send_signal(signal.SIGINT)
