@@ -47,6 +47,10 @@ SET_NAMES = [
     "Nps",
     "SurveyFactors",
     "SurveyBreakdowns",
+    "PackKpis",
+    "PackSlaMonths",
+    "PackOutturn",
+    "PackRisks",
 ]
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 _DATA: dict[str, Any] = {}
