@@ -161,7 +161,7 @@ def download_csv(base: str, headers: dict[str, str]) -> tuple[int, int, float]:
         r.raise_for_status()
         for chunk in r.iter_bytes():
             size += len(chunk)
-            newlines += chunk.count(b"\r\n")
+            newlines += chunk.count(b"\n")  # a CRLF may be split across two chunks
     return newlines - 1, size, time.perf_counter() - started  # less the header line
 
 
