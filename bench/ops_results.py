@@ -51,6 +51,10 @@ from shared.auth import mint_service_token, mint_token  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 PORT = 8794
+POOL_SIZE = 10
+# The service's pool and results cache sizes for this run (--pool-size, --cache-size;
+# cache None: the service's default).
+SIZES: dict[str, int | None] = {"pool": POOL_SIZE, "cache": None}
 METRICS = ("users_per_ict_fte", "ict_spend_per_user", "devices_per_user")
 
 
@@ -116,6 +120,7 @@ class Recomputes:
     def __init__(self, base: str, settings: Settings, every: float) -> None:
         self.base, self.settings, self.every = base, settings, every
         self.sent = 0
+        self.failed = 0  # asks that got no answer in time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -123,17 +128,23 @@ class Recomputes:
         with httpx.Client(timeout=30) as client:
             while not self._stop.wait(self.every):
                 token = mint_service_token(self.settings, "worker")
-                r = client.post(
-                    f"{self.base}/internal/events",
-                    json={
-                        "event_type": "benchmark.inputs_changed",
-                        "payload": {"cycle_years": [2020], "reason": "bench"},
-                    },
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Idempotency-Key": f"bench:{uuid.uuid4().hex}",
-                    },
-                )
+                try:
+                    r = client.post(
+                        f"{self.base}/internal/events",
+                        json={
+                            "event_type": "benchmark.inputs_changed",
+                            "payload": {"cycle_years": [2020], "reason": "bench"},
+                        },
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "Idempotency-Key": f"bench:{uuid.uuid4().hex}",
+                        },
+                    )
+                except httpx.HTTPError:
+                    # A slow answer under load must not end the recomputes for the rest
+                    # of the run (which would favour whichever run comes after it).
+                    self.failed += 1
+                    continue
                 self.sent += r.status_code == 202
 
     def __enter__(self) -> Recomputes:
@@ -149,7 +160,8 @@ def start_server(db_url: str, workers: int, pooled: bool) -> subprocess.Popen[by
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
-        "YARDSTICK_DB_POOL_SIZE": "10",
+        "YARDSTICK_DB_POOL_SIZE": str(SIZES["pool"]),
+        **({"YARDSTICK_RESULTS_CACHE_SIZE": str(SIZES["cache"])} if SIZES["cache"] else {}),
         "YARDSTICK_DB_TRANSACTION_POOLING": "true" if pooled else "false",
         "YARDSTICK_LOG_LEVEL": os.environ.get("YARDSTICK_LOG_LEVEL", "ERROR"),
     }
@@ -194,6 +206,16 @@ def wrk(url: str, script: str, seconds: int, connections: int, threads: int = 4)
     ).stdout  # fmt: skip
 
 
+def cache_hit_ratio(base: str) -> str:
+    """``yardstick_results_cache_hit_ratio`` of the worker that answers ``/metrics``
+    (since it started: the warm-up and the mix)."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("yardstick_results_cache_hit_ratio "):
+            return f"{float(line.split()[1]):.2f}"
+    return "n/a"
+
+
 def measure(
     label: str,
     db_url: str,
@@ -209,12 +231,15 @@ def measure(
         with Recomputes(base, settings, args.recompute_every) as recomputes:
             wrk(base + "/", mix_script, 3, args.connections, threads=2)  # warm-up
             mixed = parse_wrk(wrk(base + "/", mix_script, args.duration, args.connections))
+            ratio = cache_hit_ratio(base)
             health = parse_wrk(
                 wrk(base + "/healthz", plain_script, args.duration, args.connections)
             )
         print(
-            f"{label}: {recomputes.sent} recomputes accepted during the runs; "
-            f"mix p99 {mixed['p99_ms']:.1f} ms, /healthz p99 {health['p99_ms']:.1f} ms",
+            f"{label}: {recomputes.sent} recomputes accepted during the runs "
+            f"({recomputes.failed} asks timed out); "
+            f"mix p99 {mixed['p99_ms']:.1f} ms, /healthz p99 {health['p99_ms']:.1f} ms; "
+            f"results cache hit ratio (one worker, warm-up and mix): {ratio}",
             flush=True,
         )
     finally:
@@ -228,7 +253,16 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--recompute-every", type=float, default=3.0)
+    parser.add_argument("--pool-size", type=int, default=POOL_SIZE, help="YARDSTICK_DB_POOL_SIZE")
+    parser.add_argument("--pgbouncer-pool", type=int, default=20, help="PgBouncer pool_size")
+    parser.add_argument(
+        "--cache-size",
+        type=int,
+        default=None,
+        help="YARDSTICK_RESULTS_CACHE_SIZE (default: the service's)",
+    )
     args = parser.parse_args()
+    SIZES.update(pool=args.pool_size, cache=args.cache_size)
     for tool in ("wrk",):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed: apt-get install -y {tool}", file=sys.stderr)
@@ -273,7 +307,7 @@ def main() -> int:
                 f.write(body)
                 scripts.append(f.name)
         mix_script, plain_script = scripts
-        bouncer = PgBouncer(db_url, pool_size=20)
+        bouncer = PgBouncer(db_url, pool_size=args.pgbouncer_pool)
         load_before = os.getloadavg()
         direct = measure("direct", db_url, args, settings, mix_script, plain_script, False)
         pooled = measure("pgbouncer", bouncer.url(), args, settings, mix_script, plain_script, True)

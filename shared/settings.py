@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     ticket_import_max_attempts: int = Field(default=3, ge=1)
     # Threads of the ingest service's background executor that processes imports.
     ticket_import_workers: int = Field(default=2, ge=1, le=8)
+    # Retention (shared/db/retention.py, run by ``yardstick retention``): tickets and their
+    # SLA outcomes finished before the first day of the month this many months before the
+    # current one are removed. None: kept for ever.
+    ticket_retention_months: int | None = Field(default=None, ge=1)
 
     disclosure_min_n: int = Field(default=5, ge=3)
 

@@ -84,6 +84,41 @@ def worker() -> None:
 
 
 @app.command()
+def retention(
+    months: Annotated[
+        int | None,
+        typer.Option(help="Months kept (default: YARDSTICK_TICKET_RETENTION_MONTHS)", min=1),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Rows removed per transaction", min=1)] = 5000,
+) -> None:
+    """Remove tickets and SLA outcomes finished before the retention cut-off (the first
+    day of the month MONTHS months ago), in batches, per partition, logging counts."""
+    from shared.db.engine import make_engine
+    from shared.db.retention import prune
+    from shared.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging("retention", level=settings.log_level)
+    kept = months if months is not None else settings.ticket_retention_months
+    if kept is None:
+        typer.echo(
+            "No retention set (YARDSTICK_TICKET_RETENTION_MONTHS or --months): nothing removed."
+        )
+        return
+    url = _database_url()
+    ingest, metrics = make_engine(url, role="ingest"), make_engine(url, role="metrics")
+    try:
+        result = prune(ingest, metrics, kept, batch=batch)
+    finally:
+        ingest.dispose()
+        metrics.dispose()
+    typer.echo(
+        f"Before {result.cutoff.isoformat()}: {result.total('tickets')} tickets and "
+        f"{result.total('sla_outcomes')} SLA outcomes removed."
+    )
+
+
+@app.command()
 def token(
     role: Annotated[str, typer.Option(help="admin, participant, partner or reader")] = "admin",
     org: Annotated[list[int] | None, typer.Option(help="Organisation id (repeat for more)")] = None,

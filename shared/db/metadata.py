@@ -24,13 +24,12 @@ def owned(service: str, *, readers: tuple[str, ...] = ("metrics",)) -> dict[str,
     return {"owner": service, "readers": tuple(r for r in readers if r != service)}
 
 
-# Tables partitioned by organisation hash (migration 0008), and how many partitions each
+# Tables partitioned by organisation hash (migrations 0008 and 0014), and how many partitions each
 # has: ``<table>_p00`` ... The partitions are the database's business, not the models':
 # comparisons of models and database leave them out (``is_partition``).
-PARTITIONS = {"sla_outcomes": 16}
+PARTITIONS = {"sla_outcomes": 16, "tickets": 16}
 PARTITION_BY = "HASH (organisation_id)"
 _PARTITION = re.compile(rf"^({'|'.join(PARTITIONS)})_p\d\d$")
-# tickets is not yet: see migration 0008 (the import's upsert returns xmax).
 
 
 def is_partition(table_name: str) -> bool:

@@ -102,6 +102,11 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         "negative_data_rejection": "a non-text value for a text filter (team=true) arrives "
         "in the query string as valid text"
     },
+    ("metrics", "GET /api/v1/sla/ola-tickets"): {
+        "negative_data_rejection": "a non-text value for a text filter (team=true, "
+        "resolver_group=1) arrives in the query string as valid text",
+        "positive_data_acceptance": _ACROSS + " (assigned_to not before assigned_from)",
+    },
     ("ingest", "POST /api/v1/organisations/{organisation_id}/ticket-mappings"): {
         "positive_data_acceptance": _ACROSS + " (the columns cover the profile's fields)"
     },

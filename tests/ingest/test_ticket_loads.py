@@ -46,9 +46,7 @@ def _batch(org: int, lines: list[str], shares: bool = False) -> Prepared:
     )
     rows, issues = _check_organisations(batches[0].rows, {org})
     assert not issues and rows.height == len(lines)
-    return Prepared(
-        rows, [], tickets_repo.copy_payload(rows), tickets_repo.batch_months(rows), shares
-    )
+    return Prepared(rows, [], tickets_repo.copy_payload(rows), shares)
 
 
 def _line(ref: str, team: str = "Desk") -> str:

@@ -45,6 +45,23 @@ _CREATE_STAGE = (
 
 # Only rows whose values really differ are updated, so pushing the same export again
 # leaves every stored ticket (and its updated_at) untouched.
+#
+# Inserted against updated: ``tickets`` is partitioned (migration 0014), and PostgreSQL
+# cannot return a system column such as ``xmax`` from a partitioned table ("cannot
+# retrieve a system column in this context"), so the count no longer comes from
+# ``RETURNING (xmax = 0)``. An inserted row gets ``created_at`` = now() (the column's
+# default: this transaction's start), which the update leaves alone, and a stored row
+# cannot have been created by this same transaction: one upsert per batch transaction, and
+# an upsert never touches a row twice. So ``created_at = now()`` holds exactly for the rows
+# this statement inserted. It costs nothing more than the xmax test did: measured against
+# counting the staged keys already stored in the same statement, which the planner does
+# as a hash join over the whole table (a cost growing with the table, not the batch), see
+# bench/growth_bench.py --upsert-baseline. The counts come per (organisation, local month
+# logged) of the rows written, which are the months the import touched: no second query
+# (joining the stage back to ``tickets`` after the upsert was a scan of the whole table,
+# growing with it, whenever a batch changed only some of its rows). The one way to
+# miscount (never to lose or double a row): another import's transaction, started in the
+# very same microsecond, inserting a ticket this one then updates.
 _UPSERT = f"""
 WITH up AS (
     INSERT INTO tickets AS t ({", ".join(STAGE_COLUMNS)}, last_import_id)
@@ -55,9 +72,11 @@ WITH up AS (
         updated_at = now()
     WHERE ({", ".join(f"t.{c}" for c in _VALUES)})
         IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _VALUES)})
-    RETURNING (xmax = 0) AS inserted
+    RETURNING t.organisation_id, t.logged_at, (t.created_at = now()) AS inserted
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+SELECT organisation_id, to_char(logged_at AT TIME ZONE '{LONDON}', 'YYYY-MM'),
+       count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+FROM up GROUP BY 1, 2
 """
 
 
@@ -65,25 +84,7 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
 
 
-# (organisation, local month YYYY-MM) of the staged rows the upsert inserted or changed.
-_STAGED_CHANGED_MONTHS = f"""
-SELECT DISTINCT t.organisation_id, to_char(t.logged_at AT TIME ZONE '{LONDON}', 'YYYY-MM')
-FROM ticket_stage s JOIN tickets t USING ({", ".join(TICKET_KEY)})
-WHERE t.last_import_id = %(import_id)s
-"""
-
 Months = set[tuple[int, str]]
-
-
-def batch_months(frame: pl.DataFrame) -> Months:
-    """(organisation, local month YYYY-MM) of every row of a batch."""
-    if frame.height == 0:
-        return set()
-    pairs = frame.select(
-        pl.col("organisation_id").cast(pl.Int64),
-        pl.col("logged_at").dt.convert_time_zone(LONDON).dt.strftime("%Y-%m"),
-    ).unique()
-    return {(int(org), str(month)) for org, month in pairs.iter_rows()}
 
 
 def copy_payload(frame: pl.DataFrame) -> bytes:
@@ -92,20 +93,13 @@ def copy_payload(frame: pl.DataFrame) -> bytes:
 
 
 def upsert_batch(
-    session: Session,
-    frame: pl.DataFrame,
-    import_id: int,
-    *,
-    payload: bytes | None = None,
-    months: Months | None = None,
+    session: Session, frame: pl.DataFrame, import_id: int, *, payload: bytes | None = None
 ) -> tuple[int, int, Months]:
     """COPY a batch (columns ``STAGE_COLUMNS``) into a temp table and upsert it.
 
-    ``payload`` is ``copy_payload(frame)`` and ``months`` is ``batch_months(frame)`` when
-    the caller made them ahead of time. Returns (inserted, updated, touched months): the
-    rest of the batch was unchanged, and the months are those of the inserted or changed
-    rows only. When every row changed they are the batch's months, with no query; when
-    some did, they are read back from the staged rows before the stage is emptied.
+    ``payload`` is ``copy_payload(frame)`` when the caller made it ahead of time. Returns
+    (inserted, updated, touched months): the rest of the batch was unchanged, and the
+    months are the (organisation, local month logged) of the inserted or changed rows only.
     """
     if frame.height == 0:
         return 0, 0, set()
@@ -119,13 +113,11 @@ def upsert_batch(
         ) as copy:
             copy.write(payload)
         cur.execute(_UPSERT, {"import_id": import_id})
-        inserted, updated = (int(n) for n in cur.fetchone() or (0, 0))
+        inserted = updated = 0
         touched: Months = set()
-        if inserted + updated == frame.height:
-            touched = batch_months(frame) if months is None else months
-        elif inserted + updated:
-            cur.execute(_STAGED_CHANGED_MONTHS, {"import_id": import_id})
-            touched = {(int(org), str(month)) for org, month in cur.fetchall()}
+        for org, month, ins, upd in cur.fetchall():
+            inserted, updated = inserted + int(ins), updated + int(upd)
+            touched.add((int(org), str(month)))
         cur.execute("TRUNCATE ticket_stage")
     return inserted, updated, touched
 
@@ -334,19 +326,60 @@ def partners_of(session: Session, service_ids: list[int]) -> set[int]:
     return {int(r) for r in rows}
 
 
-def known_statuses(session: Session) -> dict[int, set[str]]:
-    """Organisation → the statuses its SLA policies expect in histories (known and pause
-    statuses, lower-cased, trimmed), for organisations with a policy that lists known
-    statuses; others accept any status."""
+STATUS_POLICY_SCHEMA: dict[str, pl.DataType] = {
+    "policy_id": pl.Int64(),
+    "organisation_id": pl.Int32(),
+    "priority": pl.Utf8(),
+    "request_type": pl.Utf8(),
+    "effective_from": pl.Date(),
+    "checked": pl.Boolean(),
+    "statuses": pl.List(pl.Utf8()),
+}
+
+
+def status_policies(session: Session) -> pl.DataFrame:
+    """Every SLA policy with the statuses it expects in histories (``statuses``: its known
+    and pause statuses, lower-cased, trimmed) and whether it checks them (``checked``: it
+    lists known statuses; a policy without any accepts every status)."""
     rows = session.execute(
         text(
-            "SELECT organisation_id, array_agg(DISTINCT lower(btrim(s))) "
-            "FROM sla_policies p, unnest(p.known_statuses || p.pause_statuses) AS s "
-            "WHERE organisation_id IN (SELECT organisation_id FROM sla_policies "
-            "WHERE cardinality(known_statuses) > 0) GROUP BY organisation_id"
+            "SELECT id, organisation_id, priority, request_type, effective_from, "
+            "cardinality(known_statuses) > 0, "
+            "ARRAY(SELECT DISTINCT lower(btrim(s)) FROM unnest(known_statuses || "
+            "pause_statuses) AS s) FROM sla_policies ORDER BY id"
         )
     ).all()
-    return {int(org): set(values) for org, values in rows}
+    return pl.DataFrame([tuple(r) for r in rows], schema=STATUS_POLICY_SCHEMA, orient="row")
+
+
+def ticket_facts(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """The stored priority, request type and logging instant of the tickets named by
+    ``keys`` (organisation_id, source_system, reference): what picks a ticket's policy."""
+    schema: dict[str, pl.DataType] = {
+        "organisation_id": pl.Int32(),
+        "source_system": pl.Utf8(),
+        "reference": pl.Utf8(),
+        "priority": pl.Utf8(),
+        "request_type": pl.Utf8(),
+        "logged_at": pl.Datetime("us", "UTC"),
+    }
+    keys = keys.unique()
+    if keys.height == 0:
+        return pl.DataFrame(schema=schema)
+    rows = session.execute(
+        text(
+            "SELECT t.organisation_id, t.source_system, t.reference, t.priority, "
+            "t.request_type, t.logged_at FROM tickets t JOIN unnest(CAST(:o AS int[]), "
+            "CAST(:s AS text[]), CAST(:r AS text[])) AS k(o, s, r) "
+            "ON t.organisation_id = k.o AND t.source_system = k.s AND t.reference = k.r"
+        ),
+        {
+            "o": keys["organisation_id"].cast(pl.Int64).to_list(),
+            "s": keys["source_system"].to_list(),
+            "r": keys["reference"].to_list(),
+        },
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
 # The columns an events batch is staged with (the table's, plus where it came from).

@@ -49,7 +49,7 @@ from services.metrics.odata.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.conditional import body_response, stream_response, weak_etag
-from shared.deps import AppSettings, DbSession
+from shared.deps import AppSettings, ReadSession
 from shared.errors import ProblemError
 from shared.settings import Settings
 from shared.tabular import CSV_MEDIA_TYPE, csv_chunks
@@ -192,7 +192,7 @@ def _next_link(request: Request, es: EntitySet, token: str) -> str:
 def entity_set(
     entity_set: str,
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
 ) -> Response:
@@ -230,7 +230,7 @@ def entity_set(
 def entity_count(
     entity_set: str,
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
 ) -> Response:

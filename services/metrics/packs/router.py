@@ -18,7 +18,7 @@ from services.metrics.packs.schemas import (
     PackVersionList,
 )
 from shared.auth import Principal, require_roles
-from shared.deps import MAX_INT32, AppSettings, DbSession, IdPath
+from shared.deps import MAX_INT32, AppSettings, DbSession, IdPath, ReadSession
 from shared.errors import Unprocessable
 from shared.idempotency import IDEMPOTENCY_KEY, MAX_KEY_LENGTH, REPLAYED_HEADER, location_responses
 from shared.page_headers import page_headers
@@ -91,7 +91,7 @@ def pack_response(
     "version. " + _ACCESS,
 )
 def get_draft(
-    session: DbSession,
+    session: ReadSession,
     settings: AppSettings,
     principal: Reader,
     service_id: ServiceId,
@@ -114,7 +114,7 @@ def get_draft(
 )
 def list_draft_checks(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     settings: AppSettings,
     principal: Reader,
     out: OutputQuery,
@@ -138,7 +138,7 @@ def list_draft_checks(
 )
 def list_packs(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     principal: Reader,
     out: OutputQuery,
     service_id: Annotated[
@@ -216,7 +216,7 @@ def issue_pack(
     "figures. " + _ACCESS,
 )
 def get_pack(
-    pack_id: IdPath, session: DbSession, principal: Reader, format: Format = "json"
+    pack_id: IdPath, session: ReadSession, principal: Reader, format: Format = "json"
 ) -> Response:
     columns = {"json": (), "html": ("html",), "pdf": ("pdf",)}[format]
     row = service.stored(session, principal, pack_id, "figures", *columns)
@@ -243,7 +243,7 @@ def get_pack(
     "taken) are computed on each request and never change the stored pack. " + _ACCESS,
 )
 def list_pack_checks(
-    request: Request, pack_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
+    request: Request, pack_id: IdPath, session: ReadSession, principal: Reader, out: OutputQuery
 ) -> Response:
     rows = [c.model_dump() for c in service.checks(session, principal, pack_id)]
     return table_response(
@@ -259,7 +259,7 @@ def list_pack_checks(
     description="Each figure's path in the pack's JSON, its value before and after. " + _ACCESS,
 )
 def list_pack_changes(
-    request: Request, pack_id: IdPath, session: DbSession, principal: Reader, out: OutputQuery
+    request: Request, pack_id: IdPath, session: ReadSession, principal: Reader, out: OutputQuery
 ) -> Response:
     rows = service.stored(session, principal, pack_id, "changes")["change_list"]
     return table_response(

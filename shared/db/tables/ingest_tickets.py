@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from shared.db.metadata import metadata, owned
+from shared.db.metadata import PARTITION_BY, metadata, owned
 from shared.tickets import TICKET_KEY, table_columns
 
 IMPORT_STATUSES = ("queued", "processing", "done", "failed")
@@ -108,6 +108,7 @@ tickets = Table(
     CheckConstraint("nps_rating BETWEEN 0 AND 10", name="nps_rating"),
     Index("ix_tickets_org_logged", "organisation_id", "logged_at"),
     info=owned("ingest", readers=("metrics",)),
+    postgresql_partition_by=PARTITION_BY,
 )
 
 ticket_intervals = Table(
