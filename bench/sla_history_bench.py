@@ -19,6 +19,7 @@ Three measurements in one run:
 The OLA evaluation over the same histories is timed too (not part of the ratios).
 
     .venv/bin/python bench/sla_history_bench.py [n_tickets] [loop_slice]
+    .venv/bin/python bench/sla_history_bench.py --quick     # 200,000 tickets, slice 500
 
 Targets (issue #13): engine ≥ 50× the loop, identical on the slice; with histories
 ≤ 3× the engine without.
@@ -338,8 +339,10 @@ def best_of(k: int, fn: Any) -> tuple[float, list[float], Any]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    loop_n = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000
+    args = [a for a in sys.argv[1:] if a != "--quick"]
+    quick = "--quick" in sys.argv[1:]
+    n = int(args[0]) if args else (200_000 if quick else 1_000_000)
+    loop_n = int(args[1]) if len(args) > 1 else (500 if quick else 2_000)
     print(f"load average before: {os.getloadavg()}")
     t0 = time.perf_counter()
     tickets, holds, events = synthetic(n)
@@ -355,15 +358,23 @@ def main() -> None:
     # Alternated, best of REPEATS each, so both see the same machine load.
     plain_runs: list[float] = []
     hist_runs: list[float] = []
+    # CPU seconds of the process (every thread) beside the wall clock: on a shared machine
+    # the wall clock also measures the neighbours; the target is judged on the wall clock.
+    plain_cpu: list[float] = []
+    hist_cpu: list[float] = []
     res = None
     for _ in range(REPEATS):
+        c0 = time.process_time()
         plain_runs.append(
             best_of(1, lambda: evaluate_tickets(tickets, pol, clocks, as_of=AS_OF, holds=holds))[0]
         )
+        c1 = time.process_time()
         t, _r, res = best_of(
             1,
             lambda: evaluate_tickets(tickets, pol, clocks, as_of=AS_OF, holds=holds, events=events),
         )
+        hist_cpu.append(time.process_time() - c1)
+        plain_cpu.append(c1 - c0)
         hist_runs.append(t)
     plain_s, hist_s = min(plain_runs), min(hist_runs)
     assert res is not None
@@ -406,6 +417,10 @@ def main() -> None:
     ratio_plain = hist_s / plain_s
     print(f"ratio: engine with histories is {ratio_loop:.0f}x faster than the loop")
     print(f"ratio: with histories / without = {ratio_plain:.2f}x")
+    print(
+        f"(CPU seconds, best of {REPEATS}: {min(hist_cpu):.3f} with / {min(plain_cpu):.3f} "
+        f"without = {min(hist_cpu) / min(plain_cpu):.2f}x)"
+    )
     print("status counts:", dict(res["sla_status"].value_counts().sort("sla_status").iter_rows()))
     print(f"load average after: {os.getloadavg()}")
     ok = ratio_loop >= 50 and not mismatches and ratio_plain <= 3

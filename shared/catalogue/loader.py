@@ -13,8 +13,9 @@ Sections: ``modules``, ``questions``, ``metrics``, ``rules``, and the reviewer c
 settings: ``outliers`` (per metric key, or ``default`` for every metric: ``modified_z``,
 ``iqr_fence``, ``history_sd``, ``year_on_year_pct``; each a number >= 0) and
 ``neighbours`` (the nearest-neighbours model's contextual variables: ``question`` (a
-numeric question) or ``attribute`` (``users``; or ``type``, ``nation``, ``partnership``
-with ``compare: same``), a ``weight`` >= 0 and a ``label``).
+numeric question) or ``attribute`` (``users``, ``population``; or ``type``, ``nation``,
+``partnership`` with ``compare: same``), a ``weight`` >= 0, a ``label`` and optionally
+``where_loaded: true`` for a value not every organisation has).
 
 A metric's ``introduced_in`` is the first cycle it appears in (unless set explicitly) and
 its ``changed_in`` lists every cycle whose formula or unit differs from the previous
@@ -87,7 +88,9 @@ _FIELDS: dict[str, frozenset[str]] = {
     ),
     "rules": frozenset({"check", "severity", "message"}),
     "outliers": frozenset({"modified_z", "iqr_fence", "history_sd", "year_on_year_pct"}),
-    "neighbours": frozenset({"question", "attribute", "compare", "weight", "label"}),
+    "neighbours": frozenset(
+        {"question", "attribute", "compare", "weight", "label", "where_loaded"}
+    ),
 }
 _DEFAULT_UNIT: dict[str, str] = {
     "count": "count",
@@ -473,6 +476,10 @@ def _neighbours(
         if compare not in ("value", "same"):
             bad("compare", f"must be 'value' or 'same', got {compare!r}")
             continue
+        where_loaded = f.get("where_loaded", False)
+        if not isinstance(where_loaded, bool):
+            bad("where_loaded", f"must be true or false, got {where_loaded!r}")
+            continue
         if has_q:
             name = str(f["question"])
             q = questions.get(name)
@@ -515,6 +522,7 @@ def _neighbours(
             weight=float(weight),
             compare_same=compare == "same",
             file=item.source(),
+            where_loaded=where_loaded,
         )
     return out
 

@@ -146,7 +146,7 @@ class OutlierThresholds:
 NeighbourSource = Literal["question", "attribute"]
 # Organisation attributes a neighbour variable may name: numbers as they are, categories
 # only as "the same as the organisation's own" (1) or not (0), with ``compare: same``.
-NUMERIC_ATTRIBUTES: tuple[str, ...] = ("users",)
+NUMERIC_ATTRIBUTES: tuple[str, ...] = ("users", "population")
 CATEGORICAL_ATTRIBUTES: tuple[str, ...] = ("type", "nation", "partnership")
 
 
@@ -162,6 +162,10 @@ class NeighbourVariable:
     weight: float
     compare_same: bool = False
     file: str = ""
+    # "Where loaded": a value not every organisation has (population). When some of the
+    # organisations compared lack it, the variable is left out of that suggestion (every
+    # organisation is compared on the same variables), and the suggestion says so.
+    where_loaded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,6 +175,7 @@ class NeighbourVariable:
             "name": self.name,
             "weight": self.weight,
             "compare": "same" if self.compare_same else "value",
+            "where_loaded": self.where_loaded,
         }
 
 

@@ -102,6 +102,11 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         "negative_data_rejection": "a non-text value for a text filter (team=true) arrives "
         "in the query string as valid text"
     },
+    ("metrics", "GET /api/v1/sla/ola-tickets"): {
+        "negative_data_rejection": "a non-text value for a text filter (team=true, "
+        "resolver_group=1) arrives in the query string as valid text",
+        "positive_data_acceptance": _ACROSS + " (assigned_to not before assigned_from)",
+    },
     ("ingest", "POST /api/v1/organisations/{organisation_id}/ticket-mappings"): {
         "positive_data_acceptance": _ACROSS + " (the columns cover the profile's fields)"
     },
@@ -152,8 +157,11 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         "positive_data_acceptance": _STORED
         + " (attributes and options the stored campaign asks about, responses received)"
     },
-    ("metrics", "GET /api/v1/survey-results/group/factors"): {
-        "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
+    **{
+        ("metrics", f"GET /api/v1/survey-results/group/{path}"): {
+            "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
+        }
+        for path in ("factors", "charts/factors")
     },
     ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
         "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"
@@ -174,6 +182,9 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         )
     },
     ("metrics", "GET /api/v1/explain/benchmark"): {"positive_data_acceptance": _PEERS},
+    ("metrics", "GET /api/v1/explain/pack-total"): {
+        "positive_data_acceptance": _ACROSS + " (the column names one of the figure's columns)"
+    },
 }
 
 MAX_EXAMPLES = 20

@@ -84,6 +84,55 @@ def test_the_shared_service_demo_is_ready_for_its_pack(api, database_url, owner_
         "2024-06-01",
     }
 
+    # The export named the partners ("Brent", ...): the service's value mapping placed them.
+    mapped = api.ingest.get(
+        f"/api/v1/organisations/{service}/organisation-values",
+        params={"source_system": "demo-servicedesk"},
+        headers=admin,
+    )
+    assert mapped.status_code == 200, mapped.text
+    assert {(m["value"], m["target_organisation_id"]) for m in mapped.json()["items"]} == {
+        ("Brent", partners[0]),
+        ("Lewisham", partners[1]),
+        ("Southwark", partners[2]),
+    }
+    # The history file: every row landed (its count is in the summary).
+    assert "2185 history events" in summary
+    with owner_engine.connect() as conn:
+        events = dict(
+            conn.execute(text("SELECT kind, count(*) FROM ticket_events GROUP BY 1")).all()
+        )
+    assert events == {"assignment": 2149, "priority": 12, "status": 24}
+    # OLAs per resolver group, per ticket, and pause by status.
+    lewisham = api.auth("reader", [partners[1]])
+    olas = api.metrics.get(
+        "/api/v1/sla/olas", params={"organisation_id": partners[1]}, headers=lewisham
+    ).json()["items"]
+    by_group = {o["resolver_group"]: o for o in olas}
+    assert sorted(by_group) == ["Infrastructure", "Service Desk"]
+    assert (
+        by_group["Service Desk"]["total"]
+        + by_group["Service Desk"]["open_within"]
+        + (by_group["Service Desk"]["open_breached"])
+        == 532
+    )
+    assert all(o["met"] > 0 and o["missed"] > 0 for o in olas), olas
+    per_ticket = api.metrics.get(
+        "/api/v1/sla/ola-tickets",
+        params={"organisation_id": partners[1], "resolver_group": "Infrastructure", "limit": 1},
+        headers=lewisham,
+    ).json()
+    assert per_ticket["total"] == 219
+    waited = api.metrics.get(
+        "/api/v1/sla/tickets",
+        params={"organisation_id": partners[1], "status": ["open_within", "open_breached"]},
+        headers=lewisham,
+    ).json()["items"]
+    # Awaiting customer from Monday 1 July 2024 10:00 to Wednesday 11:30: 8 + 10 + 3.5
+    # working hours; raised one priority 20 minutes after logging.
+    paused = [t for t in waited if t["pending_seconds"]]
+    assert len(paused) == 4 and {t["pending_seconds"] for t in paused} == {77400}
+    assert all(t["priority_changed_at"] is not None for t in paused)
     # The pack is ready to issue: drafted with its checks, frozen for review, issued.
     query = {"service_id": service, "financial_year": 2024, "period": 3}
     draft = api.metrics.get("/api/v1/committee-packs/draft", params=query, headers=admin)

@@ -120,3 +120,34 @@ def test_nul_bytes_are_a_422_not_a_500(api):
     )
     assert_problem(created, 422)
     assert api.ingest.get("/api/v1/organisations", headers=api.auth()).json()["total"] == 0
+
+
+def test_population_is_set_changed_cleared_and_validated(api):
+    admin = api.auth("admin")
+    org = make_org(api, name="Populous Borough", population=210_100)
+    assert org["population"] == 210_100
+    assert make_org(api, name="Unknown Borough")["population"] is None
+    path = f"/api/v1/organisations/{org['id']}"
+    # another field changed: population unchanged
+    assert api.ingest.patch(path, json={"users": 10}, headers=admin).json()["population"] == 210_100
+    assert api.ingest.patch(path, json={"population": 0}, headers=admin).json()["population"] == 0
+    cleared = api.ingest.patch(path, json={"population": None}, headers=admin)
+    assert cleared.status_code == 200 and cleared.json()["population"] is None
+    assert api.ingest.get(path, headers=admin).json()["population"] is None
+    for bad in (-1, "210100", 2.5, True, 10**12):
+        body = assert_problem(
+            api.ingest.patch(path, json={"population": bad}, headers=admin),
+            422,
+            "validation_error",
+        )
+        assert [e["field"] for e in body["errors"]] == ["population"], bad
+    body = assert_problem(
+        api.ingest.post(
+            "/api/v1/organisations",
+            json={"name": "Neg", "type": "L", "nation": "England", "users": 1, "population": -5},
+            headers=admin,
+        ),
+        422,
+        "validation_error",
+    )
+    assert [e["field"] for e in body["errors"]] == ["population"]

@@ -222,3 +222,85 @@ def test_sla_percentage_explained_by_its_ticket_counts(api):
         404,
         "no_figure",
     )
+
+
+# ------------------------------------------------------------------ trend points
+
+
+def test_each_trend_point_links_to_its_explanations(api):
+    orgs = _cycle(api)
+    # an earlier cycle: five of the seven, users 2000 + k (ratios differ from 2021's)
+    earlier = make_cycle(api, 2020)
+    for k, org in enumerate(orgs[:5]):
+        accepted_submission(
+            api,
+            org["id"],
+            earlier["id"],
+            "estate",
+            {"users": 2000 + k, "ict_fte": 20, "devices": 1500, "workstations": 900},
+        )
+    api.deliver()
+    publish(api, earlier["id"], RECENT)
+    me = orgs[0]
+    who = api.auth("participant", [me["id"]])
+    got = api.metrics.get(
+        "/api/v1/results/trends",
+        params={
+            "organisation_id": me["id"],
+            "cycle": 2021,
+            "metric": "users_per_ict_fte",
+            "peer_group": "all",
+        },
+        headers=who,
+    )
+    assert got.status_code == 200, got.text
+    body = got.json()
+    points = {r["cycle_year"]: r for r in body["items"]}
+    links = {e["cycle_year"]: e for e in body["explanations"]}
+    assert sorted(points) == sorted(links) == [2020, 2021]
+    for year, row in points.items():
+        value = api.metrics.get(links[year]["explain_value"], headers=who)
+        assert value.status_code == 200, value.text
+        assert value.json()["value"] == row["my_value"]
+        assert value.json()["cycle_year"] == year
+        stat = api.metrics.get(links[year]["explain_statistic"], headers=who)
+        assert stat.status_code == 200, stat.text
+        exp = stat.json()
+        assert (exp["n"], exp["median"], exp["q1"], exp["q3"]) == (
+            row["n"],
+            row["median"],
+            row["q1"],
+            row["q3"],
+        )
+        values = [i["value"] for i in exp["items"]]
+        assert exp["median"] == pytest.approx(type7(values, 0.5), rel=1e-12)
+    assert points[2020]["my_value"] == pytest.approx(2000 / 20) and points[2020]["n"] == 5
+
+
+def test_a_cached_explanation_follows_the_data_version(api):
+    """The benchmark explanation is served from the results cache: asked twice it is the
+    same body; after a new accepted submission and its recompute it is the new one (an
+    open cycle, seen by an admin)."""
+    cycle = make_cycle(api, 2021)
+    orgs = [make_org(api, type="L") for _ in range(6)]
+    for k, org in enumerate(orgs[:5]):
+        estate = {"users": USERS[k], "ict_fte": 10 + k, "devices": 1, "workstations": 1}
+        accepted_submission(api, org["id"], cycle["id"], "estate", estate)
+    api.deliver()
+    who = api.auth("admin")
+    params = {
+        "organisation_id": orgs[0]["id"],
+        "cycle": 2021,
+        "metric": "users_per_ict_fte",
+        "peer_group": "all",
+    }
+    first = api.metrics.get("/api/v1/explain/benchmark", params=params, headers=who)
+    again = api.metrics.get("/api/v1/explain/benchmark", params=params, headers=who)
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.content == again.content and first.json()["n"] == 5
+    estate = {"users": 3000, "ict_fte": 30, "devices": 1, "workstations": 1}
+    accepted_submission(api, orgs[5]["id"], cycle["id"], "estate", estate)
+    api.deliver()
+    after = api.metrics.get("/api/v1/explain/benchmark", params=params, headers=who).json()
+    assert after["n"] == 6 and 100.0 in [i["value"] for i in after["items"]]
+    assert after["data_version"] != first.json()["data_version"]

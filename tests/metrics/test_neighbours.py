@@ -188,3 +188,68 @@ def test_an_organisation_without_a_variable_is_told_which(api):
     )
     body = assert_problem(got, 422, "neighbour_variables_missing")
     assert [e["field"] for e in body["errors"]] == ["variables.revenue_spend"]
+
+
+def test_population_where_loaded(api):
+    """Population 200,000 for the first three and 400,000 for the last three: like users,
+    w(z − z′)² = 4 for orgs 4, 5, 6. Σ: org 2: 4; org 3: 4; org 4: 16; org 5: 8; org 6: 16;
+    rebased by √16 = 4: orgs 2, 3 at 0.5; org 5 at √8 / 4 = 0.7071 (users and population
+    half each); orgs 4, 6 at 1 (a quarter each). Then org 6's population is cleared: it is
+    not loaded for every organisation compared, so it is left out of the suggestion (with a
+    note) and the result is the four-variable one; no organisation is dropped."""
+    cycle, ids = _six(api)
+    codes = _codes(api, cycle["id"])
+    admin = api.auth("admin")
+    for i, org in enumerate(ids):
+        patched = api.ingest.patch(
+            f"/api/v1/organisations/{org}",
+            json={"population": 200_000 if i < 3 else 400_000},
+            headers=admin,
+        )
+        assert patched.status_code == 200, patched.text
+    me = api.auth("participant", [ids[0]])
+    params = {"organisation_id": ids[0], "cycle": 2021}
+    body = api.metrics.get("/api/v1/peers/nearest", params=params, headers=me).json()
+    assert body["notes"] == []
+    used = {v["key"]: v["used"] for v in body["variables"]}
+    assert used == {
+        "users": True,
+        "revenue_spend": True,
+        "type": True,
+        "nation": True,
+        "population": True,
+    }
+    got = {r["peer_code"]: r for r in body["items"]}
+    half = math.sqrt(8) / 4
+    assert got[codes[ids[1]]]["distance"] == pytest.approx(0.5, rel=1e-12)
+    assert got[codes[ids[2]]]["distance"] == pytest.approx(0.5, rel=1e-12)
+    assert got[codes[ids[4]]]["distance"] == pytest.approx(half, rel=1e-12)
+    assert got[codes[ids[4]]]["contributions"]["population"] == pytest.approx(half / 2)
+    assert got[codes[ids[4]]]["contributions"]["users"] == pytest.approx(half / 2)
+    for far in (ids[3], ids[5]):
+        row = got[codes[far]]
+        assert row["distance"] == 1.0
+        for key in ("users", "revenue_spend", "type", "population"):
+            assert row["contributions"][key] == pytest.approx(0.25, rel=1e-12)
+    for row in body["items"]:
+        assert sum(row["contributions"].values()) == pytest.approx(row["distance"], rel=1e-12)
+    assert [r["peer_code"] for r in body["items"]][2] == codes[ids[4]]
+
+    # org 6's population is not known any more: left out, said so, nobody dropped
+    cleared = api.ingest.patch(
+        f"/api/v1/organisations/{ids[5]}", json={"population": None}, headers=admin
+    )
+    assert cleared.json()["population"] is None
+    body = api.metrics.get("/api/v1/peers/nearest", params=params, headers=me).json()
+    assert (body["candidates"], body["excluded"]) == (5, 0)
+    assert [v["key"] for v in body["variables"] if not v["used"]] == ["population"]
+    assert len(body["notes"]) == 1
+    assert body["notes"][0].startswith(
+        "Resident population (population) is left out of this suggestion: it is not loaded "
+        "for 1 of the 6 organisations compared in cycle 2021"
+    )
+    near = math.sqrt(4 / 12)
+    got = {r["peer_code"]: r for r in body["items"]}
+    for i in (1, 2, 4):
+        assert got[codes[ids[i]]]["distance"] == pytest.approx(near, rel=1e-12)
+    assert all("population" not in r["contributions"] for r in body["items"])

@@ -261,6 +261,11 @@ def test_organisation_scoped_reads_of_tickets_touch_that_organisations_partition
         one = {
             "SLA tickets of organisations": "SELECT * FROM tickets WHERE "
             + sla_repo._scope([3], None).replace("%(orgs)s", "ARRAY[3]"),
+            # The recompute an import asks for: its (organisation, month) pairs.
+            "SLA tickets of an import's months": "SELECT * FROM tickets WHERE "
+            + sla_repo._scope(None, {3: ["2024-01"]})
+            .replace("%(m_orgs)s", "ARRAY[3]")
+            .replace("%(m_months)s", "ARRAY['2024-01']"),
             "SLA histories": "SELECT e.* FROM ticket_events e JOIN tickets t "
             f"USING ({KEY}) WHERE t.organisation_id = ANY(ARRAY[3])",
             "ticket NPS": sla_repo._TICKET_SQL.replace(

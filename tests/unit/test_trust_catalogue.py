@@ -85,17 +85,25 @@ def test_a_variable_that_is_not_numeric_is_refused_naming_file_and_field(tmp_pat
         "below zero, got -0.5"
     )
     assert "not an organisation attribute" in error(
-        tmp_path, "neighbours:\n  pop: {attribute: population}\n"
+        tmp_path, "neighbours:\n  area: {attribute: area_km2}\n"
+    )
+    assert error(tmp_path, "neighbours:\n  pop: {attribute: population, where_loaded: 1}\n") == (
+        "catalogue 2020, 2020.yaml: neighbours 'pop', field 'where_loaded': must be true or "
+        "false, got 1"
     )
     cat = load(
         tmp_path,
         "neighbours:\n  spend: {question: revenue_spend, weight: 2}\n"
-        "  type: {attribute: type, compare: same, weight: 0.5}\n",
+        "  type: {attribute: type, compare: same, weight: 0.5}\n"
+        "  pop: {attribute: population, where_loaded: true}\n",
     )
-    assert [(v.key, v.source, v.weight, v.compare_same) for v in cat.neighbours.values()] == [
-        ("users", "attribute", 1.0, False),
-        ("spend", "question", 2.0, False),
-        ("type", "attribute", 0.5, True),
+    assert [
+        (v.key, v.source, v.weight, v.compare_same, v.where_loaded) for v in cat.neighbours.values()
+    ] == [
+        ("users", "attribute", 1.0, False, False),
+        ("spend", "question", 2.0, False, False),
+        ("type", "attribute", 0.5, True, False),
+        ("pop", "attribute", 1.0, False, True),
     ]
 
 
@@ -104,4 +112,5 @@ def test_the_packaged_catalogues_carry_the_settings():
         cat = load_catalogue(year)
         assert cat.thresholds("users_per_ict_fte").modified_z == 3.5
         assert cat.thresholds("governance_index").year_on_year_pct is None
-        assert list(cat.neighbours) == ["users", "revenue_spend", "type", "nation"]
+        assert list(cat.neighbours) == ["users", "revenue_spend", "type", "nation", "population"]
+        assert cat.neighbours["population"].where_loaded

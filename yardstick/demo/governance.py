@@ -5,7 +5,14 @@ performance pack for 2024/25 P3 (April-June 2024) needs, so the pack is ready to
 - the partners' SLA calendar and policies, and tickets for each partner: every priority
   in April-June 2024, and P0/P1 over the 13 months to 30 June 2024 (the pack's longer
   P1 history), with post-interaction ratings for NPS; a few still open or on hold at
-  the period end;
+  the period end. They come as the service desk's one export, its organisation column
+  naming the partner ("Brent", "Lewisham", "Southwark"), which the service's value
+  mapping turns into the partners' ids;
+- a ticket history as a second file: each period incident assigned to the Service Desk
+  at logging, some escalated to Infrastructure (both groups have an OLA per partner);
+  the incidents still open show their status changes, a priority raised after logging
+  and a spell "Awaiting customer" (the demo policies' pause status) in July, after the
+  period end, so the P3 pack's figures are the same with the history as without;
 - the financial outturn for 2024/25 to P3, imported as the finance system's XLSX: the
   worked example of DOMAIN.md (expenditure and staffing, with its printed totals and its
   four inconsistencies) plus a contingency group, with actuals by period;
@@ -37,18 +44,24 @@ from services.ingest.commentary.schemas import CommentaryIn
 from services.ingest.costs import service as costs
 from services.ingest.finance import repository as finance_repo
 from services.ingest.finance import service as finance
+from services.ingest.organisation_values import service as value_maps
+from services.ingest.organisation_values.schemas import ValueMappingIn
 from services.ingest.organisations import service as organisations
 from services.ingest.organisations.schemas import OrganisationCreate
 from services.ingest.risks import service as risks
 from services.ingest.risks.schemas import RiskRegisterIn
 from services.ingest.security_incidents import service as incidents
+from services.ingest.sla_config import service as sla_config
+from services.ingest.sla_config.schemas import OlaPolicyIn
 from shared.auth import Principal
 from shared.db.engine import make_engine
 from shared.db.tables.ingest import organisations as organisations_table
 from yardstick.demo.tickets import (
     CLOSURES,
     HEADER,
+    PAUSE_STATUS,
     REQUEST_TYPES,
+    SOURCE_SYSTEM,
     TEAMS,
     has_demo_calendar,
     process_tickets,
@@ -145,6 +158,93 @@ def tickets_csv(rng: random.Random, index: int, code: str) -> str:
                     + "\n"
                 )
     return "".join(lines)
+
+
+def export_name(partner: str) -> str:
+    """How the service desk's export names a partner: "Brent" for the London Borough of
+    Brent."""
+    return partner.removeprefix("London Borough of ")
+
+
+def shared_export(partners: list[tuple[str, str]]) -> bytes:
+    """The service desk's one export of its partners' tickets (``tickets_csv`` each), its
+    first column naming the partner as the export does."""
+    lines = ["organisation," + HEADER]
+    for name, csv in partners:
+        lines += [f"{name},{line}\n" for line in csv.splitlines()[1:]]
+    return "".join(lines).encode()
+
+
+# Resolver groups with an OLA per partner: (target, share %); both stop for the pause status.
+OLAS = {"Service Desk": ("hours", "4", "90"), "Infrastructure": ("days", "2", "85")}
+_AT = "%d/%m/%Y %H:%M"
+
+
+def set_up_olas(
+    session: Session, principal: Principal, organisation_id: int, calendar: int
+) -> None:
+    for group, (unit, target, share) in OLAS.items():
+        sla_config.create_ola_policy(
+            session,
+            principal,
+            organisation_id,
+            OlaPolicyIn.model_validate(
+                {
+                    "resolver_group": group,
+                    f"target_{'hours' if unit == 'hours' else 'working_days'}": target,
+                    "calendar_id": calendar,
+                    "target_share_pct": share,
+                    "pause_statuses": [PAUSE_STATUS],
+                    "effective_from": "2015-01-01",
+                }
+            ),
+        )
+
+
+def history_csv(partners: list[tuple[str, str]]) -> bytes:
+    """The tickets' history as a second file (the yardstick profile's history columns).
+
+    Every incident logged in the period (P1-P3) is assigned to the Service Desk when
+    logged; about four in ten go on to Infrastructure before they are resolved. The
+    incidents still open ("open", not on hold) were raised one priority 20 minutes after
+    logging (the export gives the priority they have now), went "In progress", then
+    waited on the customer from Monday 1 July 10:00 to Wednesday 3 July 11:30 (after the
+    period end), so pause by status shows while the pack's figures do not move. Drawn
+    from its own seed: the tickets are the same with or without it."""
+    lines = ["organisation,ticket_ref,kind,at,value\n"]
+    for name, csv in partners:
+        rng = random.Random(f"history-{name}")
+        for row in csv.splitlines()[1:]:
+            ref, _t, priority, _r, _team, _c, logged_s, resolved_s, status = row.split(",")[:9]
+            logged = datetime.strptime(logged_s, _AT)
+            if priority not in ("P1", "P2", "P3") or logged.date() < PERIOD_START:
+                continue
+
+            def event(
+                kind: str, at: datetime, value: str, ref: str = ref, name: str = name
+            ) -> None:
+                lines.append(f"{name},{ref},{kind},{at.strftime(_AT)},{value}\n")
+
+            event("assignment", logged, "Service Desk")
+            if resolved_s:
+                taken = datetime.strptime(resolved_s, _AT) - logged
+                if taken >= timedelta(minutes=10) and rng.random() < 0.4:
+                    # A whole minute between logging and the resolution.
+                    moved = (logged + taken * rng.uniform(0.2, 0.6)).replace(second=0)
+                    event("assignment", moved.replace(microsecond=0), "Infrastructure")
+                continue
+            if status != "open":
+                continue
+            lower = f"P{int(priority[1]) + 1}"
+            event("priority", logged, lower)
+            event("status", logged, "New")
+            event("status", logged + timedelta(minutes=15), "In progress")
+            event("priority", logged + timedelta(minutes=20), priority)
+            if rng.random() < 0.5:
+                event("assignment", logged + timedelta(hours=1), "Infrastructure")
+            event("status", datetime(2024, 7, 1, 10, 0), PAUSE_STATUS)
+            event("status", datetime(2024, 7, 3, 11, 30), "In progress")
+    return "".join(lines).encode()
 
 
 # DOMAIN.md's worked outturn (whole pounds as printed): group, category, line, budget,
@@ -350,17 +450,40 @@ def load_governance_demo(database_url: str, seed: int = 2411) -> tuple[str, list
             ]
             organisations.replace_partners(session, service_id, partner_ids)
             session.commit()
-        for index, ((_name, code, _users), org) in enumerate(
+        fresh: list[tuple[str, str]] = []  # (the export's name for the partner, its CSV)
+        for index, ((name, code, _users), org) in enumerate(
             zip(PARTNERS, partner_ids, strict=True)
         ):
-            csv = tickets_csv(rng, index, code).encode()  # drawn either way: same data
+            csv = tickets_csv(rng, index, code)  # drawn either way: same data
             with Session(engine) as session:
                 if has_demo_calendar(session, principal, org):
                     continue
-                set_up_sla(session, principal, org)
-                job_id = queue_tickets(session, principal, org, csv)
+                calendar_id = set_up_sla(session, principal, org)
+                set_up_olas(session, principal, org, calendar_id)
+                session.commit()
+            fresh.append((export_name(name), csv))
+        if fresh:
+            with Session(engine) as session:
+                value_maps.replace(
+                    session,
+                    principal,
+                    service_id,
+                    SOURCE_SYSTEM,
+                    ValueMappingIn.model_validate(
+                        {"values": {export_name(n): o for (n, _c, _u), o in zip(
+                            PARTNERS, partner_ids, strict=True)}}
+                    ),
+                )  # fmt: skip
+                job_id = queue_tickets(session, principal, service_id, shared_export(fresh))
                 session.commit()
             tickets += process_tickets(engine, principal, job_id)
+            with Session(engine) as session:
+                job_id = queue_tickets(
+                    session, principal, service_id, history_csv(fresh), content="history"
+                )
+                session.commit()
+            events = process_tickets(engine, principal, job_id)
+            notes.append(f"{events} history events")
         with Session(engine) as session:
             if finance_repo.get_report(session, service_id, FINANCIAL_YEAR, PERIOD) is None:
                 _governance(session, principal, service_id)

@@ -32,6 +32,8 @@ DEMO_CALENDAR = "England & Wales office hours (demo)"
 SOURCE_SYSTEM = "demo-servicedesk"
 TICKETS_PER_ORG = 1500
 REQUEST_TYPES = {"New starter": Decimal("5"), "Software install": Decimal("3")}
+# The status of a ticket history that stops the demo policies' clocks.
+PAUSE_STATUS = "Awaiting customer"
 TEAMS = ["Service Desk", "Infrastructure", "Applications", "Field Services"]
 CLOSURES = ["Fixed", "Advice given", "Workaround", "Duplicate"]
 HEADER = (
@@ -49,6 +51,7 @@ def demo_policies(calendar_id: int) -> list[PolicyIn]:
             calendar_id=calendar_id,
             target_share_pct=Decimal(share),
             effective_from=start,
+            pause_statuses=[PAUSE_STATUS],
             **target,
         )
 
@@ -65,6 +68,7 @@ def demo_policies(calendar_id: int) -> list[PolicyIn]:
                 calendar_id=calendar_id,
                 target_share_pct=Decimal("80"),
                 effective_from=start,
+                pause_statuses=[PAUSE_STATUS],
             )
             for name, days in REQUEST_TYPES.items()
         ),
@@ -148,8 +152,8 @@ OFFICE_HOURS = {
 }
 
 
-def set_up_sla(session: Session, principal: Principal, organisation_id: int) -> None:
-    """The demo calendar and its SLA policies for an organisation."""
+def set_up_sla(session: Session, principal: Principal, organisation_id: int) -> int:
+    """The demo calendar and its SLA policies for an organisation; the calendar's id."""
     calendar = sla_config.create_calendar(
         session,
         principal,
@@ -160,6 +164,7 @@ def set_up_sla(session: Session, principal: Principal, organisation_id: int) -> 
     )
     for body in demo_policies(calendar["id"]):
         sla_config.create_policy(session, principal, organisation_id, body)
+    return int(calendar["id"])
 
 
 def has_demo_calendar(session: Session, principal: Principal, organisation_id: int) -> bool:
@@ -167,9 +172,16 @@ def has_demo_calendar(session: Session, principal: Principal, organisation_id: i
     return any(c["name"] == DEMO_CALENDAR for c in existing)
 
 
-def queue_tickets(session: Session, principal: Principal, organisation_id: int, data: bytes) -> int:
-    """A ticket-import job for ``data`` (a CSV export in the yardstick profile), as a push
-    would make it; the caller commits, then runs :func:`process_tickets`."""
+def queue_tickets(
+    session: Session,
+    principal: Principal,
+    organisation_id: int,
+    data: bytes,
+    content: str = "tickets",
+) -> int:
+    """A ticket-import job for ``data`` (a CSV export in the yardstick profile; with
+    ``content="history"``, a history file), as a push would make it; the caller commits,
+    then runs :func:`process_tickets`."""
     with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False, dir=_spool()) as fh:
         fh.write(data)
     job = tickets.create_import(
@@ -182,6 +194,7 @@ def queue_tickets(session: Session, principal: Principal, organisation_id: int, 
         file_format="csv",
         spool_path=Path(fh.name),
         size=len(data),
+        content=content,
     )
     return int(job["id"])
 

@@ -9,6 +9,10 @@ from shared.types import SingleLine
 
 OrgType = Literal["E", "S", "W", "C", "D", "L", "M", "O"]
 Nation = Literal["England", "Scotland", "Wales", "Northern Ireland"]
+MAX_POPULATION = 1_000_000_000
+POPULATION_DOC = (
+    "Resident population (people), where loaded: a nearest-neighbours variable; null when not known"
+)
 
 
 class OrganisationCreate(BaseModel):
@@ -26,6 +30,9 @@ class OrganisationCreate(BaseModel):
         default=False, description="Service supplied through a partnership (shared or outsourced)"
     )
     users: int = Field(ge=0, le=10_000_000, description="Number of ICT users")
+    population: StrictInt | None = Field(
+        default=None, ge=0, le=MAX_POPULATION, description=POPULATION_DOC
+    )
 
 
 class OrganisationUpdate(BaseModel):
@@ -36,6 +43,12 @@ class OrganisationUpdate(BaseModel):
     nation: Nation | None = None
     partnership: bool | None = None
     users: int | None = Field(default=None, ge=0, le=10_000_000)
+    population: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_POPULATION,
+        description=POPULATION_DOC + " (null clears it; left out: unchanged)",
+    )
 
 
 class Organisation(BaseModel):
@@ -49,6 +62,7 @@ class Organisation(BaseModel):
                     "nation": "England",
                     "partnership": False,
                     "users": 4200,
+                    "population": 210100,
                     "created_at": "2024-05-01T09:30:00Z",
                     "updated_at": "2024-05-01T09:30:00Z",
                 }
@@ -62,6 +76,7 @@ class Organisation(BaseModel):
     nation: Nation
     partnership: bool
     users: int
+    population: int | None = Field(description=POPULATION_DOC)
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

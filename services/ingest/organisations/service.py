@@ -59,7 +59,12 @@ def update(session: Session, organisation_id: int, data: OrganisationUpdate) -> 
     current = repo.get_organisation(session, organisation_id)
     if current is None:
         raise OrganisationNotFound(organisation_id)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    # Only population may be set to null (not known); for the rest null means unchanged.
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if v is not None or k == "population"
+    }
     check_type_nation(
         changes.get("type", current["type"]), changes.get("nation", current["nation"])
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest_histories import ola_policies as op
@@ -154,3 +154,21 @@ def delete_ola_policy(session: Session, organisation_id: int, policy_id: int) ->
         .returning(op.c.id)
     ).first()
     return done is not None
+
+
+def seen_statuses(session: Session, organisation_id: int, keys: list[str]) -> set[str]:
+    """Which of ``keys`` (lower-cased, trimmed statuses) some status event of the
+    organisation's ticket histories carries (matched ignoring case and surrounding
+    spaces)."""
+    if not keys:
+        return set()
+    rows = session.execute(
+        text(
+            # One pass over the organisation's status events for every key at once.
+            "SELECT DISTINCT lower(btrim(value)) FROM ticket_events "
+            "WHERE organisation_id = :o AND kind = 'status' "
+            "AND lower(btrim(value)) = ANY(CAST(:keys AS text[]))"
+        ),
+        {"o": organisation_id, "keys": sorted(set(keys))},
+    ).scalars()
+    return set(rows)

@@ -176,6 +176,7 @@ class Policy(PolicyIn):
                     "reopen_rule": "gap_excluded",
                     "response_target_hours": 0.5,
                     "warning_pcts": [75.0, 90.0],
+                    "statuses_never_seen": ["Pending - supplier"],
                     "id": 9,
                     "organisation_id": 12,
                     "clock": "business calendar 4",
@@ -196,6 +197,12 @@ class Policy(PolicyIn):
     target_share_pct: JsonDecimal = Field(description="Share of tickets to meet it, in %")
     pause_statuses: list[str] = Field(default=[], description="Statuses that stop the clock")
     known_statuses: list[str] = Field(default=[], description="Other statuses expected")
+    statuses_never_seen: list[str] = Field(
+        default=[],
+        description="The pause and known statuses this policy names that no status event "
+        "of the organisation's ticket histories carries (yet): a misspelt pause status "
+        "never stops the clock",
+    )
     response_target_hours: JsonDecimal | None = Field(
         default=None, description="First-response target in hours"
     )
@@ -248,6 +255,7 @@ class OlaPolicy(OlaPolicyIn):
                     "target_share_pct": 90.0,
                     "pause_statuses": ["Pending - supplier"],
                     "effective_from": "2024-04-01",
+                    "statuses_never_seen": [],
                     "id": 3,
                     "organisation_id": 12,
                     "clock": "business calendar 4",
@@ -265,6 +273,11 @@ class OlaPolicy(OlaPolicyIn):
     )
     target_share_pct: JsonDecimal = Field(description="Share of assignments to meet it, in %")
     pause_statuses: list[str] = Field(default=[], description="Statuses that stop the clock")
+    statuses_never_seen: list[str] = Field(
+        default=[],
+        description="The pause statuses this OLA names that no status event of the "
+        "organisation's ticket histories carries (yet)",
+    )
     id: int
     organisation_id: int
     clock: str = Field(description="'24x7' or 'business calendar <id>'")

@@ -191,9 +191,25 @@ def _seconds(hours: Decimal | None) -> int | None:
     return None if hours is None else int((hours * 3600).to_integral_value())
 
 
-def _policy_out(row: dict[str, Any]) -> dict[str, Any]:
+def _named(row: dict[str, Any]) -> list[str]:
+    """The statuses a policy names (pause statuses, then known ones), first spelling kept."""
+    return _statuses([*row.get("pause_statuses", []), *row.get("known_statuses", [])])
+
+
+def _never_seen(
+    session: Session, organisation_id: int, rows: list[dict[str, Any]]
+) -> list[list[str]]:
+    """Per policy, the statuses it names that no status event of its organisation's
+    ticket histories carries (a misspelt pause status never pauses anything)."""
+    keys = [s.lower() for r in rows for s in _named(r)]
+    seen = repo.seen_statuses(session, organisation_id, keys)
+    return [[s for s in _named(r) if s.lower() not in seen] for r in rows]
+
+
+def _policy_out(row: dict[str, Any], never_seen: list[str]) -> dict[str, Any]:
     return {
         **row,
+        "statuses_never_seen": never_seen,
         "target_hours": _hours(row["target_seconds"]),
         "response_target_hours": _hours(row.get("response_target_seconds")),
         "target_share_pct": (row["target_share"] * 100).quantize(Decimal("0.01")),
@@ -263,14 +279,16 @@ def create_policy(
         },
     )
     _recompute(session, organisation_id, "policy")
-    return _policy_out(row)
+    return _policy_out(row, *_never_seen(session, organisation_id, [row]))
 
 
 def list_policies(
     session: Session, principal: Principal, organisation_id: int
 ) -> list[dict[str, Any]]:
     principal.require_organisation(organisation_id)
-    return [_policy_out(r) for r in repo.list_policies(session, organisation_id)]
+    rows = repo.list_policies(session, organisation_id)
+    unseen = _never_seen(session, organisation_id, rows)
+    return [_policy_out(r, u) for r, u in zip(rows, unseen, strict=True)]
 
 
 def get_policy(
@@ -280,7 +298,7 @@ def get_policy(
     row = repo.get_policy(session, organisation_id, policy_id)
     if row is None:
         raise PolicyNotFound(policy_id)
-    return _policy_out(row)
+    return _policy_out(row, *_never_seen(session, organisation_id, [row]))
 
 
 def delete_policy(
@@ -295,9 +313,10 @@ def delete_policy(
 # ------------------------------------------------------------------------------ OLAs
 
 
-def _ola_out(row: dict[str, Any]) -> dict[str, Any]:
+def _ola_out(row: dict[str, Any], never_seen: list[str]) -> dict[str, Any]:
     return {
         **row,
+        "statuses_never_seen": never_seen,
         "target_hours": _hours(row["target_seconds"]),
         "target_share_pct": (row["target_share"] * 100).quantize(Decimal("0.01")),
         "clock": "24x7"
@@ -334,14 +353,16 @@ def create_ola_policy(
             "effective_from": body.effective_from,
         },
     )
-    return _ola_out(row)
+    return _ola_out(row, *_never_seen(session, organisation_id, [row]))
 
 
 def list_ola_policies(
     session: Session, principal: Principal, organisation_id: int
 ) -> list[dict[str, Any]]:
     principal.require_organisation(organisation_id)
-    return [_ola_out(r) for r in repo.list_ola_policies(session, organisation_id)]
+    rows = repo.list_ola_policies(session, organisation_id)
+    unseen = _never_seen(session, organisation_id, rows)
+    return [_ola_out(r, u) for r, u in zip(rows, unseen, strict=True)]
 
 
 def get_ola_policy(
@@ -351,7 +372,7 @@ def get_ola_policy(
     row = repo.get_ola_policy(session, organisation_id, policy_id)
     if row is None:
         raise OlaPolicyNotFound(policy_id)
-    return _ola_out(row)
+    return _ola_out(row, *_never_seen(session, organisation_id, [row]))
 
 
 def delete_ola_policy(

@@ -326,19 +326,60 @@ def partners_of(session: Session, service_ids: list[int]) -> set[int]:
     return {int(r) for r in rows}
 
 
-def known_statuses(session: Session) -> dict[int, set[str]]:
-    """Organisation → the statuses its SLA policies expect in histories (known and pause
-    statuses, lower-cased, trimmed), for organisations with a policy that lists known
-    statuses; others accept any status."""
+STATUS_POLICY_SCHEMA: dict[str, pl.DataType] = {
+    "policy_id": pl.Int64(),
+    "organisation_id": pl.Int32(),
+    "priority": pl.Utf8(),
+    "request_type": pl.Utf8(),
+    "effective_from": pl.Date(),
+    "checked": pl.Boolean(),
+    "statuses": pl.List(pl.Utf8()),
+}
+
+
+def status_policies(session: Session) -> pl.DataFrame:
+    """Every SLA policy with the statuses it expects in histories (``statuses``: its known
+    and pause statuses, lower-cased, trimmed) and whether it checks them (``checked``: it
+    lists known statuses; a policy without any accepts every status)."""
     rows = session.execute(
         text(
-            "SELECT organisation_id, array_agg(DISTINCT lower(btrim(s))) "
-            "FROM sla_policies p, unnest(p.known_statuses || p.pause_statuses) AS s "
-            "WHERE organisation_id IN (SELECT organisation_id FROM sla_policies "
-            "WHERE cardinality(known_statuses) > 0) GROUP BY organisation_id"
+            "SELECT id, organisation_id, priority, request_type, effective_from, "
+            "cardinality(known_statuses) > 0, "
+            "ARRAY(SELECT DISTINCT lower(btrim(s)) FROM unnest(known_statuses || "
+            "pause_statuses) AS s) FROM sla_policies ORDER BY id"
         )
     ).all()
-    return {int(org): set(values) for org, values in rows}
+    return pl.DataFrame([tuple(r) for r in rows], schema=STATUS_POLICY_SCHEMA, orient="row")
+
+
+def ticket_facts(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """The stored priority, request type and logging instant of the tickets named by
+    ``keys`` (organisation_id, source_system, reference): what picks a ticket's policy."""
+    schema: dict[str, pl.DataType] = {
+        "organisation_id": pl.Int32(),
+        "source_system": pl.Utf8(),
+        "reference": pl.Utf8(),
+        "priority": pl.Utf8(),
+        "request_type": pl.Utf8(),
+        "logged_at": pl.Datetime("us", "UTC"),
+    }
+    keys = keys.unique()
+    if keys.height == 0:
+        return pl.DataFrame(schema=schema)
+    rows = session.execute(
+        text(
+            "SELECT t.organisation_id, t.source_system, t.reference, t.priority, "
+            "t.request_type, t.logged_at FROM tickets t JOIN unnest(CAST(:o AS int[]), "
+            "CAST(:s AS text[]), CAST(:r AS text[])) AS k(o, s, r) "
+            "ON t.organisation_id = k.o AND t.source_system = k.s AND t.reference = k.r"
+        ),
+        {
+            "o": keys["organisation_id"].cast(pl.Int64).to_list(),
+            "s": keys["source_system"].to_list(),
+            "r": keys["reference"].to_list(),
+        },
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
 # The columns an events batch is staged with (the table's, plus where it came from).

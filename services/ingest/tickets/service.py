@@ -275,35 +275,91 @@ def _value_map(session: Session, job: dict[str, Any]) -> dict[str, str] | None:
     return value_maps.lookup(session, job["organisation_id"], job["source_system"]) or None
 
 
+_FACTS = ("priority", "request_type", "logged_at")
+
+
 def _unknown_statuses(
-    events: pl.DataFrame, known: dict[int, set[str]]
+    events: pl.DataFrame, policies: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[RowIssue]]:
-    """Status events whose status none of their organisation's SLA policies knows (for
-    organisations whose policies list known statuses): (those events' rows, issues)."""
-    if not known or events.height == 0:
+    """Status events whose status the SLA policy of their ticket does not know: the
+    policy in force for the ticket's organisation, priority (and request type, as the
+    SLA engine chooses it) on its local logged date, when that policy lists known
+    statuses (its known and pause statuses are then the ones it knows). ``events`` carry
+    their ticket's priority, request_type and logged_at; the ticket's last priority event
+    among them, if any, gives the priority instead, as in the engine. (Those events'
+    rows, issues.)"""
+    checked = policies.filter(pl.col("checked"))
+    if checked.height == 0 or events.height == 0:
         return events.clear(), []
-    allowed = pl.DataFrame(
-        [(org, status) for org, statuses in known.items() for status in statuses],
-        schema={"organisation_id": events.schema["organisation_id"], "_status": pl.Utf8},
-        orient="row",
+    # The priority the engine chooses the policy with: the last priority event's, else
+    # the ticket's own.
+    key = list(TICKET_KEY)
+    last = (
+        events.filter((pl.col("kind") == "priority") & pl.col("canonical").is_not_null())
+        .sort("at", maintain_order=True)
+        .group_by(key)
+        .agg(pl.col("canonical").last().alias("_last_priority"))
     )
-    bad = (
-        events.filter((pl.col("kind") == "status") & pl.col("organisation_id").is_in(list(known)))
-        .with_columns(pl.col("value").str.strip_chars().str.to_lowercase().alias("_status"))
-        .join(allowed, on=["organisation_id", "_status"], how="anti")
+    status = (
+        events.filter(pl.col("kind") == "status")
+        .join(last, on=key, how="left")
+        .with_columns(pl.coalesce("_last_priority", "priority").alias("priority"))
+        .with_row_index("_e")
+        .with_columns(
+            pl.col("value").str.strip_chars().str.to_lowercase().alias("_status"),
+            pl.col("logged_at").dt.convert_time_zone("Europe/London").dt.date().alias("_day"),
+            pl.col("organisation_id").cast(pl.Int32).alias("_org"),
+        )
     )
+    # Every policy (checked or not: one that checks nothing still wins where it applies).
+    candidates = status.join(
+        policies.rename({"organisation_id": "_org", "priority": "_priority"}).rename(
+            {"request_type": "_policy_request_type"}
+        ),
+        left_on=["_org", "priority"],
+        right_on=["_org", "_priority"],
+        how="inner",
+    ).filter(
+        (pl.col("effective_from") <= pl.col("_day"))
+        & (
+            pl.col("_policy_request_type").is_null()
+            | (pl.col("_policy_request_type") == pl.col("request_type"))
+        )
+    )
+    # A policy for the ticket's own request type beats a generic one; then the latest.
+    chosen = candidates.sort(
+        pl.col("_policy_request_type").is_not_null(), "effective_from", descending=True
+    ).unique("_e", keep="first")
+    bad = chosen.filter(
+        pl.col("checked") & ~pl.col("statuses").list.contains(pl.col("_status"))
+    ).sort("_e")
     issues = [
         RowIssue(
             int(r["source_row"]),
             "history",
             "unknown_status",
-            f"status event at {r['at'].isoformat()}: status {r['value']!r} is not one "
-            f"organisation {r['organisation_id']}'s SLA policies know (their known or pause "
-            "statuses); add it to a policy or correct the row",
+            f"status event at {r['at'].isoformat()}: status {r['value']!r} is not one the "
+            f"SLA policy {r['policy_id']} ({r['priority']}"
+            + (f", {r['_policy_request_type']}" if r["_policy_request_type"] else "")
+            + f", effective {r['effective_from'].isoformat()}) of organisation "
+            f"{r['organisation_id']} knows (its known or pause statuses); add it to that "
+            "policy or correct the row",
         )
-        for r in bad.select("source_row", "at", "value", "organisation_id").iter_rows(named=True)
+        for r in bad.iter_rows(named=True)
     ]
-    return bad, issues
+    return bad.select(events.columns), issues
+
+
+def _unknown_stored_statuses(
+    session: Session, events: pl.DataFrame, policies: pl.DataFrame
+) -> tuple[pl.DataFrame, list[RowIssue]]:
+    """``_unknown_statuses`` for a history file's events: their tickets' policies are
+    chosen with the tickets as stored (events of unknown tickets are refused later)."""
+    if not policies["checked"].any() or events.height == 0:
+        return events.clear(), []
+    facts = repo.ticket_facts(session, events.select(TICKET_KEY))
+    bad, issues = _unknown_statuses(events.join(facts, on=list(TICKET_KEY)), policies)
+    return bad.select(events.columns), issues
 
 
 def _stage_events(events: pl.DataFrame) -> pl.DataFrame:
@@ -317,19 +373,19 @@ def _stage_events(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_events(
-    rows: pl.DataFrame, events: pl.DataFrame | None, known: dict[int, set[str]]
+    rows: pl.DataFrame, events: pl.DataFrame | None, policies: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame | None, list[RowIssue]]:
     """The accepted rows' history events, staged; a row whose history has a status its
-    organisation's policies do not know is refused whole (its stored ticket and history
+    ticket's SLA policy does not know is refused whole (its stored ticket and history
     stay as they were)."""
     if events is None or events.height == 0:
         return rows, None, []
     ev = events.join(
-        rows.select("source_row", "organisation_id", "source_system", "reference"),
+        rows.select("source_row", "organisation_id", "source_system", "reference", *_FACTS),
         on="source_row",
         how="inner",
     )
-    bad, issues = _unknown_statuses(ev, known)
+    bad, issues = _unknown_statuses(ev, policies)
     if issues:
         refused = bad["source_row"].unique().implode()
         rows = rows.filter(~pl.col("source_row").is_in(refused))
@@ -738,7 +794,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
                 batch_size=IMPORT_BATCH_SIZE,
                 organisation_values=_value_map(session, job),
             )
-            known = repo.known_statuses(session)
+            policies = repo.status_policies(session)
             allowed = (
                 set(job["allowed_organisations"])
                 if job["allowed_organisations"] is not None
@@ -762,7 +818,7 @@ def _process(engine: Engine, import_id: int) -> dict[str, Any]:
 
             def prepare(batch: ParsedBatch) -> Prepared:
                 rows, org_issues = _check_organisations(batch.rows, allowed)
-                rows, events, status_issues = _with_events(rows, batch.events, known)
+                rows, events, status_issues = _with_events(rows, batch.events, policies)
                 org_issues += status_issues
                 keys = rows.select(list(TICKET_KEY))
                 shared = bool(previous_keys) and (
@@ -850,7 +906,7 @@ def _process_history(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
             allowed = repo.organisation_ids(session)
             if job["allowed_organisations"] is not None:
                 allowed &= set(job["allowed_organisations"])
-            known = repo.known_statuses(session)
+            policies = repo.status_policies(session)
             path = Path(job["spool_path"] or "")
             if not path.is_file():
                 raise FileFormatError("the uploaded file is no longer on the server")
@@ -861,7 +917,7 @@ def _process_history(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
             for batch in parser.parse(_read(path)):
                 rows, issues = _check_organisations(batch.rows, allowed)
                 rows = rows.with_columns(pl.lit(job["source_system"]).alias("source_system"))
-                bad, status_issues = _unknown_statuses(rows, known)
+                bad, status_issues = _unknown_stored_statuses(session, rows, policies)
                 rows = rows.join(bad.select("source_row"), on="source_row", how="anti")
                 last_row = max(
                     0,

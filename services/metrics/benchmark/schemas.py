@@ -252,8 +252,20 @@ class TrendRow(_Figures):
     my_value: float | None
 
 
+class TrendExplanation(BaseModel):
+    """Where a trend point's figures are explained."""
+
+    cycle_year: int
+    explain_value: str | None = Field(description="Path of your value's explanation")
+    explain_statistic: str = Field(description="Path of the statistics' explanation")
+
+
 class Trends(Page[TrendRow], _Context):
     organisation_id: int
+    explanations: list[TrendExplanation] = Field(
+        default_factory=list,
+        description="Each point's explanations, by cycle (the rows' order)",
+    )
     restatements: list[Restatement] = Field(
         description="Your values in these rows that were restated, and what they were before"
     )
@@ -277,6 +289,15 @@ class Trends(Page[TrendRow], _Context):
                             "value": 0.38,
                             "previous_value": 0.41,
                             "restated_at": "2021-02-01T10:00:00Z",
+                        }
+                    ],
+                    "explanations": [
+                        {
+                            "cycle_year": 2020,
+                            "explain_value": "/api/v1/explain/metric-value?organisation_id=12"
+                            "&cycle=2020&metric=cost_per_user",
+                            "explain_statistic": "/api/v1/explain/benchmark?organisation_id=12"
+                            "&cycle=2020&metric=cost_per_user&peer_group=all",
                         }
                     ],
                     "items": [

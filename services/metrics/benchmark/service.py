@@ -618,10 +618,19 @@ def trends(
     """The metric across every cycle up to the access's cycle (published ones, for
     participants). Call after :func:`check_trends_group` and :func:`check_access`."""
     metric_of(catalogue_of(access.cycle["year"]), metric_key)
+    found = trends_of(session, settings, access, organisation_id, [metric_key], group)
+    # Beside the rows (whose columns CSV and the BI feed share): each point's explanations.
+    explanations = []
+    for row in found["rows"]:
+        links = explain_paths(organisation_id, row["cycle_year"], metric_key, group)
+        if row["my_value"] is None:
+            links["explain_value"] = None  # type: ignore[assignment]
+        explanations.append({"cycle_year": row["cycle_year"], **links})
     return {
         **_context(access.cycle, group, None, None),
-        **trends_of(session, settings, access, organisation_id, [metric_key], group),
+        **found,
         "metric_key": metric_key,
+        "explanations": explanations,
     }
 
 

@@ -6,16 +6,25 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.metrics.benchmark.router import Group
+from services.metrics.benchmark.router import _answer as results_answer
 from services.metrics.explain import service
 from services.metrics.explain.schemas import (
     BenchmarkExplanation,
     ExplanationRow,
     MetricValueExplanation,
+    PackExplanationRow,
+    PackTotalExplanation,
     SlaPercentageExplanation,
+    SurveyExplanationRow,
+    SurveyFigureExplanation,
 )
+from services.metrics.packs.router import Reader as PackReader
 from services.metrics.sla.router import Reader
 from services.metrics.sla.service import visible_organisations
+from services.metrics.surveys.router import AudienceQuery
+from services.metrics.surveys.router import Reader as SurveyReader
 from shared.auth import CurrentPrincipal
+from shared.clock import Now
 from shared.deps import MAX_INT32, AppSettings, DbSession
 from shared.tabular import OutputQuery, table_response, table_responses
 from shared.types import IsoDate
@@ -59,22 +68,33 @@ def metric_value(
     summary="How a benchmark statistic was made: peers as codes with their values, the "
     "quantile method, the suppression rule",
 )
-def benchmark(
+async def benchmark(
     request: Request,
-    session: DbSession,
-    settings: AppSettings,
     principal: CurrentPrincipal,
     organisation_id: OrgQuery,
     cycle: CycleQuery,
     metric: MetricQuery,
     group: Group,
     out: OutputQuery,
+    now: Now,
 ) -> Response:
-    access = service.access_for(session, settings, principal, organisation_id, cycle)
-    data = service.benchmark(session, settings, access, organisation_id, metric, group)
-    rows = data.pop("rows")
-    return table_response(
-        request, out, BenchmarkExplanation, COLUMNS, rows, f"explain-{metric}-benchmark", **data
+    # Served as the results are (benchmark.router's one path): access decided afresh on
+    # each request, the body kept in the results cache under the same data version as
+    # the statistic it explains, so a recompute or publication refreshes both at once.
+    return await results_answer(
+        request,
+        principal,
+        organisation_id,
+        cycle,
+        ("explain-benchmark", organisation_id, cycle, group.key, metric),
+        out,
+        BenchmarkExplanation,
+        ExplanationRow,
+        f"explain-{metric}-benchmark",
+        lambda session, settings, access: service.benchmark(
+            session, settings, access, organisation_id, metric, group
+        ),
+        now,
     )
 
 
@@ -110,5 +130,138 @@ def sla_percentage(
         COLUMNS,
         rows,
         f"explain-sla-{priority}-{month:%Y-%m}",
+        **data,
+    )
+
+
+SURVEY_COLUMNS = list(SurveyExplanationRow.model_fields)
+
+
+@router.get(
+    "/survey-figure",
+    response_model=SurveyFigureExplanation,
+    responses=table_responses(SurveyFigureExplanation),
+    summary="How a survey figure was made: formula, counts and sums, thresholds, "
+    "suppression, interval method",
+    description="A campaign's mean (overall, improvement, a factor's satisfaction or "
+    "importance; a breakdown cell's overall or improvement with `attribute` and `cell`), "
+    "% worse, response rate (raw or adjusted) or NPS, as the campaign's results show it to "
+    "you (same access and audience). A withheld figure's explanation says it is withheld "
+    "and why, and nothing more.",
+)
+def survey_figure(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    campaign_id: Annotated[int, Query(ge=1, le=MAX_INT32, description="The campaign")],
+    figure: Annotated[
+        Literal["response_rate", "response_rate_adjusted", "mean", "percent_worse", "nps"],
+        Query(description="Which figure"),
+    ],
+    out: OutputQuery,
+    key: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="A mean's question: overall, improvement, S1.satisfaction … S20.importance",
+        ),
+    ] = None,
+    attribute: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="e.g. attr.role")
+    ] = None,
+    cell: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="The attribute's value")
+    ] = None,
+    audience: AudienceQuery = None,
+) -> Response:
+    data = service.survey_figure(
+        session, settings, principal, campaign_id, figure, key, attribute, cell, audience
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SurveyFigureExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-campaign-{campaign_id}-{figure}",
+        **data,
+    )
+
+
+PACK_COLUMNS = list(PackExplanationRow.model_fields)
+
+
+@router.get(
+    "/pack-total",
+    response_model=PackTotalExplanation,
+    responses=table_responses(PackTotalExplanation),
+    summary="How a committee pack's total was made: the rows it sums and their source",
+    description="An outturn group's or the grand total's column, a cost table's total (all "
+    "organisations or one; one column or across them), or the KPI summary's SLA % of a "
+    "priority; of the live draft, or of a stored version (its frozen figures). Admins, the "
+    "shared service and its partner organisations only; others 403.",
+)
+def pack_total(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: PackReader,
+    service_id: Annotated[int, Query(ge=1, le=MAX_INT32, description="The shared service")],
+    financial_year: Annotated[int, Query(ge=2000, le=2100, description="Financial year")],
+    period: Annotated[int, Query(ge=1, le=12, description="Period: P1 = April … P12 = March")],
+    figure: Annotated[
+        Literal["outturn_group", "outturn_total", "cost_total", "kpi_sla"],
+        Query(description="Which total"),
+    ],
+    out: OutputQuery,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_INT32, description="Stored version; none: the draft")
+    ] = None,
+    key: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="outturn_group: the group key; cost_total: the table's title; "
+            "kpi_sla: the priority",
+        ),
+    ] = None,
+    column: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Outturn: budget, forecast, variance, actuals or remaining; cost "
+            "table: one of its columns (none: across them)",
+        ),
+    ] = None,
+    organisation_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT32, description="A cost table's organisation")
+    ] = None,
+) -> Response:
+    data = service.pack_total(
+        session,
+        settings,
+        principal,
+        service_id,
+        financial_year,
+        period,
+        version,
+        figure,
+        key,
+        column,
+        organisation_id,
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        PackTotalExplanation,
+        PACK_COLUMNS,
+        rows,
+        f"explain-pack-{service_id}-{financial_year}-P{period}-{figure}",
         **data,
     )

@@ -238,3 +238,181 @@ class SlaPercentageExplanation(Page[ExplanationRow]):
     filter: str = Field(description="Which tickets were counted")
     computation_run: FigureRun | None
     data_version: str
+
+
+SURVEY_INPUT_EXAMPLE: dict[str, Any] = {
+    "role": "response_count",
+    "name": "n",
+    "label": "Ratings given",
+    "value": 22.0,
+    "unit": "ratings",
+    "source": "responses to campaign 31 (survey service), aggregated; no respondent's "
+    "answers are shown",
+}
+
+
+class SurveyExplanationRow(BaseModel):
+    """One input of a survey figure: a count or sum over the responses (never one
+    respondent's answer), a setting of the campaign, or a constant of the method."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SURVEY_INPUT_EXAMPLE]})
+
+    role: Literal["response_count", "input", "constant"]
+    name: str = Field(description="n, sum, sum_of_squares, t, population, fpc, responses …")
+    label: str
+    value: float | None = Field(description="The number the formula or interval used")
+    unit: str
+    source: str = Field(description="Where the value came from")
+
+
+class SurveyThresholds(BaseModel):
+    internal: int = Field(description="The campaign's own threshold (responses; never below 5)")
+    publication_min_responses: int
+    publication_min_response_rate: float = Field(description="%")
+
+
+class SurveyFigureExplanation(Page[SurveyExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "survey_figure",
+                    "campaign_id": 31,
+                    "organisation_id": 12,
+                    "survey_kind": "user_satisfaction",
+                    "audience": "internal",
+                    "figure": "mean",
+                    "key": "overall",
+                    "attribute": None,
+                    "cell": None,
+                    "value": 4.14,
+                    "unit": "mean rating 1-7",
+                    "formula": "Σx / n",
+                    "rule": "mean = Σx / n over the ratings given, 2 decimals, half up",
+                    "n": 22,
+                    "thresholds": {
+                        "internal": 5,
+                        "publication_min_responses": 10,
+                        "publication_min_response_rate": 30.0,
+                    },
+                    "threshold_met": "internal",
+                    "suppression_rule": "anyone else sees a figure only when …",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "ci_low": 3.63,
+                    "ci_high": 4.64,
+                    "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc",
+                    "weighting": "none: the campaign's results are unweighted",
+                    "computed_at": "2024-07-01T06:00:00+00:00",
+                    "computation": "kept results of the closed campaign",
+                    "data_version": "campaign 31|responses 22|2024-07-01T06:00:00+00:00",
+                    "items": [SURVEY_INPUT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["survey_figure"]
+    campaign_id: int
+    organisation_id: int
+    survey_kind: str
+    audience: Literal["internal", "publication"]
+    figure: Literal["response_rate", "response_rate_adjusted", "mean", "percent_worse", "nps"]
+    key: str | None = Field(description="The question of a mean: overall, S1.satisfaction …")
+    attribute: str | None = Field(description="The breakdown attribute of a cell's mean")
+    cell: str | None = Field(description="The attribute's value of the cell")
+    value: float | None = Field(description="The figure as served; null when withheld")
+    unit: str
+    formula: str
+    rule: str
+    n: int | None = Field(description="Ratings (or responses) the figure counts")
+    thresholds: SurveyThresholds
+    threshold_met: Literal["publication", "internal"] | None
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, n, interval or input")
+    suppression_reason: str | None
+    ci_low: float | None = Field(description="95% interval bound as served (2 dp)")
+    ci_high: float | None
+    ci_method: str | None = Field(description="The interval's method and formula")
+    weighting: str
+    computed_at: str = Field(description="When the figures were computed (UTC)")
+    computation: str = Field(description="Kept results or computed on request")
+    data_version: str
+
+
+PACK_ROW_EXAMPLE: dict[str, Any] = {
+    "role": "row",
+    "name": "staffing / SALARIES",
+    "label": "SALARIES (Staffing) budget",
+    "value": 125_000_00,
+    "unit": "pence",
+    "source": "finance import 14 (xlsx outturn-p3.xlsx, P3), row 12, line 3",
+}
+
+
+class PackExplanationRow(BaseModel):
+    """One row a pack total sums: an outturn line, a cost-table row, or a month's ticket
+    counts, with where it came from."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PACK_ROW_EXAMPLE]})
+
+    role: Literal["row"]
+    name: str
+    label: str
+    value: int = Field(description="In its unit (pence exact; tickets)")
+    unit: str
+    source: str = Field(description="The import and its row, or the SLA outcomes counted")
+
+
+class PackTotalExplanation(Page[PackExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "pack_total",
+                    "service_id": 3,
+                    "financial_year": 2024,
+                    "period": 3,
+                    "version": 2,
+                    "status": "issued",
+                    "figure": "outturn_group",
+                    "key": "staffing",
+                    "column": "budget",
+                    "organisation_id": None,
+                    "frozen": True,
+                    "computation": "frozen with version 2 at 2024-07-10T08:00:00+00:00",
+                    "data_version": "9b0e5c1f6a2d4e8b7c3a1f0e9d8c7b6a5f4e3d2c1b0a9988776655443322"
+                    "1100",
+                    "data_as_of": "2024-07-08T09:12:00Z",
+                    "value": 125_000_00,
+                    "unit": "pence",
+                    "rule": "the sum of the rows listed, in pence, exact",
+                    "tolerance": "allowing 50 pence per row: 50 pence for 1 rows",
+                    "checks": [],
+                    "items": [PACK_ROW_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["pack_total"]
+    service_id: int
+    financial_year: int
+    period: int
+    version: int | None = Field(description="The stored version; null for the live draft")
+    status: str
+    figure: Literal["outturn_group", "outturn_total", "cost_total", "kpi_sla"]
+    key: str | None = Field(description="The group key, cost table title or priority")
+    column: str | None = Field(description="The money column, or the cost table's column")
+    organisation_id: int | None = Field(description="A cost table's organisation, if one")
+    frozen: bool = Field(description="A stored version's frozen figures")
+    computation: str
+    data_version: str = Field(description="sha256 of the source data the figures came from")
+    data_as_of: datetime | None
+    value: int | float | None = Field(description="The total as the pack shows it")
+    unit: str
+    rule: str
+    tolerance: str | None = Field(description="What a printed total's check allows")
+    checks: list[str] = Field(description="Checks the pack lists for this total")

@@ -1,4 +1,5 @@
-"""Explain: every figure says how it was made.
+"""Explain: every figure says how it was made (metric values, benchmark statistics, SLA
+percentages, survey figures, committee pack totals).
 
 An explanation carries the formula or rule, the inputs with their values and where they
 came from, the peer group's members as codes, the quantile method, the suppression rule
@@ -24,10 +25,16 @@ from services.metrics.benchmark import repository as bench_repo
 from services.metrics.benchmark import service as bench
 from services.metrics.benchmark.service import Access, PeerGroup
 from services.metrics.explain import repository as repo
+from services.metrics.packs import engine as engine_packs
+from services.metrics.packs import service as packs
+from services.metrics.packs.schemas import Pack
 from services.metrics.sla import service as sla
+from services.metrics.surveys import confidence, disclosure, engine
+from services.metrics.surveys import repository as surveys_repo
+from services.metrics.surveys import service as surveys
 from shared.auth import Principal
 from shared.catalogue import Metric
-from shared.errors import NotFound
+from shared.errors import NotFound, Unprocessable
 from shared.settings import Settings
 
 QUANTILE_METHOD = (
@@ -349,4 +356,663 @@ def _count(name: str, label: str, n: int, where: str, year: int) -> dict[str, An
         "source": f"SLA outcomes of the tickets pushed for {where}",
         "submission_id": None,
         "is_mine": True,
+    }
+
+
+# ------------------------------------------------------------------ survey figures
+
+SURVEY_MEAN_RULE = (
+    "mean = Σx / n over the ratings given (an unanswered question is not a rating), 2 "
+    "decimals, half up"
+)
+SURVEY_MEAN_CI = (
+    "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc, with s² = (Σx² − (Σx)² / n) / "
+    "(n − 1) and fpc = √((N − n) / (N − 1)) where N (users in scope) is known (1 on a "
+    "breakdown cell, whose N is not known); bounds 2 decimals, half up; none when n < 2"
+)
+SURVEY_WILSON = (
+    "95% Wilson score interval of k / n with z = 1.959963984540054 and the effective size "
+    "n' = n / fpc² (fpc = √((N − n) / (N − 1))): centre = (p + z² / 2n') / (1 + z² / n'), "
+    "half = z √(p(1 − p) / n' + z² / 4n'²) / (1 + z² / n'); × 100, bounds 2 decimals, half up"
+)
+SURVEY_SUPPRESSION = (
+    "the organisation's own staff see a campaign's figures (breakdown cells under the "
+    "campaign's threshold, never below 5, are withheld with the next smallest cells); anyone "
+    "else (publication view) sees a figure only when its n reaches the publication minimum "
+    "and the campaign's response rate reaches the publication rate"
+)
+SURVEY_WEIGHTING = (
+    "none: the campaign's results are unweighted (the weighted view, "
+    "/api/v1/survey-results/campaigns/{id}/weighted, weights them to the headcount)"
+)
+
+
+def _survey_count(
+    name: str, label: str, value: float | None, unit: str, source: str
+) -> dict[str, Any]:
+    role = "response_count" if unit in ("responses", "ratings", "invitations") else "input"
+    if source == "constant" or name in ("t", "z", "fpc"):
+        role = "constant"
+    return {
+        "role": role,
+        "name": name,
+        "label": label,
+        "value": value,
+        "unit": unit,
+        "source": source,
+    }
+
+
+def _sums(frame: pl.DataFrame, key: str, cell: pl.Expr | None) -> tuple[int, int, int]:
+    """n, Σx and Σx² of one question over the responses (one cell's, if ``cell``)."""
+    if key not in frame.columns:
+        return 0, 0, 0
+    x = pl.col(key).cast(pl.Int64)
+    picked = frame if cell is None else frame.filter(cell)
+    n, s1, s2 = picked.select(
+        x.count().cast(pl.Int64).alias("n"),
+        x.sum().cast(pl.Int64).alias("s1"),
+        (x * x).sum().cast(pl.Int64).alias("s2"),
+    ).row(0)
+    return int(n), int(s1 or 0), int(s2 or 0)
+
+
+def _fpc(n: int, population: int | None) -> float:
+    value = pl.select(
+        confidence.fpc(pl.lit(n, pl.Int64), None if population is None else pl.lit(population))
+    ).item()
+    return float(value)
+
+
+def survey_figure(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    campaign_id: int,
+    figure: str,
+    key: str | None,
+    attribute: str | None,
+    cell: str | None,
+    audience: surveys.Audience | None,
+) -> dict[str, Any]:
+    """A campaign's survey figure (a mean, % worse, the response rate raw or adjusted, the
+    NPS) as the results serve it to ``principal``: the formula, the aggregates it was made
+    from (counts and sums, never a respondent's answers), the thresholds and whether met,
+    the suppression rule and whether it applied, the interval's method and inputs.
+
+    Access and audience are the results' own (:func:`surveys.results`). A withheld figure's
+    explanation says it is withheld and why, and nothing more. The sums of a shown mean
+    disclose nothing its mean and interval do not (n, mean and s are Σx, Σx² again)."""
+    found = surveys.results(session, principal, campaign_id, settings, audience)
+    frame = surveys_repo.responses_frame(session, [campaign_id])
+    thresholds = found["thresholds"]
+    publish = found["audience"] == "publication"
+    population = int(found["response_rate"]["users_in_scope"]) or None
+    served_from = (
+        f"responses to campaign {campaign_id} (survey service), aggregated; no respondent's "
+        "answers are shown"
+    )
+    base: dict[str, Any] = {
+        "kind": "survey_figure",
+        "campaign_id": campaign_id,
+        "organisation_id": found["organisation_id"],
+        "survey_kind": found["kind"],
+        "audience": found["audience"],
+        "figure": figure,
+        "key": key,
+        "attribute": attribute,
+        "cell": cell,
+        "thresholds": {
+            "internal": thresholds["internal"],
+            "publication_min_responses": thresholds["publication_min_responses"],
+            "publication_min_response_rate": thresholds["publication_min_response_rate"],
+        },
+        "suppression_rule": SURVEY_SUPPRESSION,
+        "weighting": SURVEY_WEIGHTING.replace("{id}", str(campaign_id)),
+        "computed_at": found["computed_at"],
+        "computation": (
+            "kept results of the closed campaign (computed once, kept for good)"
+            if found["final"] and not publish
+            else "computed on request from the responses received so far"
+            if not found["final"]
+            else "computed on request (publication view) from the campaign's responses"
+        ),
+        "data_version": (
+            f"campaign {campaign_id}|responses {found['response_rate']['responses']}|"
+            f"{found['computed_at']}"
+        ),
+    }
+
+    def withheld(reason: str, threshold_met: str | None) -> dict[str, Any]:
+        # Said so and why; no value, n, interval or input.
+        return {
+            **base,
+            "value": None,
+            "unit": unit,
+            "formula": formula,
+            "rule": rule,
+            "n": None,
+            "threshold_met": threshold_met,
+            "suppressed": True,
+            "suppression_reason": reason,
+            "ci_low": None,
+            "ci_high": None,
+            "ci_method": None,
+            "rows": [],
+        }
+
+    def publication_reason(threshold_met: str | None) -> str | None:
+        if not publish:
+            return None
+        if found["withheld"]:
+            return str(found["withheld"])
+        if threshold_met != disclosure.PUBLICATION:
+            return (
+                "withheld for disclosure control: fewer than "
+                f"{thresholds['publication_min_responses']} ratings, the publication minimum"
+            )
+        return None
+
+    if figure in ("response_rate", "response_rate_adjusted"):
+        rate = found[figure]
+        unit, rule = "%", "1 decimal, half up; more responses than users is shown as it is"
+        responses, users = int(rate["responses"]), int(rate["users_in_scope"])
+        rows = [
+            _survey_count("responses", "Responses received", responses, "responses", served_from)
+        ]
+        if figure == "response_rate":
+            formula = "100 × responses / users_in_scope"
+            rows.append(
+                _survey_count(
+                    "users_in_scope",
+                    "Users the survey was sent to",
+                    users,
+                    "people",
+                    f"campaign {campaign_id}'s users in scope, as the organisation set it",
+                )
+            )
+        else:
+            formula = "100 × responses / (users_in_scope − undeliverable)"
+            undeliverable = int(rate["undeliverable"])
+            rows += [
+                _survey_count(
+                    "users_in_scope",
+                    "Users the survey was sent to",
+                    users + undeliverable,
+                    "people",
+                    f"campaign {campaign_id}'s users in scope, as the organisation set it",
+                ),
+                _survey_count(
+                    "undeliverable",
+                    "Invitations that bounced or could not be delivered",
+                    undeliverable,
+                    "invitations",
+                    f"delivery records of campaign {campaign_id}'s invitations (counted)",
+                ),
+            ]
+        # The response rate is what the publication rule tests: it is always shown.
+        return {
+            **base,
+            "value": rate["percent"],
+            "unit": unit,
+            "formula": formula,
+            "rule": rule,
+            "n": responses,
+            "threshold_met": thresholds["met"],
+            "suppressed": False,
+            "suppression_reason": None,
+            "ci_low": None,
+            "ci_high": None,
+            "ci_method": None,
+            "rows": rows,
+        }
+
+    if figure == "nps":
+        unit = "points (-100 to 100)"
+        formula = "100 × (promoters − detractors) / ratings"
+        rule = (
+            "ratings 0-10 of the recommendation question; promoters 9-10, passives 7-8, "
+            "detractors 0-6; 1 decimal, half up; no score without ratings"
+        )
+        counts = engine.nps_summary(frame).row(0, named=True) if frame.height else None
+        n = int(counts["ratings"]) if counts else 0
+        met = pl.select(
+            disclosure.threshold_met(
+                pl.lit(n),
+                internal=thresholds["internal"],
+                publication_n=thresholds["publication_min_responses"],
+                publication_rate=thresholds["publication_min_response_rate"],
+                rate=pl.lit(found["response_rate"]["percent"], pl.Float64),
+            )
+        ).item()
+        reason = publication_reason(met)
+        if reason:
+            return withheld(reason, met)
+        rows = [
+            _survey_count(k, label, int(counts[k]) if counts else 0, "ratings", served_from)
+            for k, label in (
+                ("promoters", "Ratings of 9-10"),
+                ("passives", "Ratings of 7-8"),
+                ("detractors", "Ratings of 0-6"),
+                ("ratings", "0-10 ratings given"),
+            )
+        ]
+        score = None if not counts or counts["nps"] is None else float(counts["nps"])
+        return {
+            **base,
+            "value": score,
+            "unit": unit,
+            "formula": formula,
+            "rule": rule,
+            "n": n,
+            "threshold_met": met,
+            "suppressed": False,
+            "suppression_reason": None,
+            "ci_low": None,
+            "ci_high": None,
+            "ci_method": None,
+            "rows": rows,
+        }
+
+    if found["kind"] != "user_satisfaction":
+        raise NotFound(
+            f"Campaign {campaign_id} is a {found['kind']} survey: its explained figures are "
+            "response_rate, response_rate_adjusted and nps.",
+            code="no_figure",
+        )
+    overall = found["overall"]
+
+    if figure == "percent_worse":
+        unit, formula = "%", "100 × n_worse / n_improvement"
+        rule = (
+            "improvement ratings below 4 (the service got worse) as % of the ratings "
+            "given, 2 decimals, half up"
+        )
+        met = overall["threshold_met"]
+        reason = publication_reason(met)
+        if reason:
+            return withheld(reason, met)
+        k, n = int(overall["n_worse"]), int(overall["n_improvement"])
+        f = _fpc(n, population)
+        rows = [
+            _survey_count("n_worse", "Improvement ratings below 4", k, "ratings", served_from),
+            _survey_count("n_improvement", "Improvement ratings given", n, "ratings", served_from),
+            _survey_count("z", "Normal 0.975 quantile", confidence.Z_975, "", "constant"),
+            _survey_count(
+                "population",
+                "N: users in scope",
+                population,
+                "people",
+                f"campaign {campaign_id}'s users in scope",
+            ),
+            _survey_count("fpc", "Finite-population correction", f, "", "√((N − n)/(N − 1))"),
+        ]
+        return {
+            **base,
+            "value": overall["percent_worse_2dp"],
+            "unit": unit,
+            "formula": formula,
+            "rule": rule,
+            "n": n,
+            "threshold_met": met,
+            "suppressed": False,
+            "suppression_reason": None,
+            "ci_low": overall["percent_worse_ci_low_2dp"],
+            "ci_high": overall["percent_worse_ci_high_2dp"],
+            "ci_method": SURVEY_WILSON,
+            "rows": rows,
+        }
+
+    if figure != "mean" or key is None:
+        raise NotFound(f"There is no survey figure {figure!r} to explain.", code="no_figure")
+    unit, formula, rule = "mean rating 1-7", "Σx / n", SURVEY_MEAN_RULE
+    factor, _, measure = key.partition(".")
+    cell_expr: pl.Expr | None = None
+    if attribute is not None:
+        if key not in ("overall", "improvement") or cell is None:
+            raise NotFound(
+                "Breakdown cells explain the overall and improvement means: give key overall "
+                "or improvement, attribute and cell.",
+                code="no_figure",
+            )
+        row = next(
+            (
+                b
+                for b in found.get("breakdowns") or []
+                if b["attribute"] == attribute and b["value"] == cell
+            ),
+            None,
+        )
+        if row is None:
+            raise NotFound(
+                f"Campaign {campaign_id}'s results have no breakdown cell {attribute} = {cell}.",
+                code="no_figure",
+            )
+        if row["suppressed"]:
+            return withheld(str(row["reason"]), None)
+        value, low, high = (
+            row[f"mean_{key}_2dp"],
+            row[f"{key}_ci_low_2dp"],
+            row[f"{key}_ci_high_2dp"],
+        )
+        met = row["threshold_met"]
+        reason = None
+        pop: int | None = None  # a cell's N is not known
+        column = pl.col(attribute).cast(pl.String) if attribute in frame.columns else pl.lit(None)
+        cell_expr = column.fill_null(engine.NOT_STATED) == cell
+    elif key in ("overall", "improvement"):
+        value, low, high = (
+            overall[f"mean_{key}_2dp"],
+            overall[f"{key}_ci_low_2dp"],
+            overall[f"{key}_ci_high_2dp"],
+        )
+        met, pop = overall["threshold_met"], population
+        reason = publication_reason(met)
+    elif factor in engine.FACTOR_KEYS and measure in engine.FACTOR_MEASURES:
+        row = next((r for r in found.get("factors") or [] if r["factor"] == factor), None)
+        if row is None:
+            raise NotFound(f"Campaign {campaign_id} has no factor {factor}.", code="no_figure")
+        value, low, high = (
+            row[f"mean_{measure}_2dp"],
+            row[f"{measure}_ci_low_2dp"],
+            row[f"{measure}_ci_high_2dp"],
+        )
+        met, pop = row["threshold_met"], population
+        reason = publication_reason(met)
+    else:
+        raise NotFound(
+            f"There is no survey mean {key!r}: use overall, improvement or a factor's "
+            "S1.satisfaction … S20.importance.",
+            code="no_figure",
+        )
+    if reason:
+        return withheld(reason, met)
+    n, s1, s2 = _sums(frame, key, cell_expr)
+    f = _fpc(n, pop)
+    rows = [
+        _survey_count("n", "Ratings given", n, "ratings", served_from),
+        _survey_count("sum", "Σx: the ratings added up", s1, "rating points", served_from),
+        _survey_count("sum_of_squares", "Σx²", s2, "rating points²", served_from),
+        _survey_count(
+            "t",
+            "t(0.975, n − 1)",
+            confidence.t_quantile(0.975, float(n - 1)) if n >= 2 else None,
+            "",
+            "Student's t quantile (regularised incomplete beta)",
+        ),
+        _survey_count(
+            "population",
+            "N: users in scope (none on a breakdown cell)",
+            pop,
+            "people",
+            f"campaign {campaign_id}'s users in scope",
+        ),
+        _survey_count("fpc", "Finite-population correction", f, "", "√((N − n)/(N − 1)), else 1"),
+    ]
+    return {
+        **base,
+        "value": value,
+        "unit": unit,
+        "formula": formula,
+        "rule": rule,
+        "n": n,
+        "threshold_met": met,
+        "suppressed": False,
+        "suppression_reason": None,
+        "ci_low": low,
+        "ci_high": high,
+        "ci_method": SURVEY_MEAN_CI,
+        "rows": rows,
+    }
+
+
+# ------------------------------------------------------------------ committee pack totals
+
+PACK_MONEY = ("budget", "forecast", "variance", "actuals", "remaining")
+PACK_SUM_RULE = (
+    "the sum of the rows listed, in pence, exact (variance = forecast − budget and "
+    "remaining = budget − actuals on each line, computed, not as printed); recharges are "
+    "excluded and listed apart"
+)
+PACK_SLA_RULE = (
+    "% met = 100 × Σ met / Σ resolved over the reporting window's months (tickets of the "
+    "service and its partners resolved at this priority), 2 decimals, half up"
+)
+
+
+def _pack_of(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    service_id: int,
+    financial_year: int,
+    period: int,
+    version: int | None,
+) -> tuple[Pack, dict[str, Any] | None]:
+    """The pack through the packs service (its access rule: the service, its partners and
+    admins; others 403): the live draft, or a stored version's frozen figures."""
+    if version is None:
+        return packs.draft(session, settings, principal, service_id, financial_year, period), None
+    versions = packs.listing(session, principal, service_id, financial_year, period, None)
+    found = next((v for v in versions if v["version"] == version), None)
+    if found is None:
+        raise NotFound(
+            f"Shared service {service_id} has no stored version {version} of its pack for "
+            f"{financial_year} P{period}; leave version out for the live draft.",
+            code="pack_not_found",
+        )
+    row = packs.stored(session, principal, int(found["id"]), "figures")
+    return packs.stored_pack(row), row
+
+
+def _pack_row(name: str, label: str, value: int, unit: str, source: str) -> dict[str, Any]:
+    return {
+        "role": "row",
+        "name": name,
+        "label": label,
+        "value": value,
+        "unit": unit,
+        "source": source,
+    }
+
+
+def pack_total(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    service_id: int,
+    financial_year: int,
+    period: int,
+    version: int | None,
+    figure: str,
+    key: str | None,
+    column: str | None,
+    organisation_id: int | None,
+) -> dict[str, Any]:
+    """A committee pack's total (an outturn group's or the grand total's column, a cost
+    table's total, the KPI summary's SLA % per priority): the rule, the rows it sums with
+    their values and where they came from (the import and its row), the checks of the
+    printed total and their tolerance, and for a stored version its frozen data version.
+    A stored version's rows are its frozen figures: they recompute it however the live
+    data has moved since."""
+    pack, stored = _pack_of(
+        session, settings, principal, service_id, financial_year, period, version
+    )
+    h = pack.header
+    base: dict[str, Any] = {
+        "kind": "pack_total",
+        "service_id": service_id,
+        "financial_year": financial_year,
+        "period": period,
+        "version": h.version,
+        "status": h.status,
+        "figure": figure,
+        "key": key,
+        "column": column,
+        "organisation_id": organisation_id,
+        "frozen": stored is not None,
+        "computation": (
+            f"frozen with version {h.version} at {stored['created_at'].isoformat()}; a stored "
+            "version's figures never change (late data is listed among its checks)"
+            if stored is not None
+            else "the live draft, computed now from the live data"
+        ),
+        "data_version": h.data_version,
+        "data_as_of": h.data_as_of,
+    }
+
+    def checks_of(kind: str, row: str, col: str) -> list[str]:
+        return [
+            c.message for c in pack.checks if c.kind == kind and c.row == row and c.column == col
+        ]
+
+    def missing(what: str) -> NotFound:
+        return NotFound(f"This pack has no {what}.", code="no_figure")
+
+    if figure in ("outturn_group", "outturn_total"):
+        if pack.outturn is None:
+            raise missing("outturn (no finance report for the year to this period)")
+        if column not in PACK_MONEY:
+            raise Unprocessable(
+                f"column must be one of {', '.join(PACK_MONEY)} for an outturn total.",
+                code="bad_column",
+            )
+        report, sources = repo.finance_source(session, service_id, financial_year, period)
+        if figure == "outturn_group":
+            group = next((g for g in pack.outturn.groups if g.key == key), None)
+            if group is None:
+                raise missing(f"outturn group {key!r}")
+            groups = [group]
+            total = int(getattr(group, f"{column}_pence"))
+            check_kind, check_row = "group_total", f"{key} / total"
+        else:
+            groups = list(pack.outturn.groups)
+            total = int(getattr(pack.outturn.total, f"{column}_pence"))
+            check_kind, check_row = "grand_total", "total service charge"
+        rows = []
+        for g in groups:
+            for line in g.lines:
+                src = sources.get(line.position)
+                same = (
+                    src is not None
+                    and src["line"] == line.line
+                    and (src["budget_pence"], src["forecast_pence"], src["actuals_pence"])
+                    == (line.budget_pence, line.forecast_pence, line.actuals_pence)
+                )
+                if report is not None and same:
+                    assert src is not None
+                    where = (
+                        f"finance import {report['id']} ({report['source']}"
+                        + (f" {report['file_name']}" if report["file_name"] else "")
+                        + f", P{report['period']}), row {src['source_row'] or '?'}"
+                        + f", line {line.position}"
+                    )
+                else:
+                    where = (
+                        f"line {line.position} of the finance import frozen with this version "
+                        "(since replaced or changed: see the late-data checks)"
+                    )
+                rows.append(
+                    _pack_row(
+                        f"{g.key} / {line.line}",
+                        f"{line.line} ({g.label}) {column}",
+                        int(getattr(line, f"{column}_pence")),
+                        "pence",
+                        where,
+                    )
+                )
+        return {
+            **base,
+            "value": total,
+            "unit": "pence",
+            "rule": PACK_SUM_RULE,
+            "tolerance": (
+                f"a printed total is checked against its rows as printed, allowing "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW} pence per row: "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW * len(rows)} pence for {len(rows)} rows"
+            ),
+            "checks": checks_of(check_kind, check_row, column),
+            "rows": rows,
+        }
+
+    if figure == "cost_total":
+        table = next((t for t in pack.cost_tables if t.title == key), None)
+        if table is None:
+            raise missing(f"cost table {key!r}")
+        if column is not None and column not in table.columns:
+            raise Unprocessable(
+                f"column must be one of the table's columns ({', '.join(table.columns)}) or "
+                "left out for the total across them.",
+                code="bad_column",
+            )
+        meta = repo.cost_sources(session, service_id, financial_year, period).get(table.title)
+        index = None if column is None else table.columns.index(column)
+        picked = [
+            r for r in table.rows if organisation_id is None or r.organisation.id == organisation_id
+        ]
+        if organisation_id is not None and not picked:
+            raise missing(f"row of organisation {organisation_id} in cost table {key!r}")
+        if organisation_id is None:
+            total = table.grand_total_pence if index is None else table.column_totals_pence[index]
+            where = f"{table.title} / total"
+        else:
+            org_row = next(
+                r for r in table.organisation_totals if r.organisation.id == organisation_id
+            )
+            total = org_row.total_pence if index is None else org_row.amounts_pence[index]
+            where = f"{table.title} / {org_row.organisation.name} / total"
+        table_src = (
+            f"cost table import {meta['id']} '{table.title}' (P{meta['period']})"
+            if meta is not None
+            else f"cost table '{table.title}' as frozen with this version"
+        )
+        rows = [
+            _pack_row(
+                f"{r.organisation.name} / {r.category}",
+                f"{r.category} of {r.organisation.name}, {column or 'all columns'}",
+                r.total_pence if index is None else r.amounts_pence[index],
+                "pence",
+                f"{table_src}, organisation {r.organisation.id}, category {r.category}"
+                + ("" if column is None else f", column {column}"),
+            )
+            for r in picked
+        ]
+        return {
+            **base,
+            "value": total,
+            "unit": "pence",
+            "rule": "the sum of the rows listed (organisation × category), in pence, exact",
+            "tolerance": (
+                f"a printed total is checked against its rows, allowing "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW} pence per row: "
+                f"{engine_packs.TOLERANCE_PENCE_PER_ROW * len(rows)} pence for {len(rows)} rows"
+            ),
+            "checks": checks_of("cost_total", where, column or "total"),
+            "rows": rows,
+        }
+
+    # kpi_sla
+    measure = next((m for m in pack.kpi.measures if m.key == f"sla.{key}"), None)
+    table_sla = next((t for t in pack.sla if t.priority == key), None)
+    if measure is None or table_sla is None:
+        raise missing(f"SLA measure for priority {key!r} in its KPI summary")
+    window = [m for m in table_sla.months if h.period_start <= m.month <= h.period_end]
+    rows = []
+    for m in window:
+        where = (
+            f"SLA outcomes of the tickets of the service and its partners resolved in "
+            f"{m.month:%Y-%m} at {key} (the pack's {key} table)"
+        )
+        rows.append(
+            _pack_row(f"met {m.month:%Y-%m}", "Resolved within target", m.met, "tickets", where)
+        )
+        rows.append(_pack_row(f"resolved {m.month:%Y-%m}", "Resolved", m.total, "tickets", where))
+    return {
+        **base,
+        "value": None if measure.value is None else float(measure.value),
+        "unit": "%",
+        "rule": PACK_SLA_RULE + f"; target {table_sla.target_label}",
+        "tolerance": None,
+        "checks": [],
+        "rows": rows,
     }

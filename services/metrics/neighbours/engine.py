@@ -6,7 +6,10 @@ the cycle's organisations:
 1. Each contextual variable (catalogue data: ``Catalogue.neighbours``) is a number per
    organisation: a numeric question's accepted answer, ICT users, or for a category
    (type, nation, partnership) 1 when it equals the subject's and 0 otherwise.
-   Organisations without a value for a variable of non-zero weight are left out.
+   Organisations without a value for a variable of non-zero weight are left out; but a
+   *where-loaded* variable (population: not every organisation has one loaded) that some
+   of the organisations compared lack is left out of the suggestion instead, so that all
+   are compared on the same variables (the suggestion says which and why).
 2. Each variable is standardised to z = (x − mean) / SD over the organisations kept (SD
    with divisor n; a variable with SD 0 gives z = 0 for everyone and contributes nothing).
    The choice of divisor cannot change a result: the rebasing below divides it out.
@@ -20,7 +23,7 @@ the cycle's organisations:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
@@ -35,6 +38,12 @@ class Result:
     neighbours: pl.DataFrame  # organisation_id, code, distance, c_<variable>..., position
     candidates: int  # organisations compared (the subject excluded)
     excluded: int  # organisations left out for a missing value
+    # where-loaded variables left out: key -> (organisations without it, organisations)
+    left_out: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def used(self) -> list[str]:
+        return [c.removeprefix("c_") for c in self.neighbours.columns if c.startswith("c_")]
 
 
 class SubjectMissing(ValueError):
@@ -61,9 +70,21 @@ def nearest(
     subject = frame.filter(pl.col("organisation_id") == subject_id)
     if subject.height != 1:
         raise SubjectMissing([v.key for v in used])
-    missing = [v.key for v in used if subject.get_column(v.key)[0] is None]
+    missing = [v.key for v in used if not v.where_loaded and subject.get_column(v.key)[0] is None]
     if missing:
         raise SubjectMissing(missing)
+    # A where-loaded variable is used only when every organisation compared (those with
+    # every other variable, the subject among them) has it: else it is left out, so that
+    # all are compared on the same variables and none is dropped for a value not loaded.
+    required = [v.key for v in used if not v.where_loaded]
+    compared = frame.drop_nulls(required) if required else frame
+    left_out: dict[str, tuple[int, int]] = {}
+    for v in used:
+        if v.where_loaded:
+            lacking = compared.get_column(v.key).null_count()
+            if lacking:
+                left_out[v.key] = (lacking, compared.height)
+    used = [v for v in used if v.key not in left_out]
     numeric = frame.select(
         "organisation_id",
         "code",
@@ -115,7 +136,7 @@ def nearest(
             *[contribution_column(v.key) for v in used],
         )
     )
-    return Result(chosen, candidates=others.height, excluded=excluded)
+    return Result(chosen, candidates=others.height, excluded=excluded, left_out=left_out)
 
 
 def members_of(result: Result, subject_id: int) -> Sequence[int]:

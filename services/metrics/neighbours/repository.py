@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from shared.db.tables.ingest import cycles as c
+from shared.db.tables.ingest import organisations as o
 from shared.db.tables.ingest_submissions import submission_answers as a
 from shared.db.tables.ingest_submissions import submissions as s
 from shared.db.tables.metrics_benchmark import benchmark_members as bm
@@ -23,14 +24,25 @@ MEMBER_SCHEMA = {
     "nation": pl.String,
     "partnership": pl.Boolean,
     "users": pl.Int64,
+    "population": pl.Int64,
 }
 
 
 def members(session: Session, year: int) -> pl.DataFrame:
+    """The cycle's members with their attributes as the recompute grouped by, and the
+    organisation's resident population where loaded (ingest's table: its current value)."""
     rows = session.execute(
-        select(bm.c.organisation_id, bm.c.type, bm.c.nation, bm.c.partnership, bm.c.users).where(
-            bm.c.cycle_year == year
+        select(
+            bm.c.organisation_id,
+            bm.c.type,
+            bm.c.nation,
+            bm.c.partnership,
+            bm.c.users,
+            o.c.population,
         )
+        .select_from(bm)
+        .join(o, o.c.id == bm.c.organisation_id, isouter=True)
+        .where(bm.c.cycle_year == year)
     ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=MEMBER_SCHEMA, orient="row")
 

@@ -43,6 +43,10 @@ class NeighbourVariable(BaseModel):
     name: str
     weight: float
     compare: Literal["value", "same"]
+    where_loaded: bool = Field(
+        description="A value not every organisation has: left out when one compared lacks it"
+    )
+    used: bool = Field(description="Used in this suggestion (see notes when not)")
 
 
 class Neighbours(Page[NeighbourRow]):
@@ -64,8 +68,11 @@ class Neighbours(Page[NeighbourRow]):
                             "name": "type",
                             "weight": 1.0,
                             "compare": "same",
+                            "where_loaded": False,
+                            "used": True,
                         }
                     ],
+                    "notes": [],
                     "method": "z-scores over the cycle's organisations; distance √Σ w(z − z′)²",
                     "items": [ROW_EXAMPLE],
                     **_PAGE,
@@ -81,6 +88,7 @@ class Neighbours(Page[NeighbourRow]):
     candidates: int = Field(description="Organisations compared")
     excluded: int = Field(description="Organisations left out for a missing value")
     variables: list[NeighbourVariable]
+    notes: list[str] = Field(description="Variables left out of this suggestion, and why")
     method: str
 
 

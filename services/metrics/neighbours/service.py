@@ -89,10 +89,29 @@ def suggest(
     return result, catalogue, codes
 
 
+def variables_of(catalogue: Catalogue, result: engine.Result) -> list[dict[str, Any]]:
+    used = set(result.used)
+    return [{**v.to_dict(), "used": v.key in used} for v in catalogue.neighbours.values()]
+
+
+def notes_of(catalogue: Catalogue, result: engine.Result, year: int) -> list[str]:
+    """Why a where-loaded variable was left out of this suggestion."""
+    out = []
+    for key, (lacking, compared) in result.left_out.items():
+        v = catalogue.neighbours[key]
+        out.append(
+            f"{v.label} ({key}) is left out of this suggestion: it is not loaded for "
+            f"{lacking} of the {compared} organisations compared in cycle {year}, and "
+            "every organisation is compared on the same variables. Load it for every "
+            "organisation (PATCH /api/v1/organisations/{id} on the ingest service) to use it."
+        )
+    return out
+
+
 def nearest(session: Session, access: Access, organisation_id: int, count: int) -> dict[str, Any]:
     result, catalogue, codes = suggest(session, access, organisation_id, count)
     year = access.cycle["year"]
-    keys = [v.key for v in catalogue.neighbours.values() if v.weight > 0]
+    keys = result.used
     rows = [
         {
             "organisation_code": codes.get(organisation_id),
@@ -111,7 +130,8 @@ def nearest(session: Session, access: Access, organisation_id: int, count: int) 
         "count": count,
         "candidates": result.candidates,
         "excluded": result.excluded,
-        "variables": [v.to_dict() for v in catalogue.neighbours.values()],
+        "variables": variables_of(catalogue, result),
+        "notes": notes_of(catalogue, result, year),
         "method": "z-scores over the cycle's organisations; distance √Σ w(z − z′)², rebased "
         "so the farthest is 1; contribution = distance × w(z − z′)² / Σ w(z − z′)²",
         "rows": rows,
@@ -139,7 +159,8 @@ def save(
             "members": members,
             "detail": {
                 "count": count,
-                "variables": [v.to_dict() for v in catalogue.neighbours.values()],
+                "variables": variables_of(catalogue, result),
+                "notes": notes_of(catalogue, result, access.cycle["year"]),
                 "distances": distances,
             },
             "created_by": principal.subject,

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from services.metrics.explain.links import pack_links
 from services.metrics.packs import render, service
 from services.metrics.packs.examples import example_pack
 from services.metrics.packs.schemas import (
@@ -69,7 +71,10 @@ def pack_response(
     """The pack in the format asked for; a stored version's own HTML and PDF when given."""
     extra = headers or {}
     if fmt == "json":
-        return Response(pack.model_dump_json(), media_type="application/json", headers=extra)
+        # Beside the figures (not in them: a stored version's figures stay as frozen), where
+        # each total is explained (issue 14).
+        raw = pack.model_dump_json()[:-1] + ',"explanations":' + json.dumps(pack_links(pack))
+        return Response(raw + "}", media_type="application/json", headers=extra)
     if fmt == "html":
         if html is not None:  # stored when issued: its own styles, found in it
             return HTMLResponse(html, headers={**page_headers(html), **extra})

@@ -327,6 +327,40 @@ def _event_rows(e: pl.DataFrame, df: pl.DataFrame, tickets: pl.DataFrame | None)
     )
 
 
+def _all_event_rows(events: pl.DataFrame, df: pl.DataFrame) -> pl.Series:
+    """Each event's ticket row in ``df`` (null when its ticket is not there), for every
+    event at once. A ticket's events come together (the repository reads them in ticket
+    order), so a run of one key is found by comparing each key with the one before it
+    (no hashing per event) and each run is looked up once; events out of order only make
+    more, shorter runs. When the runs are the tickets themselves, in the frame's order
+    (every ticket has a history, read in the same order), the run is the row."""
+    h = events.height
+    org, key = events["organisation_id"], events["ticket_key"].cast(pl.Utf8)
+    # Neighbours compared through zero-copy slices (a shift would copy every key).
+    same = (key.slice(1) == key.slice(0, h - 1)) & (org.slice(1) == org.slice(0, h - 1))
+    starts = pl.concat([pl.Series([True]), ~same.fill_null(False)])
+    runs = pl.DataFrame(
+        {
+            "organisation_id": org.filter(starts).cast(df.schema["organisation_id"]),
+            "ticket_key": key.filter(starts),
+        }
+    )
+    run_index = starts.cast(pl.Int64).cum_sum() - 1
+    if runs.height == df.height and bool(
+        (
+            (runs["ticket_key"] == df["ticket_key"])
+            & (runs["organisation_id"] == df["organisation_id"])
+        )
+        .fill_null(False)
+        .all()
+    ):
+        return run_index.cast(pl.UInt32)
+    tickets: pl.DataFrame | None = df.select(_H1, _H2, "_row")
+    if tickets is not None and tickets["_h1"].n_unique() < tickets.height:
+        tickets = None
+    return _event_rows(runs, df, tickets).gather(run_index)
+
+
 def _prepare_events(
     events: pl.DataFrame | None, df: pl.DataFrame, as_of_s: int, kinds: Sequence[str]
 ) -> Events | None:
@@ -335,43 +369,39 @@ def _prepare_events(
 
     Events after ``as_of`` have not happened yet and are dropped; so are events of
     tickets not in the frame. Events of one ticket and instant keep their order. Each
-    kind is taken out of ``events`` once, with only the columns it needs (copying text
-    is most of the cost here).
+    event's ticket row is found once for all kinds (``_all_event_rows``), and each kind
+    is taken out of ``events`` with only the columns it needs (copying text is most of
+    the cost here; the keys are never copied).
     """
     if events is None or events.height == 0:
         return None
-    tickets: pl.DataFrame | None = df.select(_H1, _H2, "_row")
-    if tickets is not None and tickets["_h1"].n_unique() < tickets.height:
-        tickets = None
-    org_dtype = df.schema["organisation_id"]
+    for c, dtype in (("value", pl.Utf8), ("canonical", pl.Utf8), ("end_at", _DT_UTC)):
+        if c not in events:
+            events = events.with_columns(pl.lit(None, dtype).alias(c))
+    if not all(isinstance(events.schema[c], pl.Datetime) for c in ("at", "end_at")):
+        events = _normalise_datetimes(events, ["at", "end_at"])
+    # An instant's epoch does not depend on its time zone (a naive one is taken as UTC).
     columns = {
         "value": pl.col("value").cast(pl.Utf8),
         "canonical": pl.col("canonical").cast(pl.Utf8),
         "end_s": pl.col("end_at").dt.epoch("s").alias("end_s"),
     }
+    # Every event's row at once (other kinds too: filtering them out first would copy
+    # every key).
+    rows = _all_event_rows(events, df)
+    base = events.lazy().with_columns(rows.alias("_row"), pl.col("at").dt.epoch("s").alias("at_s"))
     out: Events = {}
     for kind in kinds:
-        needed = _EVENT_COLUMNS[kind]
-        e = events.filter(pl.col("kind") == kind)
-        if e.height == 0:
-            continue
-        e = e.with_columns(
-            pl.lit(None, pl.Utf8).alias(c) for c in ("value", "canonical") if c not in e
+        e = (
+            base.filter(
+                (pl.col("kind") == kind)
+                & (pl.col("at_s") <= as_of_s)
+                & pl.col("_row").is_not_null()
+            )
+            .select("_row", "at_s", *(columns[c] for c in _EVENT_COLUMNS[kind]))
+            .collect()
+            .rechunk()
         )
-        if "end_at" not in e:
-            e = e.with_columns(pl.lit(None, _DT_UTC).alias("end_at"))
-        e = _normalise_datetimes(e, ["at", "end_at"] if "end_s" in needed else ["at"]).select(
-            pl.col("organisation_id").cast(org_dtype),
-            pl.col("ticket_key").cast(pl.Utf8),
-            pl.col("at").dt.epoch("s").alias("at_s"),
-            *(columns[c] for c in needed),
-        )
-        if (e["at_s"].max() or 0) > as_of_s:  # type: ignore[operator]
-            e = e.filter(pl.col("at_s") <= as_of_s)
-        rows = _event_rows(e, df, tickets)
-        e = e.with_columns(rows.alias("_row")).drop(KEY)
-        if rows.null_count():
-            e = e.filter(pl.col("_row").is_not_null())
         if e.height == 0:
             continue
         # Sorted by ticket row and instant (stable), unless the events already come so.
@@ -461,7 +491,13 @@ def _status_parts(
         ).alias("current_hold"),
         pl.lit("status").alias("kind"),
     )
-    resolved = pl.col("canonical").is_in(_RESOLVED).fill_null(False)
+    resolved = pl.any_horizontal(pl.col("canonical") == c for c in _RESOLVED).fill_null(False)
+    # Only a ticket with a resolution followed by another status can have been reopened:
+    # the runs are read in those tickets' statuses alone.
+    reopenable = s.select(resolved & _same_next()).to_series()
+    if not reopenable.any():
+        return (pause if pause.height else None), None
+    s = s.filter(pl.col("_row").is_in(s["_row"].filter(reopenable).unique().implode()))
     prev_resolved = pl.when(_same_prev()).then(resolved.shift(1)).otherwise(False)
     run_start = pl.when(resolved & ~prev_resolved).then(pl.col("at_s")).forward_fill()
     reopen = (
@@ -1029,9 +1065,12 @@ _OLA_OUTPUT = {
     "target_seconds": pl.Int64(),
     "target_share": pl.Float64(),
     "policy_effective_from": pl.Date(),
+    "policy_priority": pl.Utf8(),
     "assigned_at": _DT_UTC,
+    "released_at": _DT_UTC,
     "assignments": pl.UInt32(),
     "elapsed_seconds": pl.Int64(),
+    "paused_seconds": pl.Int64(),
     "is_open": pl.Boolean(),
     "due_at": _DT_UTC,
     "ola_status": pl.Utf8(),
@@ -1074,7 +1113,9 @@ def evaluate_olas(
     case and surrounding spaces). ``met`` / ``missed`` once the group has let go of the
     ticket (or it is resolved); ``open_within`` / ``open_breached`` while assigned, with
     ``due_at`` the instant the target is reached if work goes on. Groups without an OLA
-    give no row.
+    give no row. ``released_at``: when the group last let go of the ticket (null while
+    assigned); ``paused_seconds``: the pauses inside its assignments, on the OLA's clock;
+    ``policy_priority``: the OLA's priority (null: one for every priority).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -1167,6 +1208,7 @@ def evaluate_olas(
         "policy_effective_from",
         "pause_statuses",
         "resolver_name",
+        "priority",
     ]
     specific = pol.filter(pl.col("priority").is_not_null())
     generic = pol.filter(pl.col("priority").is_null())
@@ -1177,6 +1219,7 @@ def evaluate_olas(
         use = sidx.is_not_null()
         for c in cols:
             got[c] = specific[c].gather(sidx).zip_with(use, got[c])
+    got["policy_priority"] = got.pop("priority").rename("policy_priority")
     pairs = pairs.with_columns(pl.Series(c, v) for c, v in got.items()).filter(
         pl.col("policy_effective_from").is_not_null()
         & pl.col("target_seconds").is_not_null()
@@ -1240,6 +1283,8 @@ def evaluate_olas(
         (pl.col("_el").sum() - pl.col("_el").last()).alias("_before"),
         pl.col("_bs").last().alias("_bs"),
         pl.col("_sp").last().alias("_sp"),
+        pl.col("_sp").sum().alias("paused_seconds"),
+        pl.col("e").last().alias("_released"),
     )
     pairs = pairs.join(per, on="_pair", how="inner")
     due = _full(pairs.height, None)
@@ -1267,6 +1312,7 @@ def evaluate_olas(
         .with_columns(
             due.alias("_due"),
             _utc("first_s").alias("assigned_at"),
+            pl.when(~pl.col("is_open")).then(_utc("_released")).alias("released_at"),
             status.alias("ola_status"),
         )
         .with_columns(_utc("_due").alias("due_at"))

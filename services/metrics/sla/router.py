@@ -18,13 +18,14 @@ from services.metrics.sla.schemas import (
     LoggedReport,
     MonthlyReport,
     OlaReport,
+    OlaTicketReport,
     PerformanceReport,
     SatisfactionReport,
     SlaReport,
     TicketReport,
     TotalsReport,
 )
-from services.metrics.sla.service import ReportQuery, Scope
+from services.metrics.sla.service import OlaTicketQuery, ReportQuery, Scope
 from shared.auth import Principal, require_roles
 from shared.deps import MAX_INT32, ReadSession
 from shared.errors import Unprocessable
@@ -516,6 +517,90 @@ def olas(
             "open_breached": "ticket assignments",
         },
         _notes(session, scope, as_of=utc_iso(moment)),
+    )
+
+
+@router.get(
+    "/ola-tickets",
+    response_model=OlaTicketReport,
+    responses=table_responses(OlaTicketReport),
+    summary="Per ticket and resolver group: OLA, target, elapsed, remaining, due, status",
+    description="Each ticket's time with each resolver group that has an OLA, as of `as_of` "
+    "(default now): the OLA in words, its target, elapsed (pauses deducted), remaining, due "
+    "time while assigned, % of the target elapsed and status (met, missed, open_within, "
+    "open_warning at or past `warning_pct` % of the target, open_breached). Filter by "
+    "resolver group and status (repeat either), by the date of the first assignment to the "
+    "group (assigned_from / assigned_to, local dates) and by the ticket filters. " + _PAGING,
+)
+def ola_tickets(
+    request: Request,
+    session: ReadSession,
+    ts: TicketScope,
+    out: OutputQuery,
+    as_of: AsOf = None,
+    resolver_group: Annotated[
+        list[_Str] | None,
+        Query(description="Resolver groups (repeat; case and surrounding spaces ignored)"),
+    ] = None,
+    status: Annotated[
+        list[Literal["met", "missed", "open_within", "open_warning", "open_breached"]] | None,
+        Query(description="Statuses (repeat the parameter)"),
+    ] = None,
+    assigned_from: Annotated[
+        IsoDate | None, Query(description="First assigned to the group on or after (local)")
+    ] = None,
+    assigned_to: Annotated[
+        IsoDate | None, Query(description="First assigned to the group on or before (local)")
+    ] = None,
+    warning_pct: Annotated[
+        float,
+        Query(
+            gt=0,
+            le=100,
+            description="% of the OLA's target elapsed from which an open assignment within "
+            "it is open_warning (OLA policies carry no thresholds of their own)",
+        ),
+    ] = 75,
+) -> Response:
+    orgs, q = ts
+    if assigned_from and assigned_to and assigned_to < assigned_from:
+        raise Unprocessable(
+            "assigned_to is before assigned_from.",
+            errors=[{"field": "query.assigned_to", "message": "before assigned_from"}],
+        )
+    moment = _moment(as_of)
+    o = OlaTicketQuery(
+        resolver_groups=resolver_group,
+        statuses=list(status) if status else None,
+        assigned_from=assigned_from,
+        assigned_to=assigned_to,
+        warning_pct=warning_pct,
+    )
+    return render(
+        request,
+        out,
+        OlaTicketReport,
+        "ola-tickets",
+        service.ola_tickets(session, orgs, q, moment, o),
+        {
+            "target_seconds": "seconds on the OLA's clock",
+            "elapsed_seconds": "seconds on the OLA's clock, pauses deducted",
+            "paused_seconds": "seconds on the OLA's clock",
+            "remaining_seconds": "seconds on the OLA's clock (negative: over the target)",
+            "pct_target_elapsed": "% of the target (2 dp, half-up)",
+            "assignments": "assignments to the group",
+            "resolution_at": "UTC instant",
+            "assigned_at": "UTC instant",
+            "released_at": "UTC instant",
+            "due_at": "UTC instant",
+        },
+        _notes(
+            session,
+            Scope(orgs),
+            as_of=utc_iso(moment),
+            warning=f"open_warning: still assigned, within the target, at or past "
+            f"{warning_pct:g} % of it elapsed",
+        ),
     )
 
 

@@ -442,3 +442,72 @@ class OlaReport(SlaReport[OlaRow]):
         },
         {"met": "ticket assignments", "pct_met": "%"},
     )
+
+
+class OlaTicketRow(BaseModel):
+    """One ticket's time with one resolver group that has an OLA: the OLA, its target,
+    elapsed, remaining, due time, % of the target elapsed and status. Seconds are
+    business seconds on the OLA's clock."""
+
+    organisation_id: int = Field(description=_ORG)
+    source_system: str = Field(description="The service-desk system it came from")
+    reference: str = Field(description="The ticket's reference in that system")
+    priority: str | None = Field(description=_PRIORITY + " (after its priority history)")
+    team: str | None = Field(description="The team that held it")
+    closure_category: str | None = Field(description="How it was closed")
+    resolution_at: UtcDateTime | None = Field(description="When the ticket was resolved (UTC)")
+    resolver_group: str = Field(description="The resolver group, as its OLA names it")
+    policy: str = Field(description="The OLA applied, in words")
+    calendar_id: str = Field(description="The OLA's clock: a calendar id or 24x7")
+    target_seconds: int = Field(description="The OLA's target (seconds on its clock)")
+    assigned_at: UtcDateTime = Field(description="First assigned to the group (UTC)")
+    released_at: UtcDateTime | None = Field(
+        description="When the group last let go of it (UTC); null while assigned"
+    )
+    assignments: int = Field(description="Times assigned to the group (they add up)")
+    elapsed_seconds: int = Field(
+        description="Time with the group on the clock, pauses deducted (seconds)"
+    )
+    paused_seconds: int = Field(
+        description="Paused while with the group: holds and the OLA's pause statuses (seconds)"
+    )
+    remaining_seconds: int = Field(
+        description="Target minus elapsed (seconds; negative once breached)"
+    )
+    due_at: UtcDateTime | None = Field(
+        description="Still assigned: when the target is reached if work goes on (UTC)"
+    )
+    pct_target_elapsed: float = Field(description="Elapsed / target (%, 2 dp, half up)")
+    status: str = Field(
+        description="met, missed (the group let go); open_within, open_warning (at or past "
+        "the warning threshold), open_breached (still assigned)"
+    )
+
+
+class OlaTicketReport(SlaReport[OlaTicketRow]):
+    model_config = _example(
+        "ola-tickets",
+        {
+            "organisation_id": 12,
+            "source_system": "servicenow",
+            "reference": "INC0012345",
+            "priority": "P2",
+            "team": "Service Desk",
+            "closure_category": None,
+            "resolution_at": None,
+            "resolver_group": "Network",
+            "policy": "Network within 4 h on the business calendar 4 clock, from 2024-04-01",
+            "calendar_id": "4",
+            "target_seconds": 14400,
+            "assigned_at": "2024-06-03T08:15:00Z",
+            "released_at": None,
+            "assignments": 1,
+            "elapsed_seconds": 11700,
+            "paused_seconds": 900,
+            "remaining_seconds": 2700,
+            "due_at": "2024-06-03T13:00:00Z",
+            "pct_target_elapsed": 81.25,
+            "status": "open_warning",
+        },
+        {"target_seconds": "seconds on the OLA's clock", "pct_target_elapsed": "%"},
+    )

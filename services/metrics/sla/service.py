@@ -15,7 +15,7 @@ from services.metrics import figures
 from services.metrics.runs import repository as runs
 from services.metrics.sla import engine
 from services.metrics.sla import repository as repo
-from services.metrics.sla.calendar import TWENTY_FOUR_SEVEN
+from services.metrics.sla.calendar import LONDON, TWENTY_FOUR_SEVEN
 from services.metrics.sla.engine import TicketFilter
 from shared.auth import Principal
 from shared.errors import Forbidden
@@ -553,6 +553,19 @@ def breach_forecast(
 # ------------------------------------------------------------------ OLAs
 
 
+def _ola_rows(session: Session, ids: list[int] | None, as_of: datetime) -> pl.DataFrame:
+    """OLA outcomes per ticket and resolver group of the organisations, as of ``as_of``."""
+    holds, _reopens = repo.load_intervals(session, ids)
+    return engine.evaluate_olas(
+        repo.load_tickets(session, ids),
+        repo.load_events(session, ids),
+        repo.load_ola_policies(session, ids),
+        repo.load_clocks(session, ids),
+        as_of=as_of,
+        holds=holds,
+    )
+
+
 def olas(
     session: Session,
     orgs: list[int] | None,
@@ -561,22 +574,104 @@ def olas(
     services: Mapping[int, list[int]] | None = None,
 ) -> pl.DataFrame:
     """OLA outcomes per organisation and resolver group, evaluated as of ``as_of``."""
-
-    def load(ids: list[int] | None) -> pl.DataFrame:
-        tickets = repo.load_tickets(session, ids)
-        events = repo.load_events(session, ids)
-        holds, _reopens = repo.load_intervals(session, ids)
-        return engine.evaluate_olas(
-            tickets,
-            events,
-            repo.load_ola_policies(session, ids),
-            repo.load_clocks(session, ids),
-            as_of=as_of,
-            holds=holds,
-        )
-
-    rows = _rolled_up(_as_scope(orgs, services), load)
+    rows = _rolled_up(_as_scope(orgs, services), lambda ids: _ola_rows(session, ids, as_of))
     return engine.ola_summary(rows, _filter(q))
+
+
+OLA_TICKET_COLUMNS = (
+    "organisation_id",
+    "source_system",
+    "reference",
+    "priority",
+    "team",
+    "closure_category",
+    "resolution_at",
+    "resolver_group",
+    "policy",
+    "calendar_id",
+    "target_seconds",
+    "assigned_at",
+    "released_at",
+    "assignments",
+    "elapsed_seconds",
+    "paused_seconds",
+    "remaining_seconds",
+    "due_at",
+    "pct_target_elapsed",
+    "status",
+)
+# An OLA assignment's status in the per-ticket view: the OLA report's four, with the open
+# assignments within the target split at the warning threshold.
+OLA_TICKET_STATUSES = ("met", "missed", "open_within", "open_warning", "open_breached")
+
+
+@dataclass(frozen=True)
+class OlaTicketQuery:
+    resolver_groups: list[str] | None = None
+    statuses: list[str] | None = None
+    assigned_from: date | None = None
+    assigned_to: date | None = None
+    warning_pct: float = 75.0
+
+
+def ola_tickets(
+    session: Session, orgs: list[int] | None, q: ReportQuery, as_of: datetime, o: OlaTicketQuery
+) -> pl.DataFrame:
+    """The OLA per-ticket view: per ticket and resolver group with an OLA, the OLA in
+    words, its target, elapsed (pauses deducted), remaining, due time (while assigned),
+    % of the target elapsed and status (``OLA_TICKET_STATUSES``; ``open_warning``: still
+    assigned, within the target, at or past ``o.warning_pct`` % of it), filtered by the
+    ticket filters, the groups (ignoring case and surrounding spaces), the statuses and
+    the local date of the first assignment to the group; in ``OLA_TICKET_COLUMNS``."""
+    rows = engine.apply_filter(_ola_rows(session, orgs, as_of), _filter(q))
+    assigned_day = _local_date("assigned_at")
+    if o.assigned_from is not None:
+        rows = rows.filter(assigned_day >= o.assigned_from)
+    if o.assigned_to is not None:
+        rows = rows.filter(assigned_day <= o.assigned_to)
+    if o.resolver_groups:
+        wanted = sorted({g.strip().lower() for g in o.resolver_groups})
+        rows = rows.filter(pl.col("resolver_group").str.to_lowercase().is_in(wanted))
+    clock = (
+        pl.when(pl.col("calendar_id") == TWENTY_FOUR_SEVEN)
+        .then(pl.lit("24x7"))
+        .otherwise(pl.format("business calendar {}", pl.col("calendar_id")))
+    )
+    who = pl.when(pl.col("policy_priority").is_not_null()).then(
+        pl.format(" for {}", pl.col("policy_priority"))
+    )
+    policy = pl.format(
+        "{}{} within {} on the {} clock, from {}",
+        pl.col("resolver_group"),
+        who.fill_null(""),
+        _hours_text(pl.col("target_seconds")),
+        clock,
+        pl.col("policy_effective_from").cast(pl.Utf8),
+    )
+    pct = figures.half_up_pct(pl.col("elapsed_seconds"), pl.col("target_seconds"))
+    warning = (pl.col("ola_status") == "open_within") & (
+        pl.col("elapsed_seconds") * 100.0 >= pl.col("target_seconds") * o.warning_pct
+    )
+    view = (
+        rows.with_columns(_SPLIT_KEY)
+        .with_columns(
+            policy.alias("policy"),
+            (pl.col("target_seconds") - pl.col("elapsed_seconds")).alias("remaining_seconds"),
+            pct.alias("pct_target_elapsed"),
+            pl.when(warning)
+            .then(pl.lit("open_warning"))
+            .otherwise(pl.col("ola_status"))
+            .alias("status"),
+        )
+        .sort("organisation_id", "source_system", "reference", "assigned_at", "resolver_group")
+    )
+    if o.statuses:
+        view = view.filter(pl.col("status").is_in(list(o.statuses)))
+    return view.select(OLA_TICKET_COLUMNS)
+
+
+def _local_date(col: str) -> pl.Expr:
+    return pl.col(col).dt.convert_time_zone(LONDON).dt.date()
 
 
 # ------------------------------------------------------------------ feedback reports

@@ -316,6 +316,13 @@ class SurveyResults(BaseModel):
     breakdowns: list[BreakdownRow] | None = None
     skills: list[SkillsArea] | None = None
     sdma: Sdma | None = None
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each figure is explained: response_rate, response_rate_adjusted, "
+        "nps, overall.mean_overall, overall.mean_improvement, overall.percent_worse, "
+        "factors.S1.satisfaction …, breakdowns.<attribute>=<cell>.overall … → the path of "
+        "its explanation (issue 14)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -379,6 +386,12 @@ class SurveyResults(BaseModel):
                     "breakdowns": [],
                     "skills": None,
                     "sdma": None,
+                    "explanations": {
+                        "response_rate": "/api/v1/explain/survey-figure?campaign_id=31"
+                        "&audience=internal&figure=response_rate",
+                        "overall.mean_overall": "/api/v1/explain/survey-figure?campaign_id=31"
+                        "&audience=internal&figure=mean&key=overall",
+                    },
                 }
             ]
         }

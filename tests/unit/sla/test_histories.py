@@ -302,3 +302,39 @@ def test_events_after_as_of_have_not_happened(clocks):
     after = run(ticket(), p, clocks, history, as_of=local(2021, 6, 7, 13))
     assert (before["priority"], before["target_seconds"]) == ("P1", 4 * H)
     assert (after["priority"], after["target_seconds"]) == ("P2", 8 * H)
+
+
+def test_events_find_their_tickets_in_any_order_and_unknown_tickets_are_ignored(clocks):
+    """The same histories give the same figures whether the events come in the tickets'
+    order (every ticket with a history: each run of events is its ticket's row), in
+    another order, interleaved, or with events of tickets that are not there."""
+    keys = ["T0", "T1", "T2"]
+    tickets = pl.concat([ticket(ticket_key=k) for k in keys])
+    pending = [
+        ("status", local(2021, 6, 7, 10 + i), "Pending", "on_hold") for i in range(len(keys))
+    ]
+    back = [("status", local(2021, 6, 7, 14), "In progress", "open")] * len(keys)
+    ordered = pl.concat(
+        [events(p, b).with_columns(pl.lit(k).alias("ticket_key"))
+         for k, p, b in zip(keys, pending, back, strict=True)]
+    )  # fmt: skip
+
+    def figures(ev: pl.DataFrame, t: pl.DataFrame = tickets) -> list[tuple[Any, ...]]:
+        out = evaluate_tickets(t, policy(), clocks, as_of=LATER, events=ev)
+        cols = ("ticket_key", "pending_seconds", "elapsed_sla_seconds", "sla_status")
+        return sorted(out.select(cols).rows())
+
+    got = figures(ordered)
+    # Pending from 10:00, 11:00 and 12:00 to 14:00: 4, 3 and 2 working hours.
+    assert [(k, p) for k, p, _e, _s in got] == [("T0", 4 * H), ("T1", 3 * H), ("T2", 2 * H)]
+    assert {s for *_x, s in got} == {"open_breached"}
+    interleaved = ordered.sort("at", maintain_order=True)
+    assert interleaved["ticket_key"].to_list()[:3] == ["T0", "T1", "T2"]
+    stranger = events(("status", local(2021, 6, 7, 10), "Pending", "on_hold")).with_columns(
+        pl.lit("T9").alias("ticket_key")
+    )
+    assert figures(interleaved) == got
+    assert figures(ordered.reverse()) == got
+    assert figures(pl.concat([stranger, ordered, stranger])) == got
+    # A ticket without a history among ones with: the runs are not the tickets.
+    assert figures(ordered, pl.concat([tickets, ticket(ticket_key="T3")]))[:3] == got
