@@ -143,8 +143,12 @@ def _stacked_bar(chart: Chart, notes: Sequence[str] = ()) -> str:
     frame = _Frame(svg, top, ticks, n)
     frame.axes(chart.unit, chart.categories)
     bar = min(frame.band * 0.64, 56)
+    bar_width = fmt(bar)
+    # Each series' fill, outline and name, looked up once rather than once per bar.
+    looks = [(svg.fill(j), style(j).colour, s.name) for j, s in enumerate(chart.series)]
     for i in range(n):
         x = frame.x(i) - bar / 2
+        bar_x = fmt(x)
         values = [s.values[i] for s in chart.series]
         if all(v is None for v in values):
             svg.text(
@@ -158,25 +162,28 @@ def _stacked_bar(chart: Chart, notes: Sequence[str] = ()) -> str:
             )
             continue
         base = Decimal(0)
+        y0 = frame.y(base)
         for j, value in enumerate(values):
             if not value:
                 continue
-            y0, y1 = frame.y(base), frame.y(base + value)
+            base += value
+            y1 = frame.y(base)
+            fill, outline, name = looks[j]
             svg.shape(
                 "rect",
                 {
-                    "x": fmt(x),
+                    "x": bar_x,
                     "y": fmt(y1),
-                    "width": fmt(bar),
+                    "width": bar_width,
                     "height": fmt(y0 - y1),
-                    "fill": svg.fill(j),
-                    "stroke": style(j).colour,
+                    "fill": fill,
+                    "stroke": outline,
                     "stroke-width": "1.2",
-                    "data-series": chart.series[j].name,
+                    "data-series": name,
                     "data-value": canonical(value),
                 },
             )
-            base += value
+            y0 = y1
         first = values[0]
         svg.text(
             frame.x(i), frame.y(base) - 5, value_label(first, chart.unit), anchor="middle", size=10
