@@ -59,7 +59,7 @@ def style(index: int) -> SeriesStyle:
 
 def fmt(value: float) -> str:
     """A coordinate with at most two decimals and no trailing zeros (deterministic)."""
-    text = "%.2f" % value
+    text = f"{value:.2f}"
     if text[-1] != "0":  # "1.25" (and "nan", "inf"): nothing to strip
         return text
     text = text.rstrip("0").rstrip(".")  # "1.50" -> "1.5", "12.00" -> "12"
