@@ -157,8 +157,11 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         "positive_data_acceptance": _STORED
         + " (attributes and options the stored campaign asks about, responses received)"
     },
-    ("metrics", "GET /api/v1/survey-results/group/factors"): {
-        "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
+    **{
+        ("metrics", f"GET /api/v1/survey-results/group/{path}"): {
+            "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
+        }
+        for path in ("factors", "charts/factors")
     },
     ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
         "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"
