@@ -3,6 +3,7 @@ the packages that serve figures to put beside them (this module imports none of 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -92,3 +93,25 @@ def pack_links(pack: Pack) -> dict[str, str]:
         if m.key.startswith("sla."):
             links[f"kpi.{m.key}"] = href(figure="kpi_sla", key=m.key.removeprefix("sla."))
     return links
+
+
+NPS = "/api/v1/explain/nps?"
+
+
+def nps_link(
+    source: str,
+    organisation_id: int,
+    month: date | None,
+    month_from: date | None,
+    month_to: date | None,
+) -> str:
+    """An NPS report row (an organisation's month, or its whole period: ``month`` None,
+    over the report's months) → its explanation's path."""
+    query: dict[str, Any] = {"source": source, "organisation_id": organisation_id}
+    if month is not None:
+        query["month"] = month.isoformat()
+    if month_from is not None:
+        query["month_from"] = month_from.isoformat()
+    if month_to is not None:
+        query["month_to"] = month_to.isoformat()
+    return NPS + urlencode(query)

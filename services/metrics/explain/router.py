@@ -12,20 +12,25 @@ from services.metrics.explain.schemas import (
     BenchmarkExplanation,
     ExplanationRow,
     MetricValueExplanation,
+    NpsExplanation,
+    NpsExplanationRow,
     PackExplanationRow,
     PackTotalExplanation,
     SlaPercentageExplanation,
     SurveyExplanationRow,
     SurveyFigureExplanation,
 )
+from services.metrics.nps.router import SURVEY_ROLES
+from services.metrics.nps.schemas import Source as NpsSource
 from services.metrics.packs.router import Reader as PackReader
-from services.metrics.sla.router import Reader
+from services.metrics.sla.router import Reader, check_months
 from services.metrics.sla.service import visible_organisations
 from services.metrics.surveys.router import AudienceQuery
 from services.metrics.surveys.router import Reader as SurveyReader
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.errors import Forbidden
 from shared.tabular import OutputQuery, table_response, table_responses
 from shared.types import IsoDate
 
@@ -263,5 +268,54 @@ def pack_total(
         PACK_COLUMNS,
         rows,
         f"explain-pack-{service_id}-{financial_year}-P{period}-{figure}",
+        **data,
+    )
+
+
+NPS_COLUMNS = list(NpsExplanationRow.model_fields)
+
+
+@router.get(
+    "/nps",
+    response_model=NpsExplanation,
+    responses=table_responses(NpsExplanation),
+    summary="How an NPS report row was made: the ratings counted, 0 to 10, the bands, the "
+    "rule and the rounding",
+    description="One row of `GET /api/v1/nps` (the same `source`, `month_from` and "
+    "`month_to`): an organisation's month (`month`), or its whole period (no `month`). "
+    "Counts of ratings only, never a ticket or a response; the organisations you may see "
+    "in the report only (others 403); survey ratings need the admin, participant or reader "
+    "role. A row the report does not have is a 404.",
+)
+def nps(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    source: Annotated[NpsSource, Query(description="tickets, feedback or survey")],
+    organisation_id: OrgQuery,
+    out: OutputQuery,
+    month: Annotated[
+        IsoDate | None, Query(description="The row's month (any day in it); none: whole period")
+    ] = None,
+    month_from: Annotated[IsoDate | None, Query(description="The report's first month")] = None,
+    month_to: Annotated[IsoDate | None, Query(description="The report's last month")] = None,
+) -> Response:
+    check_months(month_from, month_to)
+    if source == "survey" and not principal.has_any_role(SURVEY_ROLES):
+        raise Forbidden(
+            "Survey NPS needs one of the roles: admin, participant, reader.",
+            code="role_forbidden",
+        )
+    visible_organisations(principal, [organisation_id])
+    data = service.nps_row(session, source, organisation_id, month, month_from, month_to)
+    rows = data.pop("rows")
+    when = "all" if month is None else f"{month:%Y-%m}"
+    return table_response(
+        request,
+        out,
+        NpsExplanation,
+        NPS_COLUMNS,
+        rows,
+        f"explain-nps-{source}-{organisation_id}-{when}",
         **data,
     )

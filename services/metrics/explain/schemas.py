@@ -416,3 +416,80 @@ class PackTotalExplanation(Page[PackExplanationRow]):
     rule: str
     tolerance: str | None = Field(description="What a printed total's check allows")
     checks: list[str] = Field(description="Checks the pack lists for this total")
+
+
+NPS_ROW_EXAMPLE: dict[str, Any] = {
+    "role": "rating_count",
+    "name": "rating_9",
+    "label": "Ratings of 9 (promoter)",
+    "value": 2,
+    "unit": "ratings",
+    "source": "the nps_rating column of the organisation's ticket exports, organisation "
+    "12, 2021-03 (month of resolution (logged month while unresolved), Europe/London)",
+}
+
+
+class NpsExplanationRow(BaseModel):
+    """A count of ratings (one value 0-10, a band, all counted, or the opportunities
+    without a rating): never a ticket or a response."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [NPS_ROW_EXAMPLE]})
+
+    role: Literal["rating_count", "category_count", "not_counted"]
+    name: str = Field(description="rating_0 … rating_10, promoters, passives, detractors, …")
+    label: str
+    value: int
+    unit: str
+    source: str = Field(description="The ratings counted: source, organisation, months")
+
+
+class NpsExplanation(Page[NpsExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "nps",
+                    "source": "tickets",
+                    "organisation_id": 12,
+                    "month": "2021-03-01",
+                    "month_from": None,
+                    "month_to": None,
+                    "value": -16.7,
+                    "unit": "points (-100 to 100)",
+                    "formula": "round_half_up(100 × (promoters − detractors) / responses, 1)",
+                    "rule": "ratings 0-10 only …",
+                    "month_basis": "month of resolution (logged month while unresolved)",
+                    "responses": 6,
+                    "promoters": 2,
+                    "passives": 1,
+                    "detractors": 3,
+                    "suppression_rule": "none: the NPS report shows every organisation you "
+                    "may see, whatever its count",
+                    "data_version": "tickets|opportunities 7|sha256 0c4f5e2a9b1d3e77",
+                    "items": [NPS_ROW_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["nps"]
+    source: Literal["tickets", "feedback", "survey"]
+    organisation_id: int
+    month: date | None = Field(description="The row's month; null = the whole period")
+    month_from: date | None = Field(description="The report's first month, as asked")
+    month_to: date | None = Field(description="The report's last month, as asked")
+    value: float | None = Field(description="The NPS as the report shows it; null: no ratings")
+    unit: str
+    formula: str
+    rule: str
+    month_basis: str
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    suppression_rule: str
+    data_version: str = Field(
+        description="The source, the opportunities and a hash of "
+        "their ratings: changes whenever a counted rating does"
+    )

@@ -15,6 +15,7 @@ why, and nothing more: no value, no member, no peer value.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,8 @@ from services.metrics.benchmark import repository as bench_repo
 from services.metrics.benchmark import service as bench
 from services.metrics.benchmark.service import Access, PeerGroup
 from services.metrics.explain import repository as repo
+from services.metrics.nps import service as nps_service
+from services.metrics.nps.schemas import Source as NpsSource
 from services.metrics.packs import engine as engine_packs
 from services.metrics.packs import service as packs
 from services.metrics.packs.schemas import Pack
@@ -1014,5 +1017,132 @@ def pack_total(
         "rule": PACK_SLA_RULE + f"; target {table_sla.target_label}",
         "tolerance": None,
         "checks": [],
+        "rows": rows,
+    }
+
+
+# ------------------------------------------------------------------ NPS report rows
+
+NPS_FORMULA = "round_half_up(100 × (promoters − detractors) / responses, 1)"
+NPS_RULE = (
+    "ratings 0-10 only (a rating opportunity without a rating, or a value outside 0-10, is "
+    "not counted); promoters 9-10, passives 7-8, detractors 0-6; NPS = % promoters − % "
+    "detractors, one decimal, half up (services.metrics.figures); no ratings: no score"
+)
+NPS_SOURCES = {
+    "tickets": "the nps_rating column of the organisation's ticket exports",
+    "feedback": "ticket-export ratings and POST /api/v1/feedback ratings combined (a "
+    "rating sent for a ticket replaces that ticket's export rating)",
+    "survey": "the recommendation question (nps) of the organisation's survey responses",
+}
+
+
+def nps_row(
+    session: Session,
+    source: NpsSource,
+    organisation_id: int,
+    month: date | None,
+    month_from: date | None,
+    month_to: date | None,
+) -> dict[str, Any]:
+    """One row of the NPS report (``/api/v1/nps``): the organisation's month, or its whole
+    period (``month`` None) over the months asked for, made exactly as the report makes it
+    (the same ratings, the same aggregation): the count of each rating 0-10, the
+    promoters, passives and detractors, the rule and the rounding. Counts only, never a
+    ticket or a response."""
+    frame = nps_service.ratings(session, source, [organisation_id], month_from, month_to)
+    if month is not None:
+        frame = frame.filter(pl.col("month") == month.replace(day=1))
+    span = (
+        f"{month:%Y-%m}"
+        if month is not None
+        else "the whole period"
+        + (f" from {month_from:%Y-%m}" if month_from else "")
+        + (f" to {month_to:%Y-%m}" if month_to else "")
+    )
+    if frame.is_empty():
+        raise NotFound(
+            f"Organisation {organisation_id} has no {source} rating for {span}: the NPS "
+            "report has no such row to explain.",
+            code="no_figure",
+        )
+    row = nps_service.by_month_and_total(frame)
+    row = row.filter(
+        pl.col("month").is_null() if month is None else pl.col("month") == month.replace(day=1)
+    ).row(0, named=True)
+    rating = pl.col("rating").cast(pl.Int64)
+    counts = dict(
+        frame.filter(rating.is_between(0, 10))
+        .group_by(rating.alias("r"))
+        .agg(pl.len().cast(pl.Int64).alias("k"))
+        .iter_rows()
+    )
+    not_counted = frame.height - int(row["responses"])
+    where = (
+        f"{NPS_SOURCES[source]}, organisation {organisation_id}, {span} "
+        f"({nps_service.MONTH_BASIS[source]})"
+    )
+    rows: list[dict[str, Any]] = []
+    for r in range(11):
+        band = "promoter" if r >= 9 else "passive" if r >= 7 else "detractor"
+        rows.append(
+            {
+                "role": "rating_count",
+                "name": f"rating_{r}",
+                "label": f"Ratings of {r} ({band})",
+                "value": int(counts.get(r, 0)),
+                "unit": "ratings",
+                "source": where,
+            }
+        )
+    for name, label in (
+        ("promoters", "Ratings of 9-10"),
+        ("passives", "Ratings of 7-8"),
+        ("detractors", "Ratings of 0-6"),
+        ("responses", "Ratings counted (0-10)"),
+    ):
+        rows.append(
+            {
+                "role": "category_count",
+                "name": name,
+                "label": label,
+                "value": int(row[name]),
+                "unit": "ratings",
+                "source": where,
+            }
+        )
+    rows.append(
+        {
+            "role": "not_counted",
+            "name": "not_counted",
+            "label": "Rating opportunities without a 0-10 rating (not counted)",
+            "value": not_counted,
+            "unit": "ratings",
+            "source": where,
+        }
+    )
+    ratings_seen = frame.select("month", pl.col("rating").cast(pl.Int64)).sort(
+        "month", "rating", nulls_last=True
+    )
+    digest = hashlib.sha256(repr(ratings_seen.rows()).encode()).hexdigest()[:16]
+    return {
+        "kind": "nps",
+        "source": source,
+        "organisation_id": organisation_id,
+        "month": None if month is None else month.replace(day=1),
+        "month_from": month_from,
+        "month_to": month_to,
+        "value": None if row["nps"] is None else float(row["nps"]),
+        "unit": "points (-100 to 100)",
+        "formula": NPS_FORMULA,
+        "rule": NPS_RULE,
+        "month_basis": nps_service.MONTH_BASIS[source],
+        "responses": int(row["responses"]),
+        "promoters": int(row["promoters"]),
+        "passives": int(row["passives"]),
+        "detractors": int(row["detractors"]),
+        "suppression_rule": "none: the NPS report shows every organisation you may see, "
+        "whatever its count",
+        "data_version": f"{source}|opportunities {frame.height}|sha256 {digest}",
         "rows": rows,
     }
