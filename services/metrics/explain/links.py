@@ -115,3 +115,33 @@ def nps_link(
     if month_to is not None:
         query["month_to"] = month_to.isoformat()
     return NPS + urlencode(query)
+
+
+GROUP_BREAKDOWN = "/api/v1/explain/survey-group-breakdown?"
+GROUP_FACTOR = "/api/v1/explain/survey-group-factor?"
+
+
+def group_breakdown_links(cycles: list[int], rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The group breakdowns' rows → ``<attribute>=<value>.<measure>`` → the explanation's
+    path (withheld cells too: theirs says withheld and why)."""
+    years = [("cycle", c) for c in sorted(set(cycles))]
+    links = {}
+    for r in rows:
+        for m in ("overall", "improvement"):
+            links[f"{r['attribute']}={r['value']}.{m}"] = GROUP_BREAKDOWN + urlencode(
+                [*years, ("attribute", r["attribute"]), ("value", r["value"]), ("measure", m)]
+            )
+    return links
+
+
+def group_factor_links(
+    cycle: int, baseline: list[int], rows: list[dict[str, Any]]
+) -> dict[str, str]:
+    """The group factors' rows → ``<factor>.cycle`` and ``<factor>.baseline`` → paths."""
+    base = [("baseline", b) for b in baseline]
+    return {
+        f"{r['factor']}.{period}": GROUP_FACTOR
+        + urlencode([("cycle", cycle), *base, ("factor", r["factor"]), ("period", period)])
+        for r in rows
+        for period in ("cycle", "baseline")
+    }

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from services.metrics.benchmark.router import Group
 from services.metrics.benchmark.router import _answer as results_answer
@@ -19,6 +20,7 @@ from services.metrics.explain.schemas import (
     SlaPercentageExplanation,
     SurveyExplanationRow,
     SurveyFigureExplanation,
+    SurveyGroupExplanation,
 )
 from services.metrics.nps.router import SURVEY_ROLES
 from services.metrics.nps.schemas import Source as NpsSource
@@ -317,5 +319,89 @@ def nps(
         NPS_COLUMNS,
         rows,
         f"explain-nps-{source}-{organisation_id}-{when}",
+        **data,
+    )
+
+
+CycleList = Annotated[
+    list[Annotated[int, Field(ge=2000, le=2100)]],
+    Query(description="Cycle year(s), as the view was asked", min_length=1, max_length=20),
+]
+
+
+@router.get(
+    "/survey-group-breakdown",
+    response_model=SurveyGroupExplanation,
+    responses=table_responses(SurveyGroupExplanation),
+    summary="How a group breakdown cell was made: sums across the organisations, "
+    "thresholds, interval and weighting",
+    description="A cell of `GET /api/v1/survey-results/group/breakdowns` (the same cycles; "
+    "`attribute` all with `value` All respondents for the group's row): its ratings, Σx, "
+    "Σx², and the weighted sums Σw, Σwx, Σwx², Σw² across every organisation, the t "
+    "quantiles and the population, from which the mean, the weighted mean, the effective "
+    "sample size and their intervals recompute. Never an organisation's own figure or a "
+    "respondent's answers; a withheld cell says so and why, and nothing more.",
+)
+def survey_group_breakdown(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    cycle: CycleList,
+    attribute: Annotated[
+        str, Query(min_length=1, max_length=100, description="all, or attr.role …")
+    ],
+    value: Annotated[str, Query(min_length=1, max_length=200, description="The cell's value")],
+    measure: Annotated[Literal["overall", "improvement"], Query(description="Which mean")],
+    out: OutputQuery,
+) -> Response:
+    data = service.survey_group_breakdown(session, settings, cycle, attribute, value, measure)
+    rows = data.pop("rows")
+    years = "-".join(str(c) for c in sorted(set(cycle)))
+    return table_response(
+        request,
+        out,
+        SurveyGroupExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-group-breakdown-{years}-{measure}",
+        **data,
+    )
+
+
+@router.get(
+    "/survey-group-factor",
+    response_model=SurveyGroupExplanation,
+    responses=table_responses(SurveyGroupExplanation),
+    summary="How a group factor's figures were made, this cycle or the pooled baseline",
+    description="A row of `GET /api/v1/survey-results/group/factors` (the same `cycle` and "
+    "`baseline`): for `period` cycle or baseline, the sums of the factor's satisfaction and "
+    "importance ratings across the organisations (means, intervals, gap, weight gap and, for "
+    "the cycle, the weighted figures recompute from them). A withheld figure says so and "
+    "why, and nothing more.",
+)
+def survey_group_factor(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    cycle: CycleQuery,
+    factor: Annotated[str, Query(pattern=r"^S([1-9]|1[0-9]|20)$", description="S1 … S20")],
+    period: Annotated[Literal["cycle", "baseline"], Query(description="Which figures")],
+    out: OutputQuery,
+    baseline: Annotated[
+        list[Annotated[int, Field(ge=2000, le=2100)]] | None,
+        Query(description="The baseline cycles, as the view was asked"),
+    ] = None,
+) -> Response:
+    data = service.survey_group_factor(session, settings, cycle, baseline or [], factor, period)
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SurveyGroupExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-group-factor-{cycle}-{factor}-{period}",
         **data,
     )

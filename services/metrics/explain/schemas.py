@@ -493,3 +493,93 @@ class NpsExplanation(Page[NpsExplanationRow]):
         description="The source, the opportunities and a hash of "
         "their ratings: changes whenever a counted rating does"
     )
+
+
+class GroupThresholdsExplained(BaseModel):
+    min_responses: int = Field(description="Responses (ratings) a group figure needs")
+    min_organisations: int = Field(description="Organisations a group figure needs")
+    rule: str
+
+
+GROUP_ROW_EXAMPLE: dict[str, Any] = {
+    "role": "response_count",
+    "name": "overall.ratings",
+    "label": "overall: Ratings given",
+    "value": 412,
+    "unit": "ratings",
+    "source": "Sums over the responses of each organisation's latest closed "
+    "user-satisfaction campaign in the cycles …; cycles 2021; cell attr.role = Manager",
+}
+
+
+class SurveyGroupExplanation(Page[SurveyExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "survey_group",
+                    "view": "breakdowns",
+                    "cycles": [2021],
+                    "baseline_cycles": [],
+                    "scope": "2021",
+                    "attribute": "attr.role",
+                    "value": "Manager or team leader",
+                    "factor": None,
+                    "measure": "overall",
+                    "formula": "Σx / n; Σwx / Σw; (Σw)² / Σw²",
+                    "rule": "mean = Σx / n over the ratings given in the cell …",
+                    "thresholds": {
+                        "min_responses": 10,
+                        "min_organisations": 3,
+                        "rule": "a group cell is shown when …",
+                    },
+                    "threshold_met": "publication",
+                    "suppression_rule": "a group cell is shown when …",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "figures": {"n_overall": 412, "mean_overall_2dp": 5.12},
+                    "population": None,
+                    "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc …",
+                    "weighted_ci_method": "95% t-interval of the weighted mean …",
+                    "weighting": {
+                        "organisations_by_method": {"cell": 2, "raking": 1, "scope": 0},
+                        "why": "each organisation is weighted to its own headcount …",
+                        "effective_sample_size_1dp": 388.2,
+                    },
+                    "data_version": "campaigns 31,32,35|responses 1204",
+                    "items": [GROUP_ROW_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["survey_group"]
+    view: Literal["breakdowns", "factors"]
+    cycles: list[int] = Field(description="The cycles the figure pools")
+    baseline_cycles: list[int] = Field(description="factors: the baseline the view compares")
+    scope: str = Field(description="The cycles as the view names them (2019+2020)")
+    attribute: str | None = Field(description="breakdowns: all or the attribute")
+    value: str | None = Field(description="breakdowns: the cell's value")
+    factor: str | None = Field(description="factors: S1 … S20")
+    measure: str = Field(
+        description="breakdowns: overall or improvement; factors: cycle or "
+        "baseline (which of the row's figures)"
+    )
+    formula: str
+    rule: str
+    thresholds: GroupThresholdsExplained
+    threshold_met: Literal["publication", "internal"] | None
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, sum or population")
+    suppression_reason: str | None
+    figures: dict[str, float | int | None] = Field(
+        description="The row's figures as the view serves them, by column"
+    )
+    population: int | None = Field(
+        description="Users in scope (N) of the finite-population correction; null on a cell"
+    )
+    ci_method: str
+    weighted_ci_method: str | None
+    weighting: dict[str, Any] = Field(description="The view's weighting summary")
+    data_version: str = Field(description="The campaigns pooled and their responses")

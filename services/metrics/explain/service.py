@@ -32,7 +32,7 @@ from services.metrics.packs import engine as engine_packs
 from services.metrics.packs import service as packs
 from services.metrics.packs.schemas import Pack
 from services.metrics.sla import service as sla
-from services.metrics.surveys import confidence, disclosure, engine
+from services.metrics.surveys import confidence, disclosure, engine, group
 from services.metrics.surveys import repository as surveys_repo
 from services.metrics.surveys import service as surveys
 from shared.auth import Principal
@@ -1145,4 +1145,294 @@ def nps_row(
         "whatever its count",
         "data_version": f"{source}|opportunities {frame.height}|sha256 {digest}",
         "rows": rows,
+    }
+
+
+# ------------------------------------------------------- survey group views (issue 15)
+
+SUM_NAMES = {
+    "n": ("ratings", "Ratings given"),
+    "s1": ("sum", "Σx, the ratings summed"),
+    "s2": ("sum_of_squares", "Σx², the ratings squared and summed"),
+    "sw": ("sum_w", "Σw, the weights of the ratings given"),
+    "swx": ("sum_wx", "Σwx"),
+    "swx2": ("sum_wx2", "Σwx²"),
+    "sw2": ("sum_w2", "Σw², the squared weights"),
+}
+GROUP_MEAN_RULE = (
+    "mean = Σx / n over the ratings given in the cell across every organisation (2 "
+    "decimals, half up); weighted mean = Σwx / Σw (2 decimals, half up) with each "
+    "organisation's responses weighted to its own headcount; effective sample size n_eff = "
+    "(Σw)² / Σw² (1 decimal, half up)"
+)
+GROUP_WEIGHTED_CI = (
+    "95% t-interval of the weighted mean: mean_w ± t(0.975, n_eff − 1) × √(v / (n_eff − 1)) "
+    "× fpc, v = Σwx² / Σw − (Σwx / Σw)² (at least 0); bounds 2 decimals, half up; none "
+    "when n_eff ≤ 1"
+)
+GROUP_SCOPE = (
+    "Sums over the responses of each organisation's latest closed user-satisfaction "
+    "campaign in the cycles (pooled when several); no organisation's own figure is shown"
+)
+
+
+def _t(df: float) -> float | None:
+    return confidence.t_quantile(0.975, df) if df >= 1 else None
+
+
+def _measure_rows(
+    label: str, sums: dict[str, Any], population: int | None, source: str
+) -> list[dict[str, Any]]:
+    """One measure's sums as explanation rows, with the t quantiles and the population."""
+    rows = []
+    for part, (name, what) in SUM_NAMES.items():
+        value = sums[part]
+        rows.append(
+            {
+                "role": "response_count" if part == "n" else "input",
+                "name": f"{label}.{name}",
+                "label": f"{label}: {what}",
+                "value": None
+                if value is None
+                else (int(value) if part in ("n", "s1", "s2") else float(value)),
+                "unit": "ratings" if part == "n" else "sum",
+                "source": source,
+            }
+        )
+    n = int(sums["n"] or 0)
+    sw, sw2 = float(sums["sw"] or 0.0), float(sums["sw2"] or 0.0)
+    n_eff = sw * sw / sw2 if sw2 > 0 else None
+    for name, what, value in (
+        ("t", "t(0.975, n − 1)", _t(n - 1)),
+        (
+            "t_weighted",
+            "t(0.975, n_eff − 1)",
+            None if n_eff is None else _t(n_eff - 1),
+        ),
+        (
+            "fpc",
+            "finite-population correction √((N − n) / (N − 1)); 1 where N is unknown",
+            _fpc(n, population),
+        ),
+    ):
+        rows.append(
+            {
+                "role": "constant",
+                "name": f"{label}.{name}",
+                "label": f"{label}: {what}",
+                "value": value,
+                "unit": "factor",
+                "source": "constant"
+                if name != "fpc"
+                else f"N = {population}"
+                if population
+                else "N unknown: 1",
+            }
+        )
+    return rows
+
+
+def _group_sums(frame: pl.DataFrame, key: str) -> dict[str, Any]:
+    """n, Σx, Σx², Σw, Σwx, Σwx², Σw² of one answer key over ``frame``: per cycle and
+    organisation first, then summed, as the group views add them."""
+    if key not in frame.columns or frame.is_empty():
+        return {p: 0 for p in SUM_NAMES}
+    per_org = frame.group_by("cycle", group.ORG).agg(
+        group._sums(pl.col(key), pl.col("weight").cast(pl.Float64), "v")
+    )
+    out = per_org.select(pl.col(f"v__{p}").sum().alias(p) for p in SUM_NAMES).row(0, named=True)
+    return {p: (0 if out[p] is None else out[p]) for p in SUM_NAMES}
+
+
+def _group_frame(
+    session: Session, settings: Settings, years: list[int]
+) -> tuple[pl.DataFrame, list[dict[str, Any]], dict[int, int]]:
+    year_of, campaigns = surveys._group_context(session, years)
+    if not campaigns:
+        return pl.DataFrame(), [], {}
+    frame, _ = surveys._group_weights(
+        session, surveys._group_frame(session, campaigns, year_of), campaigns, settings
+    )
+    scope: dict[int, int] = {}
+    for c in campaigns:
+        y = year_of[c["cycle_id"]]
+        scope[y] = scope.get(y, 0) + int(c["users_in_scope"])
+    return frame, campaigns, scope
+
+
+def _group_version(campaigns: list[dict[str, Any]], frame: pl.DataFrame) -> str:
+    ids = ",".join(str(c["id"]) for c in sorted(campaigns, key=lambda c: c["id"]))
+    return f"campaigns {ids}|responses {frame.height}"
+
+
+def _group_withheld(base: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    return base | {
+        "suppressed": True,
+        "suppression_reason": reason,
+        "threshold_met": None,
+        "figures": {},
+        "population": None,
+        "rows": [],
+    }
+
+
+def survey_group_breakdown(
+    session: Session,
+    settings: Settings,
+    years: list[int],
+    attribute: str,
+    value: str,
+    measure: str,
+) -> dict[str, Any]:
+    """One cell of ``/api/v1/survey-results/group/breakdowns`` (the same cycles), for
+    ``measure`` (overall or improvement): the cell's sums over every organisation's
+    responses, the t quantiles, the population, thresholds and whether met. A withheld
+    cell says so and why, and nothing more."""
+    _, rows, meta = surveys.group_breakdowns(session, settings, years)
+    row = next((r for r in rows if r["attribute"] == attribute and r["value"] == value), None)
+    if row is None:
+        raise NotFound(
+            f"The group breakdowns of {', '.join(map(str, sorted(set(years))))} have no cell "
+            f"{attribute} = {value!r}.",
+            code="no_figure",
+        )
+    base = {
+        "kind": "survey_group",
+        "view": "breakdowns",
+        "cycles": sorted(set(years)),
+        "baseline_cycles": [],
+        "scope": row["scope"],
+        "attribute": attribute,
+        "value": value,
+        "factor": None,
+        "measure": measure,
+        "formula": "Σx / n; Σwx / Σw; (Σw)² / Σw²",
+        "rule": GROUP_MEAN_RULE,
+        "thresholds": meta["thresholds"],
+        "suppression_rule": disclosure.GROUP_RULE,
+        "ci_method": SURVEY_MEAN_CI.replace("1 on a breakdown cell", "1 on a cell"),
+        "weighted_ci_method": GROUP_WEIGHTED_CI,
+        "weighting": meta["weighting"],
+    }
+    frame, campaigns, scope = _group_frame(session, settings, years)
+    base["data_version"] = _group_version(campaigns, frame)
+    if row["suppressed"]:
+        return _group_withheld(base, row["reason"])
+    picked = frame.filter(pl.col("cycle").is_in(base["cycles"]))
+    if attribute != group.ALL:
+        picked = picked.filter(pl.col(attribute).fill_null(engine.NOT_STATED) == value)
+        population = None
+    else:
+        population = sum(scope.get(c, 0) for c in base["cycles"]) or None
+    sums = _group_sums(picked, measure)
+    where = f"{GROUP_SCOPE}; cycles {row['scope']}; cell {attribute} = {value}; {measure}"
+    cols = [
+        "n",
+        f"n_{measure}",
+        f"mean_{measure}_2dp",
+        f"{measure}_ci_low_2dp",
+        f"{measure}_ci_high_2dp",
+        f"weighted_{measure}_mean_2dp",
+        f"weighted_{measure}_ci_low_2dp",
+        f"weighted_{measure}_ci_high_2dp",
+        f"weighted_{measure}_n_eff_1dp",
+    ]
+    return base | {
+        "suppressed": False,
+        "suppression_reason": None,
+        "threshold_met": row["threshold_met"],
+        "figures": {c: row[c] for c in cols},
+        "population": population,
+        "rows": _measure_rows(measure, sums, population, where),
+    }
+
+
+def survey_group_factor(
+    session: Session,
+    settings: Settings,
+    year: int,
+    baseline: list[int],
+    factor: str,
+    period: str,
+) -> dict[str, Any]:
+    """One factor of ``/api/v1/survey-results/group/factors`` (the same cycle and
+    baseline), this cycle's figures or the pooled baseline's: the sums of its satisfaction
+    and importance ratings across the organisations (gap and weight gap recompute from
+    them), thresholds and whether met. A withheld figure says so and why only."""
+    _, rows, meta = surveys.group_factors(session, settings, year, baseline)
+    row = next((r for r in rows if r["factor"] == factor), None)
+    if row is None:
+        raise NotFound(f"The group factors have no factor {factor!r}.", code="no_figure")
+    cycles = [year] if period == "cycle" else list(meta["baseline_cycles"])
+    threshold = settings.survey_publication_min_responses
+    base = {
+        "kind": "survey_group",
+        "view": "factors",
+        "cycles": cycles,
+        "baseline_cycles": list(meta["baseline_cycles"]),
+        "scope": "+".join(map(str, cycles)),
+        "attribute": None,
+        "value": None,
+        "factor": factor,
+        "measure": period,
+        "formula": "Σx / n per measure; gap = mean satisfaction − mean importance; weight "
+        "gap = gap × mean importance / 7",
+        "rule": GROUP_MEAN_RULE + "; gap and weight gap from the exact means (2 decimals, "
+        "half up); change = this cycle's exact figure − the baseline's",
+        "thresholds": {
+            "min_responses": threshold,
+            "min_organisations": settings.disclosure_min_n,
+            "rule": disclosure.GROUP_RULE,
+        },
+        "suppression_rule": "a figure is withheld when its ratings, organisations or ratings "
+        "outside its largest organisation fall short; a pooled baseline figure also when it is "
+        "withheld in any baseline cycle",
+        "ci_method": SURVEY_MEAN_CI.replace("1 on a breakdown cell", "1 on a cell"),
+        "weighted_ci_method": GROUP_WEIGHTED_CI if period == "cycle" else None,
+        "weighting": meta["weighting"],
+    }
+    frame, campaigns, scope = _group_frame(session, settings, [year, *meta["baseline_cycles"]])
+    base["data_version"] = _group_version(campaigns, frame)
+    hidden = row["suppressed"] if period == "cycle" else row["baseline_suppressed"]
+    if hidden:
+        return _group_withheld(base, row["reason"])
+    picked = frame.filter(pl.col("cycle").is_in(cycles))
+    population = sum(scope.get(c, 0) for c in cycles) or None
+    where = f"{GROUP_SCOPE}; cycles {base['scope']}; factor {factor}"
+    items: list[dict[str, Any]] = []
+    for m in engine.FACTOR_MEASURES:
+        items += _measure_rows(
+            f"{factor}.{m}", _group_sums(picked, f"{factor}.{m}"), population, where
+        )
+    prefix = "" if period == "cycle" else "baseline_"
+    cols = [
+        f"{prefix}{c}"
+        for c in (
+            "n_satisfaction",
+            "mean_satisfaction_2dp",
+            "satisfaction_ci_low_2dp",
+            "satisfaction_ci_high_2dp",
+            "n_importance",
+            "mean_importance_2dp",
+            "importance_ci_low_2dp",
+            "importance_ci_high_2dp",
+            "gap_2dp",
+            "weight_gap_2dp",
+        )
+    ]
+    if period == "cycle":
+        cols += [
+            "weighted_mean_satisfaction_2dp",
+            "weighted_mean_importance_2dp",
+            "weighted_gap_2dp",
+            "weighted_weight_gap_2dp",
+            "weighted_satisfaction_n_eff_1dp",
+        ]
+    return base | {
+        "suppressed": False,
+        "suppression_reason": None,
+        "threshold_met": row["threshold_met"] if period == "cycle" else disclosure.PUBLICATION,
+        "figures": {c: row[c] for c in cols},
+        "population": population,
+        "rows": items,
     }

@@ -641,6 +641,11 @@ class GroupBreakdownTable(Table[GroupBreakdownRow]):
     thresholds: GroupThresholds
     weighting: GroupWeighting
     confidence: GroupConfidence
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON only: each row's figures → the explanation's path, by "
+        "<attribute>=<value>.overall / .improvement (withheld cells' say withheld and why)",
+    )
 
     model_config = _table_example(
         _GROUP_ROW,
@@ -731,6 +736,11 @@ class GroupFactorTable(Table[GroupFactorRow]):
     organisations: int
     weighting: GroupWeighting
     confidence: GroupConfidence
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON only: each factor's figures → the explanation's path, by "
+        "<factor>.cycle (this cycle's) and <factor>.baseline (the pooled baseline's)",
+    )
 
     model_config = _table_example(
         _FACTOR_ROW,
