@@ -17,7 +17,9 @@ from sqlalchemy import text
 
 from tests.factories import assert_problem
 from tests.metrics.survey_data import closed_campaign, codes, orgs_and_cycles
+from tests.metrics.test_explain_surveys import HOME, OFFICE, SECRET, F, M, _campaign
 from tests.metrics.test_survey_group import _factor_answers
+from tests.survey.conftest import staff
 
 BASE = "/api/v1/survey-results/group"
 SUM_PARTS = {"ratings", "sum", "sum_of_squares", "sum_w", "sum_wx", "sum_wx2", "sum_w2"}
@@ -270,3 +272,87 @@ def test_group_factors_recompute_this_cycle_and_the_baseline(api, owner_engine):
         headers=who,
     )
     assert_problem(later, 422, "invalid_baseline")
+
+
+def test_weighted_table_rows_recompute_with_the_weighting_inputs(api, owner_engine, monkeypatch):
+    campaign = _campaign(api, owner_engine, monkeypatch)
+    cid, who = campaign["id"], staff(api, campaign)
+    cells = [
+        ({"role": M, "location": OFFICE}, 30),
+        ({"role": M, "location": HOME}, 10),
+        ({"role": F, "location": OFFICE}, 50),
+        ({"role": F, "location": HOME}, 10),
+    ]
+    put = api.survey.put(
+        f"/api/v1/campaigns/{cid}/headcount",
+        json={"cells": [{"attributes": a, "headcount": n} for a, n in cells]},
+        headers=who,
+    )
+    assert put.status_code == 200, put.text
+    got = api.metrics.get(f"/api/v1/survey-results/campaigns/{cid}/weighted", headers=who)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    links = body["explanations"]
+    assert len(links) == len(body["items"])
+    shown = withheld = 0
+    for row in body["items"]:
+        key = (
+            row["figure"]
+            if row["attribute"] is None
+            else (f"{row['attribute']}={row['value']}.{row['figure']}")
+        )
+        got = api.metrics.get(links[key], headers=who)
+        assert got.status_code == 200, got.text
+        assert SECRET not in got.text
+        exp = got.json()
+        if row["suppressed"]:
+            withheld += 1
+            assert exp["suppressed"] is True and exp["suppression_reason"] == row["reason"]
+            assert (exp["items"], exp["figures"], exp["population"]) == ([], {}, None)
+            continue
+        if not row["n"] or row["n"] < 2:
+            continue  # a factor nobody rated: nothing to recompute
+        shown += 1
+        x = {i["name"]: i["value"] for i in exp["items"]}
+        big_n = 100 if row["attribute"] is None else None
+        assert exp["population"] == big_n
+        f = _measure(x, row["figure"], big_n)
+        assert (f["n"], f["mean_2dp"], f["ci"]) == (
+            row["n"],
+            row["mean_2dp"],
+            (row["ci_low_2dp"], row["ci_high_2dp"]),
+        )
+        assert (f["weighted_2dp"], f["weighted_ci"], f["n_eff_1dp"]) == (
+            row["weighted_mean_2dp"],
+            (row["weighted_ci_low_2dp"], row["weighted_ci_high_2dp"]),
+            row["effective_n_1dp"],
+        )
+        heads = sorted(v for k, v in x.items() if k.startswith("headcount: "))
+        assert heads == [10, 10, 30, 50]
+        weights = {k: v for k, v in x.items() if k.startswith("weight: ")}
+        assert weights, exp["items"]
+    assert shown >= 3 and withheld >= 1
+    overall = api.metrics.get(links["overall"], headers=who).json()
+    w = {i["name"]: i["value"] for i in overall["items"]}
+    # cell weighting: a cell's weight is its headcount over its responses, times the 21 of
+    # 22 responses that stated role and location (the 22nd weighs 100 / 22). The empty
+    # frontline/home cell (headcount 10) is merged into frontline/office: 60 over 10.
+    assert w[f"weight: role = {F}, location = {OFFICE}"] == pytest.approx(60 / 10 * 21 / 22)
+    assert w[f"weight: role = {M}, location = {OFFICE}"] == pytest.approx(30 / 6 * 21 / 22)
+    assert w[f"weight: role = {M}, location = {HOME}"] == pytest.approx(10 / 5 * 21 / 22)
+    assert w["weights not shown"] == 1  # the one response that stated neither
+    assert "merged" in overall["weighting"]["merged"][0]
+    assert overall["weighting"]["method"] == body["weighting"]["method"]
+    # The publication view: no headcount or weight of the organisation's own
+    public = api.metrics.get(links["overall"].replace("internal", "publication"), headers=who)
+    assert public.status_code == 200, public.text
+    assert not [i for i in public.json()["items"] if i["unit"] in ("people", "weight")]
+    # Another organisation's staff: the campaign is not theirs to see (404, as the table)
+    other = api.metrics.get(links["overall"], headers=api.auth("participant", [999999]))
+    assert_problem(other, 404, "campaign_not_found")
+    missing = api.metrics.get(
+        "/api/v1/explain/survey-weighted",
+        params={"campaign_id": cid, "figure": "S99.satisfaction"},
+        headers=who,
+    )
+    assert_problem(missing, 404, "no_figure")

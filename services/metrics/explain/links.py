@@ -145,3 +145,24 @@ def group_factor_links(
         for r in rows
         for period in ("cycle", "baseline")
     }
+
+
+WEIGHTED = "/api/v1/explain/survey-weighted?"
+
+
+def weighted_links(campaign_id: int, audience: str, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A campaign's weighted table → ``<figure>`` (all responses) or
+    ``<attribute>=<value>.<figure>`` (a cell) → the explanation's path."""
+    links = {}
+    for r in rows:
+        query: list[tuple[str, Any]] = [
+            ("campaign_id", campaign_id),
+            ("audience", audience),
+            ("figure", r["figure"]),
+        ]
+        if r["attribute"] is None:
+            links[r["figure"]] = WEIGHTED + urlencode(query)
+        else:
+            query += [("attribute", r["attribute"]), ("value", r["value"])]
+            links[f"{r['attribute']}={r['value']}.{r['figure']}"] = WEIGHTED + urlencode(query)
+    return links

@@ -21,6 +21,7 @@ from services.metrics.explain.schemas import (
     SurveyExplanationRow,
     SurveyFigureExplanation,
     SurveyGroupExplanation,
+    SurveyWeightedExplanation,
 )
 from services.metrics.nps.router import SURVEY_ROLES
 from services.metrics.nps.schemas import Source as NpsSource
@@ -403,5 +404,55 @@ def survey_group_factor(
         SURVEY_COLUMNS,
         rows,
         f"explain-group-factor-{cycle}-{factor}-{period}",
+        **data,
+    )
+
+
+@router.get(
+    "/survey-weighted",
+    response_model=SurveyWeightedExplanation,
+    responses=table_responses(SurveyWeightedExplanation),
+    summary="How a weighted-table row was made: sums unweighted and weighted, the "
+    "weighting method, the headcount and the weights",
+    description="A row of `GET /api/v1/survey-results/campaigns/{id}/weighted` (the same "
+    "access and audience; no `attribute` for all responses): the ratings, Σx, Σx² and the "
+    "weighted sums from which the means, intervals and effective size recompute; for the "
+    "internal audience the headcount's cells and each weighting cell's weight (cells under "
+    "the campaign's threshold not shown). A withheld row says so and why, and nothing more.",
+)
+def survey_weighted(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    campaign_id: Annotated[int, Query(ge=1, le=MAX_INT32, description="The campaign")],
+    figure: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="overall, improvement, S1.satisfaction … S20.importance",
+        ),
+    ],
+    out: OutputQuery,
+    attribute: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="e.g. attr.role")
+    ] = None,
+    value: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="The attribute's value")
+    ] = None,
+    audience: AudienceQuery = None,
+) -> Response:
+    data = service.survey_weighted(
+        session, settings, principal, campaign_id, figure, attribute, value, audience
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SurveyWeightedExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-campaign-{campaign_id}-weighted",
         **data,
     )

@@ -583,3 +583,58 @@ class SurveyGroupExplanation(Page[SurveyExplanationRow]):
     weighted_ci_method: str | None
     weighting: dict[str, Any] = Field(description="The view's weighting summary")
     data_version: str = Field(description="The campaigns pooled and their responses")
+
+
+WEIGHTED_FORMULA_EXAMPLE = "Σx / n beside Σwx / Σw; n_eff = (Σw)² / Σw²; design effect = n / n_eff"
+
+
+class SurveyWeightedExplanation(Page[SurveyExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "survey_weighted",
+                    "campaign_id": 31,
+                    "audience": "internal",
+                    "figure": "overall",
+                    "attribute": None,
+                    "value": None,
+                    "formula": WEIGHTED_FORMULA_EXAMPLE,
+                    "rule": "mean = Σx / n …; weighted mean = Σwx / Σw …",
+                    "suppression_rule": "the organisation's own staff see …",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "threshold_met": "internal",
+                    "figures": {"n": 22, "mean_2dp": 4.14, "weighted_mean_2dp": 4.3},
+                    "population": 100,
+                    "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc …",
+                    "weighted_ci_method": "95% t-interval of the weighted mean …",
+                    "weighting": {"method": "cell", "headcount_total": 100, "responses": 22},
+                    "data_version": "campaign 31|responses 22|headcount 100",
+                    "items": [SURVEY_INPUT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["survey_weighted"]
+    campaign_id: int
+    audience: Literal["internal", "publication"]
+    figure: str = Field(description="overall, improvement, or a factor's S1.satisfaction …")
+    attribute: str | None = Field(description="The breakdown attribute; null: all responses")
+    value: str | None = Field(description="The attribute's value")
+    formula: str
+    rule: str
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, sum or weight")
+    suppression_reason: str | None
+    threshold_met: Literal["publication", "internal"] | None
+    figures: dict[str, float | int | None] = Field(
+        description="The row's figures as the weighted table serves them, by column"
+    )
+    population: int | None = Field(description="Users in scope (N) of the correction")
+    ci_method: str
+    weighted_ci_method: str
+    weighting: dict[str, Any] = Field(description="The table's weighting summary")
+    data_version: str

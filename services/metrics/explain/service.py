@@ -32,7 +32,7 @@ from services.metrics.packs import engine as engine_packs
 from services.metrics.packs import service as packs
 from services.metrics.packs.schemas import Pack
 from services.metrics.sla import service as sla
-from services.metrics.surveys import confidence, disclosure, engine, group
+from services.metrics.surveys import confidence, disclosure, engine, group, weighting
 from services.metrics.surveys import repository as surveys_repo
 from services.metrics.surveys import service as surveys
 from shared.auth import Principal
@@ -1433,6 +1433,158 @@ def survey_group_factor(
         "suppression_reason": None,
         "threshold_met": row["threshold_met"] if period == "cycle" else disclosure.PUBLICATION,
         "figures": {c: row[c] for c in cols},
+        "population": population,
+        "rows": items,
+    }
+
+
+# ------------------------------------------------ a campaign's weighted table (issue 15)
+
+WEIGHTED_FORMULA = "Σx / n beside Σwx / Σw; n_eff = (Σw)² / Σw²; design effect = n / n_eff"
+CELL_WEIGHT_RULE = (
+    "cell weighting: a cell's weight = its headcount (merged cells' summed) / its responses "
+    "× (responses that state every weighting attribute / all responses); a response that "
+    "does not state one weighs N / n (N the headcount total); the weights add up to N"
+)
+
+
+def _label_of(attributes: list[str], key: tuple[Any, ...]) -> str:
+    return ", ".join(
+        f"{a.removeprefix('attr.')} = {engine.NOT_STATED if v is None else v}"
+        for a, v in zip(attributes, key, strict=True)
+    )
+
+
+def survey_weighted(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    campaign_id: int,
+    figure: str,
+    attribute: str | None,
+    value: str | None,
+    audience: surveys.Audience | None,
+) -> dict[str, Any]:
+    """A row of ``/api/v1/survey-results/campaigns/{id}/weighted`` (the same access and
+    audience): the row's sums, unweighted and weighted (the means, intervals and effective
+    size recompute from them), the weighting method with its inputs (the headcount's cells
+    and the weight of each weighting cell with at least the campaign's threshold of
+    responses; for the internal audience only). A withheld row says so and why only."""
+    _, rows, meta = surveys.weighted(session, principal, campaign_id, settings, audience)
+    row = next(
+        (
+            r
+            for r in rows
+            if r["figure"] == figure and r["attribute"] == attribute and r["value"] == value
+        ),
+        None,
+    )
+    if row is None:
+        where = "all responses" if attribute is None else f"the cell {attribute} = {value!r}"
+        raise NotFound(
+            f"The weighted results of campaign {campaign_id} have no {figure!r} for {where}.",
+            code="no_figure",
+        )
+    campaign = surveys_repo.get_campaign(session, campaign_id)
+    assert campaign is not None  # surveys.weighted found it
+    chosen = meta["audience"]
+    internal = surveys.compute(session, campaign, settings, chosen)
+    threshold = int(internal["thresholds"]["internal"])
+    frame = surveys._with_rows(surveys_repo.responses_frame(session, [campaign_id]))
+    base = {
+        "kind": "survey_weighted",
+        "campaign_id": campaign_id,
+        "audience": chosen,
+        "figure": figure,
+        "attribute": attribute,
+        "value": value,
+        "formula": WEIGHTED_FORMULA,
+        "rule": "mean = Σx / n over the ratings given, 2 decimals, half up; weighted mean = "
+        "Σwx / Σw, 2 decimals, half up; effective sample size (Σw)² / Σw², 1 decimal, half up",
+        "suppression_rule": SURVEY_SUPPRESSION,
+        "ci_method": SURVEY_MEAN_CI,
+        "weighted_ci_method": GROUP_WEIGHTED_CI,
+        "weighting": meta["weighting"],
+        "data_version": f"campaign {campaign_id}|responses {frame.height}|"
+        f"headcount {meta['weighting']['headcount_total']}",
+    }
+    if row["suppressed"]:
+        return base | {
+            "suppressed": True,
+            "suppression_reason": row["reason"],
+            "threshold_met": None,
+            "figures": {},
+            "population": None,
+            "rows": [],
+        }
+    users = int(campaign["users_in_scope"])
+    heads, cell_rows = surveys_repo.headcounts(session, [campaign_id])
+    weights, notes = weighting.weigh(
+        frame, heads, cell_rows, {campaign_id: users}, min_cell=threshold
+    )
+    frame = frame.join(weights, on="_row", how="left").with_columns(pl.lit(0).alias("cycle"))
+    picked = frame
+    if attribute is not None:
+        picked = frame.filter(pl.col(attribute).fill_null(engine.NOT_STATED) == value)
+    population = (users or None) if attribute is None else None
+    where = f"campaign {campaign_id}'s responses" + (
+        "" if attribute is None else f" with {attribute} = {value}"
+    )
+    items = _measure_rows(figure, _group_sums(picked, figure), population, where)
+    if chosen == "internal":
+        for r in cell_rows:
+            label = ", ".join(f"{k} = {v}" for k, v in r["cell"].items())
+            items.append(
+                {
+                    "role": "input",
+                    "name": f"headcount: {label}",
+                    "label": f"People in {label} (the campaign's headcount)",
+                    "value": int(r["headcount"]),
+                    "unit": "people",
+                    "source": f"headcount of campaign {campaign_id} ({heads[campaign_id]['kind']})",
+                }
+            )
+        attrs = [a if a.startswith("attr.") else f"attr.{a}" for a in notes[0].attributes]
+        attrs = [a for a in attrs if a in frame.columns]
+        by = attrs or [pl.lit("all responses").alias("_all")]
+        cells = (
+            frame.group_by(by)
+            .agg(pl.len().alias("k"), pl.col("weight").first().alias("w"))
+            .sort(attrs or "_all", nulls_last=True)
+        )
+        hidden = 0
+        for c in cells.iter_rows(named=True):
+            if c["k"] < threshold:
+                hidden += 1
+                continue
+            label = _label_of(attrs, tuple(c[a] for a in attrs)) if attrs else "all responses"
+            items.append(
+                {
+                    "role": "input",
+                    "name": f"weight: {label}",
+                    "label": f"The weight of each response in {label} ({notes[0].method})",
+                    "value": float(c["w"]),
+                    "unit": "weight",
+                    "source": CELL_WEIGHT_RULE if notes[0].method == "cell" else notes[0].why,
+                }
+            )
+        if hidden:
+            items.append(
+                {
+                    "role": "input",
+                    "name": "weights not shown",
+                    "label": f"Weighting cells with fewer than {threshold} responses, whose "
+                    "weights are not shown (a weight and a headcount give the responses)",
+                    "value": hidden,
+                    "unit": "cells",
+                    "source": "disclosure control",
+                }
+            )
+    return base | {
+        "suppressed": False,
+        "suppression_reason": None,
+        "threshold_met": row["threshold_met"],
+        "figures": {k: row[k] for k in group.WEIGHTED_COLUMNS[3:]},
         "population": population,
         "rows": items,
     }

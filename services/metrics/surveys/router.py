@@ -10,6 +10,7 @@ from services.metrics.explain.links import (
     group_breakdown_links,
     group_factor_links,
     survey_links,
+    weighted_links,
 )
 from services.metrics.surveys import pictures, service
 from services.metrics.surveys.schemas import (
@@ -147,6 +148,7 @@ def weighted(
     audience: AudienceQuery = None,
 ) -> Response:
     columns, rows, meta = service.weighted(session, principal, campaign_id, settings, audience)
+    meta["explanations"] = weighted_links(campaign_id, meta["audience"], rows)
     return table_response(
         request,
         out,

@@ -453,6 +453,11 @@ class WeightedTable(Table[WeightedRow]):
     audience: Literal["internal", "publication"]
     weighting: WeightingSummary
     confidence: WeightedConfidence
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON only: each row → its explanation's path, by <figure> (all "
+        "responses) or <attribute>=<value>.<figure> (a cell)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
