@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.metrics.surveys.schemas import GroupWeighting, WeightingSummary
 from shared.pagination import Page
 
 _PAGE: dict[str, Any] = {"total": 1, "limit": 500, "offset": 0, "next": None}
@@ -581,7 +582,7 @@ class SurveyGroupExplanation(Page[SurveyExplanationRow]):
     )
     ci_method: str
     weighted_ci_method: str | None
-    weighting: dict[str, Any] = Field(description="The view's weighting summary")
+    weighting: GroupWeighting = Field(description="The view's weighting summary")
     data_version: str = Field(description="The campaigns pooled and their responses")
 
 
@@ -609,7 +610,17 @@ class SurveyWeightedExplanation(Page[SurveyExplanationRow]):
                     "population": 100,
                     "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc …",
                     "weighted_ci_method": "95% t-interval of the weighted mean …",
-                    "weighting": {"method": "cell", "headcount_total": 100, "responses": 22},
+                    "weighting": {
+                        "method": "cell",
+                        "why": "the headcount gives every combination of role × location …",
+                        "attributes": ["role", "location"],
+                        "merged": [],
+                        "iterations": 0,
+                        "headcount_total": 100,
+                        "responses": 22,
+                        "effective_sample_size_1dp": 19.9,
+                        "design_effect_2dp": 1.11,
+                    },
                     "data_version": "campaign 31|responses 22|headcount 100",
                     "items": [SURVEY_INPUT_EXAMPLE],
                     **_PAGE,
@@ -636,5 +647,5 @@ class SurveyWeightedExplanation(Page[SurveyExplanationRow]):
     population: int | None = Field(description="Users in scope (N) of the correction")
     ci_method: str
     weighted_ci_method: str
-    weighting: dict[str, Any] = Field(description="The table's weighting summary")
+    weighting: WeightingSummary = Field(description="The table's weighting summary")
     data_version: str

@@ -1066,8 +1066,8 @@ def nps_row(
             "report has no such row to explain.",
             code="no_figure",
         )
-    row = nps_service.by_month_and_total(frame)
-    row = row.filter(
+    table = nps_service.by_month_and_total(frame)
+    row = table.filter(
         pl.col("month").is_null() if month is None else pl.col("month") == month.replace(day=1)
     ).row(0, named=True)
     rating = pl.col("rating").cast(pl.Int64)
@@ -1546,7 +1546,7 @@ def survey_weighted(
             )
         attrs = [a if a.startswith("attr.") else f"attr.{a}" for a in notes[0].attributes]
         attrs = [a for a in attrs if a in frame.columns]
-        by = attrs or [pl.lit("all responses").alias("_all")]
+        by: list[str | pl.Expr] = [*attrs] or [pl.lit("all responses").alias("_all")]
         cells = (
             frame.group_by(by)
             .agg(pl.len().alias("k"), pl.col("weight").first().alias("w"))
