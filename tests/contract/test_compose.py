@@ -126,6 +126,70 @@ def test_services_and_dependency_order():
             assert dep in services, f"{name} depends on unknown {dep}"
 
 
+# What the metrics service loads from the OS at run time (no wheel ships them): the Debian
+# package and the library file in it that is opened (None: fonts, found by fontconfig).
+RUNTIME_PACKAGES = {
+    "libpango-1.0-0": "libpango-1.0.so.0",  # WeasyPrint: the pack's PDF
+    "libpangoft2-1.0-0": "libpangoft2-1.0.so.0",  # WeasyPrint
+    "libharfbuzz-subset0": "libharfbuzz-subset.so.0",  # WeasyPrint: font subsets
+    "libcairo2": "libcairo.so.2",  # cairosvg: chart PNGs
+    "fonts-liberation": "LiberationSans-Regular.ttf",  # the pack's and the charts' font
+}
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile, continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    out = []
+    for line in joined.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            word, _, rest = line.strip().partition(" ")
+            out.append((word.upper(), " ".join(rest.split())))
+    return out
+
+
+def test_the_image_the_metrics_service_runs_installs_its_run_time_libraries():
+    services = _compose()["services"]
+    assert services["metrics"]["build"] == "."  # the Dockerfile at the root, its last stage
+    steps = _dockerfile_instructions()
+    froms = [i for i, (word, _) in enumerate(steps) if word == "FROM"]
+    final = steps[froms[-1] :]
+    base = final[0][1].split()[0]
+    # A Debian release named in the tag, so the package names below are the ones it has.
+    assert re.fullmatch(r"python:3\.\d+-slim-(bookworm|trixie)", base), base
+    installed: set[str] = set()
+    user_at = next(i for i, (word, _) in enumerate(final) if word == "USER")
+    for i, (word, args) in enumerate(final):
+        for command in args.split("&&") if word == "RUN" else ():
+            parts = command.split()
+            if parts[:2] == ["apt-get", "install"]:
+                assert i < user_at, "packages are installed as root, before USER"
+                assert "-y" in parts and "--no-install-recommends" in parts
+                installed |= {p for p in parts[2:] if not p.startswith("-")}
+    missing = set(RUNTIME_PACKAGES) - installed
+    assert not missing, f"the Dockerfile does not install {sorted(missing)}"
+    run = " ".join(args for word, args in final if word == "RUN")
+    assert "rm -rf /var/lib/apt/lists/*" in run  # the package lists are not kept in the image
+
+
+def test_the_run_time_packages_are_the_ones_holding_the_libraries_loaded():
+    """On a Debian machine (this one, CI), each library the metrics service opens belongs to
+    the package the Dockerfile installs for it."""
+    import shutil
+    import subprocess
+
+    if shutil.which("dpkg-query") is None:
+        pytest.skip("not a Debian machine: no dpkg-query")
+    for package, path in RUNTIME_PACKAGES.items():
+        found = subprocess.run(
+            ["dpkg-query", "-S", f"*/{path}"], capture_output=True, text=True, check=False
+        )
+        if found.returncode != 0:
+            pytest.skip(f"{path} is not installed here")
+        owners = {line.split(":")[0] for line in found.stdout.splitlines()}
+        assert package in owners, (path, owners)
+
+
 def test_every_long_running_service_is_healthchecked_and_every_image_pinned():
     services = _compose()["services"]
     for name in LONG_RUNNING:

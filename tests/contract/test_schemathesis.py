@@ -167,6 +167,7 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         }
         for operation in (
             "GET /api/v1/survey-results/group/factors",
+            "GET /api/v1/survey-results/group/charts/factors",
             "GET /api/v1/explain/survey-group-factor",
         )
     },

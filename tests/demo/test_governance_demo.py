@@ -133,6 +133,25 @@ def test_the_shared_service_demo_is_ready_for_its_pack(api, database_url, owner_
     paused = [t for t in waited if t["pending_seconds"]]
     assert len(paused) == 4 and {t["pending_seconds"] for t in paused} == {77400}
     assert all(t["priority_changed_at"] is not None for t in paused)
+    # The pack is ready to issue: drafted with its checks, frozen for review, issued.
+    query = {"service_id": service, "financial_year": 2024, "period": 3}
+    draft = api.metrics.get("/api/v1/committee-packs/draft", params=query, headers=admin)
+    assert draft.status_code == 200, draft.text
+    pack = draft.json()
+    assert [t["priority"] for t in pack["sla"]][:2] == ["P0", "P1"]
+    (costs,) = pack["cost_tables"]
+    assert [r["category"] for r in costs["rows"][:4]] == [
+        "Courier",
+        "Equipment",
+        "Mobile telephony",
+        "Software licences",
+    ]  # as the demo's file lists them
+    assert any(c["kind"] == "line_remaining" for c in pack["checks"])
+    frozen = api.metrics.post("/api/v1/committee-packs", json=query, headers=admin)
+    assert frozen.status_code == 201, frozen.text
+    issued = api.metrics.post(f"/api/v1/committee-packs/{frozen.json()['id']}/issue", headers=admin)
+    assert issued.status_code == 200, issued.text
+    assert (issued.json()["status"], issued.json()["version"]) == ("issued", 1)
 
     again, _ = load_governance_demo(database_url)
     assert "0 new tickets, governance data already present" in again

@@ -47,6 +47,10 @@ SET_NAMES = [
     "Nps",
     "SurveyFactors",
     "SurveyBreakdowns",
+    "PackKpis",
+    "PackSlaMonths",
+    "PackOutturn",
+    "PackRisks",
 ]
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 _DATA: dict[str, Any] = {}
@@ -719,3 +723,43 @@ def test_statistics_download_keeps_the_select_order(feed):
     rows = crawl(api, "BenchmarkStatistics", headers, **params)
     r = get(api, "BenchmarkStatistics", headers, **params, **{"$format": "parquet"})
     assert pl.read_parquet(io.BytesIO(r.content)).to_dicts() == rows and rows
+
+
+# issue 13's per-ticket columns, in the feed as /api/v1/sla/tickets shows them
+TICKET_RULE_COLUMNS = (
+    "calendar_id",
+    "pending_seconds",
+    "cycles",
+    "reopen_rule",
+    "priority_change",
+    "first_response_at",
+    "response_target_seconds",
+    "response_elapsed_seconds",
+    "response_due_at",
+    "response_status",
+)
+
+
+def test_tickets_carry_the_policy_rule_and_first_response_columns_of_the_json_api(feed):
+    api = feed["api"]
+    admin = api.auth()
+    rows = crawl(api, "SlaTickets", admin)
+    items = {}
+    for org in feed["ticket_orgs"]:
+        got = api.metrics.get(
+            "/api/v1/sla/tickets", params={"organisation_id": org, "limit": 10000}, headers=admin
+        )
+        assert got.status_code == 200, got.text
+        items |= {(org, t["source_system"], t["reference"]): t for t in got.json()["items"]}
+    closed = [r for r in rows if not r["is_open"]]  # open ones are evaluated live there
+    assert closed and len(items) == len(rows)
+    for row in closed:
+        want = items[(row["organisation_id"], row["source_system"], row["reference"])]
+        assert {c: row[c] for c in TICKET_RULE_COLUMNS} == {
+            c: want[c] for c in TICKET_RULE_COLUMNS
+        }, row["reference"]
+    assert sum(r["first_response_at"] is not None for r in rows) == 120
+    assert all(r["calendar_id"] for r in closed)
+    # typed in $metadata, filterable like any other property
+    n = get(api, "SlaTickets/$count", admin, **{"$filter": "first_response_at ne null"})
+    assert int(n.text) == 120

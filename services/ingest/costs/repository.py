@@ -19,6 +19,7 @@ def upsert_table(session: Session, values: dict[str, Any]) -> int:
             index_elements=[t.c.service_id, t.c.financial_year, t.c.period, t.c.title],
             set_={
                 "columns": values["columns"],
+                "categories": values["categories"],
                 "created_by": values["created_by"],
                 "updated_at": func.now(),
             },

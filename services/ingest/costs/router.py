@@ -5,7 +5,8 @@ replaces the service's table of the same title, year and period whole.
 **Columns**: `organisation` and `category` (required; header names matched case- and
 punctuation-blind, title rows above the header skipped), then one column per period in
 the order the table shows them (any labels: `P1`, `Apr-24`, `Q1`…), and optionally a
-`Total` column.
+`Total` column. Categories keep the order in which they first appear in the file; the
+table is read back, and printed in the committee pack, in that order.
 
 **Organisations**: the service itself or one of its partners, by id, full name, or a
 distinctive part of the name (`Brent` for `London Borough of Brent`). Any other is
@@ -77,7 +78,8 @@ def list_cost_tables(
     response_model=CostTable,
     summary="One cost table as stored: amounts in pence, printed totals",
     description="Rows by organisation (the service, then its partners in order), then "
-    "category. Totals computed from them are the committee pack's." + ACCESS,
+    "category in the order the source gave them. Totals computed from them are the "
+    "committee pack's." + ACCESS,
 )
 def get_cost_table(
     organisation_id: IdPath, table_id: IdPath, session: DbSession, principal: CurrentPrincipal

@@ -123,7 +123,12 @@ class CostTable(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {**TABLE_EXAMPLE, "rows": [ROW_EXAMPLE], "printed_totals": [TOTAL_EXAMPLE]}
+                {
+                    **TABLE_EXAMPLE,
+                    "categories": ["Mobile telephony", "Courier", "Equipment"],
+                    "rows": [ROW_EXAMPLE],
+                    "printed_totals": [TOTAL_EXAMPLE],
+                }
             ]
         }
     )
@@ -134,8 +139,15 @@ class CostTable(BaseModel):
     period: int
     title: str
     columns: list[str] = Field(description="Period columns, in order")
+    categories: list[str] = Field(
+        description="Categories in the order the source gave them (alphabetical for a table "
+        "imported before that order was kept); each organisation's rows follow it"
+    )
     created_by: str
     created_at: UtcDateTime
     updated_at: UtcDateTime
-    rows: list[CostRow] = Field(description="By organisation (the service, then its partners)")
+    rows: list[CostRow] = Field(
+        description="By organisation (the service, then its partners), then category in "
+        "the table's order"
+    )
     printed_totals: list[CostPrintedTotal] = Field(description="Totals as the source printed")

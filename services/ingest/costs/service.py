@@ -23,6 +23,7 @@ from services.ingest.costs.exceptions import CostTableNotFound
 from services.ingest.costs.schemas import CostTableIn
 from services.ingest.organisations.service import governance_access, service_and_partners
 from shared.auth import Principal
+from shared.categories import category_rank, first_seen
 from shared.money import MoneyError, parse_pence
 from shared.sheets import Sheet, read_table, reject, row_error, text_cell
 
@@ -80,6 +81,11 @@ class _Parsed:
     cells: list[dict[str, Any]]
     totals: list[dict[str, Any]]
     errors: list[dict[str, Any]]
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories in the order the source gave them (stored with the table)."""
+        return first_seen(c["category"] for c in self.cells)
 
 
 def parse_sheet(sheet: Sheet, resolve: Resolver) -> _Parsed:
@@ -352,6 +358,7 @@ def _store(
             "period": period,
             "title": title,
             "columns": parsed.columns,
+            "categories": parsed.categories,
             "created_by": principal.subject,
         },
     )
@@ -380,9 +387,10 @@ def _table(session: Session, service_id: int, table_id: int) -> dict[str, Any]:
             },
         )
         row["amounts_pence"][cell["column_index"]] = cell["amount_pence"]
+    rank = category_rank((r["category"] for r in rows.values()), table["categories"])
     ordered = sorted(
         rows.values(),
-        key=lambda r: (order.get(r["organisation_id"], len(order)), r["category"].casefold()),
+        key=lambda r: (order.get(r["organisation_id"], len(order)), rank[r["category"]]),
     )
     totals = [
         {
@@ -402,7 +410,8 @@ def _table(session: Session, service_id: int, table_id: int) -> dict[str, Any]:
             ),
         )
     ]
-    return {**table, "rows": ordered, "printed_totals": totals}
+    categories = table["categories"] or first_seen(sorted(rank, key=rank.__getitem__))
+    return {**table, "categories": categories, "rows": ordered, "printed_totals": totals}
 
 
 def get_table(

@@ -8,8 +8,11 @@ service functions build both, so a chart can never disagree with its table):
   yours labelled "(you)";
 - a metric across cycles: the group's median and your value, one line each.
 
-A suppressed group draws nothing and says why (the reason the table gives). Nothing is
-ever left out to keep a scale readable, so no chart needs a "not shown" note.
+A suppressed group draws nothing and says why (the reason the table gives). A far outlier
+(beyond 3 interquartile ranges from the quartiles: services/metrics/charts/outliers.py)
+is left out of the box's whisker and of the ranked bars to keep the scale readable, and
+the chart says so ("1 high value not shown") and gives the rule in its description; the
+table beside it keeps every value, and your own value is always drawn.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 from services.metrics.benchmark import service
 from services.metrics.benchmark.service import Access, PeerGroup
 from services.metrics.charts import BoxPlot, BoxStats, box_plot, render_svg
+from services.metrics.charts.outliers import Clip, clip
 from services.metrics.charts.svg import MUTED, Svg
 from services.metrics.packs.schemas import Chart, ChartSeries
 from shared.settings import Settings
@@ -67,14 +71,27 @@ def distribution(
     return _ranked(key, title, data)
 
 
+def _clip(data: dict[str, Any]) -> Clip:
+    rows = data["rows"]
+    mine = [i for i, r in enumerate(rows) if r["is_mine"]]
+    return clip([_d(r["value"]) for r in rows], _d(data["q1"]), _d(data["q3"]), keep=mine)
+
+
 def _box(key: str, title: str, data: dict[str, Any], group: PeerGroup) -> str:
     own = data["my_value"]
+    cut = _clip(data)
     text = (
         f"Box plot of {data['metric_name']} ({data['unit']}) across {data['n']} values in the "
         f"{group.key} peer group: minimum {data['min']}, lower quartile {data['q1']}, median "
         f"{data['median']}, upper quartile {data['q3']}, maximum {data['max']}"
         + (f"; your value {own}." if own is not None else ".")
     )
+    whisker_low = whisker_high = None
+    if cut.hidden:
+        shown = [_d(data["rows"][i]["value"]) for i in cut.shown]
+        whisker_low = min(shown) if cut.hidden_low else None
+        whisker_high = max(shown) if cut.hidden_high else None
+        text += f" {cut.note()}: {cut.rule()}; the whisker ends at the furthest value drawn."
     plot = BoxPlot(
         key=key,
         title=title,
@@ -89,6 +106,9 @@ def _box(key: str, title: str, data: dict[str, Any], group: PeerGroup) -> str:
                 q3=_d(data["q3"]),
                 maximum=_d(data["max"]),
                 own=None if own is None else _d(own),
+                whisker_low=whisker_low,
+                whisker_high=whisker_high,
+                note=cut.note(),
             )
         ],
     )
@@ -96,22 +116,25 @@ def _box(key: str, title: str, data: dict[str, Any], group: PeerGroup) -> str:
 
 
 def _ranked(key: str, title: str, data: dict[str, Any]) -> str:
-    rows = data["rows"]
+    cut = _clip(data)
+    note = cut.note()
+    rows = [data["rows"][i] for i in cut.shown]
     categories = [r["peer_code"] + (" (you)" if r["is_mine"] else "") for r in rows]
     chart = Chart(
         key=key,
         kind="bar",
         title=title,
         description=(
-            f"{len(rows)} organisations ranked by {data['metric_name']} ({data['unit']}), "
-            "lowest first, each by its anonymous code; yours is marked (you)."
+            f"{len(data['rows'])} organisations ranked by {data['metric_name']} "
+            f"({data['unit']}), lowest first, each by its anonymous code; yours is marked "
+            "(you)." + (f" {note}: {cut.rule()}." if note else "")
         ),
         categories=categories,
         series=[ChartSeries(name=data["metric_name"], values=[_d(r["value"]) for r in rows])],
         unit=data["unit"],
         target=None,
     )
-    return render_svg(chart)
+    return render_svg(chart, [note] if note else [])
 
 
 def trends(

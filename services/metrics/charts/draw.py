@@ -73,10 +73,13 @@ class _Frame:
         self.high = ticks[-1]
         self.ticks = ticks
         self.band = (self.right - self.left) / max(categories, 1)
+        # Pixels are not figures: positions in float arithmetic (deterministic, written to
+        # two places by fmt); the labels print the exact Decimals.
+        self._low = float(self.low)
+        self._scale = (self.bottom - self.top) / float(self.high - self.low)
 
     def y(self, value: Decimal) -> float:
-        share = (value - self.low) / (self.high - self.low)
-        return self.bottom - float(share) * (self.bottom - self.top)
+        return self.bottom - (float(value) - self._low) * self._scale
 
     def x(self, index: int) -> float:
         """Centre of category ``index``."""
@@ -114,18 +117,24 @@ def _width(slots: int, per_slot: float) -> float:
     return max(MIN_WIDTH, LEFT + RIGHT + slots * per_slot)
 
 
-def _header(svg: Svg, chart_title: str, items: list[tuple[str, str, str]]) -> float:
+def _header(
+    svg: Svg, chart_title: str, items: list[tuple[str, str, str]], notes: Sequence[str] = ()
+) -> float:
     svg.text(LEFT - 50, 22, chart_title, size=15, weight="bold")
-    return legend(svg, LEFT - 48, 46, items) + 14
+    top = legend(svg, LEFT - 48, 46, items) + 14
+    for note in notes:  # e.g. "1 high value not shown": said on the chart, never silent
+        svg.text(LEFT - 48, top - 2, note, size=11, colour=MUTED, cls="note")
+        top += 16
+    return top
 
 
-def _stacked_bar(chart: Chart) -> str:
+def _stacked_bar(chart: Chart, notes: Sequence[str] = ()) -> str:
     n = len(chart.categories)
     svg = Svg(chart.key, chart.title, chart.description, _width(n, 48), HEIGHT)
     items = [("fill", str(i), s.name) for i, s in enumerate(chart.series)]
     if chart.target is not None:
         items.append(("target", "", f"Target {_axis_label(chart.target, chart.unit)}"))
-    top = _header(svg, chart.title, items)
+    top = _header(svg, chart.title, items, notes)
     totals = [sum((s.values[i] or Decimal(0) for s in chart.series), Decimal(0)) for i in range(n)]
     if chart.unit == "%":
         ticks = [Decimal(v) for v in range(0, 101, 20)]
@@ -134,8 +143,12 @@ def _stacked_bar(chart: Chart) -> str:
     frame = _Frame(svg, top, ticks, n)
     frame.axes(chart.unit, chart.categories)
     bar = min(frame.band * 0.64, 56)
+    bar_width = fmt(bar)
+    # Each series' fill, outline and name, looked up once rather than once per bar.
+    looks = [(svg.fill(j), style(j).colour, s.name) for j, s in enumerate(chart.series)]
     for i in range(n):
         x = frame.x(i) - bar / 2
+        bar_x = fmt(x)
         values = [s.values[i] for s in chart.series]
         if all(v is None for v in values):
             svg.text(
@@ -149,25 +162,28 @@ def _stacked_bar(chart: Chart) -> str:
             )
             continue
         base = Decimal(0)
+        y0 = frame.y(base)
         for j, value in enumerate(values):
             if not value:
                 continue
-            y0, y1 = frame.y(base), frame.y(base + value)
+            base += value
+            y1 = frame.y(base)
+            fill, outline, name = looks[j]
             svg.shape(
                 "rect",
                 {
-                    "x": fmt(x),
+                    "x": bar_x,
                     "y": fmt(y1),
-                    "width": fmt(bar),
+                    "width": bar_width,
                     "height": fmt(y0 - y1),
-                    "fill": svg.fill(j),
-                    "stroke": style(j).colour,
+                    "fill": fill,
+                    "stroke": outline,
                     "stroke-width": "1.2",
-                    "data-series": chart.series[j].name,
+                    "data-series": name,
                     "data-value": canonical(value),
                 },
             )
-            base += value
+            y0 = y1
         first = values[0]
         svg.text(
             frame.x(i), frame.y(base) - 5, value_label(first, chart.unit), anchor="middle", size=10
@@ -177,7 +193,7 @@ def _stacked_bar(chart: Chart) -> str:
     return svg.tostring()
 
 
-def _line(chart: Chart) -> str:
+def _line(chart: Chart, notes: Sequence[str] = ()) -> str:
     n = len(chart.categories)
     # Room on the right for the direct end labels ("Peer median 44.5"), so none is cut off.
     end_labels = [
@@ -191,7 +207,7 @@ def _line(chart: Chart) -> str:
     items = [("line", str(i), s.name) for i, s in enumerate(chart.series)]
     if chart.target is not None:
         items.append(("target", "", f"Target {_axis_label(chart.target, chart.unit)}"))
-    top = _header(svg, chart.title, items)
+    top = _header(svg, chart.title, items, notes)
     present = [v for s in chart.series for v in s.values if v is not None]
     if chart.target is not None:
         present.append(chart.target)
@@ -241,12 +257,12 @@ def _line(chart: Chart) -> str:
     return svg.tostring()
 
 
-def _bar(chart: Chart) -> str:
+def _bar(chart: Chart, notes: Sequence[str] = ()) -> str:
     n = len(chart.categories)
     k = max(len(chart.series), 1)
     svg = Svg(chart.key, chart.title, chart.description, _width(n * k, 50), HEIGHT)
     items = [("fill", str(i), s.name) for i, s in enumerate(chart.series)]
-    top = _header(svg, chart.title, items)
+    top = _header(svg, chart.title, items, notes)
     present = [v for s in chart.series for v in s.values if v is not None]
     low = min([Decimal(0), *present])
     high = max([Decimal(0), *present]) if present else Decimal(1)
@@ -285,10 +301,11 @@ def _bar(chart: Chart) -> str:
     return svg.tostring()
 
 
-def render_svg(chart: Chart) -> str:
+def render_svg(chart: Chart, notes: Sequence[str] = ()) -> str:
     """``chart`` drawn as a standalone, accessible SVG document fragment (``<svg>…</svg>``):
     ``role="img"``, its title and description named by ``aria-labelledby``, text as text,
     a ``viewBox`` so it scales to its container; the same chart always gives the same bytes.
+    ``notes`` are printed under the legend (``class="note"``), e.g. what is not shown.
     """
     for series in chart.series:
         if len(series.values) != len(chart.categories):
@@ -297,10 +314,10 @@ def render_svg(chart: Chart) -> str:
                 f"for {len(chart.categories)} categories"
             )
     if chart.kind == "stacked_bar":
-        return _stacked_bar(chart)
+        return _stacked_bar(chart, notes)
     if chart.kind == "line":
-        return _line(chart)
-    return _bar(chart)
+        return _line(chart, notes)
+    return _bar(chart, notes)
 
 
 class BoxStats(BaseModel):
@@ -313,6 +330,15 @@ class BoxStats(BaseModel):
     q3: Decimal
     maximum: Decimal
     own: Decimal | None = None
+    whisker_low: Decimal | None = Field(
+        default=None, description="Where the whisker is drawn to (default: the minimum)"
+    )
+    whisker_high: Decimal | None = Field(
+        default=None, description="Where the whisker is drawn to (default: the maximum)"
+    )
+    note: str | None = Field(
+        default=None, description="Printed beside the box, e.g. '1 high value not shown'"
+    )
 
 
 class BoxPlot(BaseModel):
@@ -355,13 +381,24 @@ def box_plot(plot: BoxPlot) -> str:
     if any(b.own is not None for b in plot.boxes):
         svg.marker("diamond", 290, 41, own_colour, 5)
         svg.text(300, 46, plot.own_label)
-    values = [v for b in plot.boxes for v in (b.minimum, b.maximum, b.own) if v is not None]
+    values = [
+        v
+        for b in plot.boxes
+        for v in (
+            b.minimum if b.whisker_low is None else b.whisker_low,
+            b.maximum if b.whisker_high is None else b.whisker_high,
+            b.own,
+        )
+        if v is not None
+    ]
     ticks = nice_ticks(min(values, default=Decimal(0)), max(values, default=Decimal(1)))
     left, right = 14 + label_width, width - 40
-    low, high = ticks[0], ticks[-1]
+    # Pixels are not figures: float arithmetic, written to two places (deterministic).
+    low = float(ticks[0])
+    per = (right - left) / float(ticks[-1] - ticks[0])
 
     def x(value: Decimal) -> float:
-        return left + float((value - low) / (high - low)) * (right - left)
+        return left + (float(value) - low) * per
 
     bottom = top_pad + rows * row_height
     for tick in ticks:
@@ -378,23 +415,28 @@ def box_plot(plot: BoxPlot) -> str:
         centre = top_pad + r * row_height + row_height / 2
         group = svg.add("g", {"class": "box", "data-label": box.label})
         svg.text(14, centre + 4, box.label, size=12, weight="bold", data={"data-label": box.label})
-        svg.add(
-            "line",
-            {
-                "class": "whisker",
-                "x1": fmt(x(box.minimum)),
-                "y1": fmt(centre),
-                "x2": fmt(x(box.maximum)),
-                "y2": fmt(centre),
-                "stroke": "#4d4d4d",
-                "stroke-width": "1.5",
-                "data-min": canonical(box.minimum),
-                "data-max": canonical(box.maximum),
-            },
-            parent=group,
-        )
-        for end in (box.minimum, box.maximum):
+        lo = box.minimum if box.whisker_low is None else box.whisker_low
+        hi = box.maximum if box.whisker_high is None else box.whisker_high
+        whisker = {
+            "class": "whisker",
+            "x1": fmt(x(lo)),
+            "y1": fmt(centre),
+            "x2": fmt(x(hi)),
+            "y2": fmt(centre),
+            "stroke": "#4d4d4d",
+            "stroke-width": "1.5",
+            "data-min": canonical(box.minimum),
+            "data-max": canonical(box.maximum),
+        }
+        if box.whisker_low is not None:
+            whisker["data-whisker-low"] = canonical(box.whisker_low)
+        if box.whisker_high is not None:
+            whisker["data-whisker-high"] = canonical(box.whisker_high)
+        svg.add("line", whisker, parent=group)
+        for end in (lo, hi):
             svg.line(x(end), centre - 8, x(end), centre + 8, "#4d4d4d", 1.5)
+        if box.note:
+            svg.text(right, centre + 26, box.note, anchor="end", size=11, colour=MUTED, cls="note")
         svg.add(
             "rect",
             {

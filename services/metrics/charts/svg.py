@@ -62,9 +62,7 @@ def fmt(value: float) -> str:
     text = f"{value:.2f}"
     if text[-1] != "0":  # "1.25" (and "nan", "inf"): nothing to strip
         return text
-    if text[-2] != "0":  # "1.50" -> "1.5"
-        return text[:-1]
-    text = text[:-3]  # "12.00" -> "12"
+    text = text.rstrip("0").rstrip(".")  # "1.50" -> "1.5", "12.00" -> "12"
     return "0" if text == "-0" else text
 
 

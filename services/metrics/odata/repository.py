@@ -66,6 +66,17 @@ TABLE_COLUMNS: dict[str, dict[str, ColumnElement[Any]]] = {
             "sla_status",
             "data_quality_reason",
             "computed_at",
+            "calendar_id",
+            "pending_seconds",
+            "cycles",
+            "reopen_rule",
+            "priority_change",
+            "priority_changed_at",
+            "first_response_at",
+            "response_target_seconds",
+            "response_elapsed_seconds",
+            "response_due_at",
+            "response_status",
         )
     },
     "BenchmarkStatistics": {
@@ -86,7 +97,17 @@ TABLE_COLUMNS: dict[str, dict[str, ColumnElement[Any]]] = {
         )
     },
 }
-INSTANTS = frozenset({"logged_at", "resolution_at", "due_at", "computed_at"})
+INSTANTS = frozenset(
+    {
+        "logged_at",
+        "resolution_at",
+        "due_at",
+        "computed_at",
+        "priority_changed_at",
+        "first_response_at",
+        "response_due_at",
+    }
+)
 # The column that scopes each table to what the caller may see.
 SCOPE_COLUMN = {"SlaTickets": so.c.organisation_id, "BenchmarkStatistics": bs.c.cycle_year}
 
@@ -221,6 +242,53 @@ def json_page(
     after = session.execute(keys.limit(2).offset(offset + limit - 1)).scalars().all()
     last = json.loads(after[0]) if after else None
     return body, n, len(after) > 1, last
+
+
+# Property types a page can be written by Polars from a COPY without changing a value's
+# text (numbers that are not whole stay with PostgreSQL's exact numeric text).
+_FRAME_TYPES = frozenset(
+    {"Edm.String", "Edm.Int32", "Edm.Int64", "Edm.Boolean", "Edm.Date", "Edm.DateTimeOffset"}
+)
+
+
+def frame_pages(es: EntitySet, columns: Sequence[str]) -> bool:
+    """Whether a page of these properties can be read by :func:`frame_page`."""
+    return all(es.by_name[n].type in _FRAME_TYPES for n in (*columns, *es.key))
+
+
+def frame_page(
+    session: Session,
+    es: EntitySet,
+    scope: Sequence[Any] | None,
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[ColumnElement[Any]],
+    limit: int,
+    offset: int,
+    columns: Sequence[str],
+) -> tuple[bytes, int, bool, list[Any] | None]:
+    """One page as the JSON array of its rows, the fast way: the page and one row more
+    (whether more follow) come out of one ``COPY`` as CSV (instants as epoch seconds),
+    Polars reads it and writes the JSON (compact, properties in the order asked for,
+    instants ISO 8601 UTC with Z). Measured on 1,013,601 rows in 50,000-row pages: 2.4 s
+    of PostgreSQL CPU and 3.6 s of Python/Polars CPU, against 9.6 s and 0.6 s for
+    ``row_to_json`` and ``string_agg`` in PostgreSQL (:func:`json_page`), and no second
+    query for the last key (docs/bi/README.md, "Throughput"). Returns the JSON bytes,
+    the rows in them, whether more rows follow, and the last row's key (the next page's
+    keyset)."""
+    from services.metrics.odata.engine import json_ready
+
+    wanted = list(columns)
+    read = [*wanted, *(k for k in es.key if k not in wanted)]
+    stmt = table_query(es, scope, where, order, limit + 1, offset, columns=read)
+    schema = {n: polars_type(es.by_name[n].type) for n in read}
+    frame = read_frame(session, stmt, schema)
+    more = frame.height > limit
+    if more:
+        frame = frame.head(limit)
+    last = [frame[k][-1] for k in es.key] if frame.height else None
+    buf = io.BytesIO()
+    json_ready(frame.select(wanted)).write_json(buf)
+    return buf.getvalue(), frame.height, more, last
 
 
 def read_frame(session: Session, stmt: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -22,6 +22,7 @@ XML_MEDIA_TYPE = "application/xml"
 
 RESULT_ROLES = ("admin", "participant", "reader")
 SLA_ROLES = ("admin", "participant", "partner", "reader")
+PACK_ROLES = ("admin", "participant", "partner", "reader")  # as the pack API's readers
 
 # OData primitive types used here; the Polars dtype each is read as.
 EDM_TYPES = (
@@ -81,6 +82,18 @@ def _k(name: str, type_: str, description: str = "") -> Prop:
     return _p(name, type_, description, key=True)
 
 
+_THRESHOLD = (
+    "The disclosure threshold the cell's responses met: publication, internal, or null "
+    "when below both"
+)
+_PACK = (
+    _k("pack_id", "Int32", "The stored pack version"),
+    _k("service_id", "Int32", "The shared service"),
+    _k("financial_year", "Int32", "2024 = 2024/25"),
+    _k("period", "Int32", "P1 = April"),
+    _p("version", "Int32"),
+    _k("status", "String", "draft, in_review, issued or superseded"),
+)
 _ORG = _k("organisation_id", "Int32", "Your organisation's id")
 _CYCLE = _k("cycle_year", "Int32", "Cycle (collection year)")
 _GROUP = _k(
@@ -256,6 +269,19 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
             _k("sla_status", "String", "met, missed, open_within, open_breached, data_quality"),
             _p("data_quality_reason", "String"),
             _k("computed_at", "DateTimeOffset", "When the outcome was computed"),
+            # issue 13: the policy's clock, pauses, reopen and priority-change rules, and
+            # the first-response target (as /api/v1/sla/tickets shows them)
+            _p("calendar_id", "String", "The working-hours calendar of the SLA clock"),
+            _p("pending_seconds", "Int64", "Pending on the customer (seconds on the SLA clock)"),
+            _p("cycles", "Int32", "Resolve-reopen cycles counted"),
+            _p("reopen_rule", "String", "How a reopen was counted (the policy's rule)"),
+            _p("priority_change", "String", "How a priority change was applied (the rule)"),
+            _p("priority_changed_at", "DateTimeOffset"),
+            _p("first_response_at", "DateTimeOffset"),
+            _p("response_target_seconds", "Int64", "The first-response target (SLA clock)"),
+            _p("response_elapsed_seconds", "Int64", "Time to first response (SLA clock)"),
+            _p("response_due_at", "DateTimeOffset", "When the first response falls due"),
+            _p("response_status", "String", "First response: met, missed, open_within, ..."),
         ),
         SLA_ROLES,
     ),
@@ -326,6 +352,12 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
             _p("mean_importance_2dp", "Double", "Mean rating 1-7 (2 dp)"),
             _p("gap_2dp", "Double", "Satisfaction minus importance (2 dp)"),
             _p("weight_gap_2dp", "Double", "The gap weighted by importance (2 dp)"),
+            # issue 15: 95% intervals and which disclosure threshold the cell met
+            _p("satisfaction_ci_low_2dp", "Double", "95% interval of satisfaction, low"),
+            _p("satisfaction_ci_high_2dp", "Double", "95% interval of satisfaction, high"),
+            _p("importance_ci_low_2dp", "Double", "95% interval of importance, low"),
+            _p("importance_ci_high_2dp", "Double", "95% interval of importance, high"),
+            _p("threshold_met", "String", _THRESHOLD),
         ),
         RESULT_ROLES,
     ),
@@ -345,8 +377,103 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
             _p("mean_improvement_2dp", "Double", "Improvement, mean 1-7 (2 dp)"),
             _k("suppressed", "Boolean", "Withheld: too few responses to show"),
             _p("reason", "String", "Why it was withheld"),
+            # issue 15: 95% intervals and which disclosure threshold the cell met
+            _p("overall_ci_low_2dp", "Double", "95% interval of overall satisfaction, low"),
+            _p("overall_ci_high_2dp", "Double", "95% interval of overall satisfaction, high"),
+            _p("improvement_ci_low_2dp", "Double", "95% interval of improvement, low"),
+            _p("improvement_ci_high_2dp", "Double", "95% interval of improvement, high"),
+            _p("threshold_met", "String", _THRESHOLD),
         ),
         RESULT_ROLES,
+    ),
+    # The committee pack's tables (stored versions: draft, in review, issued, superseded;
+    # filter status eq 'issued' for the figures as issued), for the services the caller
+    # may read packs of. Chosen for a BI analyst: the KPI summary, the SLA table rows, the
+    # outturn lines with their group and grand totals, and the risk register. Not here:
+    # the narrative sentences, commentary, checks and charts (the pack itself has them),
+    # and the cost tables (their columns vary per table).
+    EntitySet(
+        "PackKpis",
+        "PackKpi",
+        "Committee pack KPI summary: each measure with its target, RAG and change",
+        ("pack_id", "key"),
+        (
+            *_PACK,
+            _k("key", "String", "The measure, e.g. sla.P2"),
+            _k("label", "String"),
+            _p("value", "Double", "In the measure's unit"),
+            _k("unit", "String", "%, count or score"),
+            _p("target", "Double"),
+            _p("rag", "String", "red, amber or green; null without a target"),
+            _p("previous", "Double", "In the previous issued pack"),
+            _p("change", "Double", "value - previous"),
+            _p("comment", "String", "The service's comment"),
+        ),
+        PACK_ROLES,
+        ("pack_id",),
+    ),
+    EntitySet(
+        "PackSlaMonths",
+        "PackSlaMonth",
+        "Committee pack SLA tables: met and missed per priority and month of resolution",
+        ("pack_id", "priority", "month"),
+        (
+            *_PACK,
+            _k("priority", "String"),
+            _k("target_label", "String", "e.g. 95% within 4 hours"),
+            _k("target_pct", "Double"),
+            _k("month", "Date", "First day of the month of resolution"),
+            _k("met", "Int64"),
+            _k("missed", "Int64"),
+            _k("total", "Int64"),
+            _p("met_pct", "Double", "% of the month's resolved tickets (2 dp)"),
+            _p("missed_pct", "Double", "% of the month's resolved tickets (2 dp)"),
+        ),
+        PACK_ROLES,
+        ("pack_id",),
+    ),
+    EntitySet(
+        "PackOutturn",
+        "PackOutturnRow",
+        "Committee pack outturn: every line, each group's total and the grand total, in pence",
+        ("pack_id", "row"),
+        (
+            *_PACK,
+            _k("row", "Int32", "Order in the outturn table"),
+            _k("kind", "String", "line, group_total, total or recharge"),
+            _p("group_key", "String"),
+            _p("group_label", "String"),
+            _p("category", "String"),
+            _p("line", "String", "The line's name; null on a total"),
+            _k("budget_pence", "Int64"),
+            _k("forecast_pence", "Int64"),
+            _k("variance_pence", "Int64", "forecast - budget"),
+            _k("actuals_pence", "Int64"),
+            _k("remaining_pence", "Int64", "budget - actuals"),
+        ),
+        PACK_ROLES,
+        ("pack_id",),
+    ),
+    EntitySet(
+        "PackRisks",
+        "PackRisk",
+        "Committee pack risk register: each risk's scores, band and trend",
+        ("pack_id", "reference"),
+        (
+            *_PACK,
+            _k("reference", "String"),
+            _k("section", "String"),
+            _k("title", "String"),
+            _k("impact", "Int32", "1-5"),
+            _k("probability", "Int32", "1-5"),
+            _k("priority", "Int32", "impact x probability"),
+            _k("band", "String", "low, medium, high or very high"),
+            _p("previous_priority", "Int32", "In the previous period"),
+            _p("trend", "String"),
+            _p("owner", "String"),
+        ),
+        PACK_ROLES,
+        ("pack_id",),
     ),
 )
 

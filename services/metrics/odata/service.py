@@ -39,6 +39,8 @@ from services.metrics.odata import repository as repo
 from services.metrics.odata.engine import Options, Position
 from services.metrics.odata.exceptions import ODataError
 from services.metrics.odata.schemas import EntitySet
+from services.metrics.packs import repository as packs_repo
+from services.metrics.packs import service as packs
 from services.metrics.sla import service as sla
 from services.metrics.sla.service import ReportQuery
 from services.metrics.surveys import service as surveys
@@ -57,8 +59,11 @@ class Page:
     next: Position | None  # where the next page starts; None on the last page
     count: int | None  # rows matching $filter, when $count=true
     json_rows: str | None = None  # or the rows as JSON text made by the database: {…},{…}
+    json_bytes: bytes | None = None  # or the page's JSON array, written by Polars
 
     def json_array(self) -> bytes:
+        if self.json_bytes is not None:
+            return self.json_bytes
         if self.json_rows is not None:
             return b"[" + self.json_rows.encode() + b"]"
         assert self.rows is not None
@@ -376,6 +381,137 @@ def survey_breakdowns(
     return _frame(es, _campaign_tables(session, principal, tree, "breakdowns"))
 
 
+# ------------------------------------------------------------------ committee packs
+
+
+def _packs(
+    session: Session, principal: Principal, tree: Any
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Each stored pack version the caller may read (``packs.service.readable_services``,
+    the pack API's rule), with its figures; only the versions ``pack_id`` may take."""
+    services = packs.readable_services(session, principal)
+    pinned = engine.pinned(tree, "pack_id")
+    for row in packs_repo.list_packs(session, services, None, None, None):
+        if pinned is not None and row["id"] not in pinned:
+            continue
+        figures = packs_repo.stored(session, row["id"], "figures")["figures"]
+        head = {
+            "pack_id": row["id"],
+            "service_id": row["service_id"],
+            "financial_year": row["financial_year"],
+            "period": row["period"],
+            "version": row["version"],
+            "status": row["status"],
+        }
+        yield head, packs.stored_pack({"figures": figures})
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def pack_kpis(
+    session: Session, settings: Settings, principal: Principal, es: EntitySet, tree: Any
+) -> pl.DataFrame:
+    rows = [
+        {
+            **head,
+            **m.model_dump(include={"key", "label", "unit", "rag", "comment"}),
+            "value": _f(m.value),
+            "target": _f(m.target),
+            "previous": _f(m.previous),
+            "change": _f(m.change),
+        }
+        for head, pack in _packs(session, principal, tree)
+        for m in pack.kpi.measures
+    ]
+    return _frame(es, rows)
+
+
+def pack_sla_months(
+    session: Session, settings: Settings, principal: Principal, es: EntitySet, tree: Any
+) -> pl.DataFrame:
+    rows = [
+        {
+            **head,
+            "priority": t.priority,
+            "target_label": t.target_label,
+            "target_pct": _f(t.target_pct),
+            "month": m.month,
+            "met": m.met,
+            "missed": m.missed,
+            "total": m.total,
+            "met_pct": _f(m.met_pct),
+            "missed_pct": _f(m.missed_pct),
+        }
+        for head, pack in _packs(session, principal, tree)
+        for t in pack.sla
+        for m in t.months
+    ]
+    return _frame(es, rows)
+
+
+def _money(m: Any) -> dict[str, int]:
+    return m.model_dump(
+        include={"budget_pence", "forecast_pence", "variance_pence", "actuals_pence",
+                 "remaining_pence"}
+    )  # fmt: skip
+
+
+def pack_outturn(
+    session: Session, settings: Settings, principal: Principal, es: EntitySet, tree: Any
+) -> pl.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for head, pack in _packs(session, principal, tree):
+        if pack.outturn is None:
+            continue
+        out: list[dict[str, Any]] = []
+        for g in pack.outturn.groups:
+            group = {"group_key": g.key, "group_label": g.label}
+            for line in g.lines:
+                out.append(
+                    {**group, "kind": "line", "category": line.category, "line": line.line,
+                     **_money(line)}
+                )  # fmt: skip
+            out.append({**group, "kind": "group_total", **_money(g)})
+        out.append({"kind": "total", **_money(pack.outturn.total)})
+        for line in pack.outturn.recharges:
+            out.append(
+                {"kind": "recharge", "category": line.category, "line": line.line,
+                 **_money(line)}
+            )  # fmt: skip
+        rows += ({**head, "row": i + 1, **r} for i, r in enumerate(out))
+    return _frame(es, rows)
+
+
+def pack_risks(
+    session: Session, settings: Settings, principal: Principal, es: EntitySet, tree: Any
+) -> pl.DataFrame:
+    rows = [
+        {
+            **head,
+            **r.model_dump(
+                include={
+                    "reference",
+                    "section",
+                    "title",
+                    "impact",
+                    "probability",
+                    "priority",
+                    "band",
+                    "previous_priority",
+                    "trend",
+                    "owner",
+                }
+            ),
+        }
+        for head, pack in _packs(session, principal, tree)
+        for section in pack.risks
+        for r in section.risks
+    ]
+    return _frame(es, rows)
+
+
 Producer = Callable[[Session, Settings, Principal, EntitySet, Any], pl.DataFrame]
 PRODUCERS: dict[str, Producer] = {
     "Metrics": metrics,
@@ -388,6 +524,10 @@ PRODUCERS: dict[str, Producer] = {
     "Nps": nps_rows,
     "SurveyFactors": survey_factors,
     "SurveyBreakdowns": survey_breakdowns,
+    "PackKpis": pack_kpis,
+    "PackSlaMonths": pack_sla_months,
+    "PackOutturn": pack_outturn,
+    "PackRisks": pack_risks,
 }
 
 
@@ -466,7 +606,12 @@ def _table_page(
     order = engine.sql_order(es, options, columns)
     wanted = _selected(es, options)
     text, n, more, last = "", 0, False, None
-    if size:
+    body: bytes | None = None
+    if size and repo.frame_pages(es, wanted):
+        body, n, more, last = repo.frame_page(
+            session, es, scope, where, order, size, offset, wanted
+        )
+    elif size:
         text, n, more, last = repo.json_page(session, es, scope, where, order, size, offset, wanted)
     count = None
     if options.count:
@@ -476,7 +621,7 @@ def _table_page(
     if more:
         key = tuple(last) if keyset and last is not None else None
         nxt = Position(position.sent + n, last_key=key, page_size=page_size)
-    return Page(None, nxt, count, json_rows=text)
+    return Page(None, nxt, count, json_rows=text, json_bytes=body)
 
 
 # ------------------------------------------------------------------ whole downloads

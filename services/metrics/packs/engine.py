@@ -83,6 +83,7 @@ from services.metrics.packs.schemas import (
 )
 from services.metrics.sla import engine as sla
 from services.metrics.sla.calendar import LONDON
+from shared.categories import category_rank
 from shared.serialization import utc_iso
 
 MONTH_NAMES = (
@@ -457,9 +458,11 @@ def cost_table(
     cells: pl.DataFrame,
     printed: pl.DataFrame,
     organisations: Sequence[Organisation],
+    categories: Sequence[str] | None = None,
 ) -> tuple[CostTable, list[Check]]:
     """A cost table's rows (organisation × category), organisation totals, column totals
-    and grand total, and the checks of its printed totals.
+    and grand total, and the checks of its printed totals. Rows go by organisation, then
+    category in ``categories``' order (as imported; None: alphabetically).
 
     ``cells``: organisation_id, category, column_index, amount_pence. ``printed``:
     organisation_id (null = all), column_index (null = across the columns), amount_pence.
@@ -469,11 +472,13 @@ def cost_table(
     order = {o.id: i for i, o in enumerate(organisations)}
     by_id = {o.id: o for o in organisations}
     n = len(columns)
+    rank = category_rank(cells["category"].unique().to_list(), categories)
     c = cells.with_columns(
-        pl.col("organisation_id").replace_strict(order, default=len(order)).alias("_order")
+        pl.col("organisation_id").replace_strict(order, default=len(order)).alias("_order"),
+        pl.col("category").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"),
     )
     rows = (
-        c.group_by("_order", "organisation_id", "category")
+        c.group_by("_order", "organisation_id", "_rank", "category")
         .agg(
             pl.col("amount_pence").sum().alias("total_pence"),
             *[
@@ -481,7 +486,7 @@ def cost_table(
                 for i in range(n)
             ],
         )
-        .sort("_order", "organisation_id", "category")
+        .sort("_order", "organisation_id", "_rank")
     )
 
     def org(org_id: int) -> Organisation:

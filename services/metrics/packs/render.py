@@ -15,7 +15,7 @@ the charts' titles as /Alt). typst compiled a converted pack about 20× faster (
 cold against ~2 s) from a self-contained wheel, but needs a second template in its own
 markup for the same content and tags only column headers. A committee pack is rendered
 a few times a quarter and frozen when issued, so the seconds matter less than one source.
-WeasyPrint needs Pango from the OS (``.ci/run`` installs it).
+WeasyPrint needs Pango from the OS (``.ci/run`` installs it here, the Dockerfile in the image).
 
 Floors for the bench: :func:`render_html` is "the template filled from ready figures";
 :func:`pdf_from_source` is "the renderer turning a finished HTML file into a PDF".
@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from services.metrics.charts import render_svg
 from services.metrics.charts.format import DASH, money, number, percent, signed
 from services.metrics.charts.svg import slug
 from services.metrics.packs.schemas import Chart, Pack, Sentence
+from shared.page_headers import inline_style_policy
 
 LONDON = ZoneInfo("Europe/London")
 PDF_VARIANT = "pdf/ua-1"
@@ -100,6 +102,8 @@ def _environment() -> Environment:
         loader=PackageLoader("services.metrics.packs", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
+        # The templates ship with the code: never re-read (stat) them on each render.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -119,6 +123,17 @@ def _environment() -> Environment:
 
 
 _ENV = _environment()
+_TEMPLATE = _ENV.get_template("pack.html")
+
+# The page's one stylesheet, inline (the template's only <style>; it writes no style
+# attributes). Read once; the policy allowing it by hash is computed once from exactly
+# what the page holds, so a rendered page needs no scan of its ~100 kB for style sources:
+# every text from the pack is autoescaped (no "<" or quote of its own can open a <style>
+# or a style attribute), and the charts are checked for one as they are drawn.
+STYLE = Markup(  # noqa: S704 - our own file, no data in it
+    files("services.metrics.packs").joinpath("templates/pack.css").read_text(encoding="utf-8")
+)
+PAGE_POLICY = inline_style_policy(f"<style>{STYLE}</style>")
 
 
 def _by_section(items: Iterable[Sentence]) -> dict[str, list[str]]:
@@ -132,6 +147,9 @@ def _by_section(items: Iterable[Sentence]) -> dict[str, list[str]]:
 class DrawnChart:
     id: str
     svg: Markup
+    # Whether the SVG holds a style element or attribute (or might: the word anywhere, in
+    # any case, is enough for the page to be scanned for style sources).
+    styled: bool
 
 
 def _charts(charts: Iterable[Chart]) -> dict[str, dict[str, DrawnChart]]:
@@ -139,13 +157,16 @@ def _charts(charts: Iterable[Chart]) -> dict[str, dict[str, DrawnChart]]:
     with every text escaped (services.metrics.charts.svg), so it is safe markup."""
     drawn: dict[str, dict[str, DrawnChart]] = defaultdict(dict)
     for chart in charts:
-        svg = Markup(render_svg(chart))  # noqa: S704
-        drawn[section_of(chart.key)][chart.key] = DrawnChart(slug(chart.key), svg)
+        text = render_svg(chart)
+        styled = b"style" in text.encode().lower()
+        svg = Markup(text)  # noqa: S704
+        drawn[section_of(chart.key)][chart.key] = DrawnChart(slug(chart.key), svg, styled)
     return drawn
 
 
 def context(pack: Pack) -> dict[str, Any]:
     return {
+        "style": STYLE,
         "pack": pack,
         "h": pack.header,
         "sentences": _by_section(pack.sentences),
@@ -162,7 +183,17 @@ def _section_rank(key: str) -> tuple[int, str]:
 
 def render_html(pack: Pack) -> str:
     """The pack as one complete, self-contained HTML document (styles and charts inline)."""
-    return _ENV.get_template("pack.html").render(**context(pack))
+    return render_page(pack)[0]
+
+
+def render_page(pack: Pack) -> tuple[str, str]:
+    """The HTML document and the Content-Security-Policy that lets its inline styles
+    through (and nothing else): :data:`PAGE_POLICY`, unless a chart brought styles of its
+    own, in which case the page is scanned for them."""
+    ready = context(pack)
+    html = _TEMPLATE.render(**ready)
+    styled = any(d.styled for section in ready["charts"].values() for d in section.values())
+    return html, inline_style_policy(html) if styled else PAGE_POLICY
 
 
 def render_pdf(pack: Pack) -> bytes:

@@ -143,7 +143,7 @@ def cost_tables(
     """Each titled cost table of the year as of the period (its latest version ≤ period)."""
     rows = session.execute(
         text(
-            "SELECT DISTINCT ON (title) id, title, columns, period FROM cost_tables "
+            "SELECT DISTINCT ON (title) id, title, columns, categories, period FROM cost_tables "
             "WHERE service_id = :s AND financial_year = :fy AND period <= :p "
             "ORDER BY title, period DESC"
         ),
@@ -283,6 +283,12 @@ SELECT greatest(
      WHERE organisation_id = ANY(:orgs) AND logged_at < :end
        AND (coalesce(resolved_at, closed_at) IS NULL
             OR coalesce(resolved_at, closed_at) >= :history)),
+  (SELECT max(i.updated_at) FROM ticket_events e
+     JOIN tickets t USING (organisation_id, source_system, reference)
+     JOIN ticket_imports i ON i.id = e.last_import_id
+     WHERE e.organisation_id = ANY(:orgs) AND t.logged_at < :end
+       AND (coalesce(t.resolved_at, t.closed_at) IS NULL
+            OR coalesce(t.resolved_at, t.closed_at) >= :history)),
   (SELECT max(created_at) FROM feedback_ratings
      WHERE organisation_id = ANY(:orgs) AND received_at >= :history AND received_at < :end)
 )
@@ -339,6 +345,18 @@ UNION ALL
 SELECT 'sla', 'tickets of ' || o.name, count(*), max(t.updated_at)
   FROM tickets t JOIN organisations o ON o.id = t.organisation_id
   WHERE t.organisation_id = ANY(:orgs) AND t.updated_at > :since AND t.logged_at < :end
+    AND (coalesce(t.resolved_at, t.closed_at) IS NULL
+         OR coalesce(t.resolved_at, t.closed_at) >= :history)
+  GROUP BY o.name
+UNION ALL
+-- A history file leaves its tickets as they were: its events carry the import that
+-- stored them, whose last batch is committed at its updated_at.
+SELECT 'sla', 'ticket histories of ' || o.name, count(*), max(i.updated_at)
+  FROM ticket_events e
+  JOIN tickets t USING (organisation_id, source_system, reference)
+  JOIN ticket_imports i ON i.id = e.last_import_id
+  JOIN organisations o ON o.id = e.organisation_id
+  WHERE e.organisation_id = ANY(:orgs) AND i.updated_at > :since AND t.logged_at < :end
     AND (coalesce(t.resolved_at, t.closed_at) IS NULL
          OR coalesce(t.resolved_at, t.closed_at) >= :history)
   GROUP BY o.name

@@ -20,10 +20,15 @@ from services.metrics.packs.schemas import (
     PackVersionList,
 )
 from shared.auth import Principal, require_roles
+from shared.db.tables.metrics import metrics_idempotency
 from shared.deps import MAX_INT32, AppSettings, DbSession, IdPath, ReadSession
-from shared.errors import Unprocessable
-from shared.idempotency import IDEMPOTENCY_KEY, MAX_KEY_LENGTH, REPLAYED_HEADER, location_responses
-from shared.page_headers import page_headers
+from shared.idempotency import (
+    IDEMPOTENCY_KEY,
+    REPLAYED_HEADER,
+    idempotent_create,
+    location_responses,
+)
+from shared.page_headers import COMMON_HEADERS, page_headers
 from shared.tabular import OutputQuery, table_response, table_responses
 
 router = APIRouter(prefix="/api/v1/committee-packs", tags=["committee packs"])
@@ -71,8 +76,11 @@ def pack_response(
         raw = pack.model_dump_json()[:-1] + ',"explanations":' + json.dumps(pack_links(pack))
         return Response(raw + "}", media_type="application/json", headers=extra)
     if fmt == "html":
-        page = html if html is not None else render.render_html(pack)
-        return HTMLResponse(page, headers={**page_headers(page), **extra})
+        if html is not None:  # stored when issued: its own styles, found in it
+            return HTMLResponse(html, headers={**page_headers(html), **extra})
+        page, policy = render.render_page(pack)
+        policy_header = {"Content-Security-Policy": policy}
+        return HTMLResponse(page, headers={**COMMON_HEADERS, **policy_header, **extra})
     h = pack.header
     name = (
         f"committee-pack-{h.service.id}-{h.financial_year_label.replace('/', '-')}-P{h.period}"
@@ -168,31 +176,46 @@ def list_packs(
     responses=location_responses(what="the version in review"),
     summary="Freeze the live draft as a version in review",
     description="Stores the draft's figures and checks with the sha256 of the source data "
-    "(`data_version`). Asked again while that version is still in review and the data has "
-    "not changed, the answer is the same version (`Idempotent-Replayed: true`); if the data "
-    "changed, the version in review is withdrawn and a new one made. Only the service's "
-    "staff (role participant) and admins.",
+    "(`data_version`). With an `Idempotency-Key`, the same key and body get the first "
+    "answer again (`Idempotent-Replayed: true`), whatever changed since; the same key with "
+    "another body is refused (422 `idempotency_key_reused`). Asked again while that version "
+    "is still in review and the data has not changed, the answer is the same version "
+    "(`Idempotent-Replayed: true`); if the data changed, the version in review is withdrawn "
+    "and a new one made. Only the service's staff (role participant) and admins.",
 )
 def create_pack(
+    request: Request,
     session: DbSession,
     settings: AppSettings,
     principal: Writer,
     body: PackCreate,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY)] = None,
 ) -> JSONResponse:
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-        raise Unprocessable(
-            "Idempotency-Key must be 1 to 200 characters.",
-            errors=[{"field": "header.Idempotency-Key", "message": "1 to 200 characters"}],
+    # Two ways to get the first answer again: the same Idempotency-Key and body (the stored
+    # answer, nothing recomputed), or, without a key, the same request while the version is
+    # still in review and the data unchanged (the service finds it).
+    same_version = False
+
+    def freeze() -> PackVersion:
+        nonlocal same_version
+        found, same_version = service.create(
+            session, settings, principal, body.service_id, body.financial_year, body.period
         )
-    found, replayed = service.create(
-        session, settings, principal, body.service_id, body.financial_year, body.period
+        return PackVersion(**found)
+
+    response = idempotent_create(
+        request,
+        session,
+        metrics_idempotency,
+        principal,
+        idempotency_key,
+        body,
+        freeze,
+        location=lambda created: f"{router.prefix}/{created['id']}",
     )
-    created = PackVersion(**found)
-    headers = {"Location": f"{router.prefix}/{created.id}"}
-    if replayed:
-        headers[REPLAYED_HEADER] = "true"
-    return JSONResponse(created.model_dump(mode="json"), status_code=201, headers=headers)
+    if same_version:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 @router.post(

@@ -93,13 +93,16 @@ class Computed:
 def _open_at_end(
     session: Session, org_ids: list[int], period: engine.PackPeriod, policies: pl.DataFrame
 ) -> pl.DataFrame:
-    """Tickets open at the period end, evaluated by the SLA engine as of that instant."""
+    """Tickets open at the period end, evaluated by the SLA engine as of that instant with
+    their holds, reopen gaps and histories (a status that pauses the clock, a priority
+    change), as the SLA reports evaluate them."""
     end = period.end_instant
     tickets = sla_repo.load_tickets(session, org_ids, open_at=end)
+    events = sla_repo.load_events(session, org_ids, open_at=end)
     holds, reopens = sla_repo.load_intervals(session, org_ids)
     clocks = sla_repo.load_clocks(session, org_ids)
     return sla_engine.evaluate_tickets(
-        tickets, policies, clocks, as_of=end, holds=holds, reopens=reopens
+        tickets, policies, clocks, as_of=end, holds=holds, reopens=reopens, events=events
     ).sort("organisation_id", "ticket_key")
 
 
@@ -217,11 +220,17 @@ def compute(
             cells.filter(pl.col("table_id") == meta["id"]),
             printed_costs.filter(pl.col("table_id") == meta["id"]),
             table_orgs,
+            meta["categories"],
         )
         cost_tables.append(table)
         checks += found
     sources |= {
-        "cost_tables": "\n".join(f"{m['id']}:{m['title']}:{m['columns']}" for m in metas),
+        # The category order where it was kept (tables from before 0013 have none).
+        "cost_tables": "\n".join(
+            f"{m['id']}:{m['title']}:{m['columns']}"
+            + ("" if m["categories"] is None else f":{m['categories']}")
+            for m in metas
+        ),
         "cost_cells": cells,
         "cost_printed": printed_costs,
     }
@@ -398,7 +407,7 @@ def issue(
     pack = frozen.model_copy(update={"header": header})
     figures = _figures(pack)
     html = render.render_html(pack)
-    pdf = render.render_pdf(pack)
+    pdf = render.pdf_from_source(html)  # the PDF is this HTML typeset: render it once
     current = repo.issued_pack(session, row["service_id"], row["financial_year"], row["period"])
     changes = [] if current is None else engine.changes(current["figures"], figures)
     if current is not None:

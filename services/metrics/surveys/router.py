@@ -382,3 +382,55 @@ def breakdown_chart(
     found = service.results(session, principal, campaign_id, settings)
     svg = pictures.breakdown(found, attribute)
     return chart_response(request, chart_bytes(svg, format), format)
+
+
+@router.get(
+    "/group/charts/response-rates",
+    response_class=Response,
+    responses=CHART_RESPONSES,
+    summary="Each organisation's response rate in a cycle, drawn (SVG or PNG)",
+    description="The rows of /group/response-rates for the cycle, by code, each labelled as "
+    "the table prints it (e.g. 6.4% (20 out of 313)), yours marked, with the benchmark "
+    "median; when the benchmark is withheld the chart says why." + _GROUP,
+)
+def group_response_rates_chart(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    cycle: CycleYear,
+    format: ChartFormatQuery = "svg",
+) -> Response:
+    found = service.group_response_rates(session, principal, settings, cycle)
+    svg = pictures.group_response_rates(found, cycle)
+    return chart_response(request, chart_bytes(svg, format), format)
+
+
+@router.get(
+    "/group/charts/factors",
+    response_class=Response,
+    responses=CHART_RESPONSES,
+    summary="One measure of every factor for a cycle beside the pooled baseline, drawn",
+    description="Satisfaction, importance or weight gap (measure) from /group/factors: the "
+    "cycle beside the baseline pooled over earlier cycles. Withheld cells are drawn as a "
+    "dash and named, with the reason, in the chart's description; if every cell is "
+    "withheld nothing is drawn and the chart says why." + _GROUP,
+)
+def group_factors_chart(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Reader,
+    cycle: CycleYear,
+    baseline: Annotated[
+        list[Annotated[int, Field(ge=2000, le=2100)]] | None,
+        Query(description="Baseline cycle years to pool (default: every earlier one)"),
+    ] = None,
+    measure: Annotated[
+        pictures.Measure, Query(description="satisfaction, importance or weight_gap")
+    ] = "satisfaction",
+    format: ChartFormatQuery = "svg",
+) -> Response:
+    found = service.group_factors(session, settings, cycle, baseline or [])
+    svg = pictures.group_factors(found, measure)
+    return chart_response(request, chart_bytes(svg, format), format)

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import openpyxl
+from sqlalchemy import text
 
 from tests.factories import assert_problem
 
@@ -135,3 +136,79 @@ def test_cost_table_access(shared):
     )
     assert shared.api.ingest.delete(path, headers=shared.staff).status_code == 204
     assert_problem(shared.api.ingest.get(path, headers=shared.staff), 404, "cost_table_not_found")
+
+
+UNSORTED = (
+    "Organisation,Category,P1,P2\n"
+    "Lewisham,Mobile telephony,£ 10,£ 20\n"
+    "Brent,Courier,£ 1,£ 2\n"
+    "Brent,Mobile telephony,£ 3,£ 4\n"
+    "Lewisham,Equipment,£ 30,£ 40\n"
+    "Brent,Equipment,£ 5,£ 6\n"
+    "Lewisham,courier,£ 50,£ 60\n"
+)
+
+
+def test_categories_are_read_back_in_the_order_the_source_gave_them(shared, owner_engine):
+    brent, lewisham, _ = shared.partners
+    first = ["Mobile telephony", "Courier", "Equipment"]  # as they first appear
+    expected_rows = [
+        (brent, "Mobile telephony", [300, 400]),
+        (brent, "Courier", [100, 200]),
+        (brent, "Equipment", [500, 600]),
+        (lewisham, "Mobile telephony", [1000, 2000]),
+        (lewisham, "courier", [5000, 6000]),  # the same category, as this row spells it
+        (lewisham, "Equipment", [3000, 4000]),
+    ]
+
+    def rows(table: dict) -> list[tuple]:
+        return [(x["organisation_id"], x["category"], x["amounts_pence"]) for x in table["rows"]]
+
+    csv_table = _upload(shared, UNSORTED.encode()).json()
+    assert (csv_table["categories"], rows(csv_table)) == (first, expected_rows)
+    got = shared.api.ingest.get(shared.path(f"cost-tables/{csv_table['id']}"), headers=shared.staff)
+    assert (got.json()["categories"], rows(got.json())) == (first, expected_rows)
+
+    book = openpyxl.Workbook()
+    for line in UNSORTED.splitlines():
+        book.active.append(line.split(","))
+    out = io.BytesIO()
+    book.save(out)
+    xlsx = _upload(shared, out.getvalue(), name="costs.xlsx", title="From Excel").json()
+    assert (xlsx["categories"], rows(xlsx)) == (first, expected_rows)
+
+    body = {
+        "title": "From JSON",
+        "columns": ["P1"],
+        "rows": [
+            {"organisation": "Brent", "category": "Equipment", "amounts_pence": [1]},
+            {"organisation": "Lewisham", "category": "Mobile telephony", "amounts_pence": [2]},
+            {"organisation": "Lewisham", "category": "Courier", "amounts_pence": [3]},
+            {"organisation": "Brent", "category": "Courier", "amounts_pence": [4]},
+        ],
+    }
+    r = shared.api.ingest.put(shared.path("cost-tables/2024/3"), json=body, headers=shared.staff)
+    assert r.status_code == 200, r.text
+    assert r.json()["categories"] == ["Equipment", "Mobile telephony", "Courier"]
+    assert [(x["organisation_id"], x["category"]) for x in r.json()["rows"]] == [
+        (brent, "Equipment"),
+        (brent, "Courier"),
+        (lewisham, "Mobile telephony"),
+        (lewisham, "Courier"),
+    ]
+
+    # A table stored before the order was kept (categories null) reads alphabetically.
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cost_tables SET categories = NULL WHERE id = :i"), {"i": csv_table["id"]}
+        )
+    old = shared.api.ingest.get(shared.path(f"cost-tables/{csv_table['id']}"), headers=shared.staff)
+    assert old.json()["categories"] == ["Courier", "Equipment", "Mobile telephony"]
+    assert [(x["organisation_id"], x["category"]) for x in old.json()["rows"]] == [
+        (brent, "Courier"),
+        (brent, "Equipment"),
+        (brent, "Mobile telephony"),
+        (lewisham, "courier"),
+        (lewisham, "Equipment"),
+        (lewisham, "Mobile telephony"),
+    ]

@@ -209,3 +209,47 @@ def test_next_pack_measures_change_and_trends_against_the_last_issued(api, owner
     }
     assert trends == {"R1": (6, 12, "down"), "R2": (20, 20, "same"), "R3": (4, 4, "same")}
     assert q2["outturn"]["period"] == 3  # the latest report of the year to P6
+
+
+def test_an_idempotency_key_gets_the_first_answer_and_another_body_is_refused(api, owner_engine):
+    s = seed.shared_service(api, owner_engine, partners=("Brent",))
+    svc = s["service"]["id"]
+    seed.worked_outturn(owner_engine, svc)
+    staff = api.auth("participant", [svc], subject="head.of.service")
+    key = {"Idempotency-Key": "freeze-q1"}
+
+    first = _create(api, svc, staff, **key)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    v1 = first.json()
+    assert (v1["version"], v1["status"]) == (1, "in_review")
+
+    # The data changes; a retry with the same key and body still gets the first answer,
+    # stored, not recomputed (a new freeze would withdraw v1 and make v2).
+    _replace_sick_pay_actuals(owner_engine, svc)
+    retry = _create(api, svc, staff, **key)
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["location"] == f"{PACKS}/{v1['id']}"
+    assert retry.json() == v1
+    listed = api.metrics.get(PACKS, params={"service_id": svc}, headers=staff).json()["items"]
+    assert [(p["version"], p["status"]) for p in listed] == [(1, "in_review")]
+
+    # The same key with another body: refused, and nothing stored changes
+    other = _create(api, svc, staff, period=2, **key)
+    body = assert_problem(other, 422, "idempotency_key_reused")
+    assert "different request" in body["detail"]
+    too_long = _create(api, svc, staff, **{"Idempotency-Key": "k" * 201})
+    assert "header.Idempotency-Key" in str(assert_problem(too_long, 422)["errors"])
+    listed = api.metrics.get(PACKS, params={"service_id": svc}, headers=staff).json()["items"]
+    assert [(p["version"], p["status"]) for p in listed] == [(1, "in_review")]
+
+    # Without the key the changed data makes a new version, which withdraws v1
+    fresh = _create(api, svc, staff)
+    assert fresh.status_code == 201 and "idempotent-replayed" not in fresh.headers
+    assert (fresh.json()["version"], fresh.json()["data_version"] != v1["data_version"]) == (
+        2,
+        True,
+    )
+    listed = api.metrics.get(PACKS, params={"service_id": svc}, headers=staff).json()["items"]
+    assert [(p["version"], p["status"]) for p in listed] == [(2, "in_review"), (1, "withdrawn")]

@@ -13,8 +13,16 @@ from typing import Any
 import lxml.html
 import pytest
 
-from services.metrics.packs.render import SECTIONS, render_html, section_of
+from services.metrics.packs.render import (
+    PAGE_POLICY,
+    SECTIONS,
+    STYLE,
+    render_html,
+    render_page,
+    section_of,
+)
 from services.metrics.packs.schemas import Commentary, Pack, Sentence
+from shared.page_headers import inline_style_policy
 from shared.testing.browser import chromium, find_chromium, missing_reason
 from tests.metrics.packs.sample import sample_pack
 
@@ -201,6 +209,41 @@ def test_text_is_escaped_and_missing_figures_are_dashes(pack: Pack) -> None:
     assert not doc.xpath("//script") and not doc.xpath("//section[@id='nps']//b")
     assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in html
     assert "No outturn has been loaded for 2024/25." in text_of(doc.get_element_by_id("finance"))
+
+
+def test_the_page_policy_is_the_one_a_scan_of_the_page_finds(pack: Pack) -> None:
+    """The policy computed once from the stylesheet is exactly what scanning the rendered
+    page for style sources gives, hostile text included (escaped, it opens none)."""
+    hostile = pack.model_copy(
+        update={
+            "sentences": [
+                Sentence(key="kpi.note", text='<style>p{}</style> x style="color:red"'),
+                *pack.sentences,
+            ]
+        }
+    )
+    for p in (pack, hostile):
+        html, policy = render_page(p)
+        assert policy is PAGE_POLICY
+        assert policy == inline_style_policy(html)
+    assert html.count("<style>") == 1 and f"<style>{STYLE}</style>" in html
+    assert PAGE_POLICY.startswith("default-src 'none'; style-src 'sha256-")
+
+
+def test_a_chart_with_styles_of_its_own_has_the_page_scanned(
+    pack: Pack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.metrics.packs import render
+
+    draw = render.render_svg
+    monkeypatch.setattr(
+        render,
+        "render_svg",
+        lambda chart: draw(chart).replace("<svg ", '<svg STYLE="max-width:100%" ', 1),
+    )
+    html, policy = render_page(pack)
+    assert policy != PAGE_POLICY and policy == inline_style_policy(html)
+    assert "'unsafe-hashes'" in policy
 
 
 # ---------------------------------------------------------------- in Chromium
