@@ -147,7 +147,11 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         ("metrics", operation): {
             "positive_data_acceptance": _ACROSS + " (month_to is not before month_from)"
         }
-        for operation in ("GET /api/v1/nps", "GET /api/v1/sla/feedback/satisfaction")
+        for operation in (
+            "GET /api/v1/nps",
+            "GET /api/v1/sla/feedback/satisfaction",
+            "GET /api/v1/explain/nps",
+        )
     },
     ("metrics", "GET /api/v1/survey-results/campaigns/{campaign_id}/charts/breakdowns"): {
         "positive_data_acceptance": _STORED + " (the attribute is one the campaign broke down by)"
@@ -158,10 +162,14 @@ NOT_MEANINGFUL: dict[tuple[str, str], dict[str, str]] = {
         + " (attributes and options the stored campaign asks about, responses received)"
     },
     **{
-        ("metrics", f"GET /api/v1/survey-results/group/{path}"): {
+        ("metrics", operation): {
             "positive_data_acceptance": _STORED + " (a baseline needs earlier cycles with results)"
         }
-        for path in ("factors", "charts/factors")
+        for operation in (
+            "GET /api/v1/survey-results/group/factors",
+            "GET /api/v1/survey-results/group/charts/factors",
+            "GET /api/v1/explain/survey-group-factor",
+        )
     },
     ("survey", "PATCH /api/v1/campaigns/{campaign_id}"): {
         "positive_data_acceptance": _CLOCK + "; and the stored campaign's state"

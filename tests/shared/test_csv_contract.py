@@ -257,11 +257,12 @@ def test_every_csv_operation_offers_bom(api):
     # results (3), survey results (4, and issue 15's weighted results and five group views:
     # 6), SLA (5), feedback satisfaction (1), NPS (1), a workshop's named views (1), committee
     # packs (4: the list, a version's checks and changes, the draft's checks), nearest peers
-    # (1), explanations (5); ingest's governance lists (9: partners, finance groups, reports
+    # (1), explanations (9: issue 14's NPS row, group breakdown cell, group factor and weighted row
+    # added to the five); ingest's governance lists (9: partners, finance groups, reports
     # and lines, cost tables, risks, the risk register, security incidents, commentary) and
     # reviewer checks (5: a submission's flags, data quality per submission and per
     # organisation, validation violations, follow-ups); issue 13's SLA views (6: per-ticket
     # outcomes, breach forecast, OLAs, OLAs per ticket, totals over a date range,
     # organisation value maps);
     # survey has none today
-    assert csv_operations == 51
+    assert csv_operations == 55

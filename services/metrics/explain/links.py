@@ -3,6 +3,7 @@ the packages that serve figures to put beside them (this module imports none of 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -91,4 +92,77 @@ def pack_links(pack: Pack) -> dict[str, str]:
     for m in pack.kpi.measures:
         if m.key.startswith("sla."):
             links[f"kpi.{m.key}"] = href(figure="kpi_sla", key=m.key.removeprefix("sla."))
+    return links
+
+
+NPS = "/api/v1/explain/nps?"
+
+
+def nps_link(
+    source: str,
+    organisation_id: int,
+    month: date | None,
+    month_from: date | None,
+    month_to: date | None,
+) -> str:
+    """An NPS report row (an organisation's month, or its whole period: ``month`` None,
+    over the report's months) → its explanation's path."""
+    query: dict[str, Any] = {"source": source, "organisation_id": organisation_id}
+    if month is not None:
+        query["month"] = month.isoformat()
+    if month_from is not None:
+        query["month_from"] = month_from.isoformat()
+    if month_to is not None:
+        query["month_to"] = month_to.isoformat()
+    return NPS + urlencode(query)
+
+
+GROUP_BREAKDOWN = "/api/v1/explain/survey-group-breakdown?"
+GROUP_FACTOR = "/api/v1/explain/survey-group-factor?"
+
+
+def group_breakdown_links(cycles: list[int], rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The group breakdowns' rows → ``<attribute>=<value>.<measure>`` → the explanation's
+    path (withheld cells too: theirs says withheld and why)."""
+    years = [("cycle", c) for c in sorted(set(cycles))]
+    links = {}
+    for r in rows:
+        for m in ("overall", "improvement"):
+            links[f"{r['attribute']}={r['value']}.{m}"] = GROUP_BREAKDOWN + urlencode(
+                [*years, ("attribute", r["attribute"]), ("value", r["value"]), ("measure", m)]
+            )
+    return links
+
+
+def group_factor_links(
+    cycle: int, baseline: list[int], rows: list[dict[str, Any]]
+) -> dict[str, str]:
+    """The group factors' rows → ``<factor>.cycle`` and ``<factor>.baseline`` → paths."""
+    base = [("baseline", b) for b in baseline]
+    return {
+        f"{r['factor']}.{period}": GROUP_FACTOR
+        + urlencode([("cycle", cycle), *base, ("factor", r["factor"]), ("period", period)])
+        for r in rows
+        for period in ("cycle", "baseline")
+    }
+
+
+WEIGHTED = "/api/v1/explain/survey-weighted?"
+
+
+def weighted_links(campaign_id: int, audience: str, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A campaign's weighted table → ``<figure>`` (all responses) or
+    ``<attribute>=<value>.<figure>`` (a cell) → the explanation's path."""
+    links = {}
+    for r in rows:
+        query: list[tuple[str, Any]] = [
+            ("campaign_id", campaign_id),
+            ("audience", audience),
+            ("figure", r["figure"]),
+        ]
+        if r["attribute"] is None:
+            links[r["figure"]] = WEIGHTED + urlencode(query)
+        else:
+            query += [("attribute", r["attribute"]), ("value", r["value"])]
+            links[f"{r['attribute']}={r['value']}.{r['figure']}"] = WEIGHTED + urlencode(query)
     return links

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from services.metrics.benchmark.router import Group
 from services.metrics.benchmark.router import _answer as results_answer
@@ -12,20 +13,27 @@ from services.metrics.explain.schemas import (
     BenchmarkExplanation,
     ExplanationRow,
     MetricValueExplanation,
+    NpsExplanation,
+    NpsExplanationRow,
     PackExplanationRow,
     PackTotalExplanation,
     SlaPercentageExplanation,
     SurveyExplanationRow,
     SurveyFigureExplanation,
+    SurveyGroupExplanation,
+    SurveyWeightedExplanation,
 )
+from services.metrics.nps.router import SURVEY_ROLES
+from services.metrics.nps.schemas import Source as NpsSource
 from services.metrics.packs.router import Reader as PackReader
-from services.metrics.sla.router import Reader
+from services.metrics.sla.router import Reader, check_months
 from services.metrics.sla.service import visible_organisations
 from services.metrics.surveys.router import AudienceQuery
 from services.metrics.surveys.router import Reader as SurveyReader
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.deps import MAX_INT32, AppSettings, DbSession
+from shared.errors import Forbidden
 from shared.tabular import OutputQuery, table_response, table_responses
 from shared.types import IsoDate
 
@@ -263,5 +271,188 @@ def pack_total(
         PACK_COLUMNS,
         rows,
         f"explain-pack-{service_id}-{financial_year}-P{period}-{figure}",
+        **data,
+    )
+
+
+NPS_COLUMNS = list(NpsExplanationRow.model_fields)
+
+
+@router.get(
+    "/nps",
+    response_model=NpsExplanation,
+    responses=table_responses(NpsExplanation),
+    summary="How an NPS report row was made: the ratings counted, 0 to 10, the bands, the "
+    "rule and the rounding",
+    description="One row of `GET /api/v1/nps` (the same `source`, `month_from` and "
+    "`month_to`): an organisation's month (`month`), or its whole period (no `month`). "
+    "Counts of ratings only, never a ticket or a response; the organisations you may see "
+    "in the report only (others 403); survey ratings need the admin, participant or reader "
+    "role. A row the report does not have is a 404.",
+)
+def nps(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    source: Annotated[NpsSource, Query(description="tickets, feedback or survey")],
+    organisation_id: OrgQuery,
+    out: OutputQuery,
+    month: Annotated[
+        IsoDate | None, Query(description="The row's month (any day in it); none: whole period")
+    ] = None,
+    month_from: Annotated[IsoDate | None, Query(description="The report's first month")] = None,
+    month_to: Annotated[IsoDate | None, Query(description="The report's last month")] = None,
+) -> Response:
+    check_months(month_from, month_to)
+    if source == "survey" and not principal.has_any_role(SURVEY_ROLES):
+        raise Forbidden(
+            "Survey NPS needs one of the roles: admin, participant, reader.",
+            code="role_forbidden",
+        )
+    visible_organisations(principal, [organisation_id])
+    data = service.nps_row(session, source, organisation_id, month, month_from, month_to)
+    rows = data.pop("rows")
+    when = "all" if month is None else f"{month:%Y-%m}"
+    return table_response(
+        request,
+        out,
+        NpsExplanation,
+        NPS_COLUMNS,
+        rows,
+        f"explain-nps-{source}-{organisation_id}-{when}",
+        **data,
+    )
+
+
+CycleList = Annotated[
+    list[Annotated[int, Field(ge=2000, le=2100)]],
+    Query(description="Cycle year(s), as the view was asked", min_length=1, max_length=20),
+]
+
+
+@router.get(
+    "/survey-group-breakdown",
+    response_model=SurveyGroupExplanation,
+    responses=table_responses(SurveyGroupExplanation),
+    summary="How a group breakdown cell was made: sums across the organisations, "
+    "thresholds, interval and weighting",
+    description="A cell of `GET /api/v1/survey-results/group/breakdowns` (the same cycles; "
+    "`attribute` all with `value` All respondents for the group's row): its ratings, Σx, "
+    "Σx², and the weighted sums Σw, Σwx, Σwx², Σw² across every organisation, the t "
+    "quantiles and the population, from which the mean, the weighted mean, the effective "
+    "sample size and their intervals recompute. Never an organisation's own figure or a "
+    "respondent's answers; a withheld cell says so and why, and nothing more.",
+)
+def survey_group_breakdown(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    cycle: CycleList,
+    attribute: Annotated[
+        str, Query(min_length=1, max_length=100, description="all, or attr.role …")
+    ],
+    value: Annotated[str, Query(min_length=1, max_length=200, description="The cell's value")],
+    measure: Annotated[Literal["overall", "improvement"], Query(description="Which mean")],
+    out: OutputQuery,
+) -> Response:
+    data = service.survey_group_breakdown(session, settings, cycle, attribute, value, measure)
+    rows = data.pop("rows")
+    years = "-".join(str(c) for c in sorted(set(cycle)))
+    return table_response(
+        request,
+        out,
+        SurveyGroupExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-group-breakdown-{years}-{measure}",
+        **data,
+    )
+
+
+@router.get(
+    "/survey-group-factor",
+    response_model=SurveyGroupExplanation,
+    responses=table_responses(SurveyGroupExplanation),
+    summary="How a group factor's figures were made, this cycle or the pooled baseline",
+    description="A row of `GET /api/v1/survey-results/group/factors` (the same `cycle` and "
+    "`baseline`): for `period` cycle or baseline, the sums of the factor's satisfaction and "
+    "importance ratings across the organisations (means, intervals, gap, weight gap and, for "
+    "the cycle, the weighted figures recompute from them). A withheld figure says so and "
+    "why, and nothing more.",
+)
+def survey_group_factor(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    cycle: CycleQuery,
+    factor: Annotated[str, Query(pattern=r"^S([1-9]|1[0-9]|20)$", description="S1 … S20")],
+    period: Annotated[Literal["cycle", "baseline"], Query(description="Which figures")],
+    out: OutputQuery,
+    baseline: Annotated[
+        list[Annotated[int, Field(ge=2000, le=2100)]] | None,
+        Query(description="The baseline cycles, as the view was asked"),
+    ] = None,
+) -> Response:
+    data = service.survey_group_factor(session, settings, cycle, baseline or [], factor, period)
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SurveyGroupExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-group-factor-{cycle}-{factor}-{period}",
+        **data,
+    )
+
+
+@router.get(
+    "/survey-weighted",
+    response_model=SurveyWeightedExplanation,
+    responses=table_responses(SurveyWeightedExplanation),
+    summary="How a weighted-table row was made: sums unweighted and weighted, the "
+    "weighting method, the headcount and the weights",
+    description="A row of `GET /api/v1/survey-results/campaigns/{id}/weighted` (the same "
+    "access and audience; no `attribute` for all responses): the ratings, Σx, Σx² and the "
+    "weighted sums from which the means, intervals and effective size recompute; for the "
+    "internal audience the headcount's cells and each weighting cell's weight (cells under "
+    "the campaign's threshold not shown). A withheld row says so and why, and nothing more.",
+)
+def survey_weighted(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: SurveyReader,
+    campaign_id: Annotated[int, Query(ge=1, le=MAX_INT32, description="The campaign")],
+    figure: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="overall, improvement, S1.satisfaction … S20.importance",
+        ),
+    ],
+    out: OutputQuery,
+    attribute: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="e.g. attr.role")
+    ] = None,
+    value: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="The attribute's value")
+    ] = None,
+    audience: AudienceQuery = None,
+) -> Response:
+    data = service.survey_weighted(
+        session, settings, principal, campaign_id, figure, attribute, value, audience
+    )
+    rows = data.pop("rows")
+    return table_response(
+        request,
+        out,
+        SurveyWeightedExplanation,
+        SURVEY_COLUMNS,
+        rows,
+        f"explain-campaign-{campaign_id}-weighted",
         **data,
     )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.metrics.surveys.schemas import GroupWeighting, WeightingSummary
 from shared.pagination import Page
 
 _PAGE: dict[str, Any] = {"total": 1, "limit": 500, "offset": 0, "next": None}
@@ -416,3 +417,235 @@ class PackTotalExplanation(Page[PackExplanationRow]):
     rule: str
     tolerance: str | None = Field(description="What a printed total's check allows")
     checks: list[str] = Field(description="Checks the pack lists for this total")
+
+
+NPS_ROW_EXAMPLE: dict[str, Any] = {
+    "role": "rating_count",
+    "name": "rating_9",
+    "label": "Ratings of 9 (promoter)",
+    "value": 2,
+    "unit": "ratings",
+    "source": "the nps_rating column of the organisation's ticket exports, organisation "
+    "12, 2021-03 (month of resolution (logged month while unresolved), Europe/London)",
+}
+
+
+class NpsExplanationRow(BaseModel):
+    """A count of ratings (one value 0-10, a band, all counted, or the opportunities
+    without a rating): never a ticket or a response."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [NPS_ROW_EXAMPLE]})
+
+    role: Literal["rating_count", "category_count", "not_counted"]
+    name: str = Field(description="rating_0 … rating_10, promoters, passives, detractors, …")
+    label: str
+    value: int
+    unit: str
+    source: str = Field(description="The ratings counted: source, organisation, months")
+
+
+class NpsExplanation(Page[NpsExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "nps",
+                    "source": "tickets",
+                    "organisation_id": 12,
+                    "month": "2021-03-01",
+                    "month_from": None,
+                    "month_to": None,
+                    "value": -16.7,
+                    "unit": "points (-100 to 100)",
+                    "formula": "round_half_up(100 × (promoters − detractors) / responses, 1)",
+                    "rule": "ratings 0-10 only …",
+                    "month_basis": "month of resolution (logged month while unresolved)",
+                    "responses": 6,
+                    "promoters": 2,
+                    "passives": 1,
+                    "detractors": 3,
+                    "suppression_rule": "none: the NPS report shows every organisation you "
+                    "may see, whatever its count",
+                    "data_version": "tickets|opportunities 7|sha256 0c4f5e2a9b1d3e77",
+                    "items": [NPS_ROW_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["nps"]
+    source: Literal["tickets", "feedback", "survey"]
+    organisation_id: int
+    month: date | None = Field(description="The row's month; null = the whole period")
+    month_from: date | None = Field(description="The report's first month, as asked")
+    month_to: date | None = Field(description="The report's last month, as asked")
+    value: float | None = Field(description="The NPS as the report shows it; null: no ratings")
+    unit: str
+    formula: str
+    rule: str
+    month_basis: str
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    suppression_rule: str
+    data_version: str = Field(
+        description="The source, the opportunities and a hash of "
+        "their ratings: changes whenever a counted rating does"
+    )
+
+
+class GroupThresholdsExplained(BaseModel):
+    min_responses: int = Field(description="Responses (ratings) a group figure needs")
+    min_organisations: int = Field(description="Organisations a group figure needs")
+    rule: str
+
+
+GROUP_ROW_EXAMPLE: dict[str, Any] = {
+    "role": "response_count",
+    "name": "overall.ratings",
+    "label": "overall: Ratings given",
+    "value": 412,
+    "unit": "ratings",
+    "source": "Sums over the responses of each organisation's latest closed "
+    "user-satisfaction campaign in the cycles …; cycles 2021; cell attr.role = Manager",
+}
+
+
+class SurveyGroupExplanation(Page[SurveyExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "survey_group",
+                    "view": "breakdowns",
+                    "cycles": [2021],
+                    "baseline_cycles": [],
+                    "scope": "2021",
+                    "attribute": "attr.role",
+                    "value": "Manager or team leader",
+                    "factor": None,
+                    "measure": "overall",
+                    "formula": "Σx / n; Σwx / Σw; (Σw)² / Σw²",
+                    "rule": "mean = Σx / n over the ratings given in the cell …",
+                    "thresholds": {
+                        "min_responses": 10,
+                        "min_organisations": 3,
+                        "rule": "a group cell is shown when …",
+                    },
+                    "threshold_met": "publication",
+                    "suppression_rule": "a group cell is shown when …",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "figures": {"n_overall": 412, "mean_overall_2dp": 5.12},
+                    "population": None,
+                    "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc …",
+                    "weighted_ci_method": "95% t-interval of the weighted mean …",
+                    "weighting": {
+                        "organisations_by_method": {"cell": 2, "raking": 1, "scope": 0},
+                        "why": "each organisation is weighted to its own headcount …",
+                        "effective_sample_size_1dp": 388.2,
+                    },
+                    "data_version": "campaigns 31,32,35|responses 1204",
+                    "items": [GROUP_ROW_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["survey_group"]
+    view: Literal["breakdowns", "factors"]
+    cycles: list[int] = Field(description="The cycles the figure pools")
+    baseline_cycles: list[int] = Field(description="factors: the baseline the view compares")
+    scope: str = Field(description="The cycles as the view names them (2019+2020)")
+    attribute: str | None = Field(description="breakdowns: all or the attribute")
+    value: str | None = Field(description="breakdowns: the cell's value")
+    factor: str | None = Field(description="factors: S1 … S20")
+    measure: str = Field(
+        description="breakdowns: overall or improvement; factors: cycle or "
+        "baseline (which of the row's figures)"
+    )
+    formula: str
+    rule: str
+    thresholds: GroupThresholdsExplained
+    threshold_met: Literal["publication", "internal"] | None
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, sum or population")
+    suppression_reason: str | None
+    figures: dict[str, float | int | None] = Field(
+        description="The row's figures as the view serves them, by column"
+    )
+    population: int | None = Field(
+        description="Users in scope (N) of the finite-population correction; null on a cell"
+    )
+    ci_method: str
+    weighted_ci_method: str | None
+    weighting: GroupWeighting = Field(description="The view's weighting summary")
+    data_version: str = Field(description="The campaigns pooled and their responses")
+
+
+WEIGHTED_FORMULA_EXAMPLE = "Σx / n beside Σwx / Σw; n_eff = (Σw)² / Σw²; design effect = n / n_eff"
+
+
+class SurveyWeightedExplanation(Page[SurveyExplanationRow]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "survey_weighted",
+                    "campaign_id": 31,
+                    "audience": "internal",
+                    "figure": "overall",
+                    "attribute": None,
+                    "value": None,
+                    "formula": WEIGHTED_FORMULA_EXAMPLE,
+                    "rule": "mean = Σx / n …; weighted mean = Σwx / Σw …",
+                    "suppression_rule": "the organisation's own staff see …",
+                    "suppressed": False,
+                    "suppression_reason": None,
+                    "threshold_met": "internal",
+                    "figures": {"n": 22, "mean_2dp": 4.14, "weighted_mean_2dp": 4.3},
+                    "population": 100,
+                    "ci_method": "95% t-interval: mean ± t(0.975, n − 1) × s / √n × fpc …",
+                    "weighted_ci_method": "95% t-interval of the weighted mean …",
+                    "weighting": {
+                        "method": "cell",
+                        "why": "the headcount gives every combination of role × location …",
+                        "attributes": ["role", "location"],
+                        "merged": [],
+                        "iterations": 0,
+                        "headcount_total": 100,
+                        "responses": 22,
+                        "effective_sample_size_1dp": 19.9,
+                        "design_effect_2dp": 1.11,
+                    },
+                    "data_version": "campaign 31|responses 22|headcount 100",
+                    "items": [SURVEY_INPUT_EXAMPLE],
+                    **_PAGE,
+                }
+            ]
+        }
+    )
+
+    kind: Literal["survey_weighted"]
+    campaign_id: int
+    audience: Literal["internal", "publication"]
+    figure: str = Field(description="overall, improvement, or a factor's S1.satisfaction …")
+    attribute: str | None = Field(description="The breakdown attribute; null: all responses")
+    value: str | None = Field(description="The attribute's value")
+    formula: str
+    rule: str
+    suppression_rule: str
+    suppressed: bool = Field(description="Withheld: then no figure, sum or weight")
+    suppression_reason: str | None
+    threshold_met: Literal["publication", "internal"] | None
+    figures: dict[str, float | int | None] = Field(
+        description="The row's figures as the weighted table serves them, by column"
+    )
+    population: int | None = Field(description="Users in scope (N) of the correction")
+    ci_method: str
+    weighted_ci_method: str
+    weighting: WeightingSummary = Field(description="The table's weighting summary")
+    data_version: str

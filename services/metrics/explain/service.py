@@ -15,6 +15,7 @@ why, and nothing more: no value, no member, no peer value.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,11 +26,13 @@ from services.metrics.benchmark import repository as bench_repo
 from services.metrics.benchmark import service as bench
 from services.metrics.benchmark.service import Access, PeerGroup
 from services.metrics.explain import repository as repo
+from services.metrics.nps import service as nps_service
+from services.metrics.nps.schemas import Source as NpsSource
 from services.metrics.packs import engine as engine_packs
 from services.metrics.packs import service as packs
 from services.metrics.packs.schemas import Pack
 from services.metrics.sla import service as sla
-from services.metrics.surveys import confidence, disclosure, engine
+from services.metrics.surveys import confidence, disclosure, engine, group, weighting
 from services.metrics.surveys import repository as surveys_repo
 from services.metrics.surveys import service as surveys
 from shared.auth import Principal
@@ -1015,4 +1018,573 @@ def pack_total(
         "tolerance": None,
         "checks": [],
         "rows": rows,
+    }
+
+
+# ------------------------------------------------------------------ NPS report rows
+
+NPS_FORMULA = "round_half_up(100 × (promoters − detractors) / responses, 1)"
+NPS_RULE = (
+    "ratings 0-10 only (a rating opportunity without a rating, or a value outside 0-10, is "
+    "not counted); promoters 9-10, passives 7-8, detractors 0-6; NPS = % promoters − % "
+    "detractors, one decimal, half up (services.metrics.figures); no ratings: no score"
+)
+NPS_SOURCES = {
+    "tickets": "the nps_rating column of the organisation's ticket exports",
+    "feedback": "ticket-export ratings and POST /api/v1/feedback ratings combined (a "
+    "rating sent for a ticket replaces that ticket's export rating)",
+    "survey": "the recommendation question (nps) of the organisation's survey responses",
+}
+
+
+def nps_row(
+    session: Session,
+    source: NpsSource,
+    organisation_id: int,
+    month: date | None,
+    month_from: date | None,
+    month_to: date | None,
+) -> dict[str, Any]:
+    """One row of the NPS report (``/api/v1/nps``): the organisation's month, or its whole
+    period (``month`` None) over the months asked for, made exactly as the report makes it
+    (the same ratings, the same aggregation): the count of each rating 0-10, the
+    promoters, passives and detractors, the rule and the rounding. Counts only, never a
+    ticket or a response."""
+    frame = nps_service.ratings(session, source, [organisation_id], month_from, month_to)
+    if month is not None:
+        frame = frame.filter(pl.col("month") == month.replace(day=1))
+    span = (
+        f"{month:%Y-%m}"
+        if month is not None
+        else "the whole period"
+        + (f" from {month_from:%Y-%m}" if month_from else "")
+        + (f" to {month_to:%Y-%m}" if month_to else "")
+    )
+    if frame.is_empty():
+        raise NotFound(
+            f"Organisation {organisation_id} has no {source} rating for {span}: the NPS "
+            "report has no such row to explain.",
+            code="no_figure",
+        )
+    table = nps_service.by_month_and_total(frame)
+    row = table.filter(
+        pl.col("month").is_null() if month is None else pl.col("month") == month.replace(day=1)
+    ).row(0, named=True)
+    rating = pl.col("rating").cast(pl.Int64)
+    counts = dict(
+        frame.filter(rating.is_between(0, 10))
+        .group_by(rating.alias("r"))
+        .agg(pl.len().cast(pl.Int64).alias("k"))
+        .iter_rows()
+    )
+    not_counted = frame.height - int(row["responses"])
+    where = (
+        f"{NPS_SOURCES[source]}, organisation {organisation_id}, {span} "
+        f"({nps_service.MONTH_BASIS[source]})"
+    )
+    rows: list[dict[str, Any]] = []
+    for r in range(11):
+        band = "promoter" if r >= 9 else "passive" if r >= 7 else "detractor"
+        rows.append(
+            {
+                "role": "rating_count",
+                "name": f"rating_{r}",
+                "label": f"Ratings of {r} ({band})",
+                "value": int(counts.get(r, 0)),
+                "unit": "ratings",
+                "source": where,
+            }
+        )
+    for name, label in (
+        ("promoters", "Ratings of 9-10"),
+        ("passives", "Ratings of 7-8"),
+        ("detractors", "Ratings of 0-6"),
+        ("responses", "Ratings counted (0-10)"),
+    ):
+        rows.append(
+            {
+                "role": "category_count",
+                "name": name,
+                "label": label,
+                "value": int(row[name]),
+                "unit": "ratings",
+                "source": where,
+            }
+        )
+    rows.append(
+        {
+            "role": "not_counted",
+            "name": "not_counted",
+            "label": "Rating opportunities without a 0-10 rating (not counted)",
+            "value": not_counted,
+            "unit": "ratings",
+            "source": where,
+        }
+    )
+    ratings_seen = frame.select("month", pl.col("rating").cast(pl.Int64)).sort(
+        "month", "rating", nulls_last=True
+    )
+    digest = hashlib.sha256(repr(ratings_seen.rows()).encode()).hexdigest()[:16]
+    return {
+        "kind": "nps",
+        "source": source,
+        "organisation_id": organisation_id,
+        "month": None if month is None else month.replace(day=1),
+        "month_from": month_from,
+        "month_to": month_to,
+        "value": None if row["nps"] is None else float(row["nps"]),
+        "unit": "points (-100 to 100)",
+        "formula": NPS_FORMULA,
+        "rule": NPS_RULE,
+        "month_basis": nps_service.MONTH_BASIS[source],
+        "responses": int(row["responses"]),
+        "promoters": int(row["promoters"]),
+        "passives": int(row["passives"]),
+        "detractors": int(row["detractors"]),
+        "suppression_rule": "none: the NPS report shows every organisation you may see, "
+        "whatever its count",
+        "data_version": f"{source}|opportunities {frame.height}|sha256 {digest}",
+        "rows": rows,
+    }
+
+
+# ------------------------------------------------------- survey group views (issue 15)
+
+SUM_NAMES = {
+    "n": ("ratings", "Ratings given"),
+    "s1": ("sum", "Σx, the ratings summed"),
+    "s2": ("sum_of_squares", "Σx², the ratings squared and summed"),
+    "sw": ("sum_w", "Σw, the weights of the ratings given"),
+    "swx": ("sum_wx", "Σwx"),
+    "swx2": ("sum_wx2", "Σwx²"),
+    "sw2": ("sum_w2", "Σw², the squared weights"),
+}
+GROUP_MEAN_RULE = (
+    "mean = Σx / n over the ratings given in the cell across every organisation (2 "
+    "decimals, half up); weighted mean = Σwx / Σw (2 decimals, half up) with each "
+    "organisation's responses weighted to its own headcount; effective sample size n_eff = "
+    "(Σw)² / Σw² (1 decimal, half up)"
+)
+GROUP_WEIGHTED_CI = (
+    "95% t-interval of the weighted mean: mean_w ± t(0.975, n_eff − 1) × √(v / (n_eff − 1)) "
+    "× fpc, v = Σwx² / Σw − (Σwx / Σw)² (at least 0); bounds 2 decimals, half up; none "
+    "when n_eff ≤ 1"
+)
+GROUP_SCOPE = (
+    "Sums over the responses of each organisation's latest closed user-satisfaction "
+    "campaign in the cycles (pooled when several); no organisation's own figure is shown"
+)
+
+
+def _t(df: float) -> float | None:
+    return confidence.t_quantile(0.975, df) if df >= 1 else None
+
+
+def _measure_rows(
+    label: str, sums: dict[str, Any], population: int | None, source: str
+) -> list[dict[str, Any]]:
+    """One measure's sums as explanation rows, with the t quantiles and the population."""
+    rows = []
+    for part, (name, what) in SUM_NAMES.items():
+        value = sums[part]
+        rows.append(
+            {
+                "role": "response_count" if part == "n" else "input",
+                "name": f"{label}.{name}",
+                "label": f"{label}: {what}",
+                "value": None
+                if value is None
+                else (int(value) if part in ("n", "s1", "s2") else float(value)),
+                "unit": "ratings" if part == "n" else "sum",
+                "source": source,
+            }
+        )
+    n = int(sums["n"] or 0)
+    sw, sw2 = float(sums["sw"] or 0.0), float(sums["sw2"] or 0.0)
+    n_eff = sw * sw / sw2 if sw2 > 0 else None
+    for name, what, value in (
+        ("t", "t(0.975, n − 1)", _t(n - 1)),
+        (
+            "t_weighted",
+            "t(0.975, n_eff − 1)",
+            None if n_eff is None else _t(n_eff - 1),
+        ),
+        (
+            "fpc",
+            "finite-population correction √((N − n) / (N − 1)); 1 where N is unknown",
+            _fpc(n, population),
+        ),
+    ):
+        rows.append(
+            {
+                "role": "constant",
+                "name": f"{label}.{name}",
+                "label": f"{label}: {what}",
+                "value": value,
+                "unit": "factor",
+                "source": "constant"
+                if name != "fpc"
+                else f"N = {population}"
+                if population
+                else "N unknown: 1",
+            }
+        )
+    return rows
+
+
+def _group_sums(frame: pl.DataFrame, key: str) -> dict[str, Any]:
+    """n, Σx, Σx², Σw, Σwx, Σwx², Σw² of one answer key over ``frame``: per cycle and
+    organisation first, then summed, as the group views add them."""
+    if key not in frame.columns or frame.is_empty():
+        return {p: 0 for p in SUM_NAMES}
+    per_org = frame.group_by("cycle", group.ORG).agg(
+        group._sums(pl.col(key), pl.col("weight").cast(pl.Float64), "v")
+    )
+    out = per_org.select(pl.col(f"v__{p}").sum().alias(p) for p in SUM_NAMES).row(0, named=True)
+    return {p: (0 if out[p] is None else out[p]) for p in SUM_NAMES}
+
+
+def _group_frame(
+    session: Session, settings: Settings, years: list[int]
+) -> tuple[pl.DataFrame, list[dict[str, Any]], dict[int, int]]:
+    year_of, campaigns = surveys._group_context(session, years)
+    if not campaigns:
+        return pl.DataFrame(), [], {}
+    frame, _ = surveys._group_weights(
+        session, surveys._group_frame(session, campaigns, year_of), campaigns, settings
+    )
+    scope: dict[int, int] = {}
+    for c in campaigns:
+        y = year_of[c["cycle_id"]]
+        scope[y] = scope.get(y, 0) + int(c["users_in_scope"])
+    return frame, campaigns, scope
+
+
+def _group_version(campaigns: list[dict[str, Any]], frame: pl.DataFrame) -> str:
+    ids = ",".join(str(c["id"]) for c in sorted(campaigns, key=lambda c: c["id"]))
+    return f"campaigns {ids}|responses {frame.height}"
+
+
+def _group_withheld(base: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    return base | {
+        "suppressed": True,
+        "suppression_reason": reason,
+        "threshold_met": None,
+        "figures": {},
+        "population": None,
+        "rows": [],
+    }
+
+
+def survey_group_breakdown(
+    session: Session,
+    settings: Settings,
+    years: list[int],
+    attribute: str,
+    value: str,
+    measure: str,
+) -> dict[str, Any]:
+    """One cell of ``/api/v1/survey-results/group/breakdowns`` (the same cycles), for
+    ``measure`` (overall or improvement): the cell's sums over every organisation's
+    responses, the t quantiles, the population, thresholds and whether met. A withheld
+    cell says so and why, and nothing more."""
+    _, rows, meta = surveys.group_breakdowns(session, settings, years)
+    row = next((r for r in rows if r["attribute"] == attribute and r["value"] == value), None)
+    if row is None:
+        raise NotFound(
+            f"The group breakdowns of {', '.join(map(str, sorted(set(years))))} have no cell "
+            f"{attribute} = {value!r}.",
+            code="no_figure",
+        )
+    base = {
+        "kind": "survey_group",
+        "view": "breakdowns",
+        "cycles": sorted(set(years)),
+        "baseline_cycles": [],
+        "scope": row["scope"],
+        "attribute": attribute,
+        "value": value,
+        "factor": None,
+        "measure": measure,
+        "formula": "Σx / n; Σwx / Σw; (Σw)² / Σw²",
+        "rule": GROUP_MEAN_RULE,
+        "thresholds": meta["thresholds"],
+        "suppression_rule": disclosure.GROUP_RULE,
+        "ci_method": SURVEY_MEAN_CI.replace("1 on a breakdown cell", "1 on a cell"),
+        "weighted_ci_method": GROUP_WEIGHTED_CI,
+        "weighting": meta["weighting"],
+    }
+    frame, campaigns, scope = _group_frame(session, settings, years)
+    base["data_version"] = _group_version(campaigns, frame)
+    if row["suppressed"]:
+        return _group_withheld(base, row["reason"])
+    picked = frame.filter(pl.col("cycle").is_in(base["cycles"]))
+    if attribute != group.ALL:
+        picked = picked.filter(pl.col(attribute).fill_null(engine.NOT_STATED) == value)
+        population = None
+    else:
+        population = sum(scope.get(c, 0) for c in base["cycles"]) or None
+    sums = _group_sums(picked, measure)
+    where = f"{GROUP_SCOPE}; cycles {row['scope']}; cell {attribute} = {value}; {measure}"
+    cols = [
+        "n",
+        f"n_{measure}",
+        f"mean_{measure}_2dp",
+        f"{measure}_ci_low_2dp",
+        f"{measure}_ci_high_2dp",
+        f"weighted_{measure}_mean_2dp",
+        f"weighted_{measure}_ci_low_2dp",
+        f"weighted_{measure}_ci_high_2dp",
+        f"weighted_{measure}_n_eff_1dp",
+    ]
+    return base | {
+        "suppressed": False,
+        "suppression_reason": None,
+        "threshold_met": row["threshold_met"],
+        "figures": {c: row[c] for c in cols},
+        "population": population,
+        "rows": _measure_rows(measure, sums, population, where),
+    }
+
+
+def survey_group_factor(
+    session: Session,
+    settings: Settings,
+    year: int,
+    baseline: list[int],
+    factor: str,
+    period: str,
+) -> dict[str, Any]:
+    """One factor of ``/api/v1/survey-results/group/factors`` (the same cycle and
+    baseline), this cycle's figures or the pooled baseline's: the sums of its satisfaction
+    and importance ratings across the organisations (gap and weight gap recompute from
+    them), thresholds and whether met. A withheld figure says so and why only."""
+    _, rows, meta = surveys.group_factors(session, settings, year, baseline)
+    row = next((r for r in rows if r["factor"] == factor), None)
+    if row is None:
+        raise NotFound(f"The group factors have no factor {factor!r}.", code="no_figure")
+    cycles = [year] if period == "cycle" else list(meta["baseline_cycles"])
+    threshold = settings.survey_publication_min_responses
+    base = {
+        "kind": "survey_group",
+        "view": "factors",
+        "cycles": cycles,
+        "baseline_cycles": list(meta["baseline_cycles"]),
+        "scope": "+".join(map(str, cycles)),
+        "attribute": None,
+        "value": None,
+        "factor": factor,
+        "measure": period,
+        "formula": "Σx / n per measure; gap = mean satisfaction − mean importance; weight "
+        "gap = gap × mean importance / 7",
+        "rule": GROUP_MEAN_RULE + "; gap and weight gap from the exact means (2 decimals, "
+        "half up); change = this cycle's exact figure − the baseline's",
+        "thresholds": {
+            "min_responses": threshold,
+            "min_organisations": settings.disclosure_min_n,
+            "rule": disclosure.GROUP_RULE,
+        },
+        "suppression_rule": "a figure is withheld when its ratings, organisations or ratings "
+        "outside its largest organisation fall short; a pooled baseline figure also when it is "
+        "withheld in any baseline cycle",
+        "ci_method": SURVEY_MEAN_CI.replace("1 on a breakdown cell", "1 on a cell"),
+        "weighted_ci_method": GROUP_WEIGHTED_CI if period == "cycle" else None,
+        "weighting": meta["weighting"],
+    }
+    frame, campaigns, scope = _group_frame(session, settings, [year, *meta["baseline_cycles"]])
+    base["data_version"] = _group_version(campaigns, frame)
+    hidden = row["suppressed"] if period == "cycle" else row["baseline_suppressed"]
+    if hidden:
+        return _group_withheld(base, row["reason"])
+    picked = frame.filter(pl.col("cycle").is_in(cycles))
+    population = sum(scope.get(c, 0) for c in cycles) or None
+    where = f"{GROUP_SCOPE}; cycles {base['scope']}; factor {factor}"
+    items: list[dict[str, Any]] = []
+    for m in engine.FACTOR_MEASURES:
+        items += _measure_rows(
+            f"{factor}.{m}", _group_sums(picked, f"{factor}.{m}"), population, where
+        )
+    prefix = "" if period == "cycle" else "baseline_"
+    cols = [
+        f"{prefix}{c}"
+        for c in (
+            "n_satisfaction",
+            "mean_satisfaction_2dp",
+            "satisfaction_ci_low_2dp",
+            "satisfaction_ci_high_2dp",
+            "n_importance",
+            "mean_importance_2dp",
+            "importance_ci_low_2dp",
+            "importance_ci_high_2dp",
+            "gap_2dp",
+            "weight_gap_2dp",
+        )
+    ]
+    if period == "cycle":
+        cols += [
+            "weighted_mean_satisfaction_2dp",
+            "weighted_mean_importance_2dp",
+            "weighted_gap_2dp",
+            "weighted_weight_gap_2dp",
+            "weighted_satisfaction_n_eff_1dp",
+        ]
+    return base | {
+        "suppressed": False,
+        "suppression_reason": None,
+        "threshold_met": row["threshold_met"] if period == "cycle" else disclosure.PUBLICATION,
+        "figures": {c: row[c] for c in cols},
+        "population": population,
+        "rows": items,
+    }
+
+
+# ------------------------------------------------ a campaign's weighted table (issue 15)
+
+WEIGHTED_FORMULA = "Σx / n beside Σwx / Σw; n_eff = (Σw)² / Σw²; design effect = n / n_eff"
+CELL_WEIGHT_RULE = (
+    "cell weighting: a cell's weight = its headcount (merged cells' summed) / its responses "
+    "× (responses that state every weighting attribute / all responses); a response that "
+    "does not state one weighs N / n (N the headcount total); the weights add up to N"
+)
+
+
+def _label_of(attributes: list[str], key: tuple[Any, ...]) -> str:
+    return ", ".join(
+        f"{a.removeprefix('attr.')} = {engine.NOT_STATED if v is None else v}"
+        for a, v in zip(attributes, key, strict=True)
+    )
+
+
+def survey_weighted(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    campaign_id: int,
+    figure: str,
+    attribute: str | None,
+    value: str | None,
+    audience: surveys.Audience | None,
+) -> dict[str, Any]:
+    """A row of ``/api/v1/survey-results/campaigns/{id}/weighted`` (the same access and
+    audience): the row's sums, unweighted and weighted (the means, intervals and effective
+    size recompute from them), the weighting method with its inputs (the headcount's cells
+    and the weight of each weighting cell with at least the campaign's threshold of
+    responses; for the internal audience only). A withheld row says so and why only."""
+    _, rows, meta = surveys.weighted(session, principal, campaign_id, settings, audience)
+    row = next(
+        (
+            r
+            for r in rows
+            if r["figure"] == figure and r["attribute"] == attribute and r["value"] == value
+        ),
+        None,
+    )
+    if row is None:
+        where = "all responses" if attribute is None else f"the cell {attribute} = {value!r}"
+        raise NotFound(
+            f"The weighted results of campaign {campaign_id} have no {figure!r} for {where}.",
+            code="no_figure",
+        )
+    campaign = surveys_repo.get_campaign(session, campaign_id)
+    assert campaign is not None  # surveys.weighted found it
+    chosen = meta["audience"]
+    internal = surveys.compute(session, campaign, settings, chosen)
+    threshold = int(internal["thresholds"]["internal"])
+    frame = surveys._with_rows(surveys_repo.responses_frame(session, [campaign_id]))
+    base = {
+        "kind": "survey_weighted",
+        "campaign_id": campaign_id,
+        "audience": chosen,
+        "figure": figure,
+        "attribute": attribute,
+        "value": value,
+        "formula": WEIGHTED_FORMULA,
+        "rule": "mean = Σx / n over the ratings given, 2 decimals, half up; weighted mean = "
+        "Σwx / Σw, 2 decimals, half up; effective sample size (Σw)² / Σw², 1 decimal, half up",
+        "suppression_rule": SURVEY_SUPPRESSION,
+        "ci_method": SURVEY_MEAN_CI,
+        "weighted_ci_method": GROUP_WEIGHTED_CI,
+        "weighting": meta["weighting"],
+        "data_version": f"campaign {campaign_id}|responses {frame.height}|"
+        f"headcount {meta['weighting']['headcount_total']}",
+    }
+    if row["suppressed"]:
+        return base | {
+            "suppressed": True,
+            "suppression_reason": row["reason"],
+            "threshold_met": None,
+            "figures": {},
+            "population": None,
+            "rows": [],
+        }
+    users = int(campaign["users_in_scope"])
+    heads, cell_rows = surveys_repo.headcounts(session, [campaign_id])
+    weights, notes = weighting.weigh(
+        frame, heads, cell_rows, {campaign_id: users}, min_cell=threshold
+    )
+    frame = frame.join(weights, on="_row", how="left").with_columns(pl.lit(0).alias("cycle"))
+    picked = frame
+    if attribute is not None:
+        picked = frame.filter(pl.col(attribute).fill_null(engine.NOT_STATED) == value)
+    population = (users or None) if attribute is None else None
+    where = f"campaign {campaign_id}'s responses" + (
+        "" if attribute is None else f" with {attribute} = {value}"
+    )
+    items = _measure_rows(figure, _group_sums(picked, figure), population, where)
+    if chosen == "internal":
+        for r in cell_rows:
+            label = ", ".join(f"{k} = {v}" for k, v in r["cell"].items())
+            items.append(
+                {
+                    "role": "input",
+                    "name": f"headcount: {label}",
+                    "label": f"People in {label} (the campaign's headcount)",
+                    "value": int(r["headcount"]),
+                    "unit": "people",
+                    "source": f"headcount of campaign {campaign_id} ({heads[campaign_id]['kind']})",
+                }
+            )
+        attrs = [a if a.startswith("attr.") else f"attr.{a}" for a in notes[0].attributes]
+        attrs = [a for a in attrs if a in frame.columns]
+        by: list[str | pl.Expr] = [*attrs] or [pl.lit("all responses").alias("_all")]
+        cells = (
+            frame.group_by(by)
+            .agg(pl.len().alias("k"), pl.col("weight").first().alias("w"))
+            .sort(attrs or "_all", nulls_last=True)
+        )
+        hidden = 0
+        for c in cells.iter_rows(named=True):
+            if c["k"] < threshold:
+                hidden += 1
+                continue
+            label = _label_of(attrs, tuple(c[a] for a in attrs)) if attrs else "all responses"
+            items.append(
+                {
+                    "role": "input",
+                    "name": f"weight: {label}",
+                    "label": f"The weight of each response in {label} ({notes[0].method})",
+                    "value": float(c["w"]),
+                    "unit": "weight",
+                    "source": CELL_WEIGHT_RULE if notes[0].method == "cell" else notes[0].why,
+                }
+            )
+        if hidden:
+            items.append(
+                {
+                    "role": "input",
+                    "name": "weights not shown",
+                    "label": f"Weighting cells with fewer than {threshold} responses, whose "
+                    "weights are not shown (a weight and a headcount give the responses)",
+                    "value": hidden,
+                    "unit": "cells",
+                    "source": "disclosure control",
+                }
+            )
+    return base | {
+        "suppressed": False,
+        "suppression_reason": None,
+        "threshold_met": row["threshold_met"],
+        "figures": {k: row[k] for k in group.WEIGHTED_COLUMNS[3:]},
+        "population": population,
+        "rows": items,
     }

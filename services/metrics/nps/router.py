@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from services.metrics.explain.links import nps_link
 from services.metrics.nps import service
 from services.metrics.nps.schemas import NpsReport, Source
 from services.metrics.sla.router import Reader, check_months
@@ -39,7 +40,9 @@ decimal, half up; a month with no ratings has `responses` 0 and `nps` null (no s
   the admin, participant or reader role.
 
 JSON: a page of `limit` rows (500 unless asked) in `items`; CSV (`format=csv`): every row,
-or the page asked for with `limit`/`offset` (then `X-Total-Count` and a `Link` rel=next).""",
+or the page asked for with `limit`/`offset` (then `X-Total-Count` and a `Link` rel=next).
+JSON only: `explanations`, beside the page's rows and in their order, each row's
+explanation (`GET /api/v1/explain/nps`).""",
 )
 def nps(
     request: Request,
@@ -61,15 +64,25 @@ def nps(
             code="role_forbidden",
         )
     orgs = visible_organisations(principal, organisation_id)
-    df = service.nps(session, source, orgs, month_from, month_to)
+    rows = service.nps(session, source, orgs, month_from, month_to).to_dicts()
+    # Beside the rows (whose columns the CSV keeps): each row's explanation, in their order.
+    explanations = [
+        {
+            "organisation_id": r["organisation_id"],
+            "month": r["month"],
+            "explain": nps_link(source, r["organisation_id"], r["month"], month_from, month_to),
+        }
+        for r in out.window(rows)
+    ]
     return table_response(
         request,
         out,
         NpsReport,
         service.COLUMNS,
-        df.to_dicts(),
+        rows,
         f"nps-{source}",
         source=source,
         columns=service.COLUMNS,
         notes={"month_basis": service.MONTH_BASIS[source]},
+        explanations=explanations,
     )

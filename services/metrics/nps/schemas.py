@@ -26,10 +26,22 @@ class NpsRow(BaseModel):
     )
 
 
+class NpsRowExplanation(BaseModel):
+    """Where an NPS row is explained."""
+
+    organisation_id: int
+    month: date | None
+    explain: str = Field(description="Path of the row's explanation (GET /api/v1/explain/nps)")
+
+
 class NpsReport(Page[NpsRow]):
     source: Source = Field(description="Where the ratings came from")
     columns: list[str] = Field(description="Column order (the CSV has the same columns)")
     notes: dict[str, str] = Field(description="How the figures were made (month basis…)")
+    explanations: list[NpsRowExplanation] = Field(
+        default_factory=list,
+        description="The page's rows' explanations, in the rows' order (JSON only)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -61,6 +73,14 @@ class NpsReport(Page[NpsRow]):
                         "nps",
                     ],
                     "notes": {"month_basis": "month of resolution (logged month while open)"},
+                    "explanations": [
+                        {
+                            "organisation_id": 12,
+                            "month": "2021-03-01",
+                            "explain": "/api/v1/explain/nps?source=tickets&organisation_id=12"
+                            "&month=2021-03-01",
+                        }
+                    ],
                 }
             ]
         }

@@ -6,7 +6,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from services.metrics.explain.links import survey_links
+from services.metrics.explain.links import (
+    group_breakdown_links,
+    group_factor_links,
+    survey_links,
+    weighted_links,
+)
 from services.metrics.surveys import pictures, service
 from services.metrics.surveys.schemas import (
     BreakdownTable,
@@ -143,6 +148,7 @@ def weighted(
     audience: AudienceQuery = None,
 ) -> Response:
     columns, rows, meta = service.weighted(session, principal, campaign_id, settings, audience)
+    meta["explanations"] = weighted_links(campaign_id, meta["audience"], rows)
     return table_response(
         request,
         out,
@@ -240,9 +246,10 @@ def group_breakdowns(
         Query(description="Cycle year(s); several are pooled", min_length=1, max_length=20),
     ],
 ) -> Response:
-    found = service.group_breakdowns(session, settings, cycle)
+    columns, rows, meta = service.group_breakdowns(session, settings, cycle)
+    meta["explanations"] = group_breakdown_links(cycle, rows)
     name = "group-breakdowns-" + "-".join(str(c) for c in sorted(set(cycle)))
-    return _meta_table(request, out, GroupBreakdownTable, found, name)
+    return _meta_table(request, out, GroupBreakdownTable, (columns, rows, meta), name)
 
 
 @router.get(
@@ -266,7 +273,9 @@ def group_factors(
         Query(description="Baseline cycle years to pool (default: every earlier one)"),
     ] = None,
 ) -> Response:
-    found = service.group_factors(session, settings, cycle, baseline or [])
+    columns, rows, meta = service.group_factors(session, settings, cycle, baseline or [])
+    meta["explanations"] = group_factor_links(cycle, meta["baseline_cycles"], rows)
+    found = (columns, rows, meta)
     return _meta_table(request, out, GroupFactorTable, found, f"group-factors-{cycle}")
 
 

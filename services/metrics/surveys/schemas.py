@@ -453,6 +453,11 @@ class WeightedTable(Table[WeightedRow]):
     audience: Literal["internal", "publication"]
     weighting: WeightingSummary
     confidence: WeightedConfidence
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON only: each row → its explanation's path, by <figure> (all "
+        "responses) or <attribute>=<value>.<figure> (a cell)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -641,6 +646,11 @@ class GroupBreakdownTable(Table[GroupBreakdownRow]):
     thresholds: GroupThresholds
     weighting: GroupWeighting
     confidence: GroupConfidence
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON only: each row's figures → the explanation's path, by "
+        "<attribute>=<value>.overall / .improvement (withheld cells' say withheld and why)",
+    )
 
     model_config = _table_example(
         _GROUP_ROW,
@@ -731,6 +741,11 @@ class GroupFactorTable(Table[GroupFactorRow]):
     organisations: int
     weighting: GroupWeighting
     confidence: GroupConfidence
+    explanations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON only: each factor's figures → the explanation's path, by "
+        "<factor>.cycle (this cycle's) and <factor>.baseline (the pooled baseline's)",
+    )
 
     model_config = _table_example(
         _FACTOR_ROW,
