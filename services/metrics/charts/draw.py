@@ -24,7 +24,17 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from services.metrics.charts.format import DASH, canonical, money_compact, number, percent
-from services.metrics.charts.svg import GRID, INK, MUTED, Svg, fmt, legend, nice_ticks, style
+from services.metrics.charts.svg import (
+    GRID,
+    INK,
+    MUTED,
+    Svg,
+    escape_attribute,
+    fmt,
+    legend,
+    nice_ticks,
+    style,
+)
 from services.metrics.figures import half_up_decimal
 from services.metrics.packs.schemas import Chart
 
@@ -145,7 +155,11 @@ def _stacked_bar(chart: Chart, notes: Sequence[str] = ()) -> str:
     bar = min(frame.band * 0.64, 56)
     bar_width = fmt(bar)
     # Each series' fill, outline and name, looked up once rather than once per bar.
-    looks = [(svg.fill(j), style(j).colour, s.name) for j, s in enumerate(chart.series)]
+    # The series name is the one text of a bar that needs escaping, so each rect is
+    # written at once (what Svg.shape writes for the same attributes).
+    looks = [
+        (svg.fill(j), style(j).colour, escape_attribute(s.name)) for j, s in enumerate(chart.series)
+    ]
     for i in range(n):
         x = frame.x(i) - bar / 2
         bar_x = fmt(x)
@@ -169,19 +183,11 @@ def _stacked_bar(chart: Chart, notes: Sequence[str] = ()) -> str:
             base += value
             y1 = frame.y(base)
             fill, outline, name = looks[j]
-            svg.shape(
-                "rect",
-                {
-                    "x": bar_x,
-                    "y": fmt(y1),
-                    "width": bar_width,
-                    "height": fmt(y0 - y1),
-                    "fill": fill,
-                    "stroke": outline,
-                    "stroke-width": "1.2",
-                    "data-series": name,
-                    "data-value": canonical(value),
-                },
+            svg.body.children.append(
+                f'<rect x="{bar_x}" y="{fmt(y1)}" width="{bar_width}" height="{fmt(y0 - y1)}"'
+                f' fill="{escape_attribute(fill)}" stroke="{escape_attribute(outline)}"'
+                f' stroke-width="1.2" data-series="{name}"'
+                f' data-value="{escape_attribute(canonical(value))}" />'
             )
             y0 = y1
         first = values[0]

@@ -57,8 +57,16 @@ def style(index: int) -> SeriesStyle:
     return STYLES[index % len(STYLES)]
 
 
+_INF = float("inf")
+
+
 def fmt(value: float) -> str:
     """A coordinate with at most two decimals and no trailing zeros (deterministic)."""
+    if value.__class__ is int:  # a whole number of pixels (most bar edges and ticks)
+        return str(value)
+    whole = int(value) if value == value and value not in (_INF, -_INF) else None
+    if whole is not None and whole == value:
+        return str(whole)  # -0.0 too: "0"
     text = f"{value:.2f}"
     if text[-1] != "0":  # "1.25" (and "nan", "inf"): nothing to strip
         return text
