@@ -24,6 +24,7 @@ Floors for the bench: :func:`render_html` is "the template filled from ready fig
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -152,13 +153,17 @@ class DrawnChart:
     styled: bool
 
 
+# "style" in any case (ASCII only, as an SVG's markup is), found without copying the SVG.
+_STYLE_WORD = re.compile("style", re.IGNORECASE | re.ASCII).search
+
+
 def _charts(charts: Iterable[Chart]) -> dict[str, dict[str, DrawnChart]]:
     """Charts drawn as SVG, by section and then by key; the SVG is built element by element
     with every text escaped (services.metrics.charts.svg), so it is safe markup."""
     drawn: dict[str, dict[str, DrawnChart]] = defaultdict(dict)
     for chart in charts:
         text = render_svg(chart)
-        styled = b"style" in text.encode().lower()
+        styled = _STYLE_WORD(text) is not None
         svg = Markup(text)  # noqa: S704
         drawn[section_of(chart.key)][chart.key] = DrawnChart(slug(chart.key), svg, styled)
     return drawn
