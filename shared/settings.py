@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # How often the worker runs the survey jobs (close, reminders, erasure).
     survey_jobs_interval_seconds: float = Field(default=60.0, gt=0)
     access_months: int = 12
+    # Seconds `yardstick up` waits for every service to answer /readyz
+    # (YARDSTICK_READY_TIMEOUT): a cold start imports Polars and WeasyPrint, which took
+    # over 60 s on a loaded two-core machine.
+    ready_timeout: float = Field(default=180.0, gt=0)
     # Rendered results responses kept per metrics process (LRU; 0 turns the cache off).
     # An entry is one response body: measured by bench/ops_results.py on the demo data,
     # mean 20 kB, median 4 kB, max 66 kB, so 2048 entries are ~40 MB per process (at

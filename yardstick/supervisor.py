@@ -192,7 +192,9 @@ def run_all(*, demo: bool, host: str, base_port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     listening = [plan.catcher_port] if plan.catcher_port is not None else []
-    ready = _wait_ready(host, ports, procs, lambda: stopping, listening)
+    ready = _wait_ready(
+        host, ports, procs, lambda: stopping, listening, limit=settings.ready_timeout
+    )
     if ready:
         # Only now: started with the services, its first deliveries (the demo's recompute
         # events) hit ports not yet listening and filled the console with retries.
@@ -254,10 +256,11 @@ def _wait_ready(
     procs: list[subprocess.Popen[bytes]],
     stopping: Callable[[], bool],
     listening: Sequence[int] = (),
+    *,
+    limit: float,
 ) -> bool:
-    """Wait until every service answers /readyz and every port in ``listening`` (on
-    127.0.0.1) accepts connections."""
-    limit = _ready_timeout()
+    """Wait up to ``limit`` seconds until every service answers /readyz and every port in
+    ``listening`` (on 127.0.0.1) accepts connections."""
     deadline = time.monotonic() + limit
     pending = dict(ports)
     waiting = list(listening)
@@ -283,22 +286,6 @@ def _wait_ready(
     for port in waiting:
         print(f"the mail catcher did not listen on port {port} within {limit:g} s", file=sys.stderr)
     return not pending and not waiting
-
-
-def _ready_timeout() -> float:
-    """Seconds to wait for every service to be ready: ``YARDSTICK_READY_TIMEOUT``, 180 by
-    default (a cold start imports Polars and WeasyPrint; on a loaded two-core machine that
-    took over 60 s)."""
-    raw = os.environ.get("YARDSTICK_READY_TIMEOUT", "180")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(
-            f"YARDSTICK_READY_TIMEOUT must be a number of seconds, not {raw!r}"
-        ) from None
-    if value <= 0:
-        raise SystemExit("YARDSTICK_READY_TIMEOUT must be more than 0 seconds")
-    return value
 
 
 def _report_exited(procs: list[subprocess.Popen[bytes]]) -> bool:
